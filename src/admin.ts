@@ -1,0 +1,147 @@
+/**
+ * The admin server (127.0.0.1:8081 by default): health, readiness, the live route
+ * table and explain. Never reachable from the traffic port. With
+ * STRANGLER_ADMIN_TOKEN set, everything but the probes needs that bearer token.
+ */
+import { timingSafeEqual, createHash } from 'node:crypto'
+import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify'
+import type { Logger } from 'pino'
+import type { Runtime, Snapshot } from './runtime.js'
+import { Errors } from './errors.js'
+import { sendProblem } from './problem.js'
+import { resolve } from './forward.js'
+import { newRequestId } from './headers.js'
+
+export interface AdminOptions {
+  /** Bearer token required for everything but /healthz and /readyz. */
+  token?: string
+  /** True once the traffic listener is up. */
+  isListening: () => boolean
+}
+
+export interface ExplainInput {
+  method: string
+  path: string
+  headers: Record<string, string>
+}
+
+export function explain (snap: Snapshot, input: ExplainInput): Record<string, unknown> {
+  const headers: Record<string, string> = {}
+  for (const [k, v] of Object.entries(input.headers)) headers[k.toLowerCase()] = v
+  const method = input.method.toUpperCase()
+  const target = resolve(snap, method, input.path, headers)
+  const base = { method, path: input.path, configVersion: snap.config.version }
+  if ('error' in target) {
+    return { ...base, route: null, backend: null, error: { code: target.error.code, status: target.error.status, detail: target.error.detail } }
+  }
+  const bp = snap.pools.get(target.route.backend)
+  return {
+    ...base,
+    route: target.route.name,
+    routeLine: target.route.config.line,
+    match: target.route.config.match,
+    backend: target.route.backend,
+    reason: 'static',
+    outgoing: {
+      url: (bp?.backend.origin ?? '') + target.path,
+      host: bp?.backend.preserveHost === true && headers.host !== undefined ? headers.host : bp?.backend.host
+    }
+  }
+}
+
+export function describeRoutes (snap: Snapshot): Record<string, unknown> {
+  return {
+    version: snap.config.version,
+    file: snap.config.file,
+    loadedAt: snap.loadedAt.toISOString(),
+    routes: snap.table.routes.map((r, order) => ({
+      order,
+      name: r.name,
+      line: r.config.line,
+      match: r.config.match,
+      backend: r.backend,
+      ...(r.config.rewrite === undefined ? {} : { rewrite: r.config.rewrite }),
+      maxBodySize: r.config.maxBodySize,
+      websocket: r.config.websocket
+    })),
+    backends: Object.fromEntries([...snap.config.backends.values()].map((b) => [b.name, {
+      url: b.origin + b.basePath,
+      timeouts: b.timeouts,
+      pool: b.pool,
+      preserveHost: b.preserveHost
+    }]))
+  }
+}
+
+function tokenMatches (expected: string, header: string | undefined): boolean {
+  if (header === undefined || !header.startsWith('Bearer ')) return false
+  const a = createHash('sha256').update(expected).digest()
+  const b = createHash('sha256').update(header.slice(7)).digest()
+  return timingSafeEqual(a, b)
+}
+
+function parseHeaderList (value: unknown): Record<string, string> | undefined {
+  const list = value === undefined ? [] : Array.isArray(value) ? value : [value]
+  const out: Record<string, string> = {}
+  for (const item of list) {
+    if (typeof item !== 'string') return undefined
+    const i = item.indexOf(':')
+    if (i <= 0) return undefined
+    out[item.slice(0, i).trim().toLowerCase()] = item.slice(i + 1).trim()
+  }
+  return out
+}
+
+export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: logger.child({ server: 'admin' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: false,
+    genReqId: (req) => newRequestId(req.headers['x-request-id'])
+  })
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (opts.token === undefined) return
+    const path = request.url.split('?')[0]
+    if (path === '/healthz' || path === '/readyz') return
+    if (!tokenMatches(opts.token, request.headers.authorization)) {
+      reply.header('www-authenticate', 'Bearer')
+      return sendProblem(reply, Errors.ADMIN_UNAUTHORIZED, 'send Authorization: Bearer <STRANGLER_ADMIN_TOKEN>')
+    }
+  })
+
+  app.get('/healthz', async () => ({ status: 'ok' }))
+
+  app.get('/readyz', async (_request, reply) => {
+    const snap = runtime.snapshot
+    const config = { version: snap.config.version, file: snap.config.file, loadedAt: snap.loadedAt.toISOString() }
+    if (runtime.draining) return reply.code(503).send({ status: 'draining', config })
+    if (!opts.isListening()) return reply.code(503).send({ status: 'starting', config })
+    return { status: 'ready', config }
+  })
+
+  app.get('/routes', async () => describeRoutes(runtime.snapshot))
+
+  app.get('/explain', async (request, reply) => {
+    const q = request.query as Record<string, unknown>
+    const headers = parseHeaderList(q.header)
+    if (typeof q.path !== 'string' || headers === undefined) {
+      return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, 'use /explain?method=GET&path=/some/path&header=name:value')
+    }
+    if (typeof q.host === 'string') headers.host = q.host
+    return explain(runtime.snapshot, { method: typeof q.method === 'string' ? q.method : 'GET', path: q.path, headers })
+  })
+
+  app.post('/explain', async (request, reply) => {
+    const b = request.body as { method?: unknown, path?: unknown, headers?: unknown } | null
+    const headers = b?.headers ?? {}
+    const validHeaders = typeof headers === 'object' && headers !== null && Object.values(headers).every((v) => typeof v === 'string')
+    if (b === null || typeof b.path !== 'string' || (b.method !== undefined && typeof b.method !== 'string') || !validHeaders) {
+      return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, 'send {"method": "GET", "path": "/some/path", "headers": {"name": "value"}}')
+    }
+    return explain(runtime.snapshot, { method: (b.method as string | undefined) ?? 'GET', path: b.path, headers: headers as Record<string, string> })
+  })
+
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, Errors.NO_ROUTE, `admin endpoints: /healthz /readyz /routes /explain; not ${request.method} ${request.url.split('?')[0]}`))
+  return app
+}

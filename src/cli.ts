@@ -1,0 +1,161 @@
+#!/usr/bin/env node
+/**
+ * strangler-proxy start | validate | explain.
+ * The only file that reads argv and the environment, handles signals, or exits.
+ */
+import { parseArgs } from 'node:util'
+import { readFileSync } from 'node:fs'
+import { loadConfigFile } from './config.js'
+import { ConfigError, Errors, ProxyError, formatProblem } from './errors.js'
+import { createLogger } from './log.js'
+import { startInstance } from './instance.js'
+import { Runtime } from './runtime.js'
+import { explain } from './admin.js'
+
+const USAGE = `strangler-proxy: route by route, cohort by cohort migration proxy
+
+Usage:
+  strangler-proxy start [--config routes.yaml]
+  strangler-proxy validate [routes.yaml]
+  strangler-proxy explain [--config routes.yaml] METHOD PATH [--header name:value]... [--cookie name=value]...
+  strangler-proxy --version
+
+Environment: STRANGLER_CONFIG, PORT, ADMIN_PORT, LOG_LEVEL, LOG_FORMAT=pretty, STRANGLER_ADMIN_TOKEN
+`
+
+function version (): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  return pkg.version
+}
+
+function usageError (message: string): never {
+  process.stderr.write(`${Errors.USAGE.code}: ${message}\n\n${USAGE}`)
+  process.exit(2)
+}
+
+function configPath (flag: string | undefined): string {
+  return flag ?? process.env.STRANGLER_CONFIG ?? 'routes.yaml'
+}
+
+function envPort (name: string): number | undefined {
+  const v = process.env[name]
+  if (v === undefined || v === '') return undefined
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) usageError(`${name}=${v} is not a port number`)
+  return n
+}
+
+/** Prints config problems one per line as file:line:column: field: message. */
+function reportConfigFailure (err: unknown): never {
+  if (err instanceof ConfigError) {
+    for (const p of err.problems) process.stderr.write(formatProblem(p) + '\n')
+    process.stderr.write(`${err.code}: ${err.problems.length} problem(s)\n`)
+    process.exit(1)
+  }
+  if (err instanceof ProxyError) {
+    process.stderr.write(`${err.message}\n`)
+    process.exit(1)
+  }
+  throw err
+}
+
+async function cmdStart (args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } }, strict: true })
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info', pretty: process.env.LOG_FORMAT === 'pretty' })
+  const port = envPort('PORT')
+  const adminPort = envPort('ADMIN_PORT')
+  const token = process.env.STRANGLER_ADMIN_TOKEN
+  let instance
+  try {
+    instance = await startInstance({
+      configFile: configPath(values.config),
+      logger,
+      ...(port === undefined ? {} : { port }),
+      ...(adminPort === undefined ? {} : { adminPort }),
+      ...(token === undefined || token === '' ? {} : { adminToken: token })
+    })
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof ProxyError) reportConfigFailure(err)
+    logger.fatal({ err }, 'could not start')
+    process.exit(1)
+  }
+  const running = instance
+  process.on('SIGHUP', () => { running.reload('SIGHUP') })
+  let signals = 0
+  const stop = (signal: string): void => {
+    if (++signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting without draining')
+      process.exit(1)
+    }
+    running.shutdown(signal).then(() => process.exit(0), (err: unknown) => {
+      logger.fatal({ err }, 'shutdown failed')
+      process.exit(1)
+    })
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+}
+
+function cmdValidate (args: string[]): void {
+  const { positionals } = parseArgs({ args, allowPositionals: true, strict: true })
+  if (positionals.length > 1) usageError('validate takes one file')
+  const file = configPath(positionals[0])
+  try {
+    const config = loadConfigFile(file)
+    process.stdout.write(`${file}: OK (${config.routes.length} routes, ${config.backends.size} backends, version ${config.version})\n`)
+  } catch (err) {
+    reportConfigFailure(err)
+  }
+}
+
+async function cmdExplain (args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      header: { type: 'string', short: 'H', multiple: true },
+      cookie: { type: 'string', multiple: true }
+    }
+  })
+  if (positionals.length !== 2) usageError('explain needs METHOD and PATH')
+  const headers: Record<string, string> = {}
+  for (const h of values.header ?? []) {
+    const i = h.indexOf(':')
+    if (i <= 0) usageError(`--header "${h}" is not name:value`)
+    headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim()
+  }
+  if (values.cookie !== undefined) {
+    for (const c of values.cookie) if (!c.includes('=')) usageError(`--cookie "${c}" is not name=value`)
+    headers.cookie = [headers.cookie, ...values.cookie].filter((x) => x !== undefined).join('; ')
+  }
+  let runtime: Runtime | undefined
+  try {
+    runtime = new Runtime(loadConfigFile(configPath(values.config)))
+  } catch (err) {
+    reportConfigFailure(err)
+  }
+  const [method, path] = positionals as [string, string]
+  process.stdout.write(JSON.stringify(explain(runtime.snapshot, { method, path, headers }), null, 2) + '\n')
+  await runtime.close(0)
+}
+
+async function main (argv: string[]): Promise<void> {
+  const [command, ...rest] = argv
+  try {
+    switch (command) {
+      case 'start': return await cmdStart(rest)
+      case 'validate': return cmdValidate(rest)
+      case 'explain': return await cmdExplain(rest)
+      case '--version': case '-v': process.stdout.write(version() + '\n'); return
+      case undefined: case '--help': case '-h': case 'help': process.stdout.write(USAGE); return
+      default: usageError(`unknown command "${command}"`)
+    }
+  } catch (err) {
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) usageError((err as Error).message)
+    throw err
+  }
+}
+
+await main(process.argv.slice(2))

@@ -1,0 +1,109 @@
+/**
+ * Every error the proxy can produce, one line each, with a stable code.
+ * Codes are part of the public contract: dashboards, clients and runbooks key on them.
+ * A test checks that each code is documented in README.md.
+ */
+
+export interface ErrorDef {
+  readonly code: string
+  readonly status: number
+  readonly title: string
+}
+
+function def (code: string, status: number, title: string): ErrorDef {
+  return Object.freeze({ code, status, title })
+}
+
+export const Errors = Object.freeze({
+  // Client side: the request itself is the problem.
+  BAD_REQUEST: def('SPX_BAD_REQUEST', 400, 'Malformed request'),
+  BAD_REQUEST_TARGET: def('SPX_BAD_REQUEST_TARGET', 400, 'Request target must be an absolute path'),
+  BAD_PATH: def('SPX_BAD_PATH', 400, 'Request path is not valid'),
+  REQUEST_TIMEOUT: def('SPX_REQUEST_TIMEOUT', 408, 'Request was not received in time'),
+  BODY_TOO_LARGE: def('SPX_BODY_TOO_LARGE', 413, 'Request body is too large'),
+  URI_TOO_LONG: def('SPX_URI_TOO_LONG', 414, 'Request URI is too long'),
+  HEADERS_TOO_LARGE: def('SPX_HEADERS_TOO_LARGE', 431, 'Request headers are too large'),
+  NO_ROUTE: def('SPX_NO_ROUTE', 404, 'No route matches this request'),
+  // Backend side: the proxy could not get a usable answer.
+  BACKEND_UNAVAILABLE: def('SPX_BACKEND_UNAVAILABLE', 503, 'Backend unavailable'),
+  BACKEND_CONNECT_TIMEOUT: def('SPX_BACKEND_CONNECT_TIMEOUT', 504, 'Backend did not accept the connection in time'),
+  BACKEND_TIMEOUT: def('SPX_BACKEND_TIMEOUT', 504, 'Backend did not respond in time'),
+  BACKEND_RESET: def('SPX_BACKEND_RESET', 502, 'Backend closed the connection'),
+  BACKEND_INVALID_RESPONSE: def('SPX_BACKEND_INVALID_RESPONSE', 502, 'Backend sent an invalid response'),
+  BACKEND_ERROR: def('SPX_BACKEND_ERROR', 502, 'Backend request failed'),
+  // The proxy itself.
+  DRAINING: def('SPX_DRAINING', 503, 'Proxy is shutting down'),
+  UPGRADE_NOT_ALLOWED: def('SPX_UPGRADE_NOT_ALLOWED', 400, 'Only websocket upgrades are proxied'),
+  ADMIN_UNAUTHORIZED: def('SPX_ADMIN_UNAUTHORIZED', 401, 'Admin token missing or wrong'),
+  ADMIN_BAD_REQUEST: def('SPX_ADMIN_BAD_REQUEST', 400, 'Admin request is not valid'),
+  INTERNAL: def('SPX_INTERNAL', 500, 'Internal proxy error'),
+  // Configuration: never sent to clients, printed by validate/start/reload.
+  CONFIG_INVALID: def('SPX_CONFIG_INVALID', 0, 'Configuration is invalid'),
+  CONFIG_UNREADABLE: def('SPX_CONFIG_UNREADABLE', 0, 'Configuration file cannot be read'),
+  USAGE: def('SPX_USAGE', 0, 'Command line usage error')
+} satisfies Record<string, ErrorDef>)
+
+export type ErrorName = keyof typeof Errors
+
+/** An error with a stable code; `detail` is safe to show to clients (never an internal address). */
+export class ProxyError extends Error {
+  readonly code: string
+  readonly status: number
+  readonly title: string
+  readonly detail: string
+
+  constructor (error: ErrorDef, detail: string, options?: { cause?: unknown }) {
+    super(`${error.code}: ${detail}`, options)
+    this.name = 'ProxyError'
+    this.code = error.code
+    this.status = error.status
+    this.title = error.title
+    this.detail = detail
+  }
+}
+
+/** One problem found in a config file, located for humans as file:line:column. */
+export interface ConfigProblem {
+  readonly file: string
+  readonly line: number
+  readonly column: number
+  readonly field: string
+  readonly message: string
+}
+
+export class ConfigError extends Error {
+  readonly code = Errors.CONFIG_INVALID.code
+  readonly problems: readonly ConfigProblem[]
+
+  constructor (problems: readonly ConfigProblem[]) {
+    super(problems.map(formatProblem).join('\n'))
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+export function formatProblem (p: ConfigProblem): string {
+  return `${p.file}:${p.line}:${p.column}: ${p.field}: ${p.message}`
+}
+
+export interface ProblemBody {
+  type: string
+  title: string
+  status: number
+  detail: string
+  code: string
+  requestId: string
+}
+
+export function problemBody (error: ErrorDef, detail: string, requestId: string): ProblemBody {
+  return {
+    type: `urn:strangler-proxy:error:${error.code}`,
+    title: error.title,
+    status: error.status,
+    detail,
+    code: error.code,
+    requestId
+  }
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json'

@@ -1,0 +1,182 @@
+/**
+ * The catch-all traffic handler: match a route, forward to its backend's pool,
+ * stream bodies both ways, and turn transport failures into problem responses.
+ * Works on one snapshot of the route table from start to finish.
+ */
+import { pipeline, Transform, type TransformCallback, type Readable } from 'node:stream'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Dispatcher } from 'undici'
+import type { Runtime, Snapshot } from './runtime.js'
+import type { Route } from './routing.js'
+import { routingSegments } from './patterns.js'
+import { Errors, ProxyError } from './errors.js'
+import { sendProblem } from './problem.js'
+import { upstreamRequestHeaders, clientResponseHeaders, unmapAddress } from './headers.js'
+import { classifyUpstreamError } from './upstream-errors.js'
+
+/** Methods that may be sent twice: retried once, and only when they carry no body. */
+const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'DELETE', 'PUT'])
+
+export interface ResolvedTarget {
+  readonly route: Route
+  /** Path and query as sent to the backend. */
+  readonly path: string
+}
+
+export type Resolution = ResolvedTarget | { readonly error: ProxyError }
+
+/**
+ * Request target → route and outgoing path; shared by traffic, websocket and explain.
+ * The path reaches the backend byte for byte, apart from the route's rewrite.
+ */
+export function resolve (snap: Snapshot, method: string, url: string, headers: Readonly<Record<string, string | string[] | undefined>>): Resolution {
+  const limits = snap.config.client
+  if (url.length > limits.maxUrlLength) return { error: new ProxyError(Errors.URI_TOO_LONG, `request target is longer than ${limits.maxUrlLength} bytes`) }
+  if (url.charCodeAt(0) !== 47 /* / */) return { error: new ProxyError(Errors.BAD_REQUEST_TARGET, 'use origin-form: a path starting with "/"') }
+  const q = url.indexOf('?')
+  const rawPath = q === -1 ? url : url.slice(0, q)
+  const { segs, error } = routingSegments(rawPath)
+  if (segs === undefined) return { error: new ProxyError(Errors.BAD_PATH, error as string) }
+  const host = headers.host
+  const route = snap.table.match({ method, host: typeof host === 'string' ? host : undefined, segs, headers })
+  if (route === undefined) return { error: new ProxyError(Errors.NO_ROUTE, `no route matches ${method} on this host and path`) }
+  const backend = snap.pools.get(route.backend)?.backend
+  const base = backend?.basePath ?? ''
+  return { route, path: base + rewritePath(rawPath, route) + (q === -1 ? '' : url.slice(q)) }
+}
+
+function rewritePath (rawPath: string, route: Route): string {
+  const rw = route.config.rewrite
+  if (rw === undefined) return rawPath
+  let path = rawPath
+  if (rw.stripPrefix !== undefined) {
+    const prefix = rw.stripPrefix.replace(/\/$/, '')
+    // Validation guarantees the routing path starts with the prefix; the raw path may
+    // encode it differently ("%61pi"), in which case it is forwarded unchanged.
+    if (path === prefix) path = '/'
+    else if (path.startsWith(prefix + '/')) path = path.slice(prefix.length)
+  }
+  if (rw.addPrefix !== undefined) path = rw.addPrefix.replace(/\/$/, '') + path
+  return path
+}
+
+/** Counts a chunked body and fails it once it passes the route's limit. */
+class BodyLimit extends Transform {
+  #left: number
+  constructor (limit: number) {
+    super()
+    this.#left = limit
+  }
+
+  override _transform (chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.#left -= chunk.length
+    if (this.#left < 0) cb(new ProxyError(Errors.BODY_TOO_LARGE, 'request body exceeds the limit for this route'))
+    else cb(null, chunk)
+  }
+}
+
+function detailFor (error: ProxyError | { code: string }, backend: string): string {
+  switch (error.code) {
+    case Errors.BACKEND_UNAVAILABLE.code: return `backend "${backend}" is not accepting connections`
+    case Errors.BACKEND_CONNECT_TIMEOUT.code: return `backend "${backend}" did not accept the connection within its connect timeout`
+    case Errors.BACKEND_TIMEOUT.code: return `backend "${backend}" did not send response headers within its timeout`
+    case Errors.BACKEND_RESET.code: return `backend "${backend}" closed the connection before responding`
+    case Errors.BACKEND_INVALID_RESPONSE.code: return `backend "${backend}" sent a response that is not valid HTTP`
+    default: return `request to backend "${backend}" failed`
+  }
+}
+
+export function createProxyHandler (runtime: Runtime) {
+  return async function proxyHandler (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const snap = runtime.snapshot
+    const raw = request.raw
+    const method = raw.method as string
+    const state = request.spx
+    if (runtime.draining) reply.header('connection', 'close')
+
+    const target = resolve(snap, method, raw.url as string, raw.headers)
+    if ('error' in target) {
+      state.errorCode = target.error.code
+      return sendProblem(reply, target.error, target.error.detail, !raw.complete)
+    }
+    const { route, path } = target
+    const bp = snap.pools.get(route.backend)
+    if (bp === undefined) throw new Error(`backend ${route.backend} has no pool`)
+    state.route = route.name
+    state.backend = route.backend
+
+    const cl = raw.headers['content-length']
+    const chunked = raw.headers['transfer-encoding'] !== undefined
+    const limit = route.config.maxBodySize
+    if (cl !== undefined && Number(cl) > limit) {
+      state.errorCode = Errors.BODY_TOO_LARGE.code
+      return sendProblem(reply, Errors.BODY_TOO_LARGE, `request body of ${cl} bytes exceeds the limit of ${limit} bytes for this route`, true)
+    }
+    const hasBody = chunked || (cl !== undefined && cl !== '0')
+    let body: Readable | undefined
+    if (hasBody) body = chunked ? raw.pipe(new BodyLimit(limit)) : raw
+
+    const peer = unmapAddress(raw.socket.remoteAddress)
+    const clientHost = raw.headers.host
+    const headers = upstreamRequestHeaders(raw.rawHeaders, raw.headers, {
+      requestId: String(request.id),
+      peer,
+      peerTrusted: snap.isTrusted(peer),
+      proto: 'http',
+      clientHost,
+      upstreamHost: bp.backend.preserveHost && clientHost !== undefined ? clientHost : bp.backend.host
+    })
+
+    // A client that goes away must not keep a backend connection busy.
+    const abort = new AbortController()
+    reply.raw.once('close', () => { if (!reply.raw.writableFinished) abort.abort() })
+
+    let res: Dispatcher.ResponseData
+    for (let attempt = 0; ; attempt++) {
+      const t0 = performance.now()
+      try {
+        res = await bp.pool.request({ path, method, headers, body: body ?? null, signal: abort.signal })
+        state.upstreamMs = performance.now() - t0
+        break
+      } catch (err) {
+        if (abort.signal.aborted) return reply.hijack()
+        if (err instanceof ProxyError) {
+          state.errorCode = err.code
+          return sendProblem(reply, err, err.detail, true)
+        }
+        const c = classifyUpstreamError(err)
+        if (attempt === 0 && c.beforeSend && !hasBody && RETRYABLE.has(method)) {
+          state.retried = true
+          continue
+        }
+        state.upstreamError = c.kind
+        state.errorCode = c.error.code
+        request.log.warn({ err, route: route.name, backend: route.backend, kind: c.kind }, 'backend request failed')
+        return sendProblem(reply, c.error, detailFor(c.error, route.backend), !raw.complete)
+      }
+    }
+
+    if (res.statusCode < 200 || res.statusCode > 599) {
+      res.body.destroy()
+      state.upstreamError = 'invalid_response'
+      state.errorCode = Errors.BACKEND_INVALID_RESPONSE.code
+      return sendProblem(reply, Errors.BACKEND_INVALID_RESPONSE, detailFor(Errors.BACKEND_INVALID_RESPONSE, route.backend), !raw.complete)
+    }
+
+    // From here the backend's answer is written as is; Fastify would add a content type.
+    reply.hijack()
+    const out = reply.raw
+    const responseHeaders = clientResponseHeaders(res.headers)
+    if (responseHeaders['x-request-id'] === undefined) responseHeaders['x-request-id'] = String(request.id)
+    if (!raw.complete || runtime.draining) responseHeaders.connection = 'close'
+    out.writeHead(res.statusCode, responseHeaders)
+    pipeline(res.body, out, (err) => {
+      if (err !== undefined && err !== null && !abort.signal.aborted) {
+        const c = classifyUpstreamError(err)
+        state.upstreamError = c.kind
+        request.log.warn({ err, route: route.name, backend: route.backend, kind: c.kind }, 'backend response failed mid-stream')
+      }
+    })
+    return reply
+  }
+}

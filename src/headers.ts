@@ -1,0 +1,122 @@
+/**
+ * Header rewriting in both directions: hop-by-hop removal (RFC 9110 §7.6.1),
+ * X-Forwarded-* and Forwarded built from the socket peer, the request id.
+ * Pure functions over header lists; the order and repetition of end-to-end headers is kept.
+ */
+import type { IncomingHttpHeaders } from 'node:http'
+import { randomUUID } from 'node:crypto'
+
+/** Hop-by-hop headers and headers the proxy owns; never copied from the client. */
+const DROP_FROM_CLIENT = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'expect', 'host', 'http2-settings',
+  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-request-id'
+])
+
+/** Hop-by-hop headers never copied from a backend response. */
+const DROP_FROM_BACKEND = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings'
+])
+
+/** Prefix of the proxy's own headers; clients cannot inject them. */
+export const INTERNAL_HEADER_PREFIX = 'x-strangler-'
+
+/** Header names listed in Connection headers (lower case). */
+export function connectionTokens (value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined
+  const tokens = new Set<string>()
+  for (const line of Array.isArray(value) ? value : [value]) {
+    for (const t of line.split(',')) {
+      const name = t.trim().toLowerCase()
+      if (name !== '') tokens.add(name)
+    }
+  }
+  return tokens
+}
+
+export interface ForwardContext {
+  readonly requestId: string
+  /** Socket peer, IPv4-mapped addresses already unwrapped. */
+  readonly peer: string
+  /** Whether the peer is a configured trusted proxy whose X-Forwarded-* may be kept. */
+  readonly peerTrusted: boolean
+  readonly proto: 'http' | 'https'
+  /** Host header sent by the client (may be undefined for HTTP/1.0). */
+  readonly clientHost: string | undefined
+  /** Host header to send: the client's (preserveHost) or the backend's. */
+  readonly upstreamHost: string
+}
+
+function joined (v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(', ') : v
+}
+
+function forwardedNode (addr: string): string {
+  return addr.includes(':') ? `"[${addr}]"` : addr
+}
+
+function quoted (value: string): string {
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`
+}
+
+/**
+ * Headers for the backend request, as a flat [name, value, ...] list.
+ * Proxy-added headers are appended after filtering, so a client's Connection
+ * header cannot remove them.
+ */
+export function upstreamRequestHeaders (rawHeaders: readonly string[], headers: IncomingHttpHeaders, ctx: ForwardContext): string[] {
+  const listed = connectionTokens(headers.connection)
+  const out: string[] = []
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = (rawHeaders[i] as string).toLowerCase()
+    if (DROP_FROM_CLIENT.has(name)) continue
+    if (name.startsWith('proxy-') || name.startsWith(INTERNAL_HEADER_PREFIX)) continue
+    if (listed?.has(name) === true) continue
+    out.push(name, rawHeaders[i + 1] as string)
+  }
+  const trusted = ctx.peerTrusted
+  const xff = trusted ? joined(headers['x-forwarded-for']) : undefined
+  const fwd = trusted ? joined(headers.forwarded) : undefined
+  const proto = (trusted ? joined(headers['x-forwarded-proto']) : undefined) ?? ctx.proto
+  const xfh = (trusted ? joined(headers['x-forwarded-host']) : undefined) ?? ctx.clientHost
+  const element = `for=${forwardedNode(ctx.peer)};proto=${ctx.proto}` + (ctx.clientHost === undefined ? '' : `;host=${quoted(ctx.clientHost)}`)
+  out.push(
+    'host', ctx.upstreamHost,
+    'x-forwarded-for', xff === undefined ? ctx.peer : `${xff}, ${ctx.peer}`,
+    'x-forwarded-proto', proto,
+    'forwarded', fwd === undefined ? element : `${fwd}, ${element}`,
+    'x-request-id', ctx.requestId
+  )
+  if (xfh !== undefined) out.push('x-forwarded-host', xfh)
+  return out
+}
+
+/** Backend response headers minus hop-by-hop ones; arrays (e.g. Set-Cookie) kept as arrays. */
+export function clientResponseHeaders (headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const listed = connectionTokens(headers.connection)
+  const out: Record<string, string | string[]> = {}
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined) continue
+    if (DROP_FROM_BACKEND.has(name) || name.startsWith('proxy-')) continue
+    if (listed?.has(name) === true) continue
+    out[name] = value
+  }
+  return out
+}
+
+/** "::ffff:10.0.0.1" → "10.0.0.1"; the form people grep logs for. */
+export function unmapAddress (addr: string | undefined): string {
+  if (addr === undefined) return 'unknown'
+  return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr
+}
+
+const REQUEST_ID = /^[\x21-\x7e]{1,200}$/
+
+/**
+ * The client's X-Request-Id when it is short, visible ASCII; otherwise a fresh one,
+ * so an id with CR/LF or kilobytes of junk never reaches logs or backends.
+ */
+export function newRequestId (header: string | string[] | undefined): string {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID()
+}

@@ -1,0 +1,129 @@
+/**
+ * One running strangler-proxy: both servers, the runtime, reload and graceful
+ * shutdown. Used by the CLI and by tests that need a real proxy in-process.
+ */
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { loadConfigFile, type Config } from './config.js'
+import { ConfigError, formatProblem } from './errors.js'
+import { Runtime } from './runtime.js'
+import { buildProxyServer } from './server.js'
+import { buildAdminServer } from './admin.js'
+import { watchConfigFile } from './watch.js'
+
+export interface StartOptions {
+  configFile: string
+  logger: Logger
+  /** PORT / ADMIN_PORT: take precedence over the file, on start and on every reload. */
+  port?: number
+  adminPort?: number
+  adminToken?: string
+  /** Reload when the file changes (default true). */
+  watch?: boolean
+}
+
+export type ReloadResult =
+  | { ok: true, changed: boolean, version: string, restartRequired: string[] }
+  | { ok: false, error: string }
+
+export interface Instance {
+  readonly runtime: Runtime
+  readonly proxy: FastifyInstance
+  readonly admin: FastifyInstance
+  readonly proxyUrl: string
+  readonly adminUrl: string
+  reload (trigger: string): ReloadResult
+  /** Drain and close everything; resolves when done. Safe to call twice. */
+  shutdown (reason: string): Promise<void>
+}
+
+function withOverrides (config: Config, opts: StartOptions): Config {
+  return Object.freeze({
+    ...config,
+    listen: opts.port === undefined ? config.listen : Object.freeze({ ...config.listen, port: opts.port }),
+    admin: opts.adminPort === undefined ? config.admin : Object.freeze({ ...config.admin, port: opts.adminPort })
+  })
+}
+
+function urlOf (app: FastifyInstance): string {
+  const addr = app.server.address()
+  if (addr === null || typeof addr === 'string') return String(addr)
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
+  return `http://${host}:${addr.port}`
+}
+
+/** Loads and validates the config; throws ConfigError (with every problem) before anything listens. */
+export async function startInstance (opts: StartOptions): Promise<Instance> {
+  const { logger } = opts
+  const config = withOverrides(loadConfigFile(opts.configFile), opts)
+  const runtime = new Runtime(config)
+  let listening = false
+  const proxy = buildProxyServer(runtime, logger)
+  const admin = buildAdminServer(runtime, logger, {
+    ...(opts.adminToken === undefined ? {} : { token: opts.adminToken }),
+    isListening: () => listening
+  })
+
+  await admin.listen({ host: config.admin.host, port: config.admin.port })
+  try {
+    await proxy.listen({ host: config.listen.host, port: config.listen.port })
+  } catch (err) {
+    await admin.close()
+    await runtime.close(0)
+    throw err
+  }
+  listening = true
+  const proxyUrl = urlOf(proxy)
+  const adminUrl = urlOf(admin)
+  logger.info({ proxy: proxyUrl, admin: adminUrl, config: opts.configFile, version: config.version, routes: config.routes.length }, 'listening')
+
+  function reload (trigger: string): ReloadResult {
+    const current = runtime.snapshot.config
+    let next: Config
+    try {
+      next = withOverrides(loadConfigFile(opts.configFile), opts)
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.problems.map(formatProblem) : [String((err as Error).message)]
+      logger.error({ trigger, file: opts.configFile, problems, keptVersion: current.version }, `config reload rejected, still serving version ${current.version}: ${problems[0] ?? ''}`)
+      return { ok: false, error: problems.join('\n') }
+    }
+    if (next.version === current.version) return { ok: true, changed: false, version: current.version, restartRequired: [] }
+    const restartRequired = runtime.apply(next)
+    logger.info({ trigger, version: next.version, previousVersion: current.version, routes: next.routes.length, restartRequired }, 'config reloaded')
+    if (restartRequired.length > 0) logger.warn({ fields: restartRequired }, 'these settings change only on restart')
+    return { ok: true, changed: true, version: next.version, restartRequired }
+  }
+
+  const stopWatching = opts.watch === false ? () => {} : watchConfigFile(opts.configFile, () => reload('file-change'))
+
+  let closing: Promise<void> | undefined
+  async function drain (reason: string): Promise<void> {
+    const started = performance.now()
+    const deadline = runtime.snapshot.config.shutdown.timeout
+    runtime.draining = true
+    stopWatching()
+    logger.info({ reason, deadlineMs: deadline }, 'draining: readiness is now failing, in-flight requests may finish')
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<'late'>((resolve) => { timer = setTimeout(resolve, deadline, 'late') })
+    const result = await Promise.race([proxy.close().then(() => 'drained' as const), late])
+    clearTimeout(timer)
+    if (result === 'late') {
+      logger.warn({ deadlineMs: deadline }, 'shutdown deadline reached, closing remaining connections')
+      proxy.server.closeAllConnections()
+    }
+    runtime.closeTunnels()
+    await runtime.close(Math.max(0, deadline - (performance.now() - started)))
+    await admin.close()
+    logger.info({ durationMs: Math.round(performance.now() - started), result }, 'stopped')
+  }
+
+  return {
+    runtime,
+    proxy,
+    admin,
+    proxyUrl,
+    adminUrl,
+    reload,
+    shutdown: (reason) => (closing ??= drain(reason))
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * What the proxy learned about one request, filled in as it goes and read once
+ * by the access log when the response closes.
+ */
+import type { UpstreamErrorKind } from './upstream-errors.js'
+
+export interface RequestState {
+  /** performance.now() when the request arrived. */
+  readonly start: number
+  route: string | undefined
+  backend: string | undefined
+  /** Time from dispatch to the backend's response headers. */
+  upstreamMs: number | undefined
+  upstreamError: UpstreamErrorKind | undefined
+  errorCode: string | undefined
+  retried: boolean
+}
+
+export function newRequestState (): RequestState {
+  return {
+    start: performance.now(),
+    route: undefined,
+    backend: undefined,
+    upstreamMs: undefined,
+    upstreamError: undefined,
+    errorCode: undefined,
+    retried: false
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    spx: RequestState
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The traffic server: a Fastify instance with no routes of its own; every request
+ * goes to the proxy handler. Client-side limits live on the Node HTTP server.
+ * Never listens by itself (instance.ts does).
+ */
+import http from 'node:http'
+import { randomUUID } from 'node:crypto'
+import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
+import type { Runtime } from './runtime.js'
+import { Errors } from './errors.js'
+import { sendProblem, writeRawProblem } from './problem.js'
+import { newRequestId } from './headers.js'
+import { createProxyHandler } from './forward.js'
+import { createUpgradeHandler } from './websocket.js'
+import { newRequestState } from './request-state.js'
+import { logAccess } from './log.js'
+
+/** Starts the per-request state and the access line written when the response closes. */
+function track (request: FastifyRequest, reply: FastifyReply): void {
+  request.spx = newRequestState()
+  reply.raw.once('close', () => logAccess(request, reply))
+}
+
+export function buildProxyServer (runtime: Runtime, logger: Logger): FastifyInstance {
+  const limits = runtime.snapshot.config.client
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: false,
+    genReqId: (req) => newRequestId(req.headers['x-request-id']),
+    // New requests on kept-alive connections during drain are served with
+    // "connection: close" by the handler instead of a bare 503.
+    return503OnClosing: false,
+    serverFactory: (handler) => http.createServer({
+      maxHeaderSize: limits.maxHeaderSize,
+      headersTimeout: limits.headersTimeout,
+      requestTimeout: limits.requestTimeout,
+      keepAliveTimeout: limits.keepAliveTimeout,
+      // Node checks the two timeouts above on this interval (default 30 s).
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeout),
+      requireHostHeader: false
+    }, handler),
+    // Runs before onRequest hooks (bad percent-encoding found by the router).
+    frameworkErrors: (err, request, reply) => {
+      track(request, reply)
+      const error = err.code === 'FST_ERR_BAD_URL' ? Errors.BAD_PATH : Errors.BAD_REQUEST
+      return sendProblem(reply, error, error === Errors.BAD_PATH ? 'request path has malformed percent-encoding' : 'request could not be parsed', true)
+    },
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return
+      const id = randomUUID()
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') writeRawProblem(socket, Errors.REQUEST_TIMEOUT, 'the request was not received completely within the time allowed', id)
+      else if (err.code === 'HPE_HEADER_OVERFLOW') writeRawProblem(socket, Errors.HEADERS_TOO_LARGE, `request headers exceed ${limits.maxHeaderSize} bytes`, id)
+      else writeRawProblem(socket, Errors.BAD_REQUEST, 'the request is not valid HTTP/1.1', id)
+      logger.info({ reqId: id, err: { code: err.code, message: err.message } }, 'client error')
+    }
+  })
+
+  app.decorateRequest('spx', null as never)
+  app.addHook('onRequest', (request, reply, done) => {
+    track(request, reply)
+    done()
+  })
+
+  // Bodies are streamed to the backend untouched, never parsed.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null))
+
+  app.setNotFoundHandler(createProxyHandler(runtime))
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    request.log.error({ err }, 'unexpected error in proxy')
+    request.spx.errorCode = Errors.INTERNAL.code
+    return sendProblem(reply, Errors.INTERNAL, 'the proxy failed to handle this request', true)
+  })
+
+  app.server.on('upgrade', createUpgradeHandler(runtime, app.server, logger))
+  return app
+}

@@ -1,0 +1,144 @@
+/**
+ * HTTP Upgrade requests. WebSocket upgrades are tunnelled to the route's backend:
+ * the handshake goes through as HTTP (so a backend's 401 or 403 reaches the client
+ * as it is), then bytes are piped both ways. Other upgrade protocols (h2c) are
+ * declined by serving the request as plain HTTP/1.1, as RFC 9110 §7.8 allows.
+ */
+import http, { type IncomingMessage, type Server } from 'node:http'
+import https from 'node:https'
+import type { Duplex } from 'node:stream'
+import type { Logger } from 'pino'
+import type { Runtime } from './runtime.js'
+import { Errors } from './errors.js'
+import { writeRawProblem } from './problem.js'
+import { resolve } from './forward.js'
+import { upstreamRequestHeaders, unmapAddress, connectionTokens, newRequestId } from './headers.js'
+import { classifyUpstreamError } from './upstream-errors.js'
+
+const HOP = new Set(['transfer-encoding', 'keep-alive', 'proxy-connection', 'te', 'trailer'])
+
+function rawHead (status: number, message: string, rawHeaders: readonly string[], drop: ReadonlySet<string>, extra: string): string {
+  let head = `HTTP/1.1 ${status} ${message}\r\n`
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (!drop.has((rawHeaders[i] as string).toLowerCase())) head += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`
+  }
+  return head + extra + '\r\n'
+}
+
+export function createUpgradeHandler (runtime: Runtime, server: Server, logger: Logger) {
+  return function onUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy())
+    const protocol = String(req.headers.upgrade ?? '').toLowerCase()
+    if (protocol !== 'websocket') {
+      declineUpgrade(req, socket, server)
+      return
+    }
+    const id = newRequestId(req.headers['x-request-id'])
+    const start = performance.now()
+    const snap = runtime.snapshot
+    const log = logger.child({ reqId: id })
+    const done = (status: number, extra: Record<string, unknown> = {}): void => {
+      log.info({ method: req.method, path: (req.url ?? '').split('?')[0], status, durationMs: Math.round(performance.now() - start), websocket: true, ...extra }, 'request')
+    }
+
+    const target = resolve(snap, req.method ?? 'GET', req.url ?? '', req.headers)
+    if ('error' in target) {
+      writeRawProblem(socket, target.error, target.error.detail, id)
+      done(target.error.status, { route: null, code: target.error.code })
+      return
+    }
+    const { route, path } = target
+    if (!route.config.websocket || req.method !== 'GET') {
+      writeRawProblem(socket, Errors.UPGRADE_NOT_ALLOWED, `route "${route.name}" does not accept websocket upgrades`, id)
+      done(400, { route: route.name, code: Errors.UPGRADE_NOT_ALLOWED.code })
+      return
+    }
+    const bp = snap.pools.get(route.backend)
+    if (bp === undefined) return void socket.destroy()
+    const backend = bp.backend
+    const peer = unmapAddress(req.socket.remoteAddress)
+    const headers = upstreamRequestHeaders(req.rawHeaders, req.headers, {
+      requestId: id,
+      peer,
+      peerTrusted: snap.isTrusted(peer),
+      proto: 'http',
+      clientHost: req.headers.host,
+      upstreamHost: backend.preserveHost && req.headers.host !== undefined ? req.headers.host : backend.host
+    })
+    headers.push('connection', 'upgrade', 'upgrade', req.headers.upgrade as string)
+
+    const url = new URL(backend.origin)
+    const upstreamReq = (url.protocol === 'https:' ? https : http).request({
+      hostname: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port,
+      method: 'GET',
+      path,
+      headers,
+      setHost: false,
+      agent: false,
+      timeout: backend.timeouts.connect + backend.timeouts.headers
+    })
+    const fields = { route: route.name, backend: route.backend }
+    let answered = false
+    const fail = (err: unknown): void => {
+      if (answered) return
+      answered = true
+      const c = classifyUpstreamError(err)
+      log.warn({ err, ...fields, kind: c.kind }, 'websocket handshake with backend failed')
+      writeRawProblem(socket, c.error, `websocket handshake with backend "${route.backend}" failed`, id)
+      done(c.error.status, { ...fields, upstreamError: c.kind, code: c.error.code })
+    }
+    upstreamReq.on('error', fail)
+    upstreamReq.on('timeout', () => {
+      fail(Object.assign(new Error('handshake timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' }))
+      upstreamReq.destroy()
+    })
+    socket.once('close', () => { if (!answered) upstreamReq.destroy() })
+
+    upstreamReq.on('response', (res) => {
+      // The backend declined the upgrade: relay its answer and close.
+      answered = true
+      const drop = new Set([...HOP, 'connection', 'upgrade', ...(connectionTokens(res.headers.connection) ?? [])])
+      socket.write(rawHead(res.statusCode ?? 502, res.statusMessage ?? '', res.rawHeaders, drop, `x-request-id: ${id}\r\nconnection: close\r\n`))
+      res.pipe(socket)
+      done(res.statusCode ?? 502, fields)
+    })
+
+    upstreamReq.on('upgrade', (res, upstream, upstreamHead) => {
+      answered = true
+      upstreamReq.setTimeout(0)
+      upstream.setTimeout(0)
+      const drop = new Set([...HOP, ...[...(connectionTokens(res.headers.connection) ?? [])].filter((t) => t !== 'upgrade')])
+      socket.write(rawHead(101, 'Switching Protocols', res.rawHeaders, drop, ''))
+      if (upstreamHead.length > 0) socket.write(upstreamHead)
+      if (head.length > 0) upstream.write(head)
+      upstream.on('error', () => socket.destroy())
+      socket.on('error', () => upstream.destroy())
+      upstream.once('close', () => socket.destroy())
+      runtime.tunnels.add(socket)
+      socket.once('close', () => {
+        runtime.tunnels.delete(socket)
+        upstream.destroy()
+        done(101, fields)
+      })
+      upstream.pipe(socket)
+      socket.pipe(upstream)
+    })
+    upstreamReq.end()
+  }
+}
+
+/** Serve a non-WebSocket upgrade request as ordinary HTTP/1.1 on a connection that then closes. */
+function declineUpgrade (req: IncomingMessage, socket: Duplex, server: Server): void {
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0'
+  if (hasBody) {
+    // Node has already detached its parser; the body cannot be read reliably.
+    writeRawProblem(socket, Errors.UPGRADE_NOT_ALLOWED, `upgrade to "${String(req.headers.upgrade)}" is not supported`, newRequestId(undefined))
+    return
+  }
+  const res = new http.ServerResponse(req)
+  res.shouldKeepAlive = false
+  res.assignSocket(socket as import('node:net').Socket)
+  res.once('finish', () => socket.end())
+  server.emit('request', req, res)
+}
