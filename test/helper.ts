@@ -169,7 +169,22 @@ export function parseRaw (text: string, elapsedMs = 0): RawResponse {
     const i = line.indexOf(':')
     if (i > 0) headers[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim()
   }
-  return { status: Number(lines[0]?.split(' ')[1] ?? 0), head, headers, body: end === -1 ? '' : text.slice(end + 4), elapsedMs }
+  let body = end === -1 ? '' : text.slice(end + 4)
+  if (headers['transfer-encoding'] === 'chunked') body = dechunk(body)
+  return { status: Number(lines[0]?.split(' ')[1] ?? 0), head, headers, body, elapsedMs }
+}
+
+function dechunk (text: string): string {
+  let out = ''
+  let i = 0
+  for (;;) {
+    const eol = text.indexOf('\r\n', i)
+    if (eol === -1) return out
+    const size = parseInt(text.slice(i, eol), 16)
+    if (!(size > 0)) return out
+    out += text.slice(eol + 2, eol + 2 + size)
+    i = eol + 2 + size + 2
+  }
 }
 
 export interface Cli {
