@@ -31,6 +31,8 @@ function codeOf (err: unknown): string | undefined {
 }
 
 export function classifyUpstreamError (err: unknown): Classified {
+  // undici's HTTPParserError carries no code for some parse failures.
+  if ((err as Error | null)?.name === 'HTTPParserError') return { kind: 'invalid_response', error: Errors.BACKEND_INVALID_RESPONSE, beforeSend: false }
   const code = codeOf(err)
   if (code !== undefined) {
     if (CONNECT_FAILED.has(code)) return { kind: 'connect_refused', error: Errors.BACKEND_UNAVAILABLE, beforeSend: true }
