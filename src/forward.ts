@@ -130,6 +130,22 @@ export function createProxyHandler (runtime: Runtime) {
     // A client that goes away must not keep a backend connection busy.
     const abort = new AbortController()
     reply.raw.once('close', () => { if (!reply.raw.writableFinished) abort.abort() })
+    // Node's requestTimeout does not cover a body still arriving once the request is
+    // being handled, so a slow body is cut here, at the same deadline.
+    let bodyTimedOut = false
+    const bodyDeadline = hasBody && snap.config.client.requestTimeout > 0
+      ? setTimeout(() => {
+        if (raw.complete) return
+        bodyTimedOut = true
+        state.errorCode = Errors.REQUEST_TIMEOUT.code
+        abort.abort()
+        if (reply.raw.headersSent) raw.socket.destroy()
+      }, Math.max(0, snap.config.client.requestTimeout - (performance.now() - state.start)))
+      : undefined
+    if (bodyDeadline !== undefined) {
+      raw.once('end', () => clearTimeout(bodyDeadline))
+      reply.raw.once('close', () => clearTimeout(bodyDeadline))
+    }
 
     let res: Dispatcher.ResponseData
     for (let attempt = 0; ; attempt++) {
@@ -139,6 +155,7 @@ export function createProxyHandler (runtime: Runtime) {
         state.upstreamMs = performance.now() - t0
         break
       } catch (err) {
+        if (bodyTimedOut) return sendProblem(reply, Errors.REQUEST_TIMEOUT, 'the request body was not received within the time allowed', true)
         if (abort.signal.aborted) return reply.hijack()
         if (err instanceof ProxyError) {
           state.errorCode = err.code
