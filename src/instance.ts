@@ -103,6 +103,9 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
     runtime.draining = true
     stopWatching()
     logger.info({ reason, deadlineMs: deadline }, 'draining: readiness is now failing, in-flight requests may finish')
+    // Websocket clients reconnect, and will land on a ready replica; they do not
+    // hold up the drain of ordinary requests.
+    runtime.closeTunnels()
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<'late'>((resolve) => { timer = setTimeout(resolve, deadline, 'late') })
     const result = await Promise.race([proxy.close().then(() => 'drained' as const), late])
@@ -111,7 +114,6 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
       logger.warn({ deadlineMs: deadline }, 'shutdown deadline reached, closing remaining connections')
       proxy.server.closeAllConnections()
     }
-    runtime.closeTunnels()
     await runtime.close(Math.max(0, deadline - (performance.now() - started)))
     await admin.close()
     logger.info({ durationMs: Math.round(performance.now() - started), result }, 'stopped')

@@ -112,17 +112,29 @@ export function createUpgradeHandler (runtime: Runtime, server: Server, logger: 
       socket.write(rawHead(101, 'Switching Protocols', res.rawHeaders, drop, ''))
       if (upstreamHead.length > 0) socket.write(upstreamHead)
       if (head.length > 0) upstream.write(head)
-      upstream.on('error', () => socket.destroy())
-      socket.on('error', () => upstream.destroy())
-      upstream.once('close', () => socket.destroy())
+      // Either side ending ends the tunnel; a peer that never answers a FIN
+      // (half-open) must not keep sockets forever.
+      const closeBoth = (): void => {
+        socket.destroy()
+        upstream.destroy()
+      }
+      const halfClosed = (other: Duplex) => () => {
+        other.end()
+        setTimeout(closeBoth, 5000).unref()
+      }
+      upstream.on('error', closeBoth)
+      socket.on('error', closeBoth)
+      upstream.once('end', halfClosed(socket))
+      socket.once('end', halfClosed(upstream))
+      upstream.once('close', closeBoth)
       runtime.tunnels.add(socket)
       socket.once('close', () => {
         runtime.tunnels.delete(socket)
-        upstream.destroy()
+        closeBoth()
         done(101, fields)
       })
-      upstream.pipe(socket)
-      socket.pipe(upstream)
+      upstream.pipe(socket, { end: false })
+      socket.pipe(upstream, { end: false })
     })
     upstreamReq.end()
   }

@@ -53,10 +53,16 @@ export async function startUpstream (t: T, name: string, handler: Handler = echo
     req.on('end', () => handler(req, res, entry, name))
     req.on('error', () => {})
   })
+  // Upgraded sockets are not closed by closeAllConnections; track every socket.
+  const sockets = new Set<net.Socket>()
+  server.on('connection', (s: net.Socket) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as net.AddressInfo).port
   t.teardown(() => new Promise<void>((resolve) => {
-    server.closeAllConnections()
+    for (const s of sockets) s.destroy()
     server.close(() => resolve())
   }))
   return { name, url: `http://127.0.0.1:${port}`, port, server, seen }
