@@ -1,0 +1,131 @@
+import t from 'tap'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { request } from 'undici'
+import { startUpstream, closedPort, tempDir, writeConfig, runCli, spawnCli, sleep, yamlFor, ROOT } from './helper.js'
+
+const BROKEN = `backends:
+  legacy: { url: "http://127.0.0.1:8000", timeout: 30 }
+routes:
+  - name: orders
+    match: { path: /api/orders/* }
+    backend: djagno
+`
+
+t.test('validate: OK on a good file, exit 0', async (t) => {
+  const res = await runCli(['validate', join(ROOT, 'routes.yaml')])
+  t.equal(res.code, 0)
+  t.match(res.stdout, /routes\.yaml: OK \(4 routes, 2 backends, version [0-9a-f]{12}\)/)
+})
+
+t.test('validate: exit 1 naming file, line, column and field of every problem', async (t) => {
+  const file = writeConfig(t, BROKEN)
+  const res = await runCli(['validate', file])
+  t.equal(res.code, 1)
+  t.equal(res.stdout, '')
+  t.equal(res.stderr, `${file}:2:52: backends.legacy.timeout: must be a duration with a unit, e.g. 250ms, 5s, 2m\nSPX_CONFIG_INVALID: 1 problem(s)\n`)
+  const fixed = writeConfig(t, BROKEN.replace('timeout: 30', 'timeout: 30s'))
+  const again = await runCli(['validate', fixed])
+  t.equal(again.code, 1)
+  t.match(again.stderr, `${fixed}:6:14: routes[0].backend: unknown backend "djagno"; defined: legacy`)
+})
+
+t.test('validate: missing file and bad usage', async (t) => {
+  const missing = await runCli(['validate', '/nonexistent/routes.yaml'])
+  t.equal(missing.code, 1)
+  t.match(missing.stderr, 'SPX_CONFIG_UNREADABLE: /nonexistent/routes.yaml: ENOENT')
+  const usage = await runCli(['frobnicate'])
+  t.equal(usage.code, 2)
+  t.match(usage.stderr, 'SPX_USAGE: unknown command "frobnicate"')
+})
+
+t.test('start refuses to listen on an invalid file', async (t) => {
+  const file = writeConfig(t, BROKEN)
+  const port = await closedPort()
+  const cli = spawnCli(t, ['start', '--config', file], { PORT: String(port), ADMIN_PORT: '0' })
+  const exit = await cli.exited
+  t.equal(exit.code, 1)
+  t.match(cli.stderr(), `${file}:2:52: backends.legacy.timeout`)
+  t.notOk(cli.lines.some((l) => l.msg === 'listening'))
+})
+
+t.test('explain from the CLI prints the decision as JSON', async (t) => {
+  const res = await runCli(['explain', '--config', join(ROOT, 'routes.yaml'), 'GET', '/api/orders/7', '--header', 'host:shop.example'])
+  t.equal(res.code, 0)
+  t.match(JSON.parse(res.stdout), { route: 'orders-read', backend: 'django', reason: 'static', outgoing: { url: 'http://127.0.0.1:8001/api/orders/7', host: 'shop.example' } })
+})
+
+t.test('SIGHUP reloads the file', async (t) => {
+  const legacy = await startUpstream(t, 'legacy')
+  const django = await startUpstream(t, 'django')
+  const dir = tempDir(t)
+  const file = writeConfig(t, yamlFor({ legacy: legacy.url, django: django.url }, '  - { name: all, match: { path: /* }, backend: legacy }'), dir)
+  const cli = spawnCli(t, ['start'], { STRANGLER_CONFIG: file, PORT: '0', ADMIN_PORT: '0' })
+  const listening = await cli.waitFor((l) => l.msg === 'listening')
+  const url = String(listening.proxy).replace('0.0.0.0', '127.0.0.1')
+  t.match(await (await request(`${url}/x`)).body.json(), { backend: 'legacy' })
+  writeFileSync(file, yamlFor({ legacy: legacy.url, django: django.url }, '  - { name: all, match: { path: /* }, backend: django }'))
+  cli.child.kill('SIGHUP')
+  await cli.waitFor((l) => l.msg === 'config reloaded')
+  t.match(await (await request(`${url}/x`)).body.json(), { backend: 'django' })
+  cli.child.kill('SIGTERM')
+  t.equal((await cli.exited).code, 0)
+})
+
+t.test('SIGTERM: readiness fails, a slow in-flight request completes, then exit 0', async (t) => {
+  let release: () => void = () => {}
+  const legacy = await startUpstream(t, 'legacy', (_req, res) => { release = () => res.end('finished') })
+  const file = writeConfig(t, yamlFor({ legacy: legacy.url }, '  - { name: all, match: { path: /* }, backend: legacy }', 'shutdown: { timeout: 10s }'))
+  const cli = spawnCli(t, ['start', '--config', file], { PORT: '0', ADMIN_PORT: '0' })
+  const listening = await cli.waitFor((l) => l.msg === 'listening')
+  const url = String(listening.proxy).replace('0.0.0.0', '127.0.0.1')
+  const admin = String(listening.admin)
+  const inflight = request(`${url}/slow`)
+  while (legacy.seen.length === 0) await sleep(10)
+  cli.child.kill('SIGTERM')
+  await cli.waitFor((l) => String(l.msg).startsWith('draining'))
+  const ready = await request(`${admin}/readyz`)
+  t.equal(ready.statusCode, 503)
+  t.match(await ready.body.json(), { status: 'draining' })
+  await sleep(300)
+  t.equal(cli.child.exitCode, null, 'still running while a request is in flight')
+  release()
+  const res = await inflight
+  t.equal(res.statusCode, 200)
+  t.equal(await res.body.text(), 'finished')
+  const exit = await cli.exited
+  t.equal(exit.code, 0)
+  t.match(cli.lines.find((l) => l.msg === 'stopped'), { result: 'drained' })
+})
+
+t.test('SIGTERM when idle exits at once, even with warm keep-alive sockets both sides', async (t) => {
+  const legacy = await startUpstream(t, 'legacy')
+  const file = writeConfig(t, yamlFor({ legacy: legacy.url }, '  - { name: all, match: { path: /* }, backend: legacy }'))
+  const cli = spawnCli(t, ['start', '--config', file], { PORT: '0', ADMIN_PORT: '0' })
+  const listening = await cli.waitFor((l) => l.msg === 'listening')
+  const url = String(listening.proxy).replace('0.0.0.0', '127.0.0.1')
+  for (let i = 0; i < 5; i++) await (await request(`${url}/warm`)).body.dump()
+  const start = performance.now()
+  cli.child.kill('SIGTERM')
+  const exit = await cli.exited
+  const ms = performance.now() - start
+  t.equal(exit.code, 0)
+  t.ok(ms < 2000, `exited ${ms.toFixed(0)} ms after SIGTERM (deadline 30 s)`)
+})
+
+t.test('at the deadline, remaining requests are cut and the process still exits 0', async (t) => {
+  const legacy = await startUpstream(t, 'legacy', () => {})
+  const file = writeConfig(t, yamlFor({ legacy: legacy.url }, '  - { name: all, match: { path: /* }, backend: legacy }', 'shutdown: { timeout: 500ms }'))
+  const cli = spawnCli(t, ['start', '--config', file], { PORT: '0', ADMIN_PORT: '0' })
+  const listening = await cli.waitFor((l) => l.msg === 'listening')
+  const url = String(listening.proxy).replace('0.0.0.0', '127.0.0.1')
+  const stuck = request(`${url}/never`).catch((err: Error) => err)
+  while (legacy.seen.length === 0) await sleep(10)
+  const start = performance.now()
+  cli.child.kill('SIGTERM')
+  const exit = await cli.exited
+  t.equal(exit.code, 0)
+  t.ok(performance.now() - start < 3000)
+  t.ok((await stuck) instanceof Error, 'the stuck request was cut')
+  t.match(cli.lines.find((l) => l.msg === 'stopped'), { result: 'late' })
+})
