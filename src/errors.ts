@@ -32,7 +32,6 @@ export const Errors = Object.freeze({
   BACKEND_INVALID_RESPONSE: def('SPX_BACKEND_INVALID_RESPONSE', 502, 'Backend sent an invalid response'),
   BACKEND_ERROR: def('SPX_BACKEND_ERROR', 502, 'Backend request failed'),
   // The proxy itself.
-  DRAINING: def('SPX_DRAINING', 503, 'Proxy is shutting down'),
   UPGRADE_NOT_ALLOWED: def('SPX_UPGRADE_NOT_ALLOWED', 400, 'Only websocket upgrades are proxied'),
   ADMIN_UNAUTHORIZED: def('SPX_ADMIN_UNAUTHORIZED', 401, 'Admin token missing or wrong'),
   ADMIN_BAD_REQUEST: def('SPX_ADMIN_BAD_REQUEST', 400, 'Admin request is not valid'),
