@@ -4,7 +4,9 @@
  * Works on one snapshot of the route table from start to finish.
  */
 import { pipeline, Transform, type TransformCallback, type Readable } from 'node:stream'
+import type { IncomingMessage } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { BackendConfig } from './config.js'
 import type { Dispatcher } from 'undici'
 import type { Runtime, Snapshot } from './runtime.js'
 import type { Route } from './routing.js'
@@ -43,6 +45,20 @@ export function resolve (snap: Snapshot, method: string, url: string, headers: R
   const backend = snap.pools.get(route.backend)?.backend
   const base = backend?.basePath ?? ''
   return { route, path: base + rewritePath(rawPath, route) + (q === -1 ? '' : url.slice(q)) }
+}
+
+/** Headers for the backend request: the client's end-to-end headers plus the proxy's own. */
+export function upstreamHeadersFor (snap: Snapshot, raw: IncomingMessage, requestId: string, backend: BackendConfig): string[] {
+  const peer = unmapAddress(raw.socket.remoteAddress)
+  const clientHost = raw.headers.host
+  return upstreamRequestHeaders(raw.rawHeaders, raw.headers, {
+    requestId,
+    peer,
+    peerTrusted: snap.isTrusted(peer),
+    proto: 'http',
+    clientHost,
+    upstreamHost: backend.preserveHost && clientHost !== undefined ? clientHost : backend.host
+  })
 }
 
 function rewritePath (rawPath: string, route: Route): string {
@@ -116,16 +132,7 @@ export function createProxyHandler (runtime: Runtime) {
     let body: Readable | undefined
     if (hasBody) body = chunked ? raw.pipe(new BodyLimit(limit)) : raw
 
-    const peer = unmapAddress(raw.socket.remoteAddress)
-    const clientHost = raw.headers.host
-    const headers = upstreamRequestHeaders(raw.rawHeaders, raw.headers, {
-      requestId: String(request.id),
-      peer,
-      peerTrusted: snap.isTrusted(peer),
-      proto: 'http',
-      clientHost,
-      upstreamHost: bp.backend.preserveHost && clientHost !== undefined ? clientHost : bp.backend.host
-    })
+    const headers = upstreamHeadersFor(snap, raw, String(request.id), bp.backend)
 
     // A client that goes away must not keep a backend connection busy.
     const abort = new AbortController()

@@ -11,8 +11,8 @@ import type { Logger } from 'pino'
 import type { Runtime } from './runtime.js'
 import { Errors } from './errors.js'
 import { writeRawProblem } from './problem.js'
-import { resolve } from './forward.js'
-import { upstreamRequestHeaders, unmapAddress, connectionTokens, newRequestId } from './headers.js'
+import { resolve, upstreamHeadersFor } from './forward.js'
+import { connectionTokens, newRequestId } from './headers.js'
 import { classifyUpstreamError } from './upstream-errors.js'
 
 const HOP = new Set(['transfer-encoding', 'keep-alive', 'proxy-connection', 'te', 'trailer'])
@@ -56,15 +56,7 @@ export function createUpgradeHandler (runtime: Runtime, server: Server, logger: 
     const bp = snap.pools.get(route.backend)
     if (bp === undefined) return void socket.destroy()
     const backend = bp.backend
-    const peer = unmapAddress(req.socket.remoteAddress)
-    const headers = upstreamRequestHeaders(req.rawHeaders, req.headers, {
-      requestId: id,
-      peer,
-      peerTrusted: snap.isTrusted(peer),
-      proto: 'http',
-      clientHost: req.headers.host,
-      upstreamHost: backend.preserveHost && req.headers.host !== undefined ? req.headers.host : backend.host
-    })
+    const headers = upstreamHeadersFor(snap, req, id, backend)
     headers.push('connection', 'upgrade', 'upgrade', req.headers.upgrade as string)
 
     const url = new URL(backend.origin)
