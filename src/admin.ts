@@ -6,10 +6,10 @@
 import { timingSafeEqual, createHash } from 'node:crypto'
 import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify'
 import type { Logger } from 'pino'
-import type { Runtime, Snapshot } from './runtime.js'
+import type { Runtime } from './runtime.js'
 import { Errors } from './errors.js'
 import { sendProblem } from './problem.js'
-import { resolve } from './forward.js'
+import { explainRequest, describeRoutes } from './explain.js'
 import { newRequestId } from './headers.js'
 
 export interface AdminOptions {
@@ -17,60 +17,6 @@ export interface AdminOptions {
   token?: string
   /** True once the traffic listener is up. */
   isListening: () => boolean
-}
-
-export interface ExplainInput {
-  method: string
-  path: string
-  headers: Record<string, string>
-}
-
-export function explain (snap: Snapshot, input: ExplainInput): Record<string, unknown> {
-  const headers: Record<string, string> = {}
-  for (const [k, v] of Object.entries(input.headers)) headers[k.toLowerCase()] = v
-  const method = input.method.toUpperCase()
-  const target = resolve(snap, method, input.path, headers)
-  const base = { method, path: input.path, configVersion: snap.config.version }
-  if ('error' in target) {
-    return { ...base, route: null, backend: null, error: { code: target.error.code, status: target.error.status, detail: target.error.detail } }
-  }
-  const bp = snap.pools.get(target.route.backend)
-  return {
-    ...base,
-    route: target.route.name,
-    routeLine: target.route.config.line,
-    match: target.route.config.match,
-    backend: target.route.backend,
-    reason: 'static',
-    outgoing: {
-      url: (bp?.backend.origin ?? '') + target.path,
-      host: bp?.backend.preserveHost === true && headers.host !== undefined ? headers.host : bp?.backend.host
-    }
-  }
-}
-
-export function describeRoutes (snap: Snapshot): Record<string, unknown> {
-  return {
-    version: snap.config.version,
-    file: snap.config.file,
-    loadedAt: snap.loadedAt.toISOString(),
-    routes: snap.table.routes.map((r, order) => ({
-      order,
-      name: r.name,
-      line: r.config.line,
-      match: r.config.match,
-      backend: r.backend,
-      ...(r.config.rewrite === undefined ? {} : { rewrite: r.config.rewrite }),
-      maxBodySize: r.config.maxBodySize,
-      websocket: r.config.websocket
-    })),
-    backends: Object.fromEntries([...snap.config.backends.values()].map((b) => [b.name, {
-      url: b.origin + b.basePath,
-      timeouts: b.timeouts,
-      pool: b.pool,
-      preserveHost: b.preserveHost
-    }]))
-  }
 }
 
 function tokenMatches (expected: string, header: string | undefined): boolean {
@@ -116,8 +62,12 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
     const snap = runtime.snapshot
     const config = { version: snap.config.version, file: snap.config.file, loadedAt: snap.loadedAt.toISOString() }
     if (runtime.draining) return reply.code(503).send({ status: 'draining', config })
-    if (!opts.isListening()) return reply.code(503).send({ status: 'starting', config })
-    return { status: 'ready', config }
+    // The flag source's state is reported but never fails readiness: an Unleash
+    // outage must not take every replica out of its load balancer at once.
+    const flags = snap.flags?.status()
+    const body = { config, ...(flags === undefined ? {} : { flags: { ...flags, degraded: !flags.up || flags.authFailed || flags.origin !== (flags.source === 'file' ? 'file' : 'live') } }) }
+    if (!opts.isListening()) return reply.code(503).send({ status: 'starting', ...body })
+    return { status: 'ready', ...body }
   })
 
   app.get('/routes', async () => describeRoutes(runtime.snapshot))
@@ -129,17 +79,18 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
       return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, 'use /explain?method=GET&path=/some/path&header=name:value')
     }
     if (typeof q.host === 'string') headers.host = q.host
-    return explain(runtime.snapshot, { method: typeof q.method === 'string' ? q.method : 'GET', path: q.path, headers })
+    if (typeof q.cookie === 'string') headers.cookie = q.cookie
+    return explainRequest(runtime.snapshot, { method: typeof q.method === 'string' ? q.method : 'GET', path: q.path, headers, ...(typeof q.ip === 'string' ? { clientIp: q.ip } : {}) })
   })
 
   app.post('/explain', async (request, reply) => {
-    const b = request.body as { method?: unknown, path?: unknown, headers?: unknown } | null
+    const b = request.body as { method?: unknown, path?: unknown, headers?: unknown, ip?: unknown } | null
     const headers = b?.headers ?? {}
     const validHeaders = typeof headers === 'object' && headers !== null && Object.values(headers).every((v) => typeof v === 'string')
     if (b === null || typeof b.path !== 'string' || (b.method !== undefined && typeof b.method !== 'string') || !validHeaders) {
       return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, 'send {"method": "GET", "path": "/some/path", "headers": {"name": "value"}}')
     }
-    return explain(runtime.snapshot, { method: (b.method as string | undefined) ?? 'GET', path: b.path, headers: headers as Record<string, string> })
+    return explainRequest(runtime.snapshot, { method: (b.method as string | undefined) ?? 'GET', path: b.path, headers: headers as Record<string, string>, ...(typeof b.ip === 'string' ? { clientIp: b.ip } : {}) })
   })
 
   app.setNotFoundHandler((request, reply) => sendProblem(reply, Errors.NO_ROUTE, `admin endpoints: /healthz /readyz /routes /explain; not ${request.method} ${request.url.split('?')[0]}`))

@@ -10,17 +10,18 @@ import { ConfigError, Errors, ProxyError, formatProblem } from './errors.js'
 import { createLogger } from './log.js'
 import { startInstance } from './instance.js'
 import { Runtime } from './runtime.js'
-import { explain } from './admin.js'
+import { explainRequest } from './explain.js'
 
 const USAGE = `strangler-proxy: route by route, cohort by cohort migration proxy
 
 Usage:
   strangler-proxy start [--config routes.yaml]
   strangler-proxy validate [routes.yaml]
-  strangler-proxy explain [--config routes.yaml] METHOD PATH [--header name:value]... [--cookie name=value]...
+  strangler-proxy explain [--config routes.yaml] METHOD PATH [--header name:value]... [--cookie name=value]... [--ip addr]
   strangler-proxy --version
 
-Environment: STRANGLER_CONFIG, PORT, ADMIN_PORT, LOG_LEVEL, LOG_FORMAT=pretty, STRANGLER_ADMIN_TOKEN
+Environment: STRANGLER_CONFIG, PORT, ADMIN_PORT, LOG_LEVEL, LOG_FORMAT=pretty, STRANGLER_ADMIN_TOKEN,
+             UNLEASH_URL, UNLEASH_API_TOKEN, STRANGLER_OVERRIDE_SECRET
 `
 
 function version (): string {
@@ -72,7 +73,8 @@ async function cmdStart (args: string[]): Promise<void> {
       logger,
       ...(port === undefined ? {} : { port }),
       ...(adminPort === undefined ? {} : { adminPort }),
-      ...(token === undefined || token === '' ? {} : { adminToken: token })
+      ...(token === undefined || token === '' ? {} : { adminToken: token }),
+      env: process.env
     })
   } catch (err) {
     if (err instanceof ConfigError || err instanceof ProxyError) reportConfigFailure(err)
@@ -116,7 +118,8 @@ async function cmdExplain (args: string[]): Promise<void> {
     options: {
       config: { type: 'string', short: 'c' },
       header: { type: 'string', short: 'H', multiple: true },
-      cookie: { type: 'string', multiple: true }
+      cookie: { type: 'string', multiple: true },
+      ip: { type: 'string' }
     }
   })
   if (positionals.length !== 2) usageError('explain needs METHOD and PATH')
@@ -132,12 +135,16 @@ async function cmdExplain (args: string[]): Promise<void> {
   }
   let runtime: Runtime | undefined
   try {
-    runtime = new Runtime(loadConfigFile(configPath(values.config)))
+    // Logs go to stderr so stdout stays one JSON document.
+    const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', destination: process.stderr })
+    runtime = new Runtime(loadConfigFile(configPath(values.config)), { logger, env: process.env, watchFlags: false })
   } catch (err) {
     reportConfigFailure(err)
   }
+  await runtime.startFlags(5000)
   const [method, path] = positionals as [string, string]
-  process.stdout.write(JSON.stringify(explain(runtime.snapshot, { method, path, headers }), null, 2) + '\n')
+  const result = await explainRequest(runtime.snapshot, { method, path, headers, ...(values.ip === undefined ? {} : { clientIp: values.ip }) })
+  process.stdout.write(JSON.stringify(result, null, 2) + '\n')
   await runtime.close(0)
 }
 

@@ -8,6 +8,16 @@ const duration = { $ref: '#/$defs/duration' }
 const size = { $ref: '#/$defs/size' }
 const port = { type: 'integer', minimum: 0, maximum: 65535 }
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' }
+const headerName = { type: 'string', pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' }
+const cookieName = { type: 'string', pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' }
+const valueSource = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  maxProperties: 1,
+  properties: { header: headerName, cookie: cookieName, jwt: { type: 'string', minLength: 1 } }
+}
+const valueSources = { anyOf: [valueSource, { type: 'array', minItems: 1, items: valueSource }] }
 
 export const configSchema = {
   $defs: {
@@ -40,6 +50,67 @@ export const configSchema = {
         maxBodySize: size,
         trustedProxies: { type: 'array', items: { type: 'string', minLength: 1 } }
       }
+    },
+    flags: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      properties: {
+        file: { type: 'string', minLength: 1 },
+        unleash: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          properties: {
+            url: { type: 'string', minLength: 1 },
+            appName: { type: 'string', minLength: 1 },
+            environment: { type: 'string', minLength: 1 },
+            projectName: { type: 'string', minLength: 1 },
+            refreshInterval: duration,
+            timeout: duration,
+            backupDir: { type: 'string', minLength: 1 }
+          }
+        }
+      }
+    },
+    cohort: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        userId: valueSources,
+        sessionId: valueSources,
+        properties: { type: 'object', propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }, additionalProperties: valueSources },
+        jwt: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            header: headerName,
+            cookie: cookieName,
+            secretEnv: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$' },
+            publicKeyFile: { type: 'string', minLength: 1 },
+            algorithms: { type: 'array', minItems: 1, items: { enum: ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] } },
+            issuer: { type: 'string' },
+            audience: { type: 'string' }
+          }
+        },
+        sessionCookie: {
+          anyOf: [{ const: false }, {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              name: cookieName,
+              maxAge: duration,
+              secure: { type: 'boolean' },
+              sameSite: { enum: ['lax', 'strict', 'none'] }
+            }
+          }]
+        }
+      }
+    },
+    override: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { header: headerName, cookie: cookieName }
     },
     shutdown: {
       type: 'object',
@@ -110,7 +181,17 @@ export const configSchema = {
             }
           },
           maxBodySize: size,
-          websocket: { type: 'boolean' }
+          websocket: { type: 'boolean' },
+          flag: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name'],
+            properties: {
+              name: { type: 'string', minLength: 1 },
+              backend: { type: 'string', minLength: 1 },
+              variants: { type: 'object', minProperties: 1, additionalProperties: { type: 'string', minLength: 1 } }
+            }
+          }
         }
       }
     }

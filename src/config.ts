@@ -4,6 +4,7 @@
  * This module reads files but never starts anything; watching lives in reload.ts.
  */
 import { readFileSync } from 'node:fs'
+import { dirname, resolve as resolvePath } from 'node:path'
 import { createHash } from 'node:crypto'
 import { isIP } from 'node:net'
 import { Ajv, type ErrorObject } from 'ajv'
@@ -40,6 +41,50 @@ export interface RouteMatch {
   readonly headers?: Readonly<Record<string, string | true>>
 }
 
+export type ValueSource = { readonly header: string } | { readonly cookie: string } | { readonly jwt: string }
+
+export interface JwtConfig {
+  readonly header: string
+  readonly cookie: string | undefined
+  /** Name of the environment variable holding the HMAC secret. */
+  readonly secretEnv: string | undefined
+  readonly publicKeyFile: string | undefined
+  readonly algorithms: readonly string[]
+  readonly issuer: string | undefined
+  readonly audience: string | undefined
+}
+
+export interface CohortConfig {
+  readonly userId: readonly ValueSource[]
+  readonly sessionId: readonly ValueSource[]
+  readonly properties: Readonly<Record<string, readonly ValueSource[]>>
+  readonly jwt: JwtConfig | undefined
+  /** The proxy-issued cookie that makes anonymous visitors sticky; undefined when disabled. */
+  readonly sessionCookie: { readonly name: string, readonly maxAge: number, readonly secure: boolean, readonly sameSite: 'lax' | 'strict' | 'none' } | undefined
+}
+
+export interface UnleashConfig {
+  readonly url: string
+  readonly appName: string
+  readonly environment: string
+  readonly projectName: string | undefined
+  readonly refreshInterval: number
+  readonly timeout: number
+  readonly backupDir: string | undefined
+}
+
+export interface FlagsConfig {
+  /** Absolute path: the flag source itself, or Unleash's bootstrap when unleash is set. */
+  readonly file: string | undefined
+  readonly unleash: UnleashConfig | undefined
+}
+
+export interface RouteFlag {
+  readonly name: string
+  readonly backend: string | undefined
+  readonly variants: Readonly<Record<string, string>> | undefined
+}
+
 export interface RouteConfig {
   readonly name: string
   /** Position in the file, the last tie-breaker between equally specific routes. */
@@ -50,6 +95,7 @@ export interface RouteConfig {
   readonly rewrite?: { readonly stripPrefix?: string, readonly addPrefix?: string }
   readonly maxBodySize: number
   readonly websocket: boolean
+  readonly flag: RouteFlag | undefined
 }
 
 export interface ClientLimits {
@@ -72,6 +118,9 @@ export interface Config {
   readonly shutdown: { readonly timeout: number }
   readonly backends: ReadonlyMap<string, BackendConfig>
   readonly routes: readonly RouteConfig[]
+  readonly flags: FlagsConfig | undefined
+  readonly cohort: CohortConfig
+  readonly override: { readonly header: string, readonly cookie: string }
 }
 
 /** Defaults in the range of Envoy and NGINX; documented in README "routes.yaml reference". */
@@ -88,7 +137,10 @@ export const DEFAULTS = Object.freeze({
   },
   shutdown: { timeout: 30_000 },
   timeouts: { connect: 5_000, headers: 30_000, bodyIdle: 30_000 },
-  pool: { connections: 128, keepAliveTimeout: 4_000 }
+  pool: { connections: 128, keepAliveTimeout: 4_000 },
+  unleash: { appName: 'strangler-proxy', environment: 'default', refreshInterval: 10_000, timeout: 5_000 },
+  sessionCookie: { name: 'spx_sid', maxAge: 365 * 24 * 3_600_000, secure: false, sameSite: 'lax' as const },
+  override: { header: 'x-strangler-override', cookie: 'spx_override' }
 })
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true })
@@ -215,8 +267,22 @@ interface RawRoute {
   rewrite?: { stripPrefix?: string, addPrefix?: string }
   maxBodySize?: string | number
   websocket?: boolean
+  flag?: { name: string, backend?: string, variants?: Record<string, string> }
 }
+type RawSources = ValueSource | ValueSource[]
 interface RawConfig {
+  flags?: {
+    file?: string
+    unleash?: { url: string, appName?: string, environment?: string, projectName?: string, refreshInterval?: string, timeout?: string, backupDir?: string }
+  }
+  cohort?: {
+    userId?: RawSources
+    sessionId?: RawSources
+    properties?: Record<string, RawSources>
+    jwt?: { header?: string, cookie?: string, secretEnv?: string, publicKeyFile?: string, algorithms?: string[], issuer?: string, audience?: string }
+    sessionCookie?: false | { name?: string, maxAge?: string, secure?: boolean, sameSite?: 'lax' | 'strict' | 'none' }
+  }
+  override?: { header?: string, cookie?: string }
   listen?: { host?: string, port?: number }
   admin?: { host?: string, port?: number }
   client?: {
@@ -330,6 +396,14 @@ function normalize (raw: RawConfig, file: string, text: string, problems: Proble
     if (r.rewrite?.stripPrefix !== undefined && !pathCoveredBy(r.match.path, r.rewrite.stripPrefix)) {
       problems.add([...at, 'rewrite', 'stripPrefix'], `"${r.rewrite.stripPrefix}" is not a prefix of every path matched by "${r.match.path}"`)
     }
+    if (r.flag !== undefined) {
+      if (raw.flags === undefined) problems.add([...at, 'flag'], 'names a flag but no flags: source is configured')
+      if (r.flag.backend === undefined && r.flag.variants === undefined) problems.add([...at, 'flag'], 'needs backend (used when the flag is on) or variants (variant name → backend)')
+      if (r.flag.backend !== undefined && !backends.has(r.flag.backend)) problems.add([...at, 'flag', 'backend'], `unknown backend "${r.flag.backend}"; defined: ${[...backends.keys()].join(', ')}`)
+      for (const [variant, b] of Object.entries(r.flag.variants ?? {})) {
+        if (!backends.has(b)) problems.add([...at, 'flag', 'variants', variant], `unknown backend "${b}"; defined: ${[...backends.keys()].join(', ')}`)
+      }
+    }
     const headers = r.match.headers === undefined
       ? undefined
       : Object.freeze(Object.fromEntries(Object.entries(r.match.headers).map(([k, v]) => [k.toLowerCase(), v])))
@@ -347,9 +421,16 @@ function normalize (raw: RawConfig, file: string, text: string, problems: Proble
       backend: r.backend,
       ...(r.rewrite === undefined ? {} : { rewrite: Object.freeze({ ...r.rewrite }) }),
       maxBodySize: sz([...at, 'maxBodySize'], r.maxBodySize, client.maxBodySize),
-      websocket: r.websocket ?? true
+      websocket: r.websocket ?? true,
+      flag: r.flag === undefined
+        ? undefined
+        : Object.freeze({ name: r.flag.name, backend: r.flag.backend, variants: r.flag.variants === undefined ? undefined : Object.freeze({ ...r.flag.variants }) })
     })
   })
+
+  const baseDir = dirname(resolvePath(file))
+  const flags = normalizeFlags(raw.flags, baseDir, dur, problems)
+  const cohort = normalizeCohort(raw.cohort, baseDir, dur, problems)
 
   return Object.freeze({
     file,
@@ -359,7 +440,82 @@ function normalize (raw: RawConfig, file: string, text: string, problems: Proble
     client,
     shutdown: Object.freeze({ timeout: dur(raw.shutdown?.timeout, DEFAULTS.shutdown.timeout) }),
     backends,
-    routes: Object.freeze(routes)
+    routes: Object.freeze(routes),
+    flags,
+    cohort,
+    override: Object.freeze({ ...DEFAULTS.override, ...raw.override })
+  })
+}
+
+type Dur = (value: string | undefined, fallback: number) => number
+
+function normalizeFlags (raw: RawConfig['flags'], baseDir: string, dur: Dur, problems: Problems): FlagsConfig | undefined {
+  if (raw === undefined) return undefined
+  const u = raw.unleash
+  if (u !== undefined) {
+    try {
+      const url = new URL(u.url)
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') problems.add(['flags', 'unleash', 'url'], 'scheme must be http or https')
+      if (url.username !== '' || url.password !== '') problems.add(['flags', 'unleash', 'url'], 'must not carry credentials; the token comes from UNLEASH_API_TOKEN')
+    } catch {
+      problems.add(['flags', 'unleash', 'url'], `"${u.url}" is not a valid URL`)
+    }
+  }
+  return Object.freeze({
+    file: raw.file === undefined ? undefined : resolvePath(baseDir, raw.file),
+    unleash: u === undefined
+      ? undefined
+      : Object.freeze({
+        url: u.url,
+        appName: u.appName ?? DEFAULTS.unleash.appName,
+        environment: u.environment ?? DEFAULTS.unleash.environment,
+        projectName: u.projectName,
+        refreshInterval: dur(u.refreshInterval, DEFAULTS.unleash.refreshInterval),
+        timeout: dur(u.timeout, DEFAULTS.unleash.timeout),
+        backupDir: u.backupDir === undefined ? undefined : resolvePath(baseDir, u.backupDir)
+      })
+  })
+}
+
+function sourcesOf (v: RawSources | undefined): readonly ValueSource[] {
+  return Object.freeze(v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((s) => Object.freeze({ ...s })))
+}
+
+function normalizeCohort (raw: RawConfig['cohort'], baseDir: string, dur: Dur, problems: Problems): CohortConfig {
+  const c = raw ?? {}
+  const userId = sourcesOf(c.userId)
+  const sessionId = sourcesOf(c.sessionId)
+  const properties = Object.freeze(Object.fromEntries(Object.entries(c.properties ?? {}).map(([k, v]) => [k, sourcesOf(v)])))
+  const usesJwt = [userId, sessionId, ...Object.values(properties)].some((list) => list.some((s) => 'jwt' in s))
+  const j = c.jwt
+  if (usesJwt && (j === undefined || (j.secretEnv === undefined && j.publicKeyFile === undefined))) {
+    problems.add(['cohort'], 'a jwt: value source needs cohort.jwt with secretEnv or publicKeyFile to verify tokens')
+  }
+  if (j?.secretEnv !== undefined && j.publicKeyFile !== undefined) problems.add(['cohort', 'jwt'], 'set either secretEnv or publicKeyFile, not both')
+  const sc = c.sessionCookie
+  return Object.freeze({
+    userId,
+    sessionId,
+    properties,
+    jwt: j === undefined
+      ? undefined
+      : Object.freeze({
+        header: j.header ?? 'authorization',
+        cookie: j.cookie,
+        secretEnv: j.secretEnv,
+        publicKeyFile: j.publicKeyFile === undefined ? undefined : resolvePath(baseDir, j.publicKeyFile),
+        algorithms: Object.freeze(j.algorithms ?? (j.publicKeyFile === undefined ? ['HS256'] : ['RS256', 'ES256'])),
+        issuer: j.issuer,
+        audience: j.audience
+      }),
+    sessionCookie: sc === false
+      ? undefined
+      : Object.freeze({
+        name: sc?.name ?? DEFAULTS.sessionCookie.name,
+        maxAge: dur(sc?.maxAge, DEFAULTS.sessionCookie.maxAge),
+        secure: sc?.secure ?? DEFAULTS.sessionCookie.secure,
+        sameSite: sc?.sameSite ?? DEFAULTS.sessionCookie.sameSite
+      })
   })
 }
 

@@ -15,13 +15,19 @@ import { Errors, ProxyError } from './errors.js'
 import { sendProblem } from './problem.js'
 import { upstreamRequestHeaders, clientResponseHeaders, unmapAddress } from './headers.js'
 import { classifyUpstreamError } from './upstream-errors.js'
+import proxyAddr from 'proxy-addr'
+import type { IncomingHttpHeaders } from 'node:http'
+import { decide, routeBackends, type Decision } from './decision.js'
+import { buildCohort, type Cohort } from './cohort.js'
+import { readOverride, type OverrideResult } from './override.js'
+import { serializeCookie } from './cookies.js'
 
 /** Methods that may be sent twice: retried once, and only when they carry no body. */
 const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'DELETE', 'PUT'])
 
 export interface ResolvedTarget {
   readonly route: Route
-  /** Path and query as sent to the backend. */
+  /** Path (after the route's rewrite) and query; the chosen backend's base path goes in front. */
   readonly path: string
 }
 
@@ -42,9 +48,32 @@ export function resolve (snap: Snapshot, method: string, url: string, headers: R
   const host = headers.host
   const route = snap.table.match({ method, host: typeof host === 'string' ? host : undefined, segs, headers })
   if (route === undefined) return { error: new ProxyError(Errors.NO_ROUTE, `no route matches ${method} on this host and path`) }
-  const backend = snap.pools.get(route.backend)?.backend
-  const base = backend?.basePath ?? ''
-  return { route, path: base + rewritePath(rawPath, route) + (q === -1 ? '' : url.slice(q)) }
+  return { route, path: rewritePath(rawPath, route) + (q === -1 ? '' : url.slice(q)) }
+}
+
+export interface Choice {
+  readonly decision: Decision
+  readonly cohort: Cohort | undefined
+  readonly override: OverrideResult
+}
+
+const NO_OVERRIDE: OverrideResult = Object.freeze({ kind: 'none' })
+
+/**
+ * The backend for this request. Static routes cost nothing here; flagged routes
+ * build the cohort and ask the flags (in memory, never over the network).
+ */
+export async function chooseBackend (snap: Snapshot, route: Route, headers: IncomingHttpHeaders, clientIp: string): Promise<Choice> {
+  if (route.config.flag === undefined) return { decision: decide(route, undefined, undefined, undefined), cohort: undefined, override: NO_OVERRIDE }
+  const override = readOverride(headers, snap.config.override, snap.overrideSecret, routeBackends(route))
+  const cohort = await buildCohort(snap.config.cohort, { headers, clientIp }, snap.jwt)
+  const decision = decide(route, snap.flags, cohort.context, override.kind === 'accepted' ? override.backend : undefined)
+  return { decision, cohort, override }
+}
+
+/** The client address as routing sees it: the peer, or what trusted proxies in front report. */
+export function clientAddress (snap: Snapshot, raw: IncomingMessage): string {
+  return unmapAddress(proxyAddr(raw, snap.trust))
 }
 
 /** Headers for the backend request: the client's end-to-end headers plus the proxy's own. */
@@ -115,11 +144,18 @@ export function createProxyHandler (runtime: Runtime) {
       state.errorCode = target.error.code
       return sendProblem(reply, target.error, target.error.detail, !raw.complete)
     }
-    const { route, path } = target
-    const bp = snap.pools.get(route.backend)
-    if (bp === undefined) throw new Error(`backend ${route.backend} has no pool`)
+    const { route } = target
     state.route = route.name
-    state.backend = route.backend
+    const choice = await chooseBackend(snap, route, raw.headers, clientAddress(snap, raw))
+    const { decision } = choice
+    if (choice.override.kind === 'rejected') request.log.warn({ route: route.name, reason: choice.override.reason }, 'backend override ignored')
+    const bp = snap.pools.get(decision.backend)
+    if (bp === undefined) throw new Error(`backend ${decision.backend} has no pool`)
+    state.backend = decision.backend
+    state.reason = decision.reason
+    state.flag = decision.flag
+    state.variant = decision.variant
+    const path = bp.backend.basePath + target.path
 
     const cl = raw.headers['content-length']
     const chunked = raw.headers['transfer-encoding'] !== undefined
@@ -175,8 +211,8 @@ export function createProxyHandler (runtime: Runtime) {
         }
         state.upstreamError = c.kind
         state.errorCode = c.error.code
-        request.log.warn({ err, route: route.name, backend: route.backend, kind: c.kind }, 'backend request failed')
-        return sendProblem(reply, c.error, detailFor(c.error, route.backend), !raw.complete)
+        request.log.warn({ err, route: route.name, backend: decision.backend, kind: c.kind }, 'backend request failed')
+        return sendProblem(reply, c.error, detailFor(c.error, decision.backend), !raw.complete)
       }
     }
 
@@ -184,7 +220,7 @@ export function createProxyHandler (runtime: Runtime) {
       res.body.destroy()
       state.upstreamError = 'invalid_response'
       state.errorCode = Errors.BACKEND_INVALID_RESPONSE.code
-      return sendProblem(reply, Errors.BACKEND_INVALID_RESPONSE, detailFor(Errors.BACKEND_INVALID_RESPONSE, route.backend), !raw.complete)
+      return sendProblem(reply, Errors.BACKEND_INVALID_RESPONSE, detailFor(Errors.BACKEND_INVALID_RESPONSE, decision.backend), !raw.complete)
     }
 
     // From here the backend's answer is written as is; Fastify would add a content type.
@@ -193,12 +229,19 @@ export function createProxyHandler (runtime: Runtime) {
     const responseHeaders = clientResponseHeaders(res.headers)
     if (responseHeaders['x-request-id'] === undefined) responseHeaders['x-request-id'] = String(request.id)
     if (!raw.complete || runtime.draining) responseHeaders.connection = 'close'
+    const issued = choice.cohort?.issuedSession
+    const sessionCookie = snap.config.cohort.sessionCookie
+    if (issued !== undefined && sessionCookie !== undefined) {
+      const existing = responseHeaders['set-cookie']
+      const ours = serializeCookie(sessionCookie.name, issued, sessionCookie)
+      responseHeaders['set-cookie'] = existing === undefined ? ours : [...(Array.isArray(existing) ? existing : [existing]), ours]
+    }
     out.writeHead(res.statusCode, responseHeaders)
     pipeline(res.body, out, (err) => {
       if (err !== undefined && err !== null && !abort.signal.aborted) {
         const c = classifyUpstreamError(err)
         state.upstreamError = c.kind
-        request.log.warn({ err, route: route.name, backend: route.backend, kind: c.kind }, 'backend response failed mid-stream')
+        request.log.warn({ err, route: route.name, backend: decision.backend, kind: c.kind }, 'backend response failed mid-stream')
       }
     })
     return reply

@@ -20,6 +20,10 @@ export interface StartOptions {
   adminToken?: string
   /** Reload when the file changes (default true). */
   watch?: boolean
+  /** UNLEASH_URL, UNLEASH_API_TOKEN, STRANGLER_OVERRIDE_SECRET, JWT secrets, XDG_STATE_HOME. */
+  env?: Readonly<Record<string, string | undefined>>
+  /** How long start waits for the flag service before serving from backup/bootstrap/baseline (default 2 s). */
+  flagsStartWaitMs?: number
 }
 
 export type ReloadResult =
@@ -56,7 +60,8 @@ function urlOf (app: FastifyInstance): string {
 export async function startInstance (opts: StartOptions): Promise<Instance> {
   const { logger } = opts
   const config = withOverrides(loadConfigFile(opts.configFile), opts)
-  const runtime = new Runtime(config)
+  const runtime = new Runtime(config, { logger, env: opts.env ?? {}, watchFlags: opts.watch ?? true })
+  await runtime.startFlags(opts.flagsStartWaitMs ?? 2000)
   let listening = false
   const proxy = buildProxyServer(runtime, logger)
   const admin = buildAdminServer(runtime, logger, {
@@ -64,8 +69,8 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
     isListening: () => listening
   })
 
-  await admin.listen({ host: config.admin.host, port: config.admin.port })
   try {
+    await admin.listen({ host: config.admin.host, port: config.admin.port })
     await proxy.listen({ host: config.listen.host, port: config.listen.port })
   } catch (err) {
     await admin.close()
@@ -77,18 +82,27 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   const adminUrl = urlOf(admin)
   logger.info({ proxy: proxyUrl, admin: adminUrl, config: opts.configFile, version: config.version, routes: config.routes.length }, 'listening')
 
+  function rejected (trigger: string, keptVersion: string, err: unknown): ReloadResult {
+    const problems = err instanceof ConfigError ? err.problems.map(formatProblem) : [String((err as Error).message)]
+    logger.error({ trigger, file: opts.configFile, problems, keptVersion }, `config reload rejected, still serving version ${keptVersion}: ${problems[0] ?? ''}`)
+    return { ok: false, error: problems.join('\n') }
+  }
+
   function reload (trigger: string): ReloadResult {
     const current = runtime.snapshot.config
     let next: Config
     try {
       next = withOverrides(loadConfigFile(opts.configFile), opts)
     } catch (err) {
-      const problems = err instanceof ConfigError ? err.problems.map(formatProblem) : [String((err as Error).message)]
-      logger.error({ trigger, file: opts.configFile, problems, keptVersion: current.version }, `config reload rejected, still serving version ${current.version}: ${problems[0] ?? ''}`)
-      return { ok: false, error: problems.join('\n') }
+      return rejected(trigger, current.version, err)
     }
     if (next.version === current.version) return { ok: true, changed: false, version: current.version, restartRequired: [] }
-    const restartRequired = runtime.apply(next)
+    let restartRequired: string[]
+    try {
+      restartRequired = runtime.apply(next)
+    } catch (err) {
+      return rejected(trigger, current.version, err)
+    }
     logger.info({ trigger, version: next.version, previousVersion: current.version, routes: next.routes.length, restartRequired }, 'config reloaded')
     if (restartRequired.length > 0) logger.warn({ fields: restartRequired }, 'these settings change only on restart')
     return { ok: true, changed: true, version: next.version, restartRequired }

@@ -40,6 +40,9 @@ export function logAccess (request: FastifyRequest, reply: FastifyReply): void {
   request.log.info({
     route: s.route ?? null,
     backend: s.backend ?? null,
+    reason: s.reason ?? null,
+    ...(s.flag === undefined ? {} : { flag: s.flag }),
+    ...(s.variant === undefined ? {} : { variant: s.variant }),
     method: request.raw.method,
     // The query is left out: it often carries tokens.
     path: q === -1 ? url : url.slice(0, q),

@@ -3,12 +3,16 @@
  * by the access log when the response closes.
  */
 import type { UpstreamErrorKind } from './upstream-errors.js'
+import type { DecisionReason } from './decision.js'
 
 export interface RequestState {
   /** performance.now() when the request arrived. */
   readonly start: number
   route: string | undefined
   backend: string | undefined
+  reason: DecisionReason | undefined
+  flag: string | undefined
+  variant: string | undefined
   /** Time from dispatch to the backend's response headers. */
   upstreamMs: number | undefined
   upstreamError: UpstreamErrorKind | undefined
@@ -21,6 +25,9 @@ export function newRequestState (): RequestState {
     start: performance.now(),
     route: undefined,
     backend: undefined,
+    reason: undefined,
+    flag: undefined,
+    variant: undefined,
     upstreamMs: undefined,
     upstreamError: undefined,
     errorCode: undefined,

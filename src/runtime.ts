@@ -5,7 +5,11 @@
  */
 import type { Duplex } from 'node:stream'
 import proxyAddr from 'proxy-addr'
+import type { Logger } from 'pino'
 import type { Config } from './config.js'
+import type { FlagSource } from './flags/source.js'
+import { createFlagSource } from './flags/create.js'
+import { createJwtVerifier, type JwtVerifier } from './jwt.js'
 import { buildRouteTable, type RouteTable } from './routing.js'
 import { createBackendPool, retirePool, poolKey, type BackendPool } from './pools.js'
 
@@ -13,8 +17,21 @@ export interface Snapshot {
   readonly config: Config
   readonly table: RouteTable
   readonly pools: ReadonlyMap<string, BackendPool>
+  /** proxy-addr's trust function over client.trustedProxies. */
+  readonly trust: (addr: string, i: number) => boolean
   readonly isTrusted: (addr: string) => boolean
   readonly loadedAt: Date
+  readonly flags: FlagSource | undefined
+  readonly jwt: JwtVerifier | undefined
+  /** STRANGLER_OVERRIDE_SECRET; overrides are refused without it. */
+  readonly overrideSecret: string | undefined
+}
+
+export interface RuntimeDeps {
+  readonly logger: Logger
+  /** Secrets and overrides: UNLEASH_API_TOKEN, STRANGLER_OVERRIDE_SECRET, the JWT secret variable. */
+  readonly env: Readonly<Record<string, string | undefined>>
+  readonly watchFlags?: boolean
 }
 
 export class Runtime {
@@ -25,8 +42,16 @@ export class Runtime {
   /** Open websocket tunnels (client side); Node's server no longer tracks upgraded sockets. */
   readonly tunnels = new Set<Duplex>()
 
-  constructor (config: Config) {
-    this.#snapshot = this.#build(config, new Map())
+  readonly #deps: RuntimeDeps
+
+  constructor (config: Config, deps: RuntimeDeps) {
+    this.#deps = deps
+    this.#snapshot = this.#build(config, new Map(), undefined)
+  }
+
+  /** Waits (boundedly) for the flag source's first data; never rejects. */
+  async startFlags (maxWaitMs: number): Promise<void> {
+    await this.#snapshot.flags?.start(maxWaitMs)
   }
 
   get snapshot (): Snapshot {
@@ -36,8 +61,9 @@ export class Runtime {
   /** Swap in a new, already validated config. Returns the fields that need a restart to apply. */
   apply (config: Config): string[] {
     const old = this.#snapshot
-    const next = this.#build(config, old.pools)
+    const next = this.#build(config, old.pools, old)
     this.#snapshot = next
+    if (old.flags !== undefined && old.flags !== next.flags) void old.flags.close()
     const kept = new Set([...next.pools.values()].map((p) => p.pool))
     for (const p of old.pools.values()) {
       if (!kept.has(p.pool)) this.#retire(p, config.shutdown.timeout)
@@ -48,6 +74,7 @@ export class Runtime {
   /** Close every pool: graceful until the deadline, then destroyed. */
   async close (deadlineMs: number): Promise<void> {
     for (const p of this.#snapshot.pools.values()) this.#retire(p, deadlineMs)
+    await this.#snapshot.flags?.close()
     await Promise.all(this.#retiring)
   }
 
@@ -61,7 +88,13 @@ export class Runtime {
     this.#retiring.add(done)
   }
 
-  #build (config: Config, previous: ReadonlyMap<string, BackendPool>): Snapshot {
+  #build (config: Config, previous: ReadonlyMap<string, BackendPool>, old: Snapshot | undefined): Snapshot {
+    // Built first: a missing secret must reject the config before anything changes.
+    const jwt = config.cohort.jwt === undefined ? undefined : createJwtVerifier(config.cohort.jwt, this.#deps.env)
+    const sameFlags = old !== undefined && JSON.stringify(old.config.flags) === JSON.stringify(config.flags)
+    const flags = sameFlags
+      ? old.flags
+      : config.flags === undefined ? undefined : createFlagSource(config.flags, { logger: this.#deps.logger, env: this.#deps.env, watch: this.#deps.watchFlags ?? true })
     const byKey = new Map([...previous.values()].map((p) => [p.key, p]))
     const pools = new Map<string, BackendPool>()
     for (const [name, backend] of config.backends) {
@@ -73,8 +106,12 @@ export class Runtime {
       config,
       table: buildRouteTable(config),
       pools,
+      trust,
       isTrusted: (addr: string) => trust(addr, 0),
-      loadedAt: new Date()
+      loadedAt: new Date(),
+      flags,
+      jwt,
+      overrideSecret: this.#deps.env.STRANGLER_OVERRIDE_SECRET || undefined
     })
   }
 }

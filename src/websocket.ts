@@ -11,7 +11,7 @@ import type { Logger } from 'pino'
 import type { Runtime } from './runtime.js'
 import { Errors } from './errors.js'
 import { writeRawProblem } from './problem.js'
-import { resolve, upstreamHeadersFor } from './forward.js'
+import { resolve, upstreamHeadersFor, chooseBackend, clientAddress } from './forward.js'
 import { connectionTokens, newRequestId } from './headers.js'
 import { classifyUpstreamError } from './upstream-errors.js'
 
@@ -27,6 +27,13 @@ function rawHead (status: number, message: string, rawHeaders: readonly string[]
 
 export function createUpgradeHandler (runtime: Runtime, server: Server, logger: Logger) {
   return function onUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    tunnel(req, socket, head).catch((err: unknown) => {
+      logger.error({ err }, 'websocket upgrade failed')
+      socket.destroy()
+    })
+  }
+
+  async function tunnel (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy())
     const protocol = String(req.headers.upgrade ?? '').toLowerCase()
     if (protocol !== 'websocket') {
@@ -47,15 +54,17 @@ export function createUpgradeHandler (runtime: Runtime, server: Server, logger: 
       done(target.error.status, { route: null, code: target.error.code })
       return
     }
-    const { route, path } = target
+    const { route } = target
     if (!route.config.websocket || req.method !== 'GET') {
       writeRawProblem(socket, Errors.UPGRADE_NOT_ALLOWED, `route "${route.name}" does not accept websocket upgrades`, id)
       done(400, { route: route.name, code: Errors.UPGRADE_NOT_ALLOWED.code })
       return
     }
-    const bp = snap.pools.get(route.backend)
+    const { decision } = await chooseBackend(snap, route, req.headers, clientAddress(snap, req))
+    const bp = snap.pools.get(decision.backend)
     if (bp === undefined) return void socket.destroy()
     const backend = bp.backend
+    const path = backend.basePath + target.path
     const headers = upstreamHeadersFor(snap, req, id, backend)
     headers.push('connection', 'upgrade', 'upgrade', req.headers.upgrade as string)
 
@@ -70,14 +79,14 @@ export function createUpgradeHandler (runtime: Runtime, server: Server, logger: 
       agent: false,
       timeout: backend.timeouts.connect + backend.timeouts.headers
     })
-    const fields = { route: route.name, backend: route.backend }
+    const fields = { route: route.name, backend: decision.backend, reason: decision.reason }
     let answered = false
     const fail = (err: unknown): void => {
       if (answered) return
       answered = true
       const c = classifyUpstreamError(err)
       log.warn({ err, ...fields, kind: c.kind }, 'websocket handshake with backend failed')
-      writeRawProblem(socket, c.error, `websocket handshake with backend "${route.backend}" failed`, id)
+      writeRawProblem(socket, c.error, `websocket handshake with backend "${decision.backend}" failed`, id)
       done(c.error.status, { ...fields, upstreamError: c.kind, code: c.error.code })
     }
     upstreamReq.on('error', fail)

@@ -119,8 +119,19 @@ export interface TestProxy extends Instance {
 }
 
 /** The real proxy, in-process, both ports on 0, logs captured as objects. */
-export async function startProxy (t: T, yaml: string, opts: { adminToken?: string, watch?: boolean } = {}): Promise<TestProxy> {
-  const file = writeConfig(t, yaml)
+export interface ProxyOptions {
+  adminToken?: string
+  watch?: boolean
+  env?: Record<string, string | undefined>
+  /** Extra files next to routes.yaml (flags.yaml, keys). */
+  files?: Record<string, string>
+  flagsStartWaitMs?: number
+}
+
+export async function startProxy (t: T, yaml: string, opts: ProxyOptions = {}): Promise<TestProxy> {
+  const dir = tempDir(t)
+  for (const [name, content] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), content)
+  const file = writeConfig(t, yaml, dir)
   const logs: LogLine[] = []
   const destination = new Writable({
     write (chunk: Buffer, _enc, cb) {
@@ -129,7 +140,16 @@ export async function startProxy (t: T, yaml: string, opts: { adminToken?: strin
     }
   })
   const logger = createLogger({ level: 'debug', destination })
-  const instance = await startInstance({ configFile: file, logger, port: 0, adminPort: 0, watch: opts.watch ?? false, ...(opts.adminToken === undefined ? {} : { adminToken: opts.adminToken }) })
+  const instance = await startInstance({
+    configFile: file,
+    logger,
+    port: 0,
+    adminPort: 0,
+    watch: opts.watch ?? false,
+    env: { XDG_STATE_HOME: join(dir, 'state'), ...opts.env },
+    ...(opts.flagsStartWaitMs === undefined ? {} : { flagsStartWaitMs: opts.flagsStartWaitMs }),
+    ...(opts.adminToken === undefined ? {} : { adminToken: opts.adminToken })
+  })
   t.teardown(() => instance.shutdown('test teardown'))
   return Object.assign(instance, { url: instance.proxyUrl.replace('0.0.0.0', '127.0.0.1'), logs, file })
 }

@@ -1,0 +1,79 @@
+/**
+ * A request → the Unleash context its flags are evaluated with: userId, sessionId
+ * and properties from the configured headers, cookies or verified JWT claims;
+ * remoteAddress from the client IP as the trusted proxies report it. Anonymous
+ * visitors (no user id, no session) get a proxy-issued session id, so percentage
+ * rollouts stay sticky for them too.
+ */
+import { randomUUID } from 'node:crypto'
+import type { IncomingHttpHeaders } from 'node:http'
+import type { JWTPayload } from 'jose'
+import type { CohortConfig, ValueSource } from './config.js'
+import type { Context } from './flags/sdk.js'
+import type { JwtVerifier } from './jwt.js'
+import { readCookie } from './cookies.js'
+
+export interface Cohort {
+  readonly context: Context
+  /** A session id the proxy made up for this visitor; the response sets it as a cookie. */
+  readonly issuedSession: string | undefined
+  /** Where each context value came from, for explain. */
+  readonly from: Readonly<Record<string, string>>
+}
+
+function describe (s: ValueSource): string {
+  return 'header' in s ? `header ${s.header}` : 'cookie' in s ? `cookie ${s.cookie}` : `jwt claim ${s.jwt}`
+}
+
+function pick (sources: readonly ValueSource[], headers: IncomingHttpHeaders, claims: JWTPayload | undefined): [string, string] | undefined {
+  for (const s of sources) {
+    let value: unknown
+    if ('header' in s) {
+      const h = headers[s.header]
+      value = Array.isArray(h) ? h[0] : h
+    } else if ('cookie' in s) {
+      value = readCookie(headers.cookie, s.cookie)
+    } else {
+      value = claims?.[s.jwt]
+    }
+    if ((typeof value === 'string' && value !== '') || typeof value === 'number') return [String(value), describe(s)]
+  }
+  return undefined
+}
+
+export interface CohortInput {
+  readonly headers: IncomingHttpHeaders
+  /** The client address: the socket peer, or what trusted proxies say it is. */
+  readonly clientIp: string
+}
+
+export async function buildCohort (config: CohortConfig, input: CohortInput, jwt: JwtVerifier | undefined): Promise<Cohort> {
+  const { headers } = input
+  const claims = jwt === undefined ? undefined : await jwt.claims(headers)
+  const from: Record<string, string> = { remoteAddress: 'client address' }
+  const context: Context = { remoteAddress: input.clientIp, properties: {} }
+  const user = pick(config.userId, headers, claims)
+  if (user !== undefined) {
+    context.userId = user[0]
+    from.userId = user[1]
+  }
+  let issuedSession: string | undefined
+  const cookie = config.sessionCookie
+  const session = pick(cookie === undefined ? config.sessionId : [...config.sessionId, { cookie: cookie.name }], headers, claims)
+  if (session !== undefined) {
+    context.sessionId = session[0]
+    from.sessionId = session[1]
+  } else if (cookie !== undefined && user === undefined) {
+    issuedSession = randomUUID()
+    context.sessionId = issuedSession
+    from.sessionId = `new ${cookie.name} cookie`
+  }
+  for (const [name, sources] of Object.entries(config.properties)) {
+    const v = pick(sources, headers, claims)
+    if (v !== undefined) {
+      (context.properties as Record<string, string>)[name] = v[0]
+      from[name] = v[1]
+    }
+  }
+  return { context, issuedSession, from }
+}

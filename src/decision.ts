@@ -1,0 +1,40 @@
+/**
+ * Route + the request's cohort + flags → which backend, and why. Pure: no I/O,
+ * no clock; the same inputs always give the same decision.
+ */
+import type { Route } from './routing.js'
+import type { FlagSource } from './flags/source.js'
+import type { Context } from './flags/sdk.js'
+
+export type DecisionReason = 'static' | 'flag_on' | 'flag_off' | 'flag_unavailable' | 'override'
+
+export interface Decision {
+  readonly backend: string
+  readonly reason: DecisionReason
+  readonly flag: string | undefined
+  readonly variant: string | undefined
+}
+
+/** Every backend a route may send to: its baseline, the flag's backend, the variants' backends. */
+export function routeBackends (route: Route): ReadonlySet<string> {
+  const set = new Set([route.backend])
+  const f = route.config.flag
+  if (f?.backend !== undefined) set.add(f.backend)
+  for (const b of Object.values(f?.variants ?? {})) set.add(b)
+  return set
+}
+
+export function decide (route: Route, flags: FlagSource | undefined, context: Context | undefined, override: string | undefined): Decision {
+  const flag = route.config.flag
+  if (override !== undefined) return { backend: override, reason: 'override', flag: flag?.name, variant: undefined }
+  if (flag === undefined) return { backend: route.backend, reason: 'static', flag: undefined, variant: undefined }
+  if (flags === undefined || context === undefined) return { backend: route.backend, reason: 'flag_unavailable', flag: flag.name, variant: undefined }
+  const result = flags.evaluate(flag.name, context, flag.variants !== undefined)
+  if (!result.available) return { backend: route.backend, reason: 'flag_unavailable', flag: flag.name, variant: undefined }
+  if (!result.enabled) return { backend: route.backend, reason: 'flag_off', flag: flag.name, variant: result.variant }
+  const byVariant = result.variant === undefined ? undefined : flag.variants?.[result.variant]
+  const backend = byVariant ?? flag.backend
+  // On, but with a variant the route does not map and no flag backend: the baseline serves.
+  if (backend === undefined) return { backend: route.backend, reason: 'flag_on', flag: flag.name, variant: result.variant }
+  return { backend, reason: 'flag_on', flag: flag.name, variant: result.variant }
+}

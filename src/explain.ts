@@ -1,0 +1,129 @@
+/**
+ * "Why did this request go there?" Runs routing and the backend decision for a
+ * described request, without forwarding anything, and shows the working: route,
+ * flag, the context used, each strategy's result, stickiness value and bucket
+ * against the rollout, variant, and where the flags came from.
+ */
+import type { Snapshot } from './runtime.js'
+import { resolve, chooseBackend } from './forward.js'
+import { normalizedStrategyValue, resolveContextValue, type Context, type FeatureInterface } from './flags/sdk.js'
+import type { FlagSource } from './flags/source.js'
+
+export interface ExplainInput {
+  readonly method: string
+  readonly path: string
+  readonly headers: Readonly<Record<string, string>>
+  /** The client address to assume (default 127.0.0.1). */
+  readonly clientIp?: string
+}
+
+/** Which context field a rollout strategy hashes, as unleash-client's strategies do. */
+function stickinessOf (strategy: string, params: Record<string, unknown>): string | undefined {
+  switch (strategy) {
+    case 'flexibleRollout': return typeof params.stickiness === 'string' && params.stickiness !== '' ? params.stickiness : 'default'
+    case 'gradualRolloutUserId': return 'userId'
+    case 'gradualRolloutSessionId': return 'sessionId'
+    default: return undefined
+  }
+}
+
+function strategyDetail (flags: FlagSource, feature: FeatureInterface, index: number, context: Context): Record<string, unknown> {
+  const s = feature.strategies?.[index]
+  const params = (s?.parameters ?? {}) as Record<string, unknown>
+  const detail: Record<string, unknown> = {
+    name: s?.name,
+    parameters: params,
+    constraints: s?.constraints?.length ?? 0,
+    segments: (s as { segments?: number[] } | undefined)?.segments ?? [],
+    enabled: flags.strategyEnabled(feature, index, context)
+  }
+  const stickiness = stickinessOf(s?.name ?? '', params)
+  if (stickiness === undefined) return detail
+  const value = stickiness === 'default'
+    ? context.userId ?? context.sessionId
+    : stickiness === 'random' ? undefined : resolveContextValue(context, stickiness)
+  const groupId = typeof params.groupId === 'string' && params.groupId !== '' ? params.groupId : feature.name
+  const rollout = Number(params.rollout ?? params.percentage)
+  detail.stickiness = stickiness
+  detail.stickinessValue = value ?? null
+  detail.groupId = groupId
+  detail.rollout = rollout
+  detail.bucket = value === undefined ? null : normalizedStrategyValue(String(value), groupId)
+  return detail
+}
+
+export async function explainRequest (snap: Snapshot, input: ExplainInput): Promise<Record<string, unknown>> {
+  const headers: Record<string, string> = {}
+  for (const [k, v] of Object.entries(input.headers)) headers[k.toLowerCase()] = v
+  const method = input.method.toUpperCase()
+  const base = { method, path: input.path, configVersion: snap.config.version }
+  const target = resolve(snap, method, input.path, headers)
+  if ('error' in target) {
+    return { ...base, route: null, backend: null, error: { code: target.error.code, status: target.error.status, detail: target.error.detail } }
+  }
+  const { route } = target
+  const { decision, cohort, override } = await chooseBackend(snap, route, headers, input.clientIp ?? '127.0.0.1')
+  const backend = snap.pools.get(decision.backend)?.backend
+  const result: Record<string, unknown> = {
+    ...base,
+    route: route.name,
+    routeLine: route.config.line,
+    match: route.config.match,
+    backend: decision.backend,
+    reason: decision.reason,
+    outgoing: {
+      url: (backend?.origin ?? '') + (backend?.basePath ?? '') + target.path,
+      host: backend?.preserveHost === true && headers.host !== undefined ? headers.host : backend?.host
+    }
+  }
+  if (override.kind !== 'none') result.override = override.kind === 'accepted' ? { accepted: true, backend: override.backend } : { accepted: false, reason: override.reason }
+  const flag = route.config.flag
+  if (flag === undefined || cohort === undefined) return result
+  result.context = cohort.context
+  result.contextFrom = cohort.from
+  const status = snap.flags?.status()
+  const feature = snap.flags?.definition(flag.name)
+  result.flag = {
+    name: flag.name,
+    onBackend: flag.backend ?? null,
+    variants: flag.variants ?? null,
+    source: status?.source ?? null,
+    origin: status?.origin ?? 'none',
+    up: status?.up ?? false,
+    lastUpdate: status?.lastUpdate?.toISOString() ?? null,
+    found: feature !== undefined,
+    ...(feature === undefined || snap.flags === undefined
+      ? {}
+      : {
+          enabledInEnvironment: feature.enabled,
+          variant: decision.variant ?? null,
+          strategies: (feature.strategies ?? []).map((_, i) => strategyDetail(snap.flags as FlagSource, feature, i, cohort.context))
+        })
+  }
+  return result
+}
+
+export function describeRoutes (snap: Snapshot): Record<string, unknown> {
+  return {
+    version: snap.config.version,
+    file: snap.config.file,
+    loadedAt: snap.loadedAt.toISOString(),
+    routes: snap.table.routes.map((r, order) => ({
+      order,
+      name: r.name,
+      line: r.config.line,
+      match: r.config.match,
+      backend: r.backend,
+      ...(r.config.flag === undefined ? {} : { flag: r.config.flag }),
+      ...(r.config.rewrite === undefined ? {} : { rewrite: r.config.rewrite }),
+      maxBodySize: r.config.maxBodySize,
+      websocket: r.config.websocket
+    })),
+    backends: Object.fromEntries([...snap.config.backends.values()].map((b) => [b.name, {
+      url: b.origin + b.basePath,
+      timeouts: b.timeouts,
+      pool: b.pool,
+      preserveHost: b.preserveHost
+    }]))
+  }
+}

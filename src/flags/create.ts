@@ -1,0 +1,47 @@
+/** flags: in routes.yaml → the flag source, or none when no route uses flags. */
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { mkdirSync, statSync } from 'node:fs'
+import type { Logger } from 'pino'
+import type { FlagsConfig } from '../config.js'
+import { FileFlagSource } from './file-source.js'
+import { UnleashFlagSource } from './unleash-source.js'
+import type { FlagSource } from './source.js'
+
+export interface FlagDeps {
+  readonly logger: Logger
+  readonly env: Readonly<Record<string, string | undefined>>
+  /** Reload the flags file when it changes (default true). */
+  readonly watch?: boolean
+}
+
+/**
+ * The backup of the last fetched flags lives in a directory only this user can read
+ * and write: never the shared /tmp, where another user could plant flags.
+ */
+export function privateDir (configured: string | undefined, env: FlagDeps['env']): string {
+  const dir = configured ?? join(env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'strangler-proxy')
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const mode = statSync(dir).mode & 0o077
+  if (mode !== 0) throw new Error(`flags backup directory ${dir} is accessible to other users (mode ${(statSync(dir).mode & 0o777).toString(8)}); chmod 700 it`)
+  return dir
+}
+
+export function createFlagSource (config: FlagsConfig, deps: FlagDeps): FlagSource {
+  const u = config.unleash
+  if (u === undefined) {
+    if (config.file === undefined) throw new Error('flags: needs file or unleash')
+    return new FileFlagSource(config.file, deps.logger, deps.watch ?? true)
+  }
+  return new UnleashFlagSource({
+    url: deps.env.UNLEASH_URL ?? u.url,
+    appName: u.appName,
+    environment: u.environment,
+    refreshInterval: u.refreshInterval,
+    timeout: u.timeout,
+    token: deps.env.UNLEASH_API_TOKEN,
+    backupDir: privateDir(u.backupDir, deps.env),
+    bootstrapFile: config.file,
+    projectName: u.projectName
+  }, deps.logger)
+}

@@ -1,0 +1,78 @@
+/**
+ * Flags from a local file, for development, demos and tests: evaluated by the
+ * same engine as the Unleash source, reloaded when the file changes. A broken
+ * edit keeps the last good flags.
+ */
+import type { Logger } from 'pino'
+import { watchConfigFile } from '../watch.js'
+import { Evaluator } from './evaluator.js'
+import { MemoryRepository } from './memory-repository.js'
+import { readFlagsFile } from './features-file.js'
+import type { Context, FeatureInterface, Segment } from './sdk.js'
+import type { FlagResult, FlagSource, FlagStatus } from './source.js'
+
+export class FileFlagSource implements FlagSource {
+  readonly #file: string
+  readonly #log: Logger
+  readonly #repository = new MemoryRepository()
+  readonly #evaluator: Evaluator
+  #loaded = false
+  #up = false
+  #lastUpdate: Date | undefined
+  #lastError: string | undefined
+  #stopWatching: () => void = () => {}
+
+  constructor (file: string, logger: Logger, watch = true) {
+    this.#file = file
+    this.#log = logger
+    this.#evaluator = new Evaluator(this.#repository, (err) => this.#log.warn({ err }, 'flag evaluation problem'))
+    this.load()
+    if (watch) this.#stopWatching = watchConfigFile(file, () => this.load())
+  }
+
+  /** Reads the file again; returns false (and keeps the last flags) when it is invalid. */
+  load (): boolean {
+    try {
+      const data = readFlagsFile(this.#file)
+      this.#repository.replace(data)
+      this.#loaded = true
+      this.#up = true
+      this.#lastUpdate = new Date()
+      this.#lastError = undefined
+      this.#log.info({ file: this.#file, flags: data.features.length }, 'flags loaded')
+      return true
+    } catch (err) {
+      this.#up = false
+      this.#lastError = (err as Error).message
+      this.#log.error({ file: this.#file, error: this.#lastError }, this.#loaded ? 'flags file rejected, keeping the last good flags' : 'flags file unreadable, routes use their baseline backend')
+      return false
+    }
+  }
+
+  evaluate (flag: string, context: Context, withVariant: boolean): FlagResult {
+    return this.#evaluator.evaluate(flag, context, withVariant)
+  }
+
+  definition (flag: string): FeatureInterface | undefined { return this.#evaluator.definition(flag) }
+  segment (id: number): Segment | undefined { return this.#evaluator.segment(id) }
+  strategyEnabled (feature: FeatureInterface, index: number, context: Context): boolean { return this.#evaluator.strategyEnabled(feature, index, context) }
+
+  status (): FlagStatus {
+    return {
+      source: 'file',
+      origin: this.#loaded ? 'file' : 'none',
+      up: this.#up,
+      ready: this.#loaded,
+      lastUpdate: this.#lastUpdate,
+      lastError: this.#lastError,
+      authFailed: false,
+      flags: this.#evaluator.count()
+    }
+  }
+
+  async start (): Promise<void> {}
+
+  async close (): Promise<void> {
+    this.#stopWatching()
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Verified JWT claims for cohort values. A token that fails verification (bad
+ * signature, wrong algorithm, expired, not yet valid, wrong issuer or audience) is
+ * never used: the request is simply anonymous for that value.
+ */
+import { readFileSync } from 'node:fs'
+import { createPublicKey, type KeyObject } from 'node:crypto'
+import { jwtVerify, type JWTPayload } from 'jose'
+import type { JwtConfig } from './config.js'
+import { readCookie } from './cookies.js'
+
+export interface JwtVerifier {
+  /** Claims of the request's token, or undefined when it has none or it does not verify. */
+  claims (headers: Readonly<Record<string, string | string[] | undefined>>): Promise<JWTPayload | undefined>
+}
+
+export function createJwtVerifier (config: JwtConfig, env: Readonly<Record<string, string | undefined>>): JwtVerifier {
+  let key: Uint8Array | KeyObject
+  if (config.secretEnv !== undefined) {
+    const secret = env[config.secretEnv]
+    if (secret === undefined || secret === '') throw new Error(`cohort.jwt.secretEnv: environment variable ${config.secretEnv} is not set`)
+    key = new TextEncoder().encode(secret)
+  } else if (config.publicKeyFile !== undefined) {
+    key = createPublicKey(readFileSync(config.publicKeyFile))
+  } else {
+    throw new Error('cohort.jwt needs secretEnv or publicKeyFile')
+  }
+  const options = {
+    algorithms: [...config.algorithms],
+    ...(config.issuer === undefined ? {} : { issuer: config.issuer }),
+    ...(config.audience === undefined ? {} : { audience: config.audience })
+  }
+  return {
+    async claims (headers) {
+      let token: string | undefined
+      if (config.cookie !== undefined) token = readCookie(headers.cookie, config.cookie)
+      if (token === undefined) {
+        const h = headers[config.header]
+        const value = Array.isArray(h) ? h[0] : h
+        if (value !== undefined) token = value.startsWith('Bearer ') ? value.slice(7) : value
+      }
+      if (token === undefined || token === '') return undefined
+      try {
+        return (await jwtVerify(token, key, options)).payload
+      } catch {
+        return undefined
+      }
+    }
+  }
+}
