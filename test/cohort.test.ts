@@ -1,0 +1,119 @@
+import t from 'tap'
+import { request } from 'undici'
+import { SignJWT } from 'jose'
+import { startUpstream, startProxy, accessLines, sleep } from './helper.js'
+import { flagsJson, flaggedYaml, rollout } from './flags-helper.js'
+
+const SECRET = 'test-jwt-secret-of-enough-length-123'
+const key = new TextEncoder().encode(SECRET)
+
+async function token (sub: string, opts: { expired?: boolean, secret?: Uint8Array } = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000)
+  return new SignJWT({ sub, tenant: 'acme' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt(now - 100)
+    .setExpirationTime(opts.expired === true ? now - 10 : now + 600)
+    .sign(opts.secret ?? key)
+}
+
+const JWT_COHORT = `cohort:
+  userId: [ { jwt: sub }, { header: x-user-id } ]
+  jwt: { secretEnv: TEST_JWT_SECRET }`
+
+t.test('userId from a verified JWT; an expired or forged token is never used', async (t) => {
+  const legacy = await startUpstream(t, 'legacy')
+  const django = await startUpstream(t, 'django')
+  const yaml = flaggedYaml(legacy.url, django.url).replace(/cohort:\n.*\n.*\n/, JWT_COHORT + '\n')
+  const proxy = await startProxy(t, yaml, {
+    env: { TEST_JWT_SECRET: SECRET },
+    files: { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [{ name: 'userWithId', parameters: { userIds: 'alice' } }] }]) }
+  })
+  const go = async (headers: Record<string, string>): Promise<string> => {
+    const res = await request(`${proxy.url}/api/orders/1`, { headers })
+    return ((await res.body.json()) as { backend: string }).backend
+  }
+  t.equal(await go({ authorization: `Bearer ${await token('alice')}` }), 'django')
+  t.equal(await go({ authorization: `Bearer ${await token('alice', { expired: true })}` }), 'legacy', 'expired token ignored')
+  t.equal(await go({ authorization: `Bearer ${await token('alice', { secret: new TextEncoder().encode('another-secret-another-secret-12') })}` }), 'legacy', 'forged token ignored')
+  t.equal(await go({ authorization: 'Bearer not.a.jwt' }), 'legacy')
+  t.equal(await go({ 'x-user-id': 'alice' }), 'django', 'falls through to the next source')
+  const explained = await (await request(`${proxy.adminUrl}/explain?path=/api/orders/1&header=${encodeURIComponent(`authorization:Bearer ${await token('alice')}`)}`)).body.json()
+  t.match(explained, { backend: 'django', reason: 'flag_on', context: { userId: 'alice' }, contextFrom: { userId: 'jwt claim sub' } })
+  t.notMatch(JSON.stringify(explained), /eyJ/, 'the token itself is not echoed')
+})
+
+t.test('a missing JWT secret refuses to start', async (t) => {
+  const yaml = flaggedYaml('http://127.0.0.1:1', 'http://127.0.0.1:2').replace(/cohort:\n.*\n.*\n/, JWT_COHORT + '\n')
+  await t.rejects(startProxy(t, yaml, { files: { 'flags.json': flagsJson([]) } }), /TEST_JWT_SECRET is not set/)
+})
+
+t.test('anonymous visitors get an HttpOnly session cookie and stay on their backend', async (t) => {
+  const legacy = await startUpstream(t, 'legacy')
+  const django = await startUpstream(t, 'django')
+  const proxy = await startProxy(t, flaggedYaml(legacy.url, django.url), {
+    files: { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [rollout(50)] }]) }
+  })
+  const firstBackends: string[] = []
+  const stableBackends: boolean[] = []
+  for (let visitor = 0; visitor < 20; visitor++) {
+    const first = await request(`${proxy.url}/api/orders/1`)
+    const setCookie = String(first.headers['set-cookie'])
+    const backend = ((await first.body.json()) as { backend: string }).backend
+    t.match(setCookie, /^spx_sid=[0-9a-f-]{36}; Path=\/; Max-Age=31536000; HttpOnly; SameSite=Lax$/)
+    const cookie = setCookie.split(';')[0] as string
+    let same = true
+    for (let i = 0; i < 5; i++) {
+      const again = await request(`${proxy.url}/api/orders/${i}`, { headers: { cookie } })
+      t.notOk(again.headers['set-cookie'], 'no new cookie once the visitor has one')
+      same &&= ((await again.body.json()) as { backend: string }).backend === backend
+    }
+    firstBackends.push(backend)
+    stableBackends.push(same)
+  }
+  t.ok(stableBackends.every(Boolean), 'every visitor kept the backend of their first request')
+  t.ok(firstBackends.includes('django') && firstBackends.includes('legacy'), 'the 50 % rollout splits visitors')
+  const known = await request(`${proxy.url}/api/orders/1`, { headers: { 'x-user-id': 'alice' } })
+  await known.body.dump()
+  t.notOk(known.headers['set-cookie'], 'a known user gets no session cookie')
+  const staticRoute = await request(`${proxy.url}/other`)
+  await staticRoute.body.dump()
+  t.notOk(staticRoute.headers['set-cookie'], 'routes without flags never set it')
+})
+
+t.test('remoteAddress comes from the trusted client address', async (t) => {
+  const legacy = await startUpstream(t, 'legacy')
+  const django = await startUpstream(t, 'django')
+  const flags = flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [{ name: 'remoteAddress', parameters: { IPs: '203.0.113.7' } }] }])
+  const untrusted = await startProxy(t, flaggedYaml(legacy.url, django.url), { files: { 'flags.json': flags } })
+  const viaUntrusted = await request(`${untrusted.url}/api/orders/1`, { headers: { 'x-forwarded-for': '203.0.113.7' } })
+  t.match(await viaUntrusted.body.json(), { backend: 'legacy' }, 'a client cannot claim an address')
+  const trusted = await startProxy(t, flaggedYaml(legacy.url, django.url, 'client: { trustedProxies: [loopback] }'), { files: { 'flags.json': flags } })
+  const viaTrusted = await request(`${trusted.url}/api/orders/1`, { headers: { 'x-forwarded-for': '203.0.113.7' } })
+  t.match(await viaTrusted.body.json(), { backend: 'django' }, 'a trusted proxy can')
+})
+
+t.test('overrides: honoured with the secret or its HMAC, otherwise ignored and logged', async (t) => {
+  const { overrideToken } = await import('../src/override.js')
+  const legacy = await startUpstream(t, 'legacy')
+  const django = await startUpstream(t, 'django')
+  const proxy = await startProxy(t, flaggedYaml(legacy.url, django.url), {
+    env: { STRANGLER_OVERRIDE_SECRET: 'tester-secret' },
+    files: { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: false, strategies: [] }]) }
+  })
+  const go = async (headers: Record<string, string>): Promise<string> => {
+    const res = await request(`${proxy.url}/api/orders/1`, { headers })
+    return ((await res.body.json()) as { backend: string }).backend
+  }
+  t.equal(await go({ 'x-strangler-override': 'django.tester-secret' }), 'django')
+  t.equal(await go({ cookie: `spx_override=django.${overrideToken('tester-secret', 'django')}` }), 'django', 'HMAC in a cookie')
+  t.equal(await go({ 'x-strangler-override': 'django.wrong' }), 'legacy')
+  t.equal(await go({ 'x-strangler-override': 'django' }), 'legacy')
+  t.equal(await go({ 'x-strangler-override': 'elsewhere.tester-secret' }), 'legacy', 'only backends of the route')
+  t.notOk(django.seen.some((s) => s.headers['x-strangler-override'] !== undefined), 'the override header never reaches a backend')
+  await sleep(20)
+  t.match(accessLines(proxy.logs).map((l) => l.reason), ['override', 'override', 'flag_off', 'flag_off', 'flag_off'])
+  const ignored = proxy.logs.filter((l) => l.msg === 'backend override ignored')
+  t.equal(ignored.length, 3)
+  t.match(ignored[2], { reason: 'backend "elsewhere" is not one this route can use' })
+  t.notMatch(JSON.stringify(proxy.logs), /tester-secret/, 'the secret is never logged')
+})
