@@ -453,6 +453,9 @@ function normalizeFlags (raw: RawConfig['flags'], baseDir: string, dur: Dur, pro
   if (raw === undefined) return undefined
   const u = raw.unleash
   if (u !== undefined) {
+    // unleash-client retries a fetch twice with at least 1 s between tries; a
+    // shorter timeout makes its HTTP layer refuse every request.
+    if (u.timeout !== undefined && dur(u.timeout, 0) < 1000) problems.add(['flags', 'unleash', 'timeout'], 'must be at least 1s')
     try {
       const url = new URL(u.url)
       if (url.protocol !== 'http:' && url.protocol !== 'https:') problems.add(['flags', 'unleash', 'url'], 'scheme must be http or https')

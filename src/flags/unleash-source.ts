@@ -48,6 +48,15 @@ interface Generation {
 
 const MAX_BACKOFF_MS = 60_000
 
+/**
+ * Repository.stop() removes every listener, but a fetch already in flight still
+ * emits 'error' when it fails; without a listener that would crash the process.
+ */
+function stopRepository (repository: TrackingRepository): void {
+  repository.stop()
+  repository.on('error', () => {})
+}
+
 export class UnleashFlagSource implements FlagSource {
   readonly #opts: UnleashSourceOptions
   readonly #log: Logger
@@ -87,7 +96,8 @@ export class UnleashFlagSource implements FlagSource {
     const o = this.#opts
     const backupFirst = this.#hasBackup()
     const repository = new TrackingRepository({
-      url: o.url,
+      // Resolved relative to this URL, so it needs its trailing slash (as the Unleash class adds).
+      url: o.url.endsWith('/') ? o.url : o.url + '/',
       appName: o.appName,
       instanceId: this.#instanceId,
       connectionId: randomUUID(),
@@ -138,7 +148,7 @@ export class UnleashFlagSource implements FlagSource {
       const old = this.#active
       this.#active = generation
       this.#candidate = undefined
-      old.repository.stop()
+      stopRepository(old.repository)
       this.#log.info('Unleash accepted the credentials again; flags are live')
     }
     if (generation !== this.#active) return
@@ -170,7 +180,7 @@ export class UnleashFlagSource implements FlagSource {
     this.#retry = setTimeout(() => {
       this.#retry = undefined
       if (this.#closed) return
-      this.#candidate?.repository.stop()
+      if (this.#candidate !== undefined) stopRepository(this.#candidate.repository)
       this.#candidate = this.#create()
     }, delay)
     this.#retry.unref()
@@ -225,8 +235,8 @@ export class UnleashFlagSource implements FlagSource {
   async close (): Promise<void> {
     this.#closed = true
     clearTimeout(this.#retry)
-    this.#candidate?.repository.stop()
-    this.#active.repository.stop()
+    if (this.#candidate !== undefined) stopRepository(this.#candidate.repository)
+    stopRepository(this.#active.repository)
     this.#wakeWaiters()
   }
 }
