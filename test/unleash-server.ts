@@ -68,13 +68,18 @@ export async function startUnleashServer (t: T): Promise<UnleashServer> {
   asPostgres(pgBin('initdb') as string, ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'])
   asPostgres(pgBin('pg_ctl') as string, ['-D', data, '-l', join(dir, 'pg.log'), '-w', '-o', `-p ${pgPort} -h 127.0.0.1 -k ${dir} -F`, 'start'])
   const stopPg = (): void => {
-    try { asPostgres(pgBin('pg_ctl') as string, ['-D', data, '-m', 'immediate', 'stop']) } catch {}
+    try {
+      asPostgres(pgBin('pg_ctl') as string, ['-D', data, '-m', 'immediate', 'stop'])
+    } catch {
+      // Already stopped.
+    }
   }
-  let server: ChildProcess | undefined
+  const holder: { server?: ChildProcess } = {}
   t.teardown(async () => {
+    const server = holder.server
     if (server !== undefined && server.exitCode === null) {
       server.kill('SIGKILL')
-      await new Promise((resolve) => server?.once('exit', resolve))
+      await new Promise((resolve) => server.once('exit', resolve))
     }
     stopPg()
     rmSync(dir, { recursive: true, force: true })
@@ -83,7 +88,7 @@ export async function startUnleashServer (t: T): Promise<UnleashServer> {
 
   const port = await freePort()
   let log = ''
-  server = spawn(NODE22, [SERVER], {
+  const server = holder.server = spawn(NODE22, [SERVER], {
     cwd: SERVER_DIR,
     env: {
       PATH: process.env.PATH ?? '',
@@ -106,7 +111,9 @@ export async function startUnleashServer (t: T): Promise<UnleashServer> {
       const ok = res.statusCode === 200
       await res.body.dump()
       if (ok) break
-    } catch {}
+    } catch {
+      // Not listening yet.
+    }
     if (i > 240) throw new Error(`unleash-server did not become healthy: ${log.slice(-2000)}`)
     await sleep(250)
   }
