@@ -233,9 +233,12 @@ export function parseConfig (text: string, file: string): Config {
   const raw: unknown = doc.toJS()
   if (!validateShape(raw)) {
     const seen = new Set<string>()
-    for (const err of validateShape.errors ?? []) {
-      // anyOf produces one error per branch plus a summary; the summary is enough.
+    const errors = validateShape.errors ?? []
+    for (const err of errors) {
+      // anyOf produces one error per branch plus a summary; the summary is enough,
+      // unless a branch already named a problem deeper inside the same value.
       if (err.schemaPath.includes('/anyOf/')) continue
+      if (err.keyword === 'anyOf' && errors.some((e) => e.instancePath.startsWith(err.instancePath + '/') && !e.schemaPath.includes('/anyOf/'))) continue
       if (err.keyword === 'pattern' && err.propertyName !== undefined) continue
       const path = ajvPath(err)
       const { message, extraKey } = ajvMessage(err)

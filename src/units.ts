@@ -3,8 +3,8 @@
  * Pure parsing; validation messages are produced by config.ts.
  */
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/
-const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/
+const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
 /** Milliseconds, or undefined when the text is not a duration with a unit. */
 export function parseDuration (text: string): number | undefined {

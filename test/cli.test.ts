@@ -50,9 +50,11 @@ t.test('start refuses to listen on an invalid file', async (t) => {
 })
 
 t.test('explain from the CLI prints the decision as JSON', async (t) => {
-  const res = await runCli(['explain', '--config', join(ROOT, 'routes.yaml'), 'GET', '/api/orders/7', '--header', 'host:shop.example'])
+  const res = await runCli(['explain', '--config', join(ROOT, 'routes.yaml'), 'GET', '/api/orders/7', '--header', 'host:shop.example', '--header', 'x-tenant-id:acme'])
   t.equal(res.code, 0)
-  t.match(JSON.parse(res.stdout), { route: 'orders-read', backend: 'django', reason: 'static', outgoing: { url: 'http://127.0.0.1:8001/api/orders/7', host: 'shop.example' } })
+  t.match(JSON.parse(res.stdout), { route: 'orders', backend: 'django', reason: 'flag_on', outgoing: { url: 'http://127.0.0.1:8001/api/orders/7', host: 'shop.example' } })
+  const report = await runCli(['explain', '--config', join(ROOT, 'routes.yaml'), 'GET', '/reports/q1'])
+  t.match(JSON.parse(report.stdout), { route: 'reports', backend: 'django', reason: 'static' })
 })
 
 t.test('SIGHUP reloads the file', async (t) => {

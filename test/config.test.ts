@@ -104,3 +104,16 @@ t.test('empty or missing sections are named', async (t) => {
     'routes.yaml:1:1: (root): missing required key "routes"'
   ])
 })
+
+t.test('the routes.yaml example in README is valid', async (t) => {
+  const { readFileSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const { ROOT } = await import('./helper.js')
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const example = /## routes\.yaml by example\n+```yaml\n([^]*?)```/.exec(readme)?.[1]
+  t.ok(example, 'README has the example')
+  const config = parseConfig(example as string, 'README.md')
+  t.ok(config.routes.length >= 5)
+  t.equal(config.flags?.unleash?.environment, 'production')
+  t.same(config.cohort.userId, [{ jwt: 'sub' }, { header: 'x-user-id' }, { cookie: 'uid' }])
+})
