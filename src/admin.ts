@@ -11,12 +11,14 @@ import { Errors } from './errors.js'
 import { sendProblem } from './problem.js'
 import { explainRequest, describeRoutes } from './explain.js'
 import { newRequestId } from './headers.js'
+import type { Metrics } from './metrics.js'
 
 export interface AdminOptions {
   /** Bearer token required for everything but /healthz and /readyz. */
   token?: string
   /** True once the traffic listener is up. */
   isListening: () => boolean
+  metrics: Metrics
 }
 
 function tokenMatches (expected: string, header: string | undefined): boolean {
@@ -72,6 +74,11 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
 
   app.get('/routes', async () => describeRoutes(runtime.snapshot))
 
+  app.get('/metrics', async (_request, reply) => {
+    const body = await opts.metrics.registry.metrics()
+    return reply.header('content-type', opts.metrics.registry.contentType).send(body)
+  })
+
   app.get('/explain', async (request, reply) => {
     const q = request.query as Record<string, unknown>
     const headers = parseHeaderList(q.header)
@@ -93,6 +100,6 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
     return explainRequest(runtime.snapshot, { method: (b.method as string | undefined) ?? 'GET', path: b.path, headers: headers as Record<string, string>, ...(typeof b.ip === 'string' ? { clientIp: b.ip } : {}) })
   })
 
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, Errors.NO_ROUTE, `admin endpoints: /healthz /readyz /routes /explain; not ${request.method} ${request.url.split('?')[0]}`))
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, Errors.NO_ROUTE, `admin endpoints: /healthz /readyz /routes /explain /metrics; not ${request.method} ${request.url.split('?')[0]}`))
   return app
 }

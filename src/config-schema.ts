@@ -141,7 +141,8 @@ export const configSchema = {
               keepAliveTimeout: duration
             }
           },
-          preserveHost: { type: 'boolean' }
+          preserveHost: { type: 'boolean' },
+          legacy: { type: 'boolean' }
         }
       }
     },

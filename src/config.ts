@@ -32,6 +32,8 @@ export interface BackendConfig {
   readonly timeouts: Timeouts
   readonly pool: { readonly connections: number, readonly keepAliveTimeout: number }
   readonly preserveHost: boolean
+  /** Marks the app being replaced: the migration ledger counts every other backend as new. */
+  readonly legacy: boolean
 }
 
 export interface RouteMatch {
@@ -262,6 +264,7 @@ interface RawBackend {
   timeouts?: { connect?: string, headers?: string, bodyIdle?: string }
   pool?: { connections?: number, keepAliveTimeout?: string }
   preserveHost?: boolean
+  legacy?: boolean
 }
 interface RawRoute {
   name: string
@@ -352,7 +355,8 @@ function normalize (raw: RawConfig, file: string, text: string, problems: Proble
         connections: b.pool?.connections ?? DEFAULTS.pool.connections,
         keepAliveTimeout: dur(b.pool?.keepAliveTimeout, DEFAULTS.pool.keepAliveTimeout)
       }),
-      preserveHost: b.preserveHost ?? true
+      preserveHost: b.preserveHost ?? true,
+      legacy: b.legacy ?? false
     }))
   }
 

@@ -10,6 +10,7 @@ import { Runtime } from './runtime.js'
 import { buildProxyServer } from './server.js'
 import { buildAdminServer } from './admin.js'
 import { watchConfigFile } from './watch.js'
+import { Metrics } from './metrics.js'
 
 export interface StartOptions {
   configFile: string
@@ -32,6 +33,7 @@ export type ReloadResult =
 
 export interface Instance {
   readonly runtime: Runtime
+  readonly metrics: Metrics
   readonly proxy: FastifyInstance
   readonly admin: FastifyInstance
   readonly proxyUrl: string
@@ -63,10 +65,13 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   const runtime = new Runtime(config, { logger, env: opts.env ?? {}, watchFlags: opts.watch ?? true })
   await runtime.startFlags(opts.flagsStartWaitMs ?? 2000)
   let listening = false
-  const proxy = buildProxyServer(runtime, logger)
+  const metrics = new Metrics(() => runtime.snapshot)
+  metrics.configApplied(runtime.snapshot)
+  const proxy = buildProxyServer(runtime, logger, metrics)
   const admin = buildAdminServer(runtime, logger, {
     ...(opts.adminToken === undefined ? {} : { token: opts.adminToken }),
-    isListening: () => listening
+    isListening: () => listening,
+    metrics
   })
 
   try {
@@ -83,6 +88,7 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   logger.info({ proxy: proxyUrl, admin: adminUrl, config: opts.configFile, version: config.version, routes: config.routes.length }, 'listening')
 
   function rejected (trigger: string, keptVersion: string, err: unknown): ReloadResult {
+    metrics.reload(false)
     const problems = err instanceof ConfigError ? err.problems.map(formatProblem) : [String((err as Error).message)]
     logger.error({ trigger, file: opts.configFile, problems, keptVersion }, `config reload rejected, still serving version ${keptVersion}: ${problems[0] ?? ''}`)
     return { ok: false, error: problems.join('\n') }
@@ -103,6 +109,8 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
     } catch (err) {
       return rejected(trigger, current.version, err)
     }
+    metrics.reload(true)
+    metrics.configApplied(runtime.snapshot)
     logger.info({ trigger, version: next.version, previousVersion: current.version, routes: next.routes.length, restartRequired }, 'config reloaded')
     if (restartRequired.length > 0) logger.warn({ fields: restartRequired }, 'these settings change only on restart')
     return { ok: true, changed: true, version: next.version, restartRequired }
@@ -135,6 +143,7 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
 
   return {
     runtime,
+    metrics,
     proxy,
     admin,
     proxyUrl,

@@ -5,6 +5,7 @@
  */
 import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 'pino'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { responseStatus } from './request-state.js'
 
 export const REDACT_PATHS = [
   'req.headers.authorization', 'req.headers.cookie', 'req.headers["proxy-authorization"]',
@@ -46,7 +47,7 @@ export function logAccess (request: FastifyRequest, reply: FastifyReply): void {
     method: request.raw.method,
     // The query is left out: it often carries tokens.
     path: q === -1 ? url : url.slice(0, q),
-    status: complete || res.headersSent ? res.statusCode : 499,
+    status: responseStatus(res),
     durationMs: round(performance.now() - s.start),
     upstreamMs: s.upstreamMs === undefined ? null : round(s.upstreamMs),
     ...(complete ? {} : { aborted: true }),

@@ -35,6 +35,11 @@ export function newRequestState (): RequestState {
   }
 }
 
+/** The status the client got; 499 (nginx's "client closed request") when it left before any response. */
+export function responseStatus (res: { writableFinished: boolean, headersSent: boolean, statusCode: number }): number {
+  return res.writableFinished || res.headersSent ? res.statusCode : 499
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     spx: RequestState

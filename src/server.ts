@@ -15,14 +15,19 @@ import { createProxyHandler } from './forward.js'
 import { createUpgradeHandler } from './websocket.js'
 import { newRequestState } from './request-state.js'
 import { logAccess } from './log.js'
+import { responseStatus } from './request-state.js'
+import type { Metrics } from './metrics.js'
 
-/** Starts the per-request state and the access line written when the response closes. */
-function track (request: FastifyRequest, reply: FastifyReply): void {
-  request.spx = newRequestState()
-  reply.raw.once('close', () => logAccess(request, reply))
-}
+export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Metrics): FastifyInstance {
+  /** Starts the per-request state; the access line and metrics are written once, when the response closes. */
+  function track (request: FastifyRequest, reply: FastifyReply): void {
+    request.spx = newRequestState()
+    reply.raw.once('close', () => {
+      logAccess(request, reply)
+      metrics.request(request.spx, request.raw.method ?? 'GET', responseStatus(reply.raw))
+    })
+  }
 
-export function buildProxyServer (runtime: Runtime, logger: Logger): FastifyInstance {
   const limits = runtime.snapshot.config.client
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -74,6 +79,6 @@ export function buildProxyServer (runtime: Runtime, logger: Logger): FastifyInst
     return sendProblem(reply, Errors.INTERNAL, 'the proxy failed to handle this request', true)
   })
 
-  app.server.on('upgrade', createUpgradeHandler(runtime, app.server, logger))
+  app.server.on('upgrade', createUpgradeHandler(runtime, app.server, logger, metrics))
   return app
 }

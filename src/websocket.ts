@@ -14,6 +14,8 @@ import { writeRawProblem } from './problem.js'
 import { resolve, upstreamHeadersFor, chooseBackend, clientAddress } from './forward.js'
 import { connectionTokens, newRequestId } from './headers.js'
 import { classifyUpstreamError } from './upstream-errors.js'
+import { newRequestState } from './request-state.js'
+import type { Metrics } from './metrics.js'
 
 const HOP = new Set(['transfer-encoding', 'keep-alive', 'proxy-connection', 'te', 'trailer'])
 
@@ -25,7 +27,7 @@ function rawHead (status: number, message: string, rawHeaders: readonly string[]
   return head + extra + '\r\n'
 }
 
-export function createUpgradeHandler (runtime: Runtime, server: Server, logger: Logger) {
+export function createUpgradeHandler (runtime: Runtime, server: Server, logger: Logger, metrics: Metrics) {
   return function onUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void {
     tunnel(req, socket, head).catch((err: unknown) => {
       logger.error({ err }, 'websocket upgrade failed')
@@ -41,11 +43,12 @@ export function createUpgradeHandler (runtime: Runtime, server: Server, logger: 
       return
     }
     const id = newRequestId(req.headers['x-request-id'])
-    const start = performance.now()
+    const state = newRequestState()
     const snap = runtime.snapshot
     const log = logger.child({ reqId: id })
     const done = (status: number, extra: Record<string, unknown> = {}): void => {
-      log.info({ method: req.method, path: (req.url ?? '').split('?')[0], status, durationMs: Math.round(performance.now() - start), websocket: true, ...extra }, 'request')
+      log.info({ method: req.method, path: (req.url ?? '').split('?')[0], status, durationMs: Math.round(performance.now() - state.start), websocket: true, ...extra }, 'request')
+      metrics.request(state, req.method ?? 'GET', status)
     }
 
     const target = resolve(snap, req.method ?? 'GET', req.url ?? '', req.headers)
@@ -55,12 +58,15 @@ export function createUpgradeHandler (runtime: Runtime, server: Server, logger: 
       return
     }
     const { route } = target
+    state.route = route.name
     if (!route.config.websocket || req.method !== 'GET') {
       writeRawProblem(socket, Errors.UPGRADE_NOT_ALLOWED, `route "${route.name}" does not accept websocket upgrades`, id)
       done(400, { route: route.name, code: Errors.UPGRADE_NOT_ALLOWED.code })
       return
     }
     const { decision } = await chooseBackend(snap, route, req.headers, clientAddress(snap, req))
+    state.backend = decision.backend
+    state.reason = decision.reason
     const bp = snap.pools.get(decision.backend)
     if (bp === undefined) return void socket.destroy()
     const backend = bp.backend
@@ -85,6 +91,7 @@ export function createUpgradeHandler (runtime: Runtime, server: Server, logger: 
       if (answered) return
       answered = true
       const c = classifyUpstreamError(err)
+      state.upstreamError = c.kind
       log.warn({ err, ...fields, kind: c.kind }, 'websocket handshake with backend failed')
       writeRawProblem(socket, c.error, `websocket handshake with backend "${decision.backend}" failed`, id)
       done(c.error.status, { ...fields, upstreamError: c.kind, code: c.error.code })

@@ -1,0 +1,143 @@
+/**
+ * Every strangler_* series, on a registry of this instance's own (never the global
+ * one). Labels are names from routes.yaml and small fixed sets, never raw paths, so
+ * the number of series is bounded by the config, not by traffic.
+ */
+import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client'
+import type { Snapshot } from './runtime.js'
+import type { RequestState } from './request-state.js'
+import { Ledger } from './ledger.js'
+
+/** Seconds. Proxied HTTP: sub-millisecond local hops up to the 30 s default header timeout. */
+export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+
+/** Label value for requests that matched no route (route names cannot start with "_"). */
+export const NO_ROUTE = '_none'
+
+export class Metrics {
+  readonly registry = new Registry()
+  readonly ledger = new Ledger()
+  readonly #requests: Counter<'route' | 'backend' | 'method' | 'code'>
+  readonly #duration: Histogram<'route' | 'backend'>
+  readonly #upstreamErrors: Counter<'route' | 'backend' | 'kind'>
+  readonly #decisions: Counter<'route' | 'backend' | 'reason'>
+  readonly #reloads: Counter<'result'>
+  readonly #lastReloadOk: Gauge
+  readonly #version: Gauge<'version'>
+  readonly #routeBackend: Gauge<'route' | 'backend' | 'role'>
+  #legacy: ReadonlySet<string> = new Set()
+  #baseline = new Map<string, string>()
+
+  constructor (snapshot: () => Snapshot) {
+    const registers = [this.registry]
+    collectDefaultMetrics({ register: this.registry })
+    this.#requests = new Counter({ name: 'strangler_requests_total', help: 'Requests by route, backend, method and status code (499: client went away).', labelNames: ['route', 'backend', 'method', 'code'], registers })
+    this.#duration = new Histogram({ name: 'strangler_request_duration_seconds', help: 'From request received to response finished.', labelNames: ['route', 'backend'], buckets: DURATION_BUCKETS, registers })
+    this.#upstreamErrors = new Counter({ name: 'strangler_upstream_errors_total', help: 'Transport failures talking to a backend, by kind.', labelNames: ['route', 'backend', 'kind'], registers })
+    this.#decisions = new Counter({ name: 'strangler_decisions_total', help: 'Backend decisions by reason (static, flag_on, flag_off, flag_unavailable, override).', labelNames: ['route', 'backend', 'reason'], registers })
+    this.#reloads = new Counter({ name: 'strangler_config_reloads_total', help: 'Config reloads by result (success, failure).', labelNames: ['result'], registers })
+    this.#lastReloadOk = new Gauge({ name: 'strangler_config_last_reload_successful', help: '1 if the last config reload succeeded (or none was tried), 0 if it was rejected.', registers })
+    this.#version = new Gauge({ name: 'strangler_config_version_info', help: 'The config version being served (content hash of routes.yaml).', labelNames: ['version'], registers })
+    this.#routeBackend = new Gauge({ name: 'strangler_route_backend_info', help: 'Backends each route can use: role baseline (the route\'s backend), flag or variant. For comparing a new backend with the baseline on the same route.', labelNames: ['route', 'backend', 'role'], registers })
+    // Both results exist from the start, so rate() and increase() see the first failure.
+    this.#reloads.inc({ result: 'success' }, 0)
+    this.#reloads.inc({ result: 'failure' }, 0)
+    this.#lastReloadOk.set(1)
+
+    const flagUp = new Gauge({ name: 'strangler_flag_source_up', help: '1 if the last fetch from the flag source (or read of the flags file) succeeded.', registers })
+    const flagUpdated = new Gauge({ name: 'strangler_flag_source_last_update_timestamp_seconds', help: 'When flags were last confirmed current (fetched, 304 Not Modified, or file read).', registers })
+    const flagInfo = new Gauge({ name: 'strangler_flag_source_info', help: 'The flag source and where its current flags came from (live, backup, bootstrap, file, none).', labelNames: ['source', 'origin'], registers })
+    const flagAuth = new Gauge({ name: 'strangler_flag_source_auth_failed', help: '1 while the flag service refuses the API token.', registers })
+    new Gauge({
+      name: 'strangler_flag_source_configured',
+      help: '1 if routes.yaml configures a flag source.',
+      registers,
+      collect () {
+        const status = snapshot().flags?.status()
+        this.set(status === undefined ? 0 : 1)
+        flagInfo.reset()
+        if (status === undefined) return
+        flagUp.set(status.up ? 1 : 0)
+        flagAuth.set(status.authFailed ? 1 : 0)
+        if (status.lastUpdate !== undefined) flagUpdated.set(status.lastUpdate.getTime() / 1000)
+        flagInfo.set({ source: status.source, origin: status.origin }, 1)
+      }
+    })
+
+    const pool = (name: string, help: string, pick: (s: { connected: number, pending: number, running: number, queued: number }) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['backend'],
+        registers,
+        collect () {
+          this.reset()
+          for (const [backend, p] of snapshot().pools) this.set({ backend }, pick(p.pool.stats))
+        }
+      })
+    }
+    pool('strangler_upstream_pool_connected', 'Open connections to the backend.', (s) => s.connected)
+    pool('strangler_upstream_pool_running', 'Requests in flight to the backend.', (s) => s.running)
+    pool('strangler_upstream_pool_pending', 'Requests not yet sent to the backend.', (s) => s.pending)
+    pool('strangler_upstream_pool_queued', 'Requests waiting for a free connection.', (s) => s.queued)
+    new Gauge({
+      name: 'strangler_upstream_pool_max_connections',
+      help: 'Configured connection limit of the backend pool (backends.*.pool.connections).',
+      labelNames: ['backend'],
+      registers,
+      collect () {
+        this.reset()
+        for (const [backend, p] of snapshot().pools) this.set({ backend }, p.backend.pool.connections)
+      }
+    })
+    const ledger = this.ledger
+    new Gauge({
+      name: 'strangler_migration_share',
+      help: 'Per route, the share of requests served by a new (not legacy) backend over the last 5 minutes.',
+      labelNames: ['route'],
+      registers,
+      collect () {
+        this.reset()
+        for (const [route, share] of ledger.shares()) this.set({ route }, share)
+      }
+    })
+  }
+
+  /** Call with every config that goes live. */
+  configApplied (snap: Snapshot): void {
+    this.#version.reset()
+    this.#version.set({ version: snap.config.version }, 1)
+    this.#routeBackend.reset()
+    const legacy = new Set([...snap.config.backends.values()].filter((b) => b.legacy).map((b) => b.name))
+    this.#legacy = legacy
+    this.#baseline = new Map()
+    for (const r of snap.config.routes) {
+      this.#baseline.set(r.name, r.backend)
+      this.#routeBackend.set({ route: r.name, backend: r.backend, role: 'baseline' }, 1)
+      if (r.flag?.backend !== undefined && r.flag.backend !== r.backend) this.#routeBackend.set({ route: r.name, backend: r.flag.backend, role: 'flag' }, 1)
+      for (const b of new Set(Object.values(r.flag?.variants ?? {}))) {
+        if (b !== r.backend && b !== r.flag?.backend) this.#routeBackend.set({ route: r.name, backend: b, role: 'variant' }, 1)
+      }
+    }
+    this.ledger.retain(new Set(snap.config.routes.map((r) => r.name)))
+  }
+
+  reload (ok: boolean): void {
+    this.#reloads.inc({ result: ok ? 'success' : 'failure' })
+    this.#lastReloadOk.set(ok ? 1 : 0)
+  }
+
+  /** Once per request, when its response closes. */
+  request (state: RequestState, method: string, status: number): void {
+    const route = state.route ?? NO_ROUTE
+    const backend = state.backend ?? NO_ROUTE
+    this.#requests.inc({ route, backend, method, code: String(status) })
+    this.#duration.observe({ route, backend }, (performance.now() - state.start) / 1000)
+    if (state.upstreamError !== undefined) this.#upstreamErrors.inc({ route, backend, kind: state.upstreamError })
+    if (state.route === undefined || state.backend === undefined) return
+    if (state.reason !== undefined) this.#decisions.inc({ route, backend, reason: state.reason })
+    // With backends marked legacy, "new" is everything else; otherwise, anything but the route's baseline.
+    const onNew = this.#legacy.size > 0 ? !this.#legacy.has(backend) : this.#baseline.get(route) !== backend
+    this.ledger.record(route, onNew)
+  }
+}
