@@ -7,6 +7,7 @@ import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom
 import type { Snapshot } from './runtime.js'
 import type { RequestState } from './request-state.js'
 import { Ledger } from './ledger.js'
+import type { FlagStatus } from './flags/source.js'
 
 /** Seconds. Proxied HTTP: sub-millisecond local hops up to the 30 s default header timeout. */
 export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
@@ -44,23 +45,32 @@ export class Metrics {
     this.#reloads.inc({ result: 'failure' }, 0)
     this.#lastReloadOk.set(1)
 
-    const flagUp = new Gauge({ name: 'strangler_flag_source_up', help: '1 if the last fetch from the flag source (or read of the flags file) succeeded.', registers })
-    const flagUpdated = new Gauge({ name: 'strangler_flag_source_last_update_timestamp_seconds', help: 'When flags were last confirmed current (fetched, 304 Not Modified, or file read).', registers })
-    const flagInfo = new Gauge({ name: 'strangler_flag_source_info', help: 'The flag source and where its current flags came from (live, backup, bootstrap, file, none).', labelNames: ['source', 'origin'], registers })
-    const flagAuth = new Gauge({ name: 'strangler_flag_source_auth_failed', help: '1 while the flag service refuses the API token.', registers })
+    // Flag source gauges read the source's status at scrape time, each in its own collect().
+    const flagGauge = (name: string, help: string, read: (status: FlagStatus) => number | undefined): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect () {
+          const status = snapshot().flags?.status()
+          const v = status === undefined ? undefined : read(status)
+          if (v === undefined) this.reset()
+          else this.set(v)
+        }
+      })
+    }
+    flagGauge('strangler_flag_source_up', '1 if the last fetch from the flag source (or read of the flags file) succeeded.', (s) => s.up ? 1 : 0)
+    flagGauge('strangler_flag_source_last_update_timestamp_seconds', 'When flags were last confirmed current (fetched, 304 Not Modified, or file read).', (s) => s.lastUpdate === undefined ? undefined : s.lastUpdate.getTime() / 1000)
+    flagGauge('strangler_flag_source_auth_failed', '1 while the flag service refuses the API token.', (s) => s.authFailed ? 1 : 0)
     new Gauge({
-      name: 'strangler_flag_source_configured',
-      help: '1 if routes.yaml configures a flag source.',
+      name: 'strangler_flag_source_info',
+      help: 'The flag source and where its current flags came from (live, backup, bootstrap, file, none).',
+      labelNames: ['source', 'origin'],
       registers,
       collect () {
+        this.reset()
         const status = snapshot().flags?.status()
-        this.set(status === undefined ? 0 : 1)
-        flagInfo.reset()
-        if (status === undefined) return
-        flagUp.set(status.up ? 1 : 0)
-        flagAuth.set(status.authFailed ? 1 : 0)
-        if (status.lastUpdate !== undefined) flagUpdated.set(status.lastUpdate.getTime() / 1000)
-        flagInfo.set({ source: status.source, origin: status.origin }, 1)
+        if (status !== undefined) this.set({ source: status.source, origin: status.origin }, 1)
       }
     })
 
