@@ -1,0 +1,139 @@
+/**
+ * Real Prometheus against the real proxy: every dashboard query and every rule
+ * expression must evaluate without error, and the core panels must show data.
+ * Rules also pass promtool's checks and unit tests.
+ */
+import t from 'tap'
+import { spawn, spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import net from 'node:net'
+import { request } from 'undici'
+import { parse } from 'yaml'
+import { startUpstream, startProxy, closedPort, tempDir, sleep, ROOT } from './helper.js'
+import { flagsJson, flaggedYaml, rollout } from './flags-helper.js'
+
+const RULES = join(ROOT, 'deploy/prometheus/rules/strangler.rules.yml')
+const DASHBOARD = join(ROOT, 'deploy/grafana/dashboards/strangler-proxy.json')
+
+function missing (bin: string): boolean {
+  return spawnSync(bin, ['--version']).error !== undefined
+}
+
+const required = process.env.STRANGLER_REQUIRE_PROMETHEUS === '1'
+
+t.test('promtool: rules are valid and their unit tests pass', async (t) => {
+  if (missing('promtool')) {
+    if (required) throw new Error('promtool is not installed (apt-get install prometheus)')
+    t.pass('promtool', { skip: 'promtool not installed (apt-get install prometheus)' })
+    return
+  }
+  const check = spawnSync('promtool', ['check', 'rules', RULES])
+  t.equal(check.status, 0, check.stdout.toString() + check.stderr.toString())
+  const unit = spawnSync('promtool', ['test', 'rules', 'strangler.rules.test.yml'], { cwd: join(ROOT, 'deploy/prometheus/rules') })
+  t.equal(unit.status, 0, unit.stdout.toString() + unit.stderr.toString())
+  const config = spawnSync('promtool', ['check', 'config', 'prometheus.yml'], { cwd: join(ROOT, 'deploy/prometheus') })
+  t.equal(config.status, 0, config.stdout.toString() + config.stderr.toString())
+})
+
+interface Panel { title: string, type: string, targets?: Array<{ expr: string }> }
+
+/** What Grafana substitutes, with windows that fit a 1 s scrape interval. */
+function grafanaExpr (expr: string): string {
+  return expr.replaceAll('$__rate_interval', '20s').replaceAll('$__range', '5m').replaceAll('$route', '.*')
+}
+
+t.test('real Prometheus evaluates every dashboard query and rule over real traffic', async (t) => {
+  if (missing('prometheus')) {
+    if (required) throw new Error('prometheus is not installed (apt-get install prometheus)')
+    t.pass('prometheus', { skip: 'prometheus not installed (apt-get install prometheus)' })
+    return
+  }
+  const legacy = await startUpstream(t, 'legacy', (_req, res) => { res.end('ok') })
+  const django = await startUpstream(t, 'django', (_req, res) => { res.end('ok') })
+  const down = await closedPort()
+  const yaml = flaggedYaml(legacy.url, django.url)
+    .replace('backends:\n', `backends:\n  gone: { url: "http://127.0.0.1:${down}" }\n`)
+    .replace('routes:\n', 'routes:\n  - { name: gone, match: { path: /gone/* }, backend: gone }\n')
+  const proxy = await startProxy(t, yaml, { files: { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [rollout(50)] }]) } })
+
+  const dir = tempDir(t)
+  const port = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port
+      s.close(() => resolve(p))
+    })
+  })
+  writeFileSync(join(dir, 'prometheus.yml'), `global: { scrape_interval: 1s, evaluation_interval: 1s }
+rule_files: [ "${RULES}" ]
+scrape_configs:
+  - job_name: strangler-proxy
+    static_configs: [ { targets: [ "${new URL(proxy.adminUrl).host}" ] } ]
+`)
+  const prom = spawn('prometheus', [
+    `--config.file=${join(dir, 'prometheus.yml')}`,
+    `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`
+  ], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let promLog = ''
+  prom.stderr.on('data', (c: Buffer) => { promLog = (promLog + c.toString()).slice(-4000) })
+  t.teardown(() => { prom.kill('SIGKILL') })
+  const api = `http://127.0.0.1:${port}`
+  for (let i = 0; ; i++) {
+    try {
+      const res = await request(`${api}/-/ready`)
+      await res.body.dump()
+      if (res.statusCode === 200) break
+    } catch {
+      // Not listening yet.
+    }
+    if (i > 100) throw new Error(`prometheus did not start: ${promLog}`)
+    await sleep(100)
+  }
+
+  // Eight seconds of traffic as 50 users: both backends, and a route whose backend is down.
+  const until = Date.now() + 8000
+  let n = 0
+  while (Date.now() < until) {
+    const path = n % 10 === 0 ? '/gone/x' : n % 3 === 0 ? '/other' : `/api/orders/${n}`
+    await (await request(`${proxy.url}${path}`, { headers: { 'x-user-id': `u${n % 50}` } })).body.dump()
+    n++
+    if (n % 50 === 0) await sleep(20)
+  }
+  await sleep(2500)
+
+  const query = async (expr: string): Promise<{ status: string, error?: string, data?: { result: unknown[] } }> => {
+    const res = await request(`${api}/api/v1/query?query=${encodeURIComponent(expr)}`)
+    return (await res.body.json()) as { status: string, error?: string, data?: { result: unknown[] } }
+  }
+
+  const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: Panel[] }
+  const core = new Set(['Migration ledger: share on new backends (last 5 min)', 'Traffic split by backend', 'Requests/s by backend', 'Error ratio (5xx) by backend',
+    'Latency p50 by backend', 'Latency p95 by backend', 'Latency p99 by backend', 'Decisions by reason', 'Upstream errors by kind', 'Flag source', 'Config version'])
+  let evaluated = 0
+  for (const panel of dashboard.panels) {
+    for (const target of panel.targets ?? []) {
+      const expr = grafanaExpr(target.expr)
+      const r = await query(expr)
+      evaluated++
+      t.equal(r.status, 'success', `${panel.title}: ${expr} ${r.error ?? ''}`)
+      if (core.has(panel.title)) t.ok((r.data?.result.length ?? 0) > 0, `${panel.title} shows data`)
+    }
+  }
+  t.ok(evaluated >= 15, `${evaluated} dashboard queries evaluated`)
+  const routes = (await (await request(`${api}/api/v1/label/route/values?match[]=strangler_requests_total`)).body.json()) as { data: string[] }
+  t.same(routes.data.filter((r) => r !== '_none').sort(), ['default', 'gone', 'orders'], 'the $route variable lists the routes')
+
+  const rules = parse(readFileSync(RULES, 'utf8')) as { groups: Array<{ rules: Array<{ record?: string, alert?: string, expr: string }> }> }
+  for (const rule of rules.groups.flatMap((g) => g.rules)) {
+    const r = await query(rule.expr)
+    t.equal(r.status, 'success', `${rule.record ?? rule.alert}: ${r.error ?? ''}`)
+    if (rule.record !== undefined) t.ok((r.data?.result.length ?? 0) > 0, `${rule.record} has data`)
+  }
+  const health = (await (await request(`${api}/api/v1/rules`)).body.json()) as { data: { groups: Array<{ rules: Array<{ name: string, health: string, lastError?: string }> }> } }
+  const unhealthy = health.data.groups.flatMap((g) => g.rules).filter((r) => r.health !== 'ok')
+  t.same(unhealthy.map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`), [], 'Prometheus evaluates every rule without error')
+  const share = await query('strangler_migration_share{route="orders"}')
+  const value = Number((share.data?.result[0] as { value: [number, string] } | undefined)?.value[1])
+  t.ok(value > 0.3 && value < 0.7, `orders ledger at ${(value * 100).toFixed(0)} % on django for a 50 % rollout`)
+})
