@@ -22,8 +22,8 @@ export function createLogger (opts: LoggerOptions = {}): Logger {
   const options = {
     level: (opts.level ?? 'info') as LevelWithSilent,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    base: { service: 'strangler-proxy' },
-    timestamp: pino.stdTimeFunctions.isoTime
+    base: { service: 'strangler-proxy' }
+    // time stays pino's epoch milliseconds: an ISO string costs ~1 µs more per line.
   }
   if (opts.pretty === true) {
     return pino({ ...options, transport: { target: 'pino-pretty' } })
@@ -31,30 +31,30 @@ export function createLogger (opts: LoggerOptions = {}): Logger {
   return opts.destination === undefined ? pino(options) : pino(options, opts.destination)
 }
 
-/** Status 499 (nginx's "client closed request") when the client left before the response was complete. */
+/** The one access line per request; status 499 when the client left before any response. */
 export function logAccess (request: FastifyRequest, reply: FastifyReply): void {
   const s = request.spx
-  const res = reply.raw
   const url = request.raw.url ?? ''
   const q = url.indexOf('?')
-  const complete = res.writableFinished
-  request.log.info({
+  // A fixed shape, optional fields added only when set: this runs for every request.
+  const line: Record<string, unknown> = {
     route: s.route ?? null,
     backend: s.backend ?? null,
     reason: s.reason ?? null,
-    ...(s.flag === undefined ? {} : { flag: s.flag }),
-    ...(s.variant === undefined ? {} : { variant: s.variant }),
     method: request.raw.method,
     // The query is left out: it often carries tokens.
     path: q === -1 ? url : url.slice(0, q),
-    status: responseStatus(res),
+    status: responseStatus(reply.raw),
     durationMs: round(performance.now() - s.start),
-    upstreamMs: s.upstreamMs === undefined ? null : round(s.upstreamMs),
-    ...(complete ? {} : { aborted: true }),
-    ...(s.upstreamError === undefined ? {} : { upstreamError: s.upstreamError }),
-    ...(s.errorCode === undefined ? {} : { code: s.errorCode }),
-    ...(s.retried ? { retried: true } : {})
-  }, 'request')
+    upstreamMs: s.upstreamMs === undefined ? null : round(s.upstreamMs)
+  }
+  if (s.flag !== undefined) line.flag = s.flag
+  if (s.variant !== undefined) line.variant = s.variant
+  if (!reply.raw.writableFinished) line.aborted = true
+  if (s.upstreamError !== undefined) line.upstreamError = s.upstreamError
+  if (s.errorCode !== undefined) line.code = s.errorCode
+  if (s.retried) line.retried = true
+  request.log.info(line, 'request')
 }
 
 function round (ms: number): number {
