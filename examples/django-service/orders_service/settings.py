@@ -1,0 +1,25 @@
+"""Settings for the demo's Django service. No database: orders are derived from
+their id (as in the legacy app) and the session is the shared signed cookie."""
+import os
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-only-not-secret")
+DEBUG = os.environ.get("DJANGO_DEBUG") == "1"
+# The proxy passes the client's Host through by default.
+ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "*").split(",")
+ROOT_URLCONF = "orders_service.urls"
+WSGI_APPLICATION = "orders_service.wsgi.application"
+INSTALLED_APPS = []
+MIDDLEWARE = []
+DATABASES = {}
+TEMPLATES = []
+USE_TZ = True
+# Shared with the legacy app: the cookie both apps sign and read.
+SESSION_SECRET = os.environ.get("SESSION_SECRET", "strangler-demo-secret")
+# The proxy sets X-Forwarded-Proto from the client connection.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+}
