@@ -6,6 +6,9 @@
 //   PORT=8000 SESSION_SECRET=... node examples/legacy-app/server.js
 import http from 'node:http'
 import { createHmac, timingSafeEqual } from 'node:crypto'
+import { Buffer } from 'node:buffer'
+import process from 'node:process'
+import { URL, URLSearchParams } from 'node:url'
 
 const PORT = Number(process.env.PORT ?? 8000)
 const HOST = process.env.HOST ?? '127.0.0.1'
