@@ -94,6 +94,7 @@ go to Django, sticky per user; login and everything else stay on the legacy app.
 The proxy keeps running:
   traffic   curl -H 'x-user-id: user-3' -i ${base}/api/orders/1     (x-served-by says which app answered)
   explain   curl 'http://127.0.0.1:${ADMIN_PORT}/explain?path=/api/orders/1&header=x-user-id:user-3'
+  metrics   curl http://127.0.0.1:${ADMIN_PORT}/metrics
   routes    curl http://127.0.0.1:${ADMIN_PORT}/routes
   ready     curl http://127.0.0.1:${ADMIN_PORT}/readyz
 Edit flags.yaml (try rollout "60") or routes.yaml and save: both reload without dropping requests. Ctrl-C stops.
