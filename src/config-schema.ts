@@ -183,6 +183,7 @@ export const configSchema = {
           },
           maxBodySize: size,
           websocket: { type: 'boolean' },
+          failover: { type: 'boolean' },
           flag: {
             type: 'object',
             additionalProperties: false,

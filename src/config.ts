@@ -98,6 +98,8 @@ export interface RouteConfig {
   readonly maxBodySize: number
   readonly websocket: boolean
   readonly flag: RouteFlag | undefined
+  /** Serve from the baseline when the flag-selected backend cannot be connected to (idempotent, bodyless requests). */
+  readonly failover: boolean
 }
 
 export interface ClientLimits {
@@ -273,6 +275,7 @@ interface RawRoute {
   rewrite?: { stripPrefix?: string, addPrefix?: string }
   maxBodySize?: string | number
   websocket?: boolean
+  failover?: boolean
   flag?: { name: string, backend?: string, variants?: Record<string, string> }
 }
 type RawSources = ValueSource | ValueSource[]
@@ -429,6 +432,7 @@ function normalize (raw: RawConfig, file: string, text: string, problems: Proble
       ...(r.rewrite === undefined ? {} : { rewrite: Object.freeze({ ...r.rewrite }) }),
       maxBodySize: sz([...at, 'maxBodySize'], r.maxBodySize, client.maxBodySize),
       websocket: r.websocket ?? true,
+      failover: r.failover ?? true,
       flag: r.flag === undefined
         ? undefined
         : Object.freeze({ name: r.flag.name, backend: r.flag.backend, variants: r.flag.variants === undefined ? undefined : Object.freeze({ ...r.flag.variants }) })

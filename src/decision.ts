@@ -6,7 +6,7 @@ import type { Route } from './routing.js'
 import type { FlagSource } from './flags/source.js'
 import type { Context } from './flags/sdk.js'
 
-export type DecisionReason = 'static' | 'flag_on' | 'flag_off' | 'flag_unavailable' | 'override'
+export type DecisionReason = 'static' | 'flag_on' | 'flag_off' | 'flag_unavailable' | 'override' | 'failover' | 'guard'
 
 export interface Decision {
   readonly backend: string

@@ -149,13 +149,12 @@ export function createProxyHandler (runtime: Runtime) {
     const choice = await chooseBackend(snap, route, raw.headers, clientAddress(snap, raw))
     const { decision } = choice
     if (choice.override.kind === 'rejected') request.log.warn({ route: route.name, reason: choice.override.reason }, 'backend override ignored')
-    const bp = snap.pools.get(decision.backend)
+    let bp = snap.pools.get(decision.backend)
     if (bp === undefined) throw new Error(`backend ${decision.backend} has no pool`)
     state.backend = decision.backend
     state.reason = decision.reason
     state.flag = decision.flag
     state.variant = decision.variant
-    const path = bp.backend.basePath + target.path
 
     const cl = raw.headers['content-length']
     const chunked = raw.headers['transfer-encoding'] !== undefined
@@ -168,7 +167,6 @@ export function createProxyHandler (runtime: Runtime) {
     let body: Readable | undefined
     if (hasBody) body = chunked ? raw.pipe(new BodyLimit(limit)) : raw
 
-    const headers = upstreamHeadersFor(snap, raw, String(request.id), bp.backend)
 
     // A client that goes away must not keep a backend connection busy.
     const abort = new AbortController()
@@ -193,6 +191,8 @@ export function createProxyHandler (runtime: Runtime) {
     let res: Dispatcher.ResponseData
     for (let attempt = 0; ; attempt++) {
       const t0 = performance.now()
+      const path = bp.backend.basePath + target.path
+      const headers = upstreamHeadersFor(snap, raw, String(request.id), bp.backend)
       try {
         res = await bp.pool.request({ path, method, headers, body: body ?? null, signal: abort.signal })
         state.upstreamMs = performance.now() - t0
@@ -205,14 +205,27 @@ export function createProxyHandler (runtime: Runtime) {
           return sendProblem(reply, err, err.detail, true)
         }
         const c = classifyUpstreamError(err)
-        if (attempt === 0 && c.beforeSend && !hasBody && RETRYABLE.has(method)) {
+        const replayable = c.beforeSend && !hasBody && RETRYABLE.has(method)
+        // Nothing reached the flag-selected backend: the baseline serves instead.
+        if (replayable && route.config.failover && state.reason !== 'failover' && bp.backend.name !== route.backend) {
+          const baseline = snap.pools.get(route.backend)
+          if (baseline !== undefined) {
+            request.log.warn({ route: route.name, from: bp.backend.name, to: route.backend, kind: c.kind }, 'failover to the baseline backend')
+            state.failoverFrom = { backend: bp.backend.name, kind: c.kind }
+            bp = baseline
+            state.backend = route.backend
+            state.reason = 'failover'
+            continue
+          }
+        }
+        if (attempt === 0 && replayable) {
           state.retried = true
           continue
         }
         state.upstreamError = c.kind
         state.errorCode = c.error.code
-        request.log.warn({ err, route: route.name, backend: decision.backend, kind: c.kind }, 'backend request failed')
-        return sendProblem(reply, c.error, detailFor(c.error, decision.backend), !raw.complete)
+        request.log.warn({ err, route: route.name, backend: bp.backend.name, kind: c.kind }, 'backend request failed')
+        return sendProblem(reply, c.error, detailFor(c.error, bp.backend.name), !raw.complete)
       }
     }
 
@@ -220,7 +233,7 @@ export function createProxyHandler (runtime: Runtime) {
       res.body.destroy()
       state.upstreamError = 'invalid_response'
       state.errorCode = Errors.BACKEND_INVALID_RESPONSE.code
-      return sendProblem(reply, Errors.BACKEND_INVALID_RESPONSE, detailFor(Errors.BACKEND_INVALID_RESPONSE, decision.backend), !raw.complete)
+      return sendProblem(reply, Errors.BACKEND_INVALID_RESPONSE, detailFor(Errors.BACKEND_INVALID_RESPONSE, bp.backend.name), !raw.complete)
     }
 
     // From here the backend's answer is written as is; Fastify would add a content type.
@@ -241,7 +254,7 @@ export function createProxyHandler (runtime: Runtime) {
       if (err !== undefined && err !== null && !abort.signal.aborted) {
         const c = classifyUpstreamError(err)
         state.upstreamError = c.kind
-        request.log.warn({ err, route: route.name, backend: decision.backend, kind: c.kind }, 'backend response failed mid-stream')
+        request.log.warn({ err, route: route.name, backend: bp.backend.name, kind: c.kind }, 'backend response failed mid-stream')
       }
     })
     return reply

@@ -54,6 +54,7 @@ export function logAccess (request: FastifyRequest, reply: FastifyReply): void {
   if (s.upstreamError !== undefined) line.upstreamError = s.upstreamError
   if (s.errorCode !== undefined) line.code = s.errorCode
   if (s.retried) line.retried = true
+  if (s.failoverFrom !== undefined) line.failoverFrom = s.failoverFrom.backend
   request.log.info(line, 'request')
 }
 

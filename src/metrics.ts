@@ -144,6 +144,7 @@ export class Metrics {
     this.#requests.inc({ route, backend, method, code: String(status) })
     this.#duration.observe({ route, backend }, (performance.now() - state.start) / 1000)
     if (state.upstreamError !== undefined) this.#upstreamErrors.inc({ route, backend, kind: state.upstreamError })
+    if (state.failoverFrom !== undefined) this.#upstreamErrors.inc({ route, backend: state.failoverFrom.backend, kind: state.failoverFrom.kind })
     if (state.route === undefined || state.backend === undefined) return
     if (state.reason !== undefined) this.#decisions.inc({ route, backend, reason: state.reason })
     // With backends marked legacy, "new" is everything else; otherwise, anything but the route's baseline.

@@ -18,6 +18,8 @@ export interface RequestState {
   upstreamError: UpstreamErrorKind | undefined
   errorCode: string | undefined
   retried: boolean
+  /** The flag-selected backend that could not be reached before failover. */
+  failoverFrom: { readonly backend: string, readonly kind: UpstreamErrorKind } | undefined
 }
 
 export function newRequestState (): RequestState {
@@ -31,7 +33,8 @@ export function newRequestState (): RequestState {
     upstreamMs: undefined,
     upstreamError: undefined,
     errorCode: undefined,
-    retried: false
+    retried: false,
+    failoverFrom: undefined
   }
 }
 

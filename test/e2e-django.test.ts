@@ -90,8 +90,12 @@ routes:
   t.match(await gone.body.json(), { code: 'SPX_BACKEND_UNAVAILABLE', status: 503, detail: 'backend "django" is not accepting connections' })
   const djangoUser = [...servedBy].find(([, b]) => b === 'django')?.[0] as string
   const flagged = await request(`${proxy.url}/api/orders/1`, { headers: { 'x-user-id': djangoUser } })
-  t.equal(flagged.statusCode, 503, 'a user whose cohort is on Django gets a clear 503')
+  t.equal(flagged.statusCode, 200, 'a Django-cohort GET fails over to the legacy app')
+  t.equal(flagged.headers['x-served-by'], 'legacy')
   await flagged.body.dump()
+  const write = await request(`${proxy.url}/api/orders`, { method: 'POST', body: '{"sku":"A-100"}', headers: { 'x-user-id': djangoUser, cookie, 'content-type': 'application/json' } })
+  t.equal(write.statusCode, 503, 'a Django-cohort POST gets a clear 503, never replayed elsewhere')
+  t.match(await write.body.json(), { code: 'SPX_BACKEND_UNAVAILABLE' })
   const home = await request(`${proxy.url}/`, { headers: { cookie } })
   t.equal(home.statusCode, 200)
   t.match(await home.body.text(), /Signed in as alice/)
