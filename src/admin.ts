@@ -74,6 +74,17 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
 
   app.get('/routes', async () => describeRoutes(runtime.snapshot))
 
+  app.get('/guard', async () => ({ routes: runtime.guard.status() }))
+
+  app.post('/guard/reset', async (request, reply) => {
+    const body = request.body as { route?: unknown } | null
+    const route = body?.route
+    if (route !== undefined && typeof route !== 'string') return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, 'send {"route": "name"} or nothing to reset every route')
+    const reset = runtime.guard.reset(route)
+    if (route !== undefined && reset.length === 0) return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, `route "${route}" has no rollback guard`)
+    return { reset, routes: runtime.guard.status() }
+  })
+
   app.get('/metrics', async (_request, reply) => {
     const body = await opts.metrics.registry.metrics()
     return reply.header('content-type', opts.metrics.registry.contentType).send(body)

@@ -18,6 +18,21 @@ const valueSource = {
   properties: { header: headerName, cookie: cookieName, jwt: { type: 'string', minLength: 1 } }
 }
 const valueSources = { anyOf: [valueSource, { type: 'array', minItems: 1, items: valueSource }] }
+const guard = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    window: { $ref: '#/$defs/duration' },
+    minRequests: { type: 'integer', minimum: 1 },
+    maxErrorRatioIncrease: { type: 'number', minimum: 0, maximum: 1 },
+    maxLatencyRatio: { type: 'number', minimum: 1 },
+    minLatencyIncrease: { $ref: '#/$defs/duration' },
+    cooldown: { $ref: '#/$defs/duration' },
+    probeFraction: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+    probeRequests: { type: 'integer', minimum: 1 },
+    disableFlag: { type: 'boolean' }
+  }
+}
 
 export const configSchema = {
   $defs: {
@@ -107,6 +122,7 @@ export const configSchema = {
         }
       }
     },
+    guard: { anyOf: [{ const: false }, guard] },
     override: {
       type: 'object',
       additionalProperties: false,
@@ -184,6 +200,7 @@ export const configSchema = {
           maxBodySize: size,
           websocket: { type: 'boolean' },
           failover: { type: 'boolean' },
+          guard: { anyOf: [{ const: false }, guard] },
           flag: {
             type: 'object',
             additionalProperties: false,

@@ -81,6 +81,21 @@ export interface FlagsConfig {
   readonly unleash: UnleashConfig | undefined
 }
 
+/** The rollback guard's settings for one flagged route (see guard.ts). */
+export interface GuardConfig {
+  readonly window: number
+  readonly minRequests: number
+  readonly maxErrorRatioIncrease: number
+  readonly maxLatencyRatio: number
+  /** Milliseconds a p99 must also grow by, so 1 ms → 3 ms is not a regression. */
+  readonly minLatencyIncrease: number
+  readonly cooldown: number
+  readonly probeFraction: number
+  readonly probeRequests: number
+  /** Also switch the flag off in Unleash (needs UNLEASH_ADMIN_TOKEN and flags.unleash). */
+  readonly disableFlag: boolean
+}
+
 export interface RouteFlag {
   readonly name: string
   readonly backend: string | undefined
@@ -100,6 +115,8 @@ export interface RouteConfig {
   readonly flag: RouteFlag | undefined
   /** Serve from the baseline when the flag-selected backend cannot be connected to (idempotent, bodyless requests). */
   readonly failover: boolean
+  /** Undefined for routes without a flag, or with guard: false. */
+  readonly guard: GuardConfig | undefined
 }
 
 export interface ClientLimits {
@@ -144,6 +161,7 @@ export const DEFAULTS = Object.freeze({
   pool: { connections: 128, keepAliveTimeout: 4_000 },
   unleash: { appName: 'strangler-proxy', environment: 'default', refreshInterval: 10_000, timeout: 5_000 },
   sessionCookie: { name: 'spx_sid', maxAge: 365 * 24 * 3_600_000, secure: false, sameSite: 'lax' as const },
+  guard: { window: 60_000, minRequests: 20, maxErrorRatioIncrease: 0.05, maxLatencyRatio: 2, minLatencyIncrease: 50, cooldown: 60_000, probeFraction: 0.1, probeRequests: 20, disableFlag: false },
   override: { header: 'x-strangler-override', cookie: 'spx_override' }
 })
 
@@ -276,9 +294,21 @@ interface RawRoute {
   maxBodySize?: string | number
   websocket?: boolean
   failover?: boolean
+  guard?: false | RawGuard
   flag?: { name: string, backend?: string, variants?: Record<string, string> }
 }
 type RawSources = ValueSource | ValueSource[]
+interface RawGuard {
+  window?: string
+  minRequests?: number
+  maxErrorRatioIncrease?: number
+  maxLatencyRatio?: number
+  minLatencyIncrease?: string
+  cooldown?: string
+  probeFraction?: number
+  probeRequests?: number
+  disableFlag?: boolean
+}
 interface RawConfig {
   flags?: {
     file?: string
@@ -292,6 +322,7 @@ interface RawConfig {
     sessionCookie?: false | { name?: string, maxAge?: string, secure?: boolean, sameSite?: 'lax' | 'strict' | 'none' }
   }
   override?: { header?: string, cookie?: string }
+  guard?: false | RawGuard
   listen?: { host?: string, port?: number }
   admin?: { host?: string, port?: number }
   client?: {
@@ -433,6 +464,7 @@ function normalize (raw: RawConfig, file: string, text: string, problems: Proble
       maxBodySize: sz([...at, 'maxBodySize'], r.maxBodySize, client.maxBodySize),
       websocket: r.websocket ?? true,
       failover: r.failover ?? true,
+      guard: r.flag === undefined || r.guard === false || raw.guard === false ? undefined : guardConfig(raw.guard, r.guard, dur),
       flag: r.flag === undefined
         ? undefined
         : Object.freeze({ name: r.flag.name, backend: r.flag.backend, variants: r.flag.variants === undefined ? undefined : Object.freeze({ ...r.flag.variants }) })
@@ -441,6 +473,11 @@ function normalize (raw: RawConfig, file: string, text: string, problems: Proble
 
   const baseDir = dirname(resolvePath(file))
   const flags = normalizeFlags(raw.flags, baseDir, dur, problems)
+  routes.forEach((r, i) => {
+    if (r.guard?.disableFlag === true && flags?.unleash === undefined) {
+      problems.add(['routes', i, 'guard', 'disableFlag'], 'needs flags.unleash: the guard switches the flag off in Unleash')
+    }
+  })
   const cohort = normalizeCohort(raw.cohort, baseDir, dur, problems)
 
   return Object.freeze({
@@ -459,6 +496,23 @@ function normalize (raw: RawConfig, file: string, text: string, problems: Proble
 }
 
 type Dur = (value: string | undefined, fallback: number) => number
+
+/** Defaults, then the top-level guard:, then the route's own guard:. */
+function guardConfig (top: RawGuard | undefined, route: RawGuard | undefined, dur: Dur): GuardConfig {
+  const d = DEFAULTS.guard
+  const g = { ...top, ...route }
+  return Object.freeze({
+    window: dur(g.window, d.window),
+    minRequests: g.minRequests ?? d.minRequests,
+    maxErrorRatioIncrease: g.maxErrorRatioIncrease ?? d.maxErrorRatioIncrease,
+    maxLatencyRatio: g.maxLatencyRatio ?? d.maxLatencyRatio,
+    minLatencyIncrease: dur(g.minLatencyIncrease, d.minLatencyIncrease),
+    cooldown: dur(g.cooldown, d.cooldown),
+    probeFraction: g.probeFraction ?? d.probeFraction,
+    probeRequests: g.probeRequests ?? d.probeRequests,
+    disableFlag: g.disableFlag ?? d.disableFlag
+  })
+}
 
 function normalizeFlags (raw: RawConfig['flags'], baseDir: string, dur: Dur, problems: Problems): FlagsConfig | undefined {
   if (raw === undefined) return undefined

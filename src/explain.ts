@@ -76,6 +76,8 @@ export async function explainRequest (snap: Snapshot, input: ExplainInput): Prom
       host: backend?.preserveHost === true && headers.host !== undefined ? headers.host : backend?.host
     }
   }
+  const guard = snap.guard.stateOf(route.name)
+  if (guard !== undefined) result.guard = guard
   if (override.kind !== 'none') result.override = override.kind === 'accepted' ? { accepted: true, backend: override.backend } : { accepted: false, reason: override.reason }
   const flag = route.config.flag
   if (flag === undefined || cohort === undefined) return result

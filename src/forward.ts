@@ -67,7 +67,11 @@ export async function chooseBackend (snap: Snapshot, route: Route, headers: Inco
   if (route.config.flag === undefined) return { decision: decide(route, undefined, undefined, undefined), cohort: undefined, override: NO_OVERRIDE }
   const override = readOverride(headers, snap.config.override, snap.overrideSecret, routeBackends(route))
   const cohort = await buildCohort(snap.config.cohort, { headers, clientIp }, snap.jwt)
-  const decision = decide(route, snap.flags, cohort.context, override.kind === 'accepted' ? override.backend : undefined)
+  let decision = decide(route, snap.flags, cohort.context, override.kind === 'accepted' ? override.backend : undefined)
+  // A tripped rollback guard sends the flag's traffic back to the baseline.
+  if (decision.reason === 'flag_on' && decision.backend !== route.backend && route.config.guard !== undefined && snap.guard.admit(route.name) === 'baseline') {
+    decision = { ...decision, backend: route.backend, reason: 'guard' }
+  }
   return { decision, cohort, override }
 }
 

@@ -100,6 +100,27 @@ export class Metrics {
         for (const [backend, p] of snapshot().pools) this.set({ backend }, p.backend.pool.connections)
       }
     })
+    const guardStates = { closed: 0, open: 1, probing: 2 }
+    new Gauge({
+      name: 'strangler_guard_state',
+      help: 'Rollback guard per flagged route: 0 closed (flag decides), 1 open (flagged traffic on the baseline), 2 probing.',
+      labelNames: ['route'],
+      registers,
+      collect () {
+        this.reset()
+        for (const [route, s] of Object.entries(snapshot().guard.status())) this.set({ route }, guardStates[s.state])
+      }
+    })
+    new Counter({
+      name: 'strangler_guard_trips_total',
+      help: 'Times the rollback guard tripped, per route.',
+      labelNames: ['route'],
+      registers,
+      collect () {
+        this.reset()
+        for (const [route, s] of Object.entries(snapshot().guard.status())) this.inc({ route }, s.trips)
+      }
+    })
     const ledger = this.ledger
     new Gauge({
       name: 'strangler_migration_share',

@@ -6,10 +6,13 @@
 import type { Duplex } from 'node:stream'
 import proxyAddr from 'proxy-addr'
 import type { Logger } from 'pino'
-import type { Config } from './config.js'
+import type { Config, RouteConfig } from './config.js'
 import type { FlagSource } from './flags/source.js'
 import { createFlagSource } from './flags/create.js'
 import { createJwtVerifier, type JwtVerifier } from './jwt.js'
+import { Guard, type Trip } from './guard.js'
+import type { RequestState } from './request-state.js'
+import { disableFlagInUnleash } from './flags/unleash-admin.js'
 import { buildRouteTable, type RouteTable } from './routing.js'
 import { createBackendPool, retirePool, poolKey, type BackendPool } from './pools.js'
 
@@ -25,6 +28,9 @@ export interface Snapshot {
   readonly jwt: JwtVerifier | undefined
   /** STRANGLER_OVERRIDE_SECRET; overrides are refused without it. */
   readonly overrideSecret: string | undefined
+  /** The same Guard across reloads. */
+  readonly guard: Guard
+  readonly routesByName: ReadonlyMap<string, RouteConfig>
 }
 
 export interface RuntimeDeps {
@@ -43,10 +49,45 @@ export class Runtime {
   readonly tunnels = new Set<Duplex>()
 
   readonly #deps: RuntimeDeps
+  readonly guard: Guard
 
   constructor (config: Config, deps: RuntimeDeps) {
     this.#deps = deps
+    const log = deps.logger
+    this.guard = new Guard({
+      trip: (route, trip) => this.#onTrip(route, trip),
+      change: (route, from, to, why) => log.warn({ route, guard: { from, to }, why }, `rollback guard on route ${route}: ${from} → ${to} (${why})`)
+    })
     this.#snapshot = this.#build(config, new Map(), undefined)
+  }
+
+  /** Feeds the rollback guard with one finished request. */
+  observe (state: RequestState, status: number): void {
+    if (state.route === undefined || state.backend === undefined) return
+    const route = this.#snapshot.routesByName.get(state.route)
+    if (route?.guard === undefined) return
+    const seconds = (performance.now() - state.start) / 1000
+    // A failover means the new backend could not even be reached: a candidate error.
+    if (state.failoverFrom !== undefined) this.guard.observe(route.name, 'candidate', true, seconds)
+    const side = state.backend === route.backend ? 'baseline' : state.reason === 'flag_on' ? 'candidate' : undefined
+    if (side !== undefined) this.guard.observe(route.name, side, status >= 500, seconds)
+  }
+
+  #onTrip (route: string, trip: Trip): void {
+    const snap = this.#snapshot
+    const config = snap.routesByName.get(route)
+    this.#deps.logger.warn({ route, trip }, `rollback guard tripped on route ${route}: ${trip.cause}; flagged traffic goes to the baseline`)
+    const unleash = snap.config.flags?.unleash
+    const flag = config?.flag?.name
+    if (config?.guard?.disableFlag !== true || unleash === undefined || flag === undefined) return
+    const token = this.#deps.env.UNLEASH_ADMIN_TOKEN
+    if (token === undefined || token === '') {
+      this.#deps.logger.error({ route, flag }, 'guard.disableFlag is set but UNLEASH_ADMIN_TOKEN is not: the flag stays on in Unleash')
+      return
+    }
+    disableFlagInUnleash({ url: this.#deps.env.UNLEASH_URL ?? unleash.url, project: unleash.projectName ?? 'default', environment: unleash.environment, flag, token })
+      .then(() => this.#deps.logger.warn({ route, flag, environment: unleash.environment }, `rollback guard switched flag ${flag} off in Unleash`))
+      .catch((err: Error) => this.#deps.logger.error({ route, flag, error: err.message }, 'rollback guard could not switch the flag off in Unleash'))
   }
 
   /** Waits (boundedly) for the flag source's first data; never rejects. */
@@ -101,6 +142,7 @@ export class Runtime {
       const reuse = byKey.get(poolKey(backend))
       pools.set(name, reuse === undefined ? createBackendPool(backend) : { ...reuse, backend })
     }
+    this.guard.configure(new Map(config.routes.flatMap((r) => r.guard === undefined ? [] : [[r.name, r.guard] as const])))
     const trust = proxyAddr.compile([...config.client.trustedProxies])
     return Object.freeze({
       config,
@@ -111,7 +153,9 @@ export class Runtime {
       loadedAt: new Date(),
       flags,
       jwt,
-      overrideSecret: this.#deps.env.STRANGLER_OVERRIDE_SECRET || undefined
+      overrideSecret: this.#deps.env.STRANGLER_OVERRIDE_SECRET || undefined,
+      guard: this.guard,
+      routesByName: new Map(config.routes.map((r) => [r.name, r]))
     })
   }
 }

@@ -24,7 +24,9 @@ export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Met
     request.spx = newRequestState()
     reply.raw.once('close', () => {
       logAccess(request, reply)
-      metrics.request(request.spx, request.raw.method ?? 'GET', responseStatus(reply.raw))
+      const status = responseStatus(reply.raw)
+      metrics.request(request.spx, request.raw.method ?? 'GET', status)
+      runtime.observe(request.spx, status)
     })
   }
 

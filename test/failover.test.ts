@@ -1,9 +1,10 @@
 import t from 'tap'
+import type { Test } from 'tap'
 import { request } from 'undici'
 import { startUpstream, startProxy, closedPort, accessLines, sleep } from './helper.js'
 import { flagsJson, rollout } from './flags-helper.js'
 
-async function setup (t: Parameters<Parameters<typeof t.test>[1]>[0], failover = '') {
+async function setup (t: Test, failover = '') {
   const legacy = await startUpstream(t, 'legacy')
   const down = await closedPort()
   const proxy = await startProxy(t, `listen: { host: 127.0.0.1 }

@@ -1,0 +1,221 @@
+/**
+ * The rollback guard. For each flagged route it compares the new backend with the
+ * route's baseline over a sliding window; when the new one's error ratio or p99
+ * regresses past the thresholds it "trips": flagged traffic goes to the baseline for
+ * a cool-down, then a probe fraction tests recovery before full release.
+ *
+ *   closed ──trip──▶ open ──cool-down──▶ probing ──healthy probe──▶ closed
+ *                     ▲                      │
+ *                     └──── unhealthy ───────┘
+ *
+ * In-memory and per replica; optionally it also switches the flag off in Unleash so
+ * every replica and every engineer sees the rollback.
+ */
+import type { GuardConfig } from './config.js'
+
+export type GuardState = 'closed' | 'open' | 'probing'
+
+interface Sample { t: number, error: boolean, seconds: number }
+
+/** The last samples of one side of a route, judged over the window. */
+class Samples {
+  readonly #ring: Sample[] = []
+  #next = 0
+  constructor (private readonly capacity = 2048) {}
+
+  add (s: Sample): void {
+    if (this.#ring.length < this.capacity) this.#ring.push(s)
+    else this.#ring[this.#next] = s
+    this.#next = (this.#next + 1) % this.capacity
+  }
+
+  clear (): void {
+    this.#ring.length = 0
+    this.#next = 0
+  }
+
+  /** Counts are a plain scan; the p99 needs a sort, so it is only computed when asked. */
+  stats (since: number, withLatency = true): SideStats {
+    let count = 0
+    let errors = 0
+    const latencies: number[] = []
+    for (const s of this.#ring) {
+      if (s.t < since) continue
+      count++
+      if (s.error) errors++
+      if (withLatency) latencies.push(s.seconds)
+    }
+    latencies.sort((a, b) => a - b)
+    const p99 = latencies.length === 0 ? 0 : latencies[Math.min(latencies.length - 1, Math.ceil(latencies.length * 0.99) - 1)] as number
+    return { count, errorRatio: count === 0 ? 0 : errors / count, p99 }
+  }
+}
+
+export interface SideStats { count: number, errorRatio: number, p99: number }
+
+export interface Trip {
+  readonly at: string
+  readonly cause: 'error_ratio' | 'latency'
+  readonly candidate: SideStats
+  readonly baseline: SideStats
+}
+
+export interface RouteGuardStatus {
+  readonly state: GuardState
+  readonly since: string
+  readonly trips: number
+  readonly lastTrip: Trip | undefined
+  readonly candidate: SideStats
+  readonly baseline: SideStats
+  readonly probe: { readonly requests: number, readonly errors: number } | undefined
+}
+
+export interface GuardEvents {
+  trip (route: string, trip: Trip): void
+  change (route: string, from: GuardState, to: GuardState, why: string): void
+}
+
+class RouteGuard {
+  state: GuardState = 'closed'
+  since = Date.now()
+  trips = 0
+  lastTrip: Trip | undefined
+  readonly candidate = new Samples()
+  readonly baseline = new Samples()
+  readonly probe = new Samples(4096)
+  lastCheck = 0
+  constructor (public config: GuardConfig) {}
+}
+
+export class Guard {
+  readonly #routes = new Map<string, RouteGuard>()
+  readonly #events: GuardEvents
+  readonly #random: () => number
+
+  constructor (events: GuardEvents, random: () => number = Math.random) {
+    this.#events = events
+    this.#random = random
+  }
+
+  /** Routes and their settings after a (re)load; state survives for routes still guarded. */
+  configure (routes: ReadonlyMap<string, GuardConfig>): void {
+    for (const name of this.#routes.keys()) if (!routes.has(name)) this.#routes.delete(name)
+    for (const [name, config] of routes) {
+      const existing = this.#routes.get(name)
+      if (existing === undefined) this.#routes.set(name, new RouteGuard(config))
+      else existing.config = config
+    }
+  }
+
+  /**
+   * Whether a request the flag sent to the new backend may go there.
+   * 'baseline' diverts it (reason guard); 'candidate' lets it through.
+   */
+  admit (route: string, now = Date.now()): 'candidate' | 'baseline' {
+    const g = this.#routes.get(route)
+    if (g === undefined || g.state === 'closed') return 'candidate'
+    if (g.state === 'open') {
+      if (now - g.since < g.config.cooldown) return 'baseline'
+      this.#move(route, g, 'probing', 'cool-down over, probing the new backend', now)
+    }
+    return this.#random() < g.config.probeFraction ? 'candidate' : 'baseline'
+  }
+
+  /** One finished request on a guarded route. */
+  observe (route: string, side: 'candidate' | 'baseline', error: boolean, seconds: number, now = Date.now()): void {
+    const g = this.#routes.get(route)
+    if (g === undefined) return
+    const sample = { t: now, error, seconds }
+    if (side === 'baseline') {
+      g.baseline.add(sample)
+      return
+    }
+    if (g.state === 'probing') g.probe.add(sample)
+    else g.candidate.add(sample)
+    // Error ratios are judged on every sample; latencies need a sort, so at most
+    // every 200 ms per route.
+    const withLatency = now - g.lastCheck >= 200
+    if (withLatency) g.lastCheck = now
+    this.#judge(route, g, now, withLatency)
+  }
+
+  #judge (route: string, g: RouteGuard, now: number, withLatency: boolean): void {
+    const c = g.config
+    const since = now - c.window
+    const baseline = g.baseline.stats(since, withLatency)
+    if (g.state === 'closed') {
+      const candidate = g.candidate.stats(since, withLatency)
+      const cause = this.#regressed(c, candidate, baseline, withLatency)
+      if (cause !== undefined) this.#trip(route, g, cause, candidate, baseline, now)
+      return
+    }
+    if (g.state !== 'probing') return
+    const probe = g.probe.stats(0, true)
+    const cause = this.#regressed({ ...c, minRequests: Math.max(1, Math.ceil(c.probeRequests / 2)) }, probe, g.baseline.stats(since, true), true)
+    if (cause !== undefined) {
+      this.#trip(route, g, cause, probe, baseline, now)
+    } else if (probe.count >= c.probeRequests) {
+      g.candidate.clear()
+      g.probe.clear()
+      this.#move(route, g, 'closed', `probe healthy over ${probe.count} requests`, now)
+    }
+  }
+
+  #regressed (c: GuardConfig, candidate: SideStats, baseline: SideStats, withLatency: boolean): Trip['cause'] | undefined {
+    if (candidate.count < c.minRequests) return undefined
+    // Without baseline traffic in the window, the candidate is judged against zero errors.
+    const baseErrors = baseline.count >= c.minRequests ? baseline.errorRatio : 0
+    if (candidate.errorRatio > baseErrors + c.maxErrorRatioIncrease) return 'error_ratio'
+    if (withLatency && baseline.count >= c.minRequests && candidate.p99 > baseline.p99 * c.maxLatencyRatio && candidate.p99 - baseline.p99 > c.minLatencyIncrease / 1000) return 'latency'
+    return undefined
+  }
+
+  #trip (route: string, g: RouteGuard, cause: Trip['cause'], candidate: SideStats, baseline: SideStats, now: number): void {
+    g.trips++
+    g.lastTrip = { at: new Date(now).toISOString(), cause, candidate, baseline }
+    g.probe.clear()
+    g.candidate.clear()
+    this.#move(route, g, 'open', `tripped on ${cause}`, now)
+    this.#events.trip(route, g.lastTrip)
+  }
+
+  #move (route: string, g: RouteGuard, to: GuardState, why: string, now: number): void {
+    const from = g.state
+    g.state = to
+    g.since = now
+    this.#events.change(route, from, to, why)
+  }
+
+  reset (route?: string): string[] {
+    const names = route === undefined ? [...this.#routes.keys()] : [route].filter((r) => this.#routes.has(r))
+    for (const name of names) {
+      const g = this.#routes.get(name) as RouteGuard
+      g.candidate.clear()
+      g.probe.clear()
+      if (g.state !== 'closed') this.#move(name, g, 'closed', 'reset by an operator', Date.now())
+    }
+    return names
+  }
+
+  status (now = Date.now()): Record<string, RouteGuardStatus> {
+    const out: Record<string, RouteGuardStatus> = {}
+    for (const [name, g] of this.#routes) {
+      const since = now - g.config.window
+      const probe = g.state === 'probing' ? g.probe.stats(0) : undefined
+      out[name] = {
+        state: g.state,
+        since: new Date(g.since).toISOString(),
+        trips: g.trips,
+        lastTrip: g.lastTrip,
+        candidate: g.candidate.stats(since),
+        baseline: g.baseline.stats(since),
+        probe: probe === undefined ? undefined : { requests: probe.count, errors: Math.round(probe.errorRatio * probe.count) }
+      }
+    }
+    return out
+  }
+
+  stateOf (route: string): GuardState | undefined {
+    return this.#routes.get(route)?.state
+  }
+}

@@ -1,0 +1,151 @@
+import t from 'tap'
+import { request } from 'undici'
+import { Guard, type GuardState } from '../src/guard.js'
+import { DEFAULTS } from '../src/config.js'
+import { startUpstream, startProxy, sleep, accessLines, type TestProxy } from './helper.js'
+import { flagsJson, rollout } from './flags-helper.js'
+import { startUnleashServer, unavailable, CLIENT_TOKEN, ADMIN_TOKEN } from './unleash-server.js'
+import { putFeature } from './unleash-admin.js'
+
+const config = { ...DEFAULTS.guard, window: 10_000, minRequests: 10, cooldown: 1_000, probeFraction: 0.5, probeRequests: 6 }
+
+t.test('state machine: trip on errors, cool down, probe, release or re-open', async (t) => {
+  const changes: Array<[GuardState, GuardState]> = []
+  let dice = 0
+  const guard = new Guard({ trip: () => {}, change: (_r, from, to) => changes.push([from, to]) }, () => (dice++ % 2) / 2)
+  guard.configure(new Map([['orders', config]]))
+  let now = 1_000_000
+  for (let i = 0; i < 20; i++) guard.observe('orders', 'baseline', i === 0, 0.01, now)
+  for (let i = 0; i < 9; i++) guard.observe('orders', 'candidate', true, 0.01, now += 300)
+  t.equal(guard.stateOf('orders'), 'closed', 'not judged before minRequests')
+  guard.observe('orders', 'candidate', true, 0.01, now += 300)
+  t.equal(guard.stateOf('orders'), 'open', 'tripped: 100 % errors vs 5 % on the baseline')
+  t.equal(guard.admit('orders', now + 500), 'baseline', 'open: everything to the baseline')
+  t.equal(guard.admit('orders', now + 1500), 'candidate', 'cool-down over: probing lets a fraction through')
+  t.equal(guard.admit('orders', now + 1600), 'baseline')
+  t.equal(guard.stateOf('orders'), 'probing')
+  for (let i = 0; i < 3; i++) guard.observe('orders', 'candidate', true, 0.01, now + 1700 + i)
+  t.equal(guard.stateOf('orders'), 'open', 'a failing probe re-opens')
+  t.equal(guard.admit('orders', now + 3000), 'candidate')
+  for (let i = 0; i < 6; i++) guard.observe('orders', 'candidate', false, 0.01, now + 3100 + i)
+  t.equal(guard.stateOf('orders'), 'closed', 'a healthy probe releases')
+  t.same(changes, [['closed', 'open'], ['open', 'probing'], ['probing', 'open'], ['open', 'probing'], ['probing', 'closed']])
+  t.same(guard.reset('nope'), [])
+})
+
+t.test('state machine: latency regression needs ratio and absolute increase', async (t) => {
+  const guard = new Guard({ trip: () => {}, change: () => {} })
+  guard.configure(new Map([['orders', config]]))
+  const now = 2_000_000
+  for (let i = 0; i < 20; i++) guard.observe('orders', 'baseline', false, 0.001, now)
+  for (let i = 0; i < 10; i++) guard.observe('orders', 'candidate', false, 0.004, now + i * 300)
+  t.equal(guard.stateOf('orders'), 'closed', '4 ms vs 1 ms is 4x but under the 50 ms floor')
+  for (let i = 0; i < 10; i++) guard.observe('orders', 'candidate', false, 0.3, now + 3000 + i * 300)
+  t.equal(guard.stateOf('orders'), 'open')
+  t.match(guard.status(now + 6000).orders, { state: 'open', trips: 1, lastTrip: { cause: 'latency' } })
+})
+
+function yaml (legacy: string, django: string, guard: string, flags = 'flags: { file: flags.json }'): string {
+  return `listen: { host: 127.0.0.1 }
+backends:
+  legacy: { url: "${legacy}" }
+  django: { url: "${django}" }
+${flags}
+cohort: { userId: { header: x-user-id } }
+guard: { window: 30s, minRequests: 10, ${guard.includes('cooldown') ? '' : 'cooldown: 1s, '}probeFraction: 0.5, probeRequests: 6${guard} }
+routes:
+  - { name: orders, match: { path: /api/orders/* }, backend: legacy, flag: { name: orders-on-django, backend: django } }
+  - { name: default, match: { path: /* }, backend: legacy }
+`
+}
+
+async function send (proxy: TestProxy, n: number): Promise<Record<string, number>> {
+  const by: Record<string, number> = {}
+  for (let i = 0; i < n; i++) {
+    const res = await request(`${proxy.url}/api/orders/${i}`, { headers: { 'x-user-id': `u${i}` } })
+    const key = `${res.statusCode} ${String(res.headers['x-backend'] ?? '')}`
+    by[key] = (by[key] ?? 0) + 1
+    await res.body.dump()
+  }
+  return by
+}
+
+t.test('through the proxy: a failing new backend is rolled back, probed and released', async (t) => {
+  const legacy = await startUpstream(t, 'legacy', (_req, res) => { res.writeHead(200, { 'x-backend': 'legacy' }).end() })
+  let djangoBroken = true
+  const django = await startUpstream(t, 'django', (_req, res) => { res.writeHead(djangoBroken ? 500 : 200, { 'x-backend': 'django' }).end() })
+  const proxy = await startProxy(t, yaml(legacy.url, django.url, ''), { files: { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [rollout(100)] }]) } })
+
+  const before = await send(proxy, 10)
+  t.same(before, { '500 django': 10 }, 'the flag sends everyone to the broken backend')
+  const after = await send(proxy, 10)
+  t.same(after, { '200 legacy': 10 }, 'tripped: flagged traffic is on the baseline')
+  const guard = (await (await request(`${proxy.adminUrl}/guard`)).body.json()) as { routes: Record<string, { state: string, trips: number, lastTrip: { cause: string } }> }
+  t.match(guard.routes.orders, { state: 'open', trips: 1, lastTrip: { cause: 'error_ratio' } })
+  await sleep(20)
+  t.match(accessLines(proxy.logs).at(-1), { route: 'orders', backend: 'legacy', reason: 'guard' })
+  t.match(proxy.logs.find((l) => String(l.msg).startsWith('rollback guard tripped')), { level: 40, route: 'orders' })
+  const metrics = await (await request(`${proxy.adminUrl}/metrics`)).body.text()
+  t.match(metrics, 'strangler_guard_state{route="orders"} 1')
+  t.match(metrics, 'strangler_guard_trips_total{route="orders"} 1')
+  t.match(metrics, 'strangler_decisions_total{route="orders",backend="legacy",reason="guard"} 10')
+  const explained = await (await request(`${proxy.adminUrl}/explain?path=/api/orders/1&header=x-user-id:u1`)).body.json()
+  t.match(explained, { backend: 'legacy', reason: 'guard', guard: 'open' })
+
+  // Fixed, and the cool-down passes: probing sends some through, then releases.
+  djangoBroken = false
+  await sleep(1100)
+  const probing = await send(proxy, 40)
+  t.ok((probing['200 django'] ?? 0) >= 6, `probe traffic reached django: ${JSON.stringify(probing)}`)
+  t.equal(probing['500 django'] ?? 0, 0)
+  const released = await send(proxy, 10)
+  t.same(released, { '200 django': 10 }, 'released: the flag decides again')
+  t.match((await (await request(`${proxy.adminUrl}/guard`)).body.json()) as object, { routes: { orders: { state: 'closed', trips: 1 } } })
+})
+
+t.test('POST /guard/reset closes a tripped guard; guard: false turns it off', async (t) => {
+  const legacy = await startUpstream(t, 'legacy', (_req, res) => { res.writeHead(200, { 'x-backend': 'legacy' }).end() })
+  const django = await startUpstream(t, 'django', (_req, res) => { res.writeHead(503, { 'x-backend': 'django' }).end() })
+  const flags = { files: { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [rollout(100)] }]) } }
+  const proxy = await startProxy(t, yaml(legacy.url, django.url, ', cooldown: 10m'), flags)
+  await send(proxy, 10)
+  t.same(await send(proxy, 3), { '200 legacy': 3 })
+  const reset = await request(`${proxy.adminUrl}/guard/reset`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"route":"orders"}' })
+  t.match(await reset.body.json(), { reset: ['orders'], routes: { orders: { state: 'closed' } } })
+  t.same(await send(proxy, 3), { '503 django': 3 }, 'back on the flag\'s choice after a reset')
+  const bad = await request(`${proxy.adminUrl}/guard/reset`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"route":"default"}' })
+  t.equal(bad.statusCode, 400)
+  await bad.body.dump()
+
+  const off = await startProxy(t, yaml(legacy.url, django.url, '').replace(/^guard: .*$/m, 'guard: false'), flags)
+  t.same(await send(off, 25), { '503 django': 25 }, 'no guard: the flag keeps deciding')
+})
+
+t.test('with disableFlag, a trip switches the flag off in a real Unleash', async (t) => {
+  const why = unavailable()
+  if (why !== undefined) {
+    if (process.env.STRANGLER_REQUIRE_UNLEASH === '1') throw new Error(why)
+    t.pass('disableFlag', { skip: why })
+    return
+  }
+  const u = await startUnleashServer(t)
+  await putFeature(u, { name: 'orders-on-django', enabled: true, strategies: [rollout(100, 'orders-on-django')] })
+  const legacy = await startUpstream(t, 'legacy', (_req, res) => { res.writeHead(200, { 'x-backend': 'legacy' }).end() })
+  const django = await startUpstream(t, 'django', (_req, res) => { res.writeHead(500, { 'x-backend': 'django' }).end() })
+  const proxy = await startProxy(t, yaml(legacy.url, django.url, ', disableFlag: true, cooldown: 10m',
+    `flags: { unleash: { url: "${u.url}", environment: development, refreshInterval: 500ms } }`), {
+    env: { UNLEASH_API_TOKEN: CLIENT_TOKEN, UNLEASH_ADMIN_TOKEN: ADMIN_TOKEN },
+    flagsStartWaitMs: 10_000
+  })
+  t.same(await send(proxy, 10), { '500 django': 10 })
+  for (let i = 0; i < 100 && !proxy.logs.some((l) => String(l.msg).includes('switched flag orders-on-django off')); i++) await sleep(50)
+  const feature = await u.admin('GET', '/projects/default/features/orders-on-django') as { environments: Array<{ name: string, enabled: boolean }> }
+  t.equal(feature.environments.find((e) => e.name === 'development')?.enabled, false, 'the flag is off in Unleash for every replica')
+  // Once the proxy fetches the change, the flag itself says off, guard or not.
+  for (let i = 0; i < 100; i++) {
+    const res = await request(`${proxy.adminUrl}/explain?path=/api/orders/1&header=x-user-id:u1`)
+    if (((await res.body.json()) as { reason: string }).reason === 'flag_off') break
+    await sleep(100)
+  }
+  t.match(await (await request(`${proxy.adminUrl}/explain?path=/api/orders/1&header=x-user-id:u1`)).body.json(), { reason: 'flag_off', backend: 'legacy' })
+})
