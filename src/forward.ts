@@ -3,7 +3,7 @@
  * stream bodies both ways, and turn transport failures into problem responses.
  * Works on one snapshot of the route table from start to finish.
  */
-import { pipeline, Transform, type TransformCallback, type Readable } from 'node:stream'
+import { pipeline, PassThrough, Transform, type TransformCallback, type Readable } from 'node:stream'
 import type { IncomingMessage } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { BackendConfig } from './config.js'
@@ -124,6 +124,45 @@ class BodyLimit extends Transform {
   }
 }
 
+/**
+ * Bytes of a request body the proxy holds before it takes a backend connection.
+ * A client trickling its body (slow POST) is then cut by client.requestTimeout
+ * without ever occupying the backend pool; bodies that arrive at a normal pace
+ * pass this in one or two reads and stream from there.
+ */
+export const PREBUFFER_BYTES = 64 * 1024
+
+interface Prebuffered { readonly chunks: Buffer[], readonly ended: boolean }
+
+function prebuffer (source: Readable, max: number, signal: AbortSignal): Promise<Prebuffered> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const cleanup = (): void => {
+      source.off('data', onData)
+      source.off('end', onEnd)
+      source.off('error', onError)
+      signal.removeEventListener('abort', onAbort)
+    }
+    const onData = (c: Buffer): void => {
+      chunks.push(c)
+      size += c.length
+      if (size >= max) {
+        cleanup()
+        source.pause()
+        resolve({ chunks, ended: false })
+      }
+    }
+    const onEnd = (): void => { cleanup(); resolve({ chunks, ended: true }) }
+    const onError = (err: Error): void => { cleanup(); reject(err) }
+    const onAbort = (): void => { cleanup(); reject(new Error('aborted')) }
+    source.on('data', onData)
+    source.once('end', onEnd)
+    source.once('error', onError)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
 function detailFor (error: ProxyError | { code: string }, backend: string): string {
   switch (error.code) {
     case Errors.BACKEND_UNAVAILABLE.code: return `backend "${backend}" is not accepting connections`
@@ -168,9 +207,6 @@ export function createProxyHandler (runtime: Runtime) {
       return sendProblem(reply, Errors.BODY_TOO_LARGE, `request body of ${cl} bytes exceeds the limit of ${limit} bytes for this route`, true)
     }
     const hasBody = chunked || (cl !== undefined && cl !== '0')
-    let body: Readable | undefined
-    if (hasBody) body = chunked ? raw.pipe(new BodyLimit(limit)) : raw
-
 
     // A client that goes away must not keep a backend connection busy.
     const abort = new AbortController()
@@ -190,6 +226,31 @@ export function createProxyHandler (runtime: Runtime) {
     if (bodyDeadline !== undefined) {
       raw.once('end', () => clearTimeout(bodyDeadline))
       reply.raw.once('close', () => clearTimeout(bodyDeadline))
+    }
+
+    let body: Buffer | Readable | undefined
+    if (hasBody) {
+      const source = chunked ? raw.pipe(new BodyLimit(limit)) : raw
+      if (chunked) raw.once('error', (err) => source.destroy(err))
+      let head: Prebuffered
+      try {
+        head = await prebuffer(source, PREBUFFER_BYTES, abort.signal)
+      } catch (err) {
+        if (bodyTimedOut) return sendProblem(reply, Errors.REQUEST_TIMEOUT, 'the request body was not received within the time allowed', true)
+        if (err instanceof ProxyError) {
+          state.errorCode = err.code
+          return sendProblem(reply, err, err.detail, true)
+        }
+        return reply.hijack()
+      }
+      if (head.ended) {
+        body = Buffer.concat(head.chunks)
+      } else {
+        const rest = new PassThrough()
+        for (const c of head.chunks) rest.write(c)
+        pipeline(source, rest, () => {})
+        body = rest
+      }
     }
 
     let res: Dispatcher.ResponseData

@@ -47,6 +47,7 @@ t.test('a body sent too slowly is cut at requestTimeout; other clients are serve
   await sleep(100)
   const slowLine = accessLines(proxy.logs).find((l) => l.path === '/upload/x')
   t.match(answer, /^HTTP\/1\.1 408 [^]*"code":"SPX_REQUEST_TIMEOUT"/)
+  t.equal(legacy.seen.filter((s) => s.url === '/upload/x').length, 0, 'the trickling body never took a backend connection')
   t.match(slowLine, { route: 'upload', status: 408, code: 'SPX_REQUEST_TIMEOUT' })
 })
 
