@@ -13,7 +13,7 @@ import type { Route } from './routing.js'
 import { routingSegments } from './patterns.js'
 import { Errors, ProxyError } from './errors.js'
 import { sendProblem } from './problem.js'
-import { upstreamRequestHeaders, clientResponseHeaders, unmapAddress } from './headers.js'
+import { upstreamRequestHeaders, clientResponseHeaders, unmapAddress, hasDuplicateHost } from './headers.js'
 import { classifyUpstreamError } from './upstream-errors.js'
 import proxyAddr from 'proxy-addr'
 import type { IncomingHttpHeaders } from 'node:http'
@@ -37,8 +37,9 @@ export type Resolution = ResolvedTarget | { readonly error: ProxyError }
  * Request target → route and outgoing path; shared by traffic, websocket and explain.
  * The path reaches the backend byte for byte, apart from the route's rewrite.
  */
-export function resolve (snap: Snapshot, method: string, url: string, headers: Readonly<Record<string, string | string[] | undefined>>): Resolution {
+export function resolve (snap: Snapshot, method: string, url: string, headers: Readonly<Record<string, string | string[] | undefined>>, rawHeaders?: readonly string[]): Resolution {
   const limits = snap.config.client
+  if (rawHeaders !== undefined && hasDuplicateHost(rawHeaders)) return { error: new ProxyError(Errors.BAD_REQUEST, 'more than one Host header') }
   if (url.length > limits.maxUrlLength) return { error: new ProxyError(Errors.URI_TOO_LONG, `request target is longer than ${limits.maxUrlLength} bytes`) }
   if (url.charCodeAt(0) !== 47 /* / */) return { error: new ProxyError(Errors.BAD_REQUEST_TARGET, 'use origin-form: a path starting with "/"') }
   const q = url.indexOf('?')
@@ -132,6 +133,8 @@ class BodyLimit extends Transform {
  */
 export const PREBUFFER_BYTES = 64 * 1024
 
+function ignore (): void {}
+
 interface Prebuffered { readonly chunks: Buffer[], readonly ended: boolean }
 
 function prebuffer (source: Readable, max: number, signal: AbortSignal): Promise<Prebuffered> {
@@ -182,7 +185,7 @@ export function createProxyHandler (runtime: Runtime) {
     const state = request.spx
     if (runtime.draining) reply.header('connection', 'close')
 
-    const target = resolve(snap, method, raw.url as string, raw.headers)
+    const target = resolve(snap, method, raw.url as string, raw.headers, raw.rawHeaders)
     if ('error' in target) {
       state.errorCode = target.error.code
       return sendProblem(reply, target.error, target.error.detail, !raw.complete)
@@ -231,7 +234,13 @@ export function createProxyHandler (runtime: Runtime) {
     let body: Buffer | Readable | undefined
     if (hasBody) {
       const source = chunked ? raw.pipe(new BodyLimit(limit)) : raw
-      if (chunked) raw.once('error', (err) => source.destroy(err))
+      if (chunked) {
+        raw.once('error', (err) => source.destroy(err))
+        // Errors reach whoever reads the body (prebuffer, then the dispatch); this
+        // listener only keeps a late one, after the request was answered, from
+        // becoming an uncaught exception.
+        source.on('error', ignore)
+      }
       let head: Prebuffered
       try {
         head = await prebuffer(source, PREBUFFER_BYTES, abort.signal)

@@ -111,6 +111,19 @@ export function unmapAddress (addr: string | undefined): string {
   return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr
 }
 
+/** RFC 9112 §3.2: more than one Host header field is a 400. */
+export function hasDuplicateHost (rawHeaders: readonly string[]): boolean {
+  let seen = false
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      if (seen) return true
+      seen = true
+    }
+  }
+  return false
+}
+
 const REQUEST_ID = /^[\x21-\x7e]{1,200}$/
 
 /**

@@ -95,6 +95,7 @@ const UNRESERVED = /[A-Za-z0-9\-._~]/
  */
 export function routingSegments (rawPath: string): { segs?: string[], error?: string } {
   let path = rawPath
+  let decoded = rawPath
   if (path.includes('%')) {
     let out = ''
     for (let i = 0; i < path.length; i++) {
@@ -102,16 +103,22 @@ export function routingSegments (rawPath: string): { segs?: string[], error?: st
       if (ch !== '%') { out += ch; continue }
       const hex = path.slice(i + 1, i + 3)
       if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return { error: 'malformed percent-encoding in path' }
-      const decoded = String.fromCharCode(parseInt(hex, 16))
-      if (decoded === '\0') return { error: 'encoded NUL in path' }
-      out += UNRESERVED.test(decoded) ? decoded : '%' + hex.toUpperCase()
+      const char = String.fromCharCode(parseInt(hex, 16))
+      if (char === '\0') return { error: 'encoded NUL in path' }
+      out += UNRESERVED.test(char) ? char : '%' + hex.toUpperCase()
       i += 2
     }
     path = out
+    try {
+      decoded = decodeURIComponent(rawPath)
+    } catch {
+      return { error: 'malformed percent-encoding in path (not UTF-8)' }
+    }
   }
-  const segs = path.slice(1).split('/')
-  if (path.includes('.')) {
-    for (const s of segs) if (s === '.' || s === '..') return { error: 'dot segments are not allowed in paths' }
-  }
-  return { segs }
+  // Judged on the fully decoded path with "/" and "\\" as separators: a backend that
+  // decodes "%2F" or treats "\\" as a separator must not be walked out of the route.
+  if (DOT_SEGMENT.test(decoded)) return { error: 'dot segments are not allowed in paths' }
+  return { segs: path.slice(1).split('/') }
 }
+
+const DOT_SEGMENT = /(^|[/\\])\.{1,2}([/\\]|$)/

@@ -4,6 +4,7 @@
  * Never listens by itself (instance.ts does).
  */
 import http from 'node:http'
+import type { Duplex } from 'node:stream'
 import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
@@ -17,6 +18,8 @@ import { newRequestState } from './request-state.js'
 import { logAccess } from './log.js'
 import { responseStatus } from './request-state.js'
 import type { Metrics } from './metrics.js'
+
+function ignore (): void {}
 
 export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Metrics): FastifyInstance {
   /** Starts the per-request state; the access line and metrics are written once, when the response closes. */
@@ -47,7 +50,13 @@ export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Met
       // Node checks the two timeouts above on this interval (default 30 s).
       connectionsCheckingInterval: Math.min(1000, limits.headersTimeout),
       requireHostHeader: false
-    }, handler),
+    }, (req, res) => {
+      // A client that goes away mid-request makes Node emit 'error' ("aborted") on the
+      // request; with no listener that would crash the process. Handlers see the
+      // abort through 'close' and their own streams.
+      req.on('error', ignore)
+      handler(req, res)
+    }),
     // Runs before onRequest hooks (bad percent-encoding found by the router).
     frameworkErrors: (err, request, reply) => {
       track(request, reply)
@@ -55,6 +64,9 @@ export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Met
       return sendProblem(reply, error, error === Errors.BAD_PATH ? 'request path has malformed percent-encoding' : 'request could not be parsed', true)
     },
     clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      // Writing the answer can fail too (the client may already have reset); an
+      // error with no listener would take the whole process down.
+      socket.on('error', () => socket.destroy())
       if (err.code === 'ECONNRESET' || socket.destroyed) return
       const id = randomUUID()
       if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') writeRawProblem(socket, Errors.REQUEST_TIMEOUT, 'the request was not received completely within the time allowed', id)
@@ -82,5 +94,10 @@ export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Met
   })
 
   app.server.on('upgrade', createUpgradeHandler(runtime, app.server, logger, metrics))
+  // Without a listener Node drops CONNECT silently; a reverse proxy answers it clearly.
+  app.server.on('connect', (_req, socket: Duplex) => {
+    socket.on('error', () => socket.destroy())
+    writeRawProblem(socket, Errors.BAD_REQUEST_TARGET, 'CONNECT is not supported; this is a reverse proxy', randomUUID())
+  })
   return app
 }

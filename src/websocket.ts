@@ -51,7 +51,7 @@ export function createUpgradeHandler (runtime: Runtime, server: Server, logger: 
       metrics.request(state, req.method ?? 'GET', status)
     }
 
-    const target = resolve(snap, req.method ?? 'GET', req.url ?? '', req.headers)
+    const target = resolve(snap, req.method ?? 'GET', req.url ?? '', req.headers, req.rawHeaders)
     if ('error' in target) {
       writeRawProblem(socket, target.error, target.error.detail, id)
       done(target.error.status, { route: null, code: target.error.code })
