@@ -85,6 +85,8 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
     return { reset, routes: runtime.guard.status() }
   })
 
+  app.get('/parity', async () => ({ routes: runtime.shadow.report() }))
+
   app.get('/metrics', async (_request, reply) => {
     const body = await opts.metrics.registry.metrics()
     return reply.header('content-type', opts.metrics.registry.contentType).send(body)

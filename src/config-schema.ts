@@ -200,6 +200,30 @@ export const configSchema = {
           maxBodySize: size,
           websocket: { type: 'boolean' },
           failover: { type: 'boolean' },
+          shadow: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['backend'],
+            properties: {
+              backend: { type: 'string', minLength: 1 },
+              sampleRate: { type: 'number', minimum: 0, maximum: 1 },
+              methods: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z]+$' } },
+              maxBodySize: size,
+              maxConcurrent: { type: 'integer', minimum: 1 },
+              timeout: duration,
+              learnNoise: { type: 'boolean' },
+              compare: {
+                type: 'object',
+                additionalProperties: false,
+                properties: {
+                  headers: { type: 'array', items: { type: 'string', minLength: 1 } },
+                  ignore: { type: 'array', items: { type: 'string', pattern: '^\\$' } },
+                  unorderedArrays: { type: 'array', items: { type: 'string', pattern: '^\\$' } },
+                  text: { enum: ['exact', 'whitespace'] }
+                }
+              }
+            }
+          },
           guard: { anyOf: [{ const: false }, guard] },
           flag: {
             type: 'object',

@@ -81,6 +81,24 @@ export interface FlagsConfig {
   readonly unleash: UnleashConfig | undefined
 }
 
+/** Shadow traffic and comparison rules for one route (see shadow.ts). */
+export interface ShadowConfig {
+  /** Compared with the primary; when the primary is this backend, the route's baseline is the shadow. */
+  readonly backend: string
+  readonly sampleRate: number
+  readonly methods: readonly string[]
+  readonly maxBodySize: number
+  readonly maxConcurrent: number
+  readonly timeout: number
+  readonly learnNoise: boolean
+  readonly compare: {
+    readonly headers: readonly string[]
+    readonly ignore: ReadonlySet<string>
+    readonly unordered: ReadonlySet<string>
+    readonly text: 'exact' | 'whitespace'
+  }
+}
+
 /** The rollback guard's settings for one flagged route (see guard.ts). */
 export interface GuardConfig {
   readonly window: number
@@ -117,6 +135,7 @@ export interface RouteConfig {
   readonly failover: boolean
   /** Undefined for routes without a flag, or with guard: false. */
   readonly guard: GuardConfig | undefined
+  readonly shadow: ShadowConfig | undefined
 }
 
 export interface ClientLimits {
@@ -295,6 +314,16 @@ interface RawRoute {
   websocket?: boolean
   failover?: boolean
   guard?: false | RawGuard
+  shadow?: {
+    backend: string
+    sampleRate?: number
+    methods?: string[]
+    maxBodySize?: string | number
+    maxConcurrent?: number
+    timeout?: string
+    learnNoise?: boolean
+    compare?: { headers?: string[], ignore?: string[], unorderedArrays?: string[], text?: 'exact' | 'whitespace' }
+  }
   flag?: { name: string, backend?: string, variants?: Record<string, string> }
 }
 type RawSources = ValueSource | ValueSource[]
@@ -437,6 +466,7 @@ function normalize (raw: RawConfig, file: string, text: string, problems: Proble
     if (r.rewrite?.stripPrefix !== undefined && !pathCoveredBy(r.match.path, r.rewrite.stripPrefix)) {
       problems.add([...at, 'rewrite', 'stripPrefix'], `"${r.rewrite.stripPrefix}" is not a prefix of every path matched by "${r.match.path}"`)
     }
+    if (r.shadow !== undefined && !backends.has(r.shadow.backend)) problems.add([...at, 'shadow', 'backend'], `unknown backend "${r.shadow.backend}"; defined: ${[...backends.keys()].join(', ')}`)
     if (r.flag !== undefined) {
       if (raw.flags === undefined) problems.add([...at, 'flag'], 'names a flag but no flags: source is configured')
       if (r.flag.backend === undefined && r.flag.variants === undefined) problems.add([...at, 'flag'], 'needs backend (used when the flag is on) or variants (variant name → backend)')
@@ -464,6 +494,23 @@ function normalize (raw: RawConfig, file: string, text: string, problems: Proble
       maxBodySize: sz([...at, 'maxBodySize'], r.maxBodySize, client.maxBodySize),
       websocket: r.websocket ?? true,
       failover: r.failover ?? true,
+      shadow: r.shadow === undefined
+        ? undefined
+        : Object.freeze({
+          backend: r.shadow.backend,
+          sampleRate: r.shadow.sampleRate ?? 1,
+          methods: Object.freeze((r.shadow.methods ?? ['GET', 'HEAD']).map((m) => m.toUpperCase())),
+          maxBodySize: sz([...at, 'shadow', 'maxBodySize'], r.shadow.maxBodySize, 256 * 1024),
+          maxConcurrent: r.shadow.maxConcurrent ?? 32,
+          timeout: dur(r.shadow.timeout, 5_000),
+          learnNoise: r.shadow.learnNoise ?? false,
+          compare: Object.freeze({
+            headers: Object.freeze((r.shadow.compare?.headers ?? ['content-type']).map((h) => h.toLowerCase())),
+            ignore: new Set(r.shadow.compare?.ignore ?? []),
+            unordered: new Set(r.shadow.compare?.unorderedArrays ?? []),
+            text: r.shadow.compare?.text ?? 'exact'
+          })
+        }),
       guard: r.flag === undefined || r.guard === false || raw.guard === false ? undefined : guardConfig(raw.guard, r.guard, dur),
       flag: r.flag === undefined
         ? undefined

@@ -6,7 +6,9 @@
 import { pipeline, PassThrough, Transform, type TransformCallback, type Readable } from 'node:stream'
 import type { IncomingMessage } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { BackendConfig } from './config.js'
+import type { BackendConfig, ShadowConfig } from './config.js'
+import type { BackendPool } from './pools.js'
+import type { Captured } from './shadow.js'
 import type { Dispatcher } from 'undici'
 import type { Runtime, Snapshot } from './runtime.js'
 import type { Route } from './routing.js'
@@ -177,6 +179,33 @@ function detailFor (error: ProxyError | { code: string }, backend: string): stri
   }
 }
 
+function rawPathOf (url: string): string {
+  const q = url.indexOf('?')
+  return q === -1 ? url : url.slice(0, q)
+}
+
+/** Starts the shadow copy for routes with shadow:, returning the comparison to run when the primary's body is in. */
+function startShadow (runtime: Runtime, snap: Snapshot, route: Route, primary: BackendPool, path: string, raw: IncomingMessage, requestId: string, body: Buffer | Readable | undefined, rawPath: string): ((p: Captured | undefined) => void) | undefined {
+  const config = route.config.shadow
+  if (config === undefined) return undefined
+  const other = primary.backend.name === config.backend ? route.backend : config.backend
+  const target = snap.pools.get(other)
+  if (target === undefined || other === primary.backend.name) return undefined
+  return runtime.shadow.start({
+    route: route.name,
+    config,
+    requestId,
+    method: raw.method as string,
+    path: rawPath,
+    primaryBackend: primary.backend.name,
+    target,
+    primary,
+    upstreamPath: path,
+    headers: (pool) => upstreamHeadersFor(snap, raw, requestId, pool.backend),
+    body: body === undefined || Buffer.isBuffer(body) ? body : 'streamed'
+  })
+}
+
 export function createProxyHandler (runtime: Runtime) {
   return async function proxyHandler (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const snap = runtime.snapshot
@@ -310,6 +339,10 @@ export function createProxyHandler (runtime: Runtime) {
       return sendProblem(reply, Errors.BACKEND_INVALID_RESPONSE, detailFor(Errors.BACKEND_INVALID_RESPONSE, bp.backend.name), !raw.complete)
     }
 
+    // The copy for parity goes out once the primary has answered, so the user's
+    // latency never includes it.
+    const compareWithShadow = startShadow(runtime, snap, route, bp, target.path, raw, String(request.id), body, rawPathOf(raw.url as string))
+
     // From here the backend's answer is written as is; Fastify would add a content type.
     reply.hijack()
     const out = reply.raw
@@ -324,7 +357,23 @@ export function createProxyHandler (runtime: Runtime) {
       responseHeaders['set-cookie'] = existing === undefined ? ours : [...(Array.isArray(existing) ? existing : [existing]), ours]
     }
     out.writeHead(res.statusCode, responseHeaders)
+    let captured: Buffer[] | undefined
+    if (compareWithShadow !== undefined) {
+      const max = (route.config.shadow as ShadowConfig).maxBodySize
+      let size = 0
+      captured = []
+      res.body.on('data', (c: Buffer) => {
+        size += c.length
+        if (captured !== undefined && size <= max) captured.push(c)
+        else captured = undefined
+      })
+    }
+    const status = res.statusCode
+    const upstreamHeaders = res.headers
     pipeline(res.body, out, (err) => {
+      compareWithShadow?.(err === undefined || err === null
+        ? { status, headers: upstreamHeaders, body: captured === undefined ? undefined : Buffer.concat(captured) }
+        : undefined)
       if (err !== undefined && err !== null && !abort.signal.aborted) {
         const c = classifyUpstreamError(err)
         state.upstreamError = c.kind

@@ -1,7 +1,7 @@
 /**
- * The migration ledger: per route, the share of requests served by a new backend
- * (any backend not marked legacy) over a sliding window. Fixed memory: one ring of
- * slots per route, whatever the traffic.
+ * A per-route share over a sliding window: the migration ledger (requests served by a
+ * new backend) and shadow parity (comparisons that matched). Fixed memory: one ring
+ * of slots per route, whatever the traffic.
  */
 const SLOT_MS = 10_000
 const SLOTS = 30 // 5 minutes

@@ -121,6 +121,35 @@ export class Metrics {
         for (const [route, s] of Object.entries(snapshot().guard.status())) this.inc({ route }, s.trips)
       }
     })
+    const shadow = (): Snapshot['shadow'] => snapshot().shadow
+    new Counter({
+      name: 'strangler_shadow_requests_total',
+      help: 'Shadow comparisons by route and result: match, mismatch, error (the shadow failed), skipped (sampled out of body/concurrency caps, or not comparable).',
+      labelNames: ['route', 'result'],
+      registers,
+      collect () {
+        this.reset()
+        for (const [route, totals] of shadow().totals()) {
+          for (const [result, n] of Object.entries(totals) as Array<[string, number]>) this.inc({ route, result }, n)
+        }
+      }
+    })
+    new Gauge({
+      name: 'strangler_shadow_parity_ratio',
+      help: 'Per route, matching shadow comparisons over compared ones, last 5 minutes.',
+      labelNames: ['route'],
+      registers,
+      collect () {
+        this.reset()
+        for (const [route, share] of shadow().window.shares()) this.set({ route }, share)
+      }
+    })
+    new Gauge({
+      name: 'strangler_shadow_inflight',
+      help: 'Shadow requests in flight, all routes (each capped by its shadow.maxConcurrent).',
+      registers,
+      collect () { this.set(shadow().inflight()) }
+    })
     const ledger = this.ledger
     new Gauge({
       name: 'strangler_migration_share',

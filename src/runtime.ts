@@ -11,6 +11,7 @@ import type { FlagSource } from './flags/source.js'
 import { createFlagSource } from './flags/create.js'
 import { createJwtVerifier, type JwtVerifier } from './jwt.js'
 import { Guard, type Trip } from './guard.js'
+import { ShadowTraffic } from './shadow.js'
 import type { RequestState } from './request-state.js'
 import { disableFlagInUnleash } from './flags/unleash-admin.js'
 import { buildRouteTable, type RouteTable } from './routing.js'
@@ -28,8 +29,9 @@ export interface Snapshot {
   readonly jwt: JwtVerifier | undefined
   /** STRANGLER_OVERRIDE_SECRET; overrides are refused without it. */
   readonly overrideSecret: string | undefined
-  /** The same Guard across reloads. */
+  /** The same Guard and shadow bookkeeping across reloads. */
   readonly guard: Guard
+  readonly shadow: ShadowTraffic
   readonly routesByName: ReadonlyMap<string, RouteConfig>
 }
 
@@ -50,10 +52,12 @@ export class Runtime {
 
   readonly #deps: RuntimeDeps
   readonly guard: Guard
+  readonly shadow: ShadowTraffic
 
   constructor (config: Config, deps: RuntimeDeps) {
     this.#deps = deps
     const log = deps.logger
+    this.shadow = new ShadowTraffic(log)
     this.guard = new Guard({
       trip: (route, trip) => this.#onTrip(route, trip),
       change: (route, from, to, why) => log.warn({ route, guard: { from, to }, why }, `rollback guard on route ${route}: ${from} → ${to} (${why})`)
@@ -155,6 +159,7 @@ export class Runtime {
       jwt,
       overrideSecret: this.#deps.env.STRANGLER_OVERRIDE_SECRET || undefined,
       guard: this.guard,
+      shadow: this.shadow,
       routesByName: new Map(config.routes.map((r) => [r.name, r]))
     })
   }

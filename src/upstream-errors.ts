@@ -27,12 +27,16 @@ function codeOf (err: unknown): string | undefined {
     if (code === 'UND_ERR_SOCKET' && (e as { cause?: unknown }).cause === undefined) return code
     e = (e as { cause?: unknown }).cause
   }
-  return (err as { code?: string } | null)?.code
+  const code = (err as { code?: unknown } | null)?.code
+  // DOMExceptions (AbortSignal.timeout) carry numeric legacy codes.
+  return typeof code === 'string' ? code : undefined
 }
 
 export function classifyUpstreamError (err: unknown): Classified {
   // undici's HTTPParserError carries no code for some parse failures.
-  if ((err as Error | null)?.name === 'HTTPParserError') return { kind: 'invalid_response', error: Errors.BACKEND_INVALID_RESPONSE, beforeSend: false }
+  const name = (err as Error | null)?.name
+  if (name === 'HTTPParserError') return { kind: 'invalid_response', error: Errors.BACKEND_INVALID_RESPONSE, beforeSend: false }
+  if (name === 'TimeoutError') return { kind: 'response_timeout', error: Errors.BACKEND_TIMEOUT, beforeSend: false }
   const code = codeOf(err)
   if (code !== undefined) {
     if (CONNECT_FAILED.has(code)) return { kind: 'connect_refused', error: Errors.BACKEND_UNAVAILABLE, beforeSend: true }

@@ -1,0 +1,71 @@
+/**
+ * Field-level comparison of two responses' bodies for shadow parity: JSON-aware
+ * (key order never matters, chosen arrays may be unordered, chosen paths ignored),
+ * text by exact match or with whitespace normalised. Pure.
+ *
+ * Paths are written "$.items[*].price": "$" is the root, ".name" a key, "[*]" any
+ * array index. A difference is reported at the deepest path where the values part.
+ */
+
+export interface Difference {
+  readonly path: string
+  readonly primary: unknown
+  readonly shadow: unknown
+}
+
+export interface JsonCompareOptions {
+  /** Paths whose values are not compared (timestamps, generated ids). */
+  readonly ignore: ReadonlySet<string>
+  /** Array paths compared as multisets. */
+  readonly unordered: ReadonlySet<string>
+}
+
+/** "$.items[3].price" → "$.items[*].price": how rules and learned noise name a field. */
+export function pattern (path: string): string {
+  return path.replace(/\[\d+\]/g, '[*]')
+}
+
+function canonical (v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`
+  }
+  return JSON.stringify(v)
+}
+
+export function diffJson (primary: unknown, shadow: unknown, opts: JsonCompareOptions, path = '$', out: Difference[] = []): Difference[] {
+  if (opts.ignore.has(pattern(path))) return out
+  if (Array.isArray(primary) && Array.isArray(shadow)) {
+    if (opts.unordered.has(pattern(path))) {
+      const a = primary.map(canonical).sort()
+      const b = shadow.map(canonical).sort()
+      if (a.length !== b.length || a.some((x, i) => x !== b[i])) out.push({ path, primary, shadow })
+      return out
+    }
+    if (primary.length !== shadow.length) out.push({ path: `${path}.length`, primary: primary.length, shadow: shadow.length })
+    const n = Math.min(primary.length, shadow.length)
+    for (let i = 0; i < n; i++) diffJson(primary[i], shadow[i], opts, `${path}[${i}]`, out)
+    return out
+  }
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+  if (isObj(primary) && isObj(shadow)) {
+    const keys = new Set([...Object.keys(primary), ...Object.keys(shadow)])
+    for (const k of [...keys].sort()) {
+      const p = /^[A-Za-z_$][\w$]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`
+      if (!(k in primary) || !(k in shadow)) {
+        if (!opts.ignore.has(pattern(p))) out.push({ path: p, primary: primary[k], shadow: shadow[k] })
+        continue
+      }
+      diffJson(primary[k], shadow[k], opts, p, out)
+    }
+    return out
+  }
+  if (canonical(primary) !== canonical(shadow)) out.push({ path, primary, shadow })
+  return out
+}
+
+export function sameText (a: string, b: string, mode: 'exact' | 'whitespace'): boolean {
+  if (mode === 'exact') return a === b
+  const norm = (s: string): string => s.replace(/\s+/g, ' ').trim()
+  return norm(a) === norm(b)
+}

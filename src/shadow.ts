@@ -1,0 +1,247 @@
+/**
+ * Shadow traffic and parity. The user is served by the primary backend; a copy of the
+ * request goes to the other backend on the side, and the two answers are compared
+ * (status, chosen headers, body: JSON field by field). The user's response never waits
+ * for the shadow: its request is fire-and-forget with its own timeout, a sample rate,
+ * a concurrency cap and a body-size cap, so a slow or broken shadow cannot pile up.
+ */
+import type { Dispatcher } from 'undici'
+import type { Logger } from 'pino'
+import type { ShadowConfig } from './config.js'
+import type { BackendPool } from './pools.js'
+import { Ledger } from './ledger.js'
+import { diffJson, pattern, sameText, type Difference } from './json-diff.js'
+import { classifyUpstreamError } from './upstream-errors.js'
+
+export type ShadowResult = 'match' | 'mismatch' | 'error' | 'skipped'
+
+/** A response as far as comparison needs it; `body` is undefined when over the cap. */
+export interface Captured {
+  readonly status: number
+  readonly headers: Record<string, string | string[] | undefined>
+  readonly body: Buffer | undefined
+}
+
+export interface ShadowRequest {
+  readonly route: string
+  readonly config: ShadowConfig
+  readonly requestId: string
+  readonly method: string
+  /** Path without the query, for samples. */
+  readonly path: string
+  readonly primaryBackend: string
+  readonly target: BackendPool
+  /** The primary backend, for the noise-learning second request. */
+  readonly primary: BackendPool
+  /** Path and query as sent (without the backend's base path). */
+  readonly upstreamPath: string
+  readonly headers: (backend: BackendPool) => string[]
+  /** The request body if it was read whole (prebuffered), 'streamed' if not. */
+  readonly body: Buffer | undefined | 'streamed'
+}
+
+export interface MismatchSample {
+  readonly at: string
+  readonly requestId: string
+  readonly method: string
+  readonly path: string
+  readonly primary: { readonly backend: string, readonly status: number }
+  readonly shadow: { readonly backend: string, readonly status: number }
+  readonly differences: ReadonlyArray<{ readonly field: string, readonly primary: string, readonly shadow: string }>
+}
+
+interface RouteParity {
+  readonly totals: Record<ShadowResult, number>
+  readonly samples: MismatchSample[]
+  readonly noise: Set<string>
+}
+
+const SAMPLES_PER_ROUTE = 50
+const VALUE_CHARS = 120
+
+function show (v: unknown): string {
+  const text = v === undefined ? '(absent)' : typeof v === 'string' ? v : JSON.stringify(v)
+  return text.length > VALUE_CHARS ? text.slice(0, VALUE_CHARS) + '…' : text
+}
+
+function isJson (headers: Captured['headers']): boolean {
+  const ct = String(headers['content-type'] ?? '').toLowerCase()
+  return ct.includes('application/json') || ct.includes('+json')
+}
+
+/** Reads a response body up to `max` bytes; past it the body is dropped (not compared). */
+async function capture (res: Dispatcher.ResponseData, max: number): Promise<Captured> {
+  const chunks: Buffer[] = []
+  let size = 0
+  let over = false
+  for await (const chunk of res.body) {
+    size += (chunk as Buffer).length
+    if (size > max) over = true
+    if (!over) chunks.push(chunk as Buffer)
+  }
+  return { status: res.statusCode, headers: res.headers, body: over ? undefined : Buffer.concat(chunks) }
+}
+
+export class ShadowTraffic {
+  readonly #inflight = new Map<string, number>()
+  readonly #routes = new Map<string, RouteParity>()
+  readonly window = new Ledger()
+  readonly #log: Logger
+
+  constructor (logger: Logger) {
+    this.#log = logger
+  }
+
+  inflight (): number {
+    let n = 0
+    for (const v of this.#inflight.values()) n += v
+    return n
+  }
+
+  #parity (route: string): RouteParity {
+    let p = this.#routes.get(route)
+    if (p === undefined) {
+      p = { totals: { match: 0, mismatch: 0, error: 0, skipped: 0 }, samples: [], noise: new Set() }
+      this.#routes.set(route, p)
+    }
+    return p
+  }
+
+  count (route: string, result: ShadowResult): void {
+    this.#parity(route).totals[result]++
+    if (result === 'match' || result === 'mismatch') this.window.record(route, result === 'match')
+  }
+
+  /**
+   * Sends the copy (and, when learning noise, a second primary request) now.
+   * Returns a function that takes the primary's captured answer and compares; it
+   * never throws and never delays the user's response.
+   */
+  start (req: ShadowRequest): ((primary: Captured | undefined) => void) | undefined {
+    const c = req.config
+    if (!c.methods.includes(req.method) || Math.random() >= c.sampleRate) return undefined
+    // A body that streamed to the primary cannot be replayed; a full pool of shadow
+    // requests means the shadow backend is slow: skip rather than pile up.
+    const body = req.body
+    const inflight = this.#inflight.get(req.route) ?? 0
+    if (body === 'streamed' || (body?.length ?? 0) > c.maxBodySize || inflight >= c.maxConcurrent) {
+      this.count(req.route, 'skipped')
+      return undefined
+    }
+    this.#inflight.set(req.route, inflight + 1)
+    const send = (pool: BackendPool, shadowHeader: boolean): Promise<Captured> => {
+      const headers = req.headers(pool)
+      if (shadowHeader) headers.push('x-strangler-shadow', '1')
+      return pool.pool.request({
+        path: pool.backend.basePath + req.upstreamPath,
+        method: req.method as Dispatcher.HttpMethod,
+        headers,
+        body: body ?? null,
+        headersTimeout: c.timeout,
+        bodyTimeout: c.timeout,
+        signal: AbortSignal.timeout(c.timeout)
+      }).then((res) => capture(res, c.maxBodySize))
+    }
+    const shadow = send(req.target, true)
+    const second = c.learnNoise && (req.method === 'GET' || req.method === 'HEAD') ? send(req.primary, false).catch(() => undefined) : undefined
+    let settled = false
+    const done = (): void => {
+      if (!settled) {
+        settled = true
+        this.#inflight.set(req.route, (this.#inflight.get(req.route) ?? 1) - 1)
+      }
+    }
+    shadow.then(done, done)
+    return (primary) => {
+      Promise.all([shadow, second]).then(([s, again]) => {
+        this.#compare(req, primary, s, again)
+      }, (err: unknown) => {
+        this.count(req.route, 'error')
+        this.#log.debug({ route: req.route, backend: req.target.backend.name, kind: classifyUpstreamError(err).kind }, 'shadow request failed')
+      })
+    }
+  }
+
+  #compare (req: ShadowRequest, primary: Captured | undefined, shadow: Captured, again: Captured | undefined): void {
+    if (primary === undefined || primary.body === undefined || shadow.body === undefined) {
+      this.count(req.route, 'skipped')
+      return
+    }
+    const c = req.config
+    const parity = this.#parity(req.route)
+    const differences: Difference[] = []
+    if (primary.status !== shadow.status) differences.push({ path: 'status', primary: primary.status, shadow: shadow.status })
+    for (const h of c.compare.headers) {
+      const a = String(primary.headers[h] ?? '')
+      const b = String(shadow.headers[h] ?? '')
+      if (a !== b) differences.push({ path: `header ${h}`, primary: a, shadow: b })
+    }
+    if (isJson(primary.headers) && isJson(shadow.headers)) {
+      let a: unknown
+      let b: unknown
+      try {
+        a = JSON.parse(primary.body.toString('utf8'))
+        b = JSON.parse(shadow.body.toString('utf8'))
+      } catch {
+        if (!sameText(primary.body.toString('utf8'), shadow.body.toString('utf8'), c.compare.text)) differences.push({ path: 'body', primary: '(not JSON)', shadow: '(not JSON)' })
+        return this.#record(req, primary, shadow, differences)
+      }
+      if (again?.body !== undefined && isJson(again.headers)) {
+        // Diffy's trick: what differs between two calls of the same backend is noise.
+        try {
+          for (const d of diffJson(a, JSON.parse(again.body.toString('utf8')), { ignore: c.compare.ignore, unordered: c.compare.unordered })) parity.noise.add(pattern(d.path))
+        } catch {
+          // A non-JSON second answer teaches nothing.
+        }
+      }
+      const ignore = new Set([...c.compare.ignore, ...parity.noise])
+      differences.push(...diffJson(a, b, { ignore, unordered: c.compare.unordered }))
+    } else if (!sameText(primary.body.toString('utf8'), shadow.body.toString('utf8'), c.compare.text)) {
+      differences.push({ path: 'body', primary: `${primary.body.length} bytes`, shadow: `${shadow.body.length} bytes` })
+    }
+    this.#record(req, primary, shadow, differences)
+  }
+
+  #record (req: ShadowRequest, primary: Captured, shadow: Captured, differences: Difference[]): void {
+    if (differences.length === 0) {
+      this.count(req.route, 'match')
+      return
+    }
+    this.count(req.route, 'mismatch')
+    const samples = this.#parity(req.route).samples
+    samples.push({
+      at: new Date().toISOString(),
+      requestId: req.requestId,
+      method: req.method,
+      path: req.path,
+      primary: { backend: req.primaryBackend, status: primary.status },
+      shadow: { backend: req.target.backend.name, status: shadow.status },
+      differences: differences.slice(0, 20).map((d) => ({ field: d.path, primary: show(d.primary), shadow: show(d.shadow) }))
+    })
+    if (samples.length > SAMPLES_PER_ROUTE) samples.shift()
+  }
+
+  /** Parity per route over the window (matches / compared), totals, learned noise and samples. */
+  report (): Record<string, unknown> {
+    const shares = this.window.shares()
+    const out: Record<string, unknown> = {}
+    for (const [route, p] of this.#routes) {
+      out[route] = {
+        parity: shares.get(route) ?? null,
+        windowSeconds: this.window.windowMs / 1000,
+        totals: p.totals,
+        noise: [...p.noise].sort(),
+        samples: p.samples
+      }
+    }
+    return out
+  }
+
+  totals (): ReadonlyMap<string, Readonly<Record<ShadowResult, number>>> {
+    return new Map([...this.#routes].map(([r, p]) => [r, p.totals]))
+  }
+
+  parityOf (route: string): number | undefined {
+    return this.window.shares().get(route)
+  }
+}
