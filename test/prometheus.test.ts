@@ -54,7 +54,7 @@ t.test('real Prometheus evaluates every dashboard query and rule over real traff
   const down = await closedPort()
   const yaml = flaggedYaml(legacy.url, django.url)
     .replace('backends:\n', `backends:\n  gone: { url: "http://127.0.0.1:${down}" }\n`)
-    .replace('routes:\n', 'routes:\n  - { name: gone, match: { path: /gone/* }, backend: gone }\n')
+    .replace('routes:\n', 'routes:\n  - { name: gone, match: { path: /gone/* }, backend: gone }\n  - { name: shadowed, match: { path: /other/* }, backend: legacy, shadow: { backend: django } }\n')
   const proxy = await startProxy(t, yaml, { files: { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [rollout(50)] }]) } })
 
   const dir = tempDir(t)
@@ -95,7 +95,7 @@ scrape_configs:
   const until = Date.now() + 8000
   let n = 0
   while (Date.now() < until) {
-    const path = n % 10 === 0 ? '/gone/x' : n % 3 === 0 ? '/other' : `/api/orders/${n}`
+    const path = n % 10 === 0 ? '/gone/x' : n % 3 === 0 ? '/other/x' : `/api/orders/${n}`
     await (await request(`${proxy.url}${path}`, { headers: { 'x-user-id': `u${n % 50}` } })).body.dump()
     n++
     if (n % 50 === 0) await sleep(20)
@@ -109,7 +109,8 @@ scrape_configs:
 
   const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: Panel[] }
   const core = new Set(['Migration ledger: share on new backends (last 5 min)', 'Traffic split by backend', 'Requests/s by backend', 'Error ratio (5xx) by backend',
-    'Latency p50 by backend', 'Latency p95 by backend', 'Latency p99 by backend', 'Decisions by reason', 'Upstream errors by kind', 'Flag source', 'Config version'])
+    'Latency p50 by backend', 'Latency p95 by backend', 'Latency p99 by backend', 'Decisions by reason', 'Upstream errors by kind', 'Flag source', 'Config version',
+    'Shadow parity by route (last 5 min)', 'Shadow comparisons by result'])
   let evaluated = 0
   for (const panel of dashboard.panels) {
     for (const target of panel.targets ?? []) {
@@ -122,7 +123,7 @@ scrape_configs:
   }
   t.ok(evaluated >= 15, `${evaluated} dashboard queries evaluated`)
   const routes = (await (await request(`${api}/api/v1/label/route/values?match[]=strangler_requests_total`)).body.json()) as { data: string[] }
-  t.same(routes.data.filter((r) => r !== '_none').sort(), ['default', 'gone', 'orders'], 'the $route variable lists the routes')
+  t.same(routes.data.filter((r) => r !== '_none').sort(), ['gone', 'orders', 'shadowed'], 'the $route variable lists the routes')
 
   const rules = parse(readFileSync(RULES, 'utf8')) as { groups: Array<{ rules: Array<{ record?: string, alert?: string, expr: string }> }> }
   for (const rule of rules.groups.flatMap((g) => g.rules)) {
