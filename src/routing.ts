@@ -8,6 +8,8 @@
  *   4. a method list > no method condition
  *   5. order in the file (earlier wins)
  * The table is sorted once by that order; the first route that matches is the most specific.
+ * Routes are indexed by their first path segment, so matching cost follows the routes
+ * under one prefix, not the size of the table.
  * Never does I/O.
  */
 import type { Config, RouteConfig } from './config.js'
@@ -110,13 +112,25 @@ function routeMatches (r: Route, input: MatchInput, host: string): boolean {
 
 export function buildRouteTable (config: Config): RouteTable {
   const routes = Object.freeze(config.routes.map(compileRoute).sort(compareSpecificity))
+  // Index by the first path segment: a route whose pattern starts with a literal can
+  // only match requests with that first segment. Each list keeps the global order, so
+  // its first match is still the most specific route.
+  const generic = routes.filter((r) => typeof r.path.segments[0] !== 'string')
+  const byFirst = new Map<string, Route[]>()
+  for (const r of routes) {
+    const first = r.path.segments[0]
+    if (typeof first === 'string' && !byFirst.has(first)) {
+      byFirst.set(first, routes.filter((x) => x.path.segments[0] === first || typeof x.path.segments[0] !== 'string'))
+    }
+  }
   return Object.freeze({
     version: config.version,
     routes,
     match (input: MatchInput): Route | undefined {
       const host = input.host === undefined ? '' : hostWithoutPort(input.host)
-      for (let i = 0; i < routes.length; i++) {
-        const r = routes[i] as Route
+      const candidates = byFirst.get(input.segs[0] as string) ?? generic
+      for (let i = 0; i < candidates.length; i++) {
+        const r = candidates[i] as Route
         if (routeMatches(r, input, host)) return r
       }
       return undefined
