@@ -1,0 +1,185 @@
+/**
+ * Proxies side by side, in one run: direct to the origin, nginx (when installed),
+ * bare Fastify + @fastify/http-proxy, and strangler-proxy with a flag, metrics and the
+ * access log on. Interleaved A B C D over several rounds; wrk for throughput and
+ * latency under load, a fixed-rate Node client for added p99; proxy CPU per request
+ * from /proc, RSS at the end. Ratios are against bare http-proxy and nginx.
+ *
+ *   npm run bench                      (BENCH_ROUNDS, BENCH_SECONDS, BENCH_RATE)
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import net from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { Agent, request } from 'undici'
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8)
+const RATE = Number(process.env.BENCH_RATE ?? 2000)
+const HERE = fileURLToPath(new URL('.', import.meta.url))
+const ROOT = join(HERE, '..')
+const TICKS = 100 // USER_HZ on Linux
+
+async function freePort (): Promise<number> {
+  const s = net.createServer()
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
+  const port = (s.address() as net.AddressInfo).port
+  await new Promise<void>((resolve) => s.close(() => resolve()))
+  return port
+}
+
+async function waitUp (url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      const r = await request(url)
+      await r.body.dump()
+      return
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+  throw new Error(`${url} did not come up`)
+}
+
+/** CPU seconds (user + system) of a process and its children, from /proc. */
+function cpuSeconds (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / TICKS
+}
+
+function rssMiB (pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return Number(m?.[1] ?? 0) / 1024
+}
+
+interface Target { name: string, url: string, pid: number | undefined }
+interface Result { rps: number, p50: number, p99: number, cpuUs: number }
+
+function wrk (url: string): { rps: number, p50: number, p99: number, requests: number } {
+  const out = spawnSync('wrk', ['-t1', '-c50', `-d${SECONDS}s`, '--latency', '-H', 'x-user-id: user-7', url], { encoding: 'utf8' }).stdout
+  const ms = (label: string): number => {
+    const m = new RegExp(`${label}%\\s+([\\d.]+)(us|ms|s)`).exec(out)
+    if (m === null) return NaN
+    const v = Number(m[1])
+    return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v
+  }
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
+    p50: ms(' 50'),
+    p99: ms(' 99'),
+    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN)
+  }
+}
+
+/** Open-loop: requests start on schedule whatever the answers do, so queueing shows in p99. */
+async function fixedRate (url: string): Promise<{ p50: number, p99: number }> {
+  const agent = new Agent({ connections: 64 })
+  const latencies: number[] = []
+  const total = RATE * 5
+  const start = performance.now()
+  const inflight: Array<Promise<void>> = []
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / RATE
+    const wait = due - performance.now()
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait))
+    inflight.push(request(url, { dispatcher: agent, headers: { 'x-user-id': 'user-7' } }).then(async (r) => {
+      await r.body.dump()
+      latencies.push(performance.now() - due)
+    }, () => {}))
+  }
+  await Promise.all(inflight)
+  await agent.close()
+  latencies.sort((a, b) => a - b)
+  return { p50: latencies[Math.floor(latencies.length * 0.5)] ?? NaN, p99: latencies[Math.floor(latencies.length * 0.99)] ?? NaN }
+}
+
+async function main (): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'spx-bench-'))
+  const children: ChildProcess[] = []
+  const start = (cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess => {
+    const c = spawn(cmd, args, { stdio: 'ignore', env: { ...process.env, ...env } })
+    children.push(c)
+    return c
+  }
+  try {
+    const originPort = await freePort()
+    start(process.execPath, [join(HERE, 'origin.mjs'), String(originPort)])
+    const origin = `http://127.0.0.1:${originPort}`
+    await waitUp(origin)
+    const targets: Target[] = [{ name: 'direct', url: `${origin}/api/orders/1`, pid: undefined }]
+
+    if (spawnSync('nginx', ['-v']).error === undefined) {
+      const port = await freePort()
+      writeFileSync(join(dir, 'nginx.conf'), `daemon off; master_process off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/nginx-error.log;
+events { worker_connections 1024; }
+http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepalive 64; }
+  server { listen 127.0.0.1:${port}; location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+`)
+      const c = start('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir])
+      targets.push({ name: 'nginx', url: `http://127.0.0.1:${port}/api/orders/1`, pid: c.pid })
+    } else {
+      process.stdout.write('nginx not installed (apt-get install nginx): skipped\n')
+    }
+
+    const barePort = await freePort()
+    const bare = start(process.execPath, [join(HERE, 'bare.mjs'), String(barePort), origin])
+    targets.push({ name: 'bare http-proxy', url: `http://127.0.0.1:${barePort}/api/orders/1`, pid: bare.pid })
+
+    const spxPort = await freePort()
+    writeFileSync(join(dir, 'flags.json'), JSON.stringify({ version: 2, features: [{ name: 'orders-on-new', enabled: true, strategies: [{ name: 'flexibleRollout', parameters: { rollout: '50', stickiness: 'default', groupId: 'orders-on-new' } }] }] }))
+    writeFileSync(join(dir, 'routes.yaml'), `listen: { host: 127.0.0.1 }
+backends:
+  legacy: { url: "${origin}", legacy: true }
+  new: { url: "${origin}" }
+flags: { file: flags.json }
+cohort: { userId: { header: x-user-id } }
+routes:
+  - { name: orders, match: { path: /api/orders/* }, backend: legacy, flag: { name: orders-on-new, backend: new } }
+  - { name: default, match: { path: /* }, backend: legacy }
+`)
+    spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' })
+    const spx = start(process.execPath, [join(ROOT, 'dist/cli.js'), 'start', '--config', join(dir, 'routes.yaml')], { PORT: String(spxPort), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: dir })
+    targets.push({ name: 'strangler-proxy', url: `http://127.0.0.1:${spxPort}/api/orders/1`, pid: spx.pid })
+    for (const t of targets) await waitUp(t.url)
+
+    const results = new Map<string, Result[]>()
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const t of targets) {
+        const before = t.pid === undefined ? 0 : cpuSeconds(t.pid)
+        const r = wrk(t.url)
+        const cpu = t.pid === undefined ? 0 : cpuSeconds(t.pid) - before
+        const list = results.get(t.name) ?? []
+        list.push({ rps: r.rps, p50: r.p50, p99: r.p99, cpuUs: (cpu * 1e6) / r.requests })
+        results.set(t.name, list)
+        process.stdout.write(`round ${round + 1} ${t.name.padEnd(16)} ${r.rps.toFixed(0)} req/s\n`)
+      }
+    }
+    const fixed = new Map<string, { p50: number, p99: number }>()
+    for (const t of targets) fixed.set(t.name, await fixedRate(t.url))
+
+    const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+    const summary = new Map([...results].map(([name, rs]) => [name, { rps: med(rs.map((r) => r.rps)), p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)), cpuUs: med(rs.map((r) => r.cpuUs)) }]))
+    const bareCpu = summary.get('bare http-proxy')?.cpuUs ?? NaN
+    const nginxCpu = summary.get('nginx')?.cpuUs ?? NaN
+    const directP99 = fixed.get('direct')?.p99 ?? NaN
+    process.stdout.write(`\nwrk -t1 -c50 -d${SECONDS}s, median of ${ROUNDS} interleaved rounds; fixed rate ${RATE} req/s for 5 s (node ${process.version})\n\n`)
+    process.stdout.write('target            req/s   p50 ms  p99 ms  CPU µs/req  ×bare  ×nginx  RSS MiB  @rate p99 ms  +p99 vs direct\n')
+    for (const t of targets) {
+      const s = summary.get(t.name) as Result
+      const f = fixed.get(t.name) as { p50: number, p99: number }
+      const cpu = t.pid === undefined ? '-' : s.cpuUs.toFixed(1)
+      const xb = t.pid === undefined ? '-' : (s.cpuUs / bareCpu).toFixed(2)
+      const xn = t.pid === undefined || Number.isNaN(nginxCpu) ? '-' : (s.cpuUs / nginxCpu).toFixed(2)
+      const rss = t.pid === undefined ? '-' : rssMiB(t.pid).toFixed(0)
+      process.stdout.write(`${t.name.padEnd(16)} ${s.rps.toFixed(0).padStart(6)}  ${s.p50.toFixed(2).padStart(6)}  ${s.p99.toFixed(2).padStart(6)}  ${cpu.padStart(10)}  ${xb.padStart(5)}  ${xn.padStart(6)}  ${rss.padStart(7)}  ${f.p99.toFixed(2).padStart(12)}  ${t.name === 'direct' ? '' : (f.p99 - directP99).toFixed(2).padStart(14)}\n`)
+    }
+  } finally {
+    for (const c of children) c.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+await main()
