@@ -17,36 +17,65 @@ export type GuardState = 'closed' | 'open' | 'probing'
 
 interface Sample { t: number, error: boolean, seconds: number }
 
-/** The last samples of one side of a route, judged over the window. */
+const BUCKET_MS = 1000
+
+/**
+ * One side of a route: request and error counts in one-second buckets (cheap enough
+ * to judge on every request), plus the last latencies for the p99 (sorted only when
+ * the latency is judged).
+ */
 class Samples {
   readonly #ring: Sample[] = []
   #next = 0
-  constructor (private readonly capacity = 2048) {}
+  readonly #slots: Float64Array
+  readonly #count: Float64Array
+  readonly #errors: Float64Array
+
+  /** windowMs 0: one cumulative bucket (the probe phase is judged as a whole). */
+  constructor (private readonly windowMs: number, private readonly capacity = 2048) {
+    const n = windowMs <= 0 ? 1 : Math.ceil(windowMs / BUCKET_MS) + 1
+    this.#slots = new Float64Array(n).fill(-1)
+    this.#count = new Float64Array(n)
+    this.#errors = new Float64Array(n)
+  }
 
   add (s: Sample): void {
     if (this.#ring.length < this.capacity) this.#ring.push(s)
     else this.#ring[this.#next] = s
     this.#next = (this.#next + 1) % this.capacity
+    const slot = this.windowMs <= 0 ? 0 : Math.floor(s.t / BUCKET_MS)
+    const i = slot % this.#slots.length
+    if (this.#slots[i] !== slot) {
+      this.#slots[i] = slot
+      this.#count[i] = 0
+      this.#errors[i] = 0
+    }
+    this.#count[i] = (this.#count[i] as number) + 1
+    if (s.error) this.#errors[i] = (this.#errors[i] as number) + 1
   }
 
   clear (): void {
     this.#ring.length = 0
     this.#next = 0
+    this.#slots.fill(-1)
   }
 
-  /** Counts are a plain scan; the p99 needs a sort, so it is only computed when asked. */
   stats (since: number, withLatency = true): SideStats {
+    const oldest = this.windowMs <= 0 ? 0 : Math.floor(since / BUCKET_MS)
     let count = 0
     let errors = 0
-    const latencies: number[] = []
-    for (const s of this.#ring) {
-      if (s.t < since) continue
-      count++
-      if (s.error) errors++
-      if (withLatency) latencies.push(s.seconds)
+    for (let i = 0; i < this.#slots.length; i++) {
+      if ((this.#slots[i] as number) < oldest) continue
+      count += this.#count[i] as number
+      errors += this.#errors[i] as number
     }
-    latencies.sort((a, b) => a - b)
-    const p99 = latencies.length === 0 ? 0 : latencies[Math.min(latencies.length - 1, Math.ceil(latencies.length * 0.99) - 1)] as number
+    let p99 = 0
+    if (withLatency) {
+      const latencies: number[] = []
+      for (const s of this.#ring) if (s.t >= since) latencies.push(s.seconds)
+      latencies.sort((a, b) => a - b)
+      if (latencies.length > 0) p99 = latencies[Math.min(latencies.length - 1, Math.ceil(latencies.length * 0.99) - 1)] as number
+    }
     return { count, errorRatio: count === 0 ? 0 : errors / count, p99 }
   }
 }
@@ -80,11 +109,16 @@ class RouteGuard {
   since = Date.now()
   trips = 0
   lastTrip: Trip | undefined
-  readonly candidate = new Samples()
-  readonly baseline = new Samples()
-  readonly probe = new Samples(4096)
+  candidate: Samples
+  baseline: Samples
+  probe: Samples
   lastCheck = 0
-  constructor (public config: GuardConfig) {}
+  constructor (public config: GuardConfig) {
+    this.candidate = new Samples(config.window)
+    this.baseline = new Samples(config.window)
+    // Probe samples are judged whole (since 0), not by window.
+    this.probe = new Samples(0, 4096)
+  }
 }
 
 export class Guard {
@@ -102,7 +136,7 @@ export class Guard {
     for (const name of this.#routes.keys()) if (!routes.has(name)) this.#routes.delete(name)
     for (const [name, config] of routes) {
       const existing = this.#routes.get(name)
-      if (existing === undefined) this.#routes.set(name, new RouteGuard(config))
+      if (existing === undefined || existing.config.window !== config.window) this.#routes.set(name, new RouteGuard(config))
       else existing.config = config
     }
   }

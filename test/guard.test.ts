@@ -27,7 +27,8 @@ t.test('state machine: trip on errors, cool down, probe, release or re-open', as
   for (let i = 0; i < 3; i++) guard.observe('orders', 'candidate', true, 0.01, now + 1700 + i)
   t.equal(guard.stateOf('orders'), 'open', 'a failing probe re-opens')
   t.equal(guard.admit('orders', now + 3000), 'candidate')
-  for (let i = 0; i < 6; i++) guard.observe('orders', 'candidate', false, 0.01, now + 3100 + i)
+  // Probe requests spread over several seconds still add up.
+  for (let i = 0; i < 6; i++) guard.observe('orders', 'candidate', false, 0.01, now + 3100 + i * 1500)
   t.equal(guard.stateOf('orders'), 'closed', 'a healthy probe releases')
   t.same(changes, [['closed', 'open'], ['open', 'probing'], ['probing', 'open'], ['open', 'probing'], ['probing', 'closed']])
   t.same(guard.reset('nope'), [])
