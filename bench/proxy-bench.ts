@@ -75,10 +75,13 @@ function wrk (url: string): { rps: number, p50: number, p99: number, requests: n
 }
 
 /** Open-loop: requests start on schedule whatever the answers do, so queueing shows in p99. */
-async function fixedRate (url: string): Promise<{ p50: number, p99: number }> {
+async function fixedRate (url: string, seconds = 5, warmup = true): Promise<{ p50: number, p99: number }> {
+  // One discarded second first: the client's own JIT warm-up must not count against
+  // whichever target happens to go first.
+  if (warmup) await fixedRate(url, 1, false)
   const agent = new Agent({ connections: 64 })
   const latencies: number[] = []
-  const total = RATE * 5
+  const total = RATE * seconds
   const start = performance.now()
   const inflight: Array<Promise<void>> = []
   for (let i = 0; i < total; i++) {
