@@ -11,7 +11,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import net from 'node:net'
+import { freePort } from './net.js'
 import { fileURLToPath } from 'node:url'
 import { Agent, request } from 'undici'
 
@@ -21,14 +21,6 @@ const RATE = Number(process.env.BENCH_RATE ?? 2000)
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const ROOT = join(HERE, '..')
 const TICKS = 100 // USER_HZ on Linux
-
-async function freePort (): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  return port
-}
 
 async function waitUp (url: string): Promise<void> {
   for (let i = 0; i < 200; i++) {

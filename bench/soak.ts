@@ -8,7 +8,7 @@
  *   SOAK_SECONDS=600 npm run soak --prefix bench
  */
 import http from 'node:http'
-import net from 'node:net'
+import { freePort } from './net.js'
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -20,14 +20,6 @@ const SECONDS = Number(process.env.SOAK_SECONDS ?? 600)
 const SAMPLE_MS = Number(process.env.SOAK_SAMPLE_MS ?? 10_000)
 const CONCURRENCY = Number(process.env.SOAK_CONCURRENCY ?? 16)
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..')
-
-async function freePort (): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  return port
-}
 
 /** A backend that answers with a body of the asked size, and resets 1 % of requests. */
 async function backend (name: string): Promise<{ url: string, server: http.Server }> {
@@ -44,7 +36,7 @@ async function backend (name: string): Promise<{ url: string, server: http.Serve
   })
   server.keepAliveTimeout = 5000
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, server }
+  return { url: `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`, server }
 }
 
 function flags (rollout: number): string {

@@ -5,19 +5,10 @@
  * Django turns only its routes into 503 problems.
  */
 import t from 'tap'
-import net from 'node:net'
 import { request } from 'undici'
-import { startProxy } from './helper.js'
+import { startProxy, freePort } from './helper.js'
 import { flagsJson, rollout } from './flags-helper.js'
 import { djangoMissing, startDjango, startLegacy, type App } from '../examples/stack.js'
-
-async function freePort (): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  return port
-}
 
 t.test('legacy app and Django behind the proxy', async (t) => {
   const missing = djangoMissing()

@@ -89,14 +89,16 @@ export async function startRawUpstream (t: T, onConnection: (socket: net.Socket)
   return state
 }
 
-/** A port nothing listens on (bound, then released). */
-export async function closedPort (): Promise<number> {
+/** A port nothing listens on (bound, then released): for a refused backend, or a server to start. */
+export async function freePort (): Promise<number> {
   const server = net.createServer()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as net.AddressInfo).port
   await new Promise<void>((resolve) => server.close(() => resolve()))
   return port
 }
+
+export const closedPort = freePort
 
 export function tempDir (t: T): string {
   const dir = mkdtempSync(join(tmpdir(), 'spx-test-'))

