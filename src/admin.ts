@@ -13,12 +13,32 @@ import { explainRequest, describeRoutes } from './explain.js'
 import { newRequestId } from './headers.js'
 import type { Metrics } from './metrics.js'
 
+/**
+ * Where the per-process state behind /metrics, /guard and /parity comes from: this
+ * process, or (with --workers) every worker, collected by the primary.
+ */
+export interface AdminSources {
+  metrics (): Promise<{ contentType: string, body: string }>
+  guard (): Promise<unknown>
+  resetGuard (route: string | undefined): Promise<{ reset: string[], routes: unknown }>
+  parity (): Promise<unknown>
+}
+
+export function localSources (runtime: Runtime, metrics: Metrics): AdminSources {
+  return {
+    metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+    guard: async () => runtime.guard.status(),
+    resetGuard: async (route) => ({ reset: runtime.guard.reset(route), routes: runtime.guard.status() }),
+    parity: async () => runtime.shadow.report()
+  }
+}
+
 export interface AdminOptions {
   /** Bearer token required for everything but /healthz and /readyz. */
   token?: string
   /** True once the traffic listener is up. */
   isListening: () => boolean
-  metrics: Metrics
+  sources: AdminSources
 }
 
 function tokenMatches (expected: string, header: string | undefined): boolean {
@@ -74,22 +94,23 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
 
   app.get('/routes', async () => describeRoutes(runtime.snapshot))
 
-  app.get('/guard', async () => ({ routes: runtime.guard.status() }))
+  app.get('/guard', async () => ({ routes: await opts.sources.guard() }))
 
   app.post('/guard/reset', async (request, reply) => {
     const body = request.body as { route?: unknown } | null
     const route = body?.route
     if (route !== undefined && typeof route !== 'string') return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, 'send {"route": "name"} or nothing to reset every route')
-    const reset = runtime.guard.reset(route)
-    if (route !== undefined && reset.length === 0) return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, `route "${route}" has no rollback guard`)
-    return { reset, routes: runtime.guard.status() }
+    if (route !== undefined && runtime.snapshot.routesByName.get(route)?.guard === undefined) {
+      return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, `route "${route}" has no rollback guard`)
+    }
+    return opts.sources.resetGuard(route)
   })
 
-  app.get('/parity', async () => ({ routes: runtime.shadow.report() }))
+  app.get('/parity', async () => ({ routes: await opts.sources.parity() }))
 
   app.get('/metrics', async (_request, reply) => {
-    const body = await opts.metrics.registry.metrics()
-    return reply.header('content-type', opts.metrics.registry.contentType).send(body)
+    const m = await opts.sources.metrics()
+    return reply.header('content-type', m.contentType).send(m.body)
   })
 
   app.get('/explain', async (request, reply) => {
@@ -113,6 +134,6 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
     return explainRequest(runtime.snapshot, { method: (b.method as string | undefined) ?? 'GET', path: b.path, headers: headers as Record<string, string>, ...(typeof b.ip === 'string' ? { clientIp: b.ip } : {}) })
   })
 
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, Errors.NO_ROUTE, `admin endpoints: /healthz /readyz /routes /explain /metrics; not ${request.method} ${request.url.split('?')[0]}`))
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, Errors.NO_ROUTE, `admin endpoints: /healthz /readyz /routes /explain /guard /parity /metrics; not ${request.method} ${request.url.split('?')[0]}`))
   return app
 }

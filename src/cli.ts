@@ -11,11 +11,12 @@ import { createLogger } from './log.js'
 import { startInstance } from './instance.js'
 import { Runtime } from './runtime.js'
 import { explainRequest } from './explain.js'
+import { runPrimary, runWorker } from './cluster.js'
 
 const USAGE = `strangler-proxy: route by route, cohort by cohort migration proxy
 
 Usage:
-  strangler-proxy start [--config routes.yaml]
+  strangler-proxy start [--config routes.yaml] [--workers N]
   strangler-proxy validate [routes.yaml]
   strangler-proxy explain [--config routes.yaml] METHOD PATH [--header name:value]... [--cookie name=value]... [--ip addr]
   strangler-proxy --version
@@ -60,22 +61,27 @@ function reportConfigFailure (err: unknown): never {
   throw err
 }
 
-async function cmdStart (args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } }, strict: true })
+async function cmdStart (args: string[], role: 'single' | 'worker' = 'single'): Promise<void> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, workers: { type: 'string', short: 'w' } }, strict: true })
+  const workers = Number(values.workers ?? process.env.STRANGLER_WORKERS ?? 1)
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) usageError(`--workers ${String(values.workers)} is not a number of workers (1–64)`)
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info', pretty: process.env.LOG_FORMAT === 'pretty' })
   const port = envPort('PORT')
   const adminPort = envPort('ADMIN_PORT')
   const token = process.env.STRANGLER_ADMIN_TOKEN
-  let instance
+  const options = {
+    configFile: configPath(values.config),
+    logger,
+    ...(port === undefined ? {} : { port }),
+    ...(adminPort === undefined ? {} : { adminPort }),
+    ...(token === undefined || token === '' ? {} : { adminToken: token }),
+    env: process.env
+  }
+  let instance: { reload: (trigger: string) => unknown, shutdown: (reason: string) => Promise<void> }
   try {
-    instance = await startInstance({
-      configFile: configPath(values.config),
-      logger,
-      ...(port === undefined ? {} : { port }),
-      ...(adminPort === undefined ? {} : { adminPort }),
-      ...(token === undefined || token === '' ? {} : { adminToken: token }),
-      env: process.env
-    })
+    instance = role === 'worker'
+      ? await runWorker(options)
+      : workers > 1 ? await runPrimary({ ...options, workers }) : await startInstance(options)
   } catch (err) {
     if (err instanceof ConfigError || err instanceof ProxyError) reportConfigFailure(err)
     logger.fatal({ err }, 'could not start')
@@ -153,6 +159,8 @@ async function main (argv: string[]): Promise<void> {
   try {
     switch (command) {
       case 'start': return await cmdStart(rest)
+      // Internal: started by `start --workers N` through node:cluster.
+      case 'worker': return await cmdStart(rest, 'worker')
       case 'validate': return cmdValidate(rest)
       case 'explain': return await cmdExplain(rest)
       case '--version': case '-v': process.stdout.write(version() + '\n'); return

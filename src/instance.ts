@@ -8,7 +8,7 @@ import { loadConfigFile, type Config } from './config.js'
 import { ConfigError, formatProblem } from './errors.js'
 import { Runtime } from './runtime.js'
 import { buildProxyServer } from './server.js'
-import { buildAdminServer } from './admin.js'
+import { buildAdminServer, localSources } from './admin.js'
 import { watchConfigFile } from './watch.js'
 import { Metrics } from './metrics.js'
 
@@ -25,6 +25,8 @@ export interface StartOptions {
   env?: Readonly<Record<string, string | undefined>>
   /** How long start waits for the flag service before serving from backup/bootstrap/baseline (default 2 s). */
   flagsStartWaitMs?: number
+  /** false in a --workers worker: the primary serves the admin port. */
+  admin?: boolean
 }
 
 export type ReloadResult =
@@ -35,15 +37,15 @@ export interface Instance {
   readonly runtime: Runtime
   readonly metrics: Metrics
   readonly proxy: FastifyInstance
-  readonly admin: FastifyInstance
+  readonly admin: FastifyInstance | undefined
   readonly proxyUrl: string
-  readonly adminUrl: string
+  readonly adminUrl: string | undefined
   reload (trigger: string): ReloadResult
   /** Drain and close everything; resolves when done. Safe to call twice. */
   shutdown (reason: string): Promise<void>
 }
 
-function withOverrides (config: Config, opts: StartOptions): Config {
+export function withOverrides (config: Config, opts: Pick<StartOptions, 'port' | 'adminPort'>): Config {
   return Object.freeze({
     ...config,
     listen: opts.port === undefined ? config.listen : Object.freeze({ ...config.listen, port: opts.port }),
@@ -51,7 +53,7 @@ function withOverrides (config: Config, opts: StartOptions): Config {
   })
 }
 
-function urlOf (app: FastifyInstance): string {
+export function urlOf (app: FastifyInstance): string {
   const addr = app.server.address()
   if (addr === null || typeof addr === 'string') return String(addr)
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
@@ -68,23 +70,25 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   const metrics = new Metrics(() => runtime.snapshot)
   metrics.configApplied(runtime.snapshot)
   const proxy = buildProxyServer(runtime, logger, metrics)
-  const admin = buildAdminServer(runtime, logger, {
-    ...(opts.adminToken === undefined ? {} : { token: opts.adminToken }),
-    isListening: () => listening,
-    metrics
-  })
+  const admin = opts.admin === false
+    ? undefined
+    : buildAdminServer(runtime, logger, {
+      ...(opts.adminToken === undefined ? {} : { token: opts.adminToken }),
+      isListening: () => listening,
+      sources: localSources(runtime, metrics)
+    })
 
   try {
-    await admin.listen({ host: config.admin.host, port: config.admin.port })
+    await admin?.listen({ host: config.admin.host, port: config.admin.port })
     await proxy.listen({ host: config.listen.host, port: config.listen.port })
   } catch (err) {
-    await admin.close()
+    await admin?.close()
     await runtime.close(0)
     throw err
   }
   listening = true
   const proxyUrl = urlOf(proxy)
-  const adminUrl = urlOf(admin)
+  const adminUrl = admin === undefined ? undefined : urlOf(admin)
   logger.info({ proxy: proxyUrl, admin: adminUrl, config: opts.configFile, version: config.version, routes: config.routes.length }, 'listening')
 
   function rejected (trigger: string, keptVersion: string, err: unknown): ReloadResult {
@@ -137,7 +141,7 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
       proxy.server.closeAllConnections()
     }
     await runtime.close(Math.max(0, deadline - (performance.now() - started)))
-    await admin.close()
+    await admin?.close()
     logger.info({ durationMs: Math.round(performance.now() - started), result }, 'stopped')
   }
 

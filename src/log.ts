@@ -22,7 +22,7 @@ export function createLogger (opts: LoggerOptions = {}): Logger {
   const options = {
     level: (opts.level ?? 'info') as LevelWithSilent,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    base: { service: 'strangler-proxy' }
+    base: { service: 'strangler-proxy', pid: process.pid }
     // time stays pino's epoch milliseconds: an ISO string costs ~1 µs more per line.
   }
   if (opts.pretty === true) {

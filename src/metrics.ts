@@ -37,19 +37,20 @@ export class Metrics {
     this.#upstreamErrors = new Counter({ name: 'strangler_upstream_errors_total', help: 'Transport failures talking to a backend, by kind.', labelNames: ['route', 'backend', 'kind'], registers })
     this.#decisions = new Counter({ name: 'strangler_decisions_total', help: 'Backend decisions by reason (static, flag_on, flag_off, flag_unavailable, override).', labelNames: ['route', 'backend', 'reason'], registers })
     this.#reloads = new Counter({ name: 'strangler_config_reloads_total', help: 'Config reloads by result (success, failure).', labelNames: ['result'], registers })
-    this.#lastReloadOk = new Gauge({ name: 'strangler_config_last_reload_successful', help: '1 if the last config reload succeeded (or none was tried), 0 if it was rejected.', registers })
-    this.#version = new Gauge({ name: 'strangler_config_version_info', help: 'The config version being served (content hash of routes.yaml).', labelNames: ['version'], registers })
-    this.#routeBackend = new Gauge({ name: 'strangler_route_backend_info', help: 'Backends each route can use: role baseline (the route\'s backend), flag or variant. For comparing a new backend with the baseline on the same route.', labelNames: ['route', 'backend', 'role'], registers })
+    this.#lastReloadOk = new Gauge({ name: 'strangler_config_last_reload_successful', aggregator: 'min', help: '1 if the last config reload succeeded (or none was tried), 0 if it was rejected.', registers })
+    this.#version = new Gauge({ name: 'strangler_config_version_info', aggregator: 'max', help: 'The config version being served (content hash of routes.yaml).', labelNames: ['version'], registers })
+    this.#routeBackend = new Gauge({ name: 'strangler_route_backend_info', aggregator: 'max', help: 'Backends each route can use: role baseline (the route\'s backend), flag or variant. For comparing a new backend with the baseline on the same route.', labelNames: ['route', 'backend', 'role'], registers })
     // Both results exist from the start, so rate() and increase() see the first failure.
     this.#reloads.inc({ result: 'success' }, 0)
     this.#reloads.inc({ result: 'failure' }, 0)
     this.#lastReloadOk.set(1)
 
     // Flag source gauges read the source's status at scrape time, each in its own collect().
-    const flagGauge = (name: string, help: string, read: (status: FlagStatus) => number | undefined): void => {
+    const flagGauge = (name: string, help: string, aggregator: 'min' | 'max', read: (status: FlagStatus) => number | undefined): void => {
       new Gauge({
         name,
         help,
+        aggregator,
         registers,
         collect () {
           const status = snapshot().flags?.status()
@@ -59,11 +60,18 @@ export class Metrics {
         }
       })
     }
-    flagGauge('strangler_flag_source_up', '1 if the last fetch from the flag source (or read of the flags file) succeeded.', (s) => s.up ? 1 : 0)
-    flagGauge('strangler_flag_source_last_update_timestamp_seconds', 'When flags were last confirmed current (fetched, 304 Not Modified, or file read).', (s) => s.lastUpdate === undefined ? undefined : s.lastUpdate.getTime() / 1000)
-    flagGauge('strangler_flag_source_auth_failed', '1 while the flag service refuses the API token.', (s) => s.authFailed ? 1 : 0)
+    // With --workers the primary merges these: the worst worker is what matters.
+    flagGauge('strangler_flag_source_up', '1 if the last fetch from the flag source (or read of the flags file) succeeded.', 'min', (s) => s.up ? 1 : 0)
+    flagGauge('strangler_flag_source_last_update_timestamp_seconds', 'When flags were last confirmed current (fetched, 304 Not Modified, or file read).', 'min', (s) => s.lastUpdate === undefined ? undefined : s.lastUpdate.getTime() / 1000)
+    flagGauge('strangler_flag_source_auth_failed', '1 while the flag service refuses the API token.', 'max', (s) => s.authFailed ? 1 : 0)
     new Gauge({
-      name: 'strangler_flag_source_info',
+      name: 'strangler_flag_source_configured', aggregator: 'max',
+      help: '1 if routes.yaml configures a flag source.',
+      registers,
+      collect () { this.set(snapshot().flags === undefined ? 0 : 1) }
+    })
+    new Gauge({
+      name: 'strangler_flag_source_info', aggregator: 'max',
       help: 'The flag source and where its current flags came from (live, backup, bootstrap, file, none).',
       labelNames: ['source', 'origin'],
       registers,
@@ -102,7 +110,7 @@ export class Metrics {
     })
     const guardStates = { closed: 0, open: 1, probing: 2 }
     new Gauge({
-      name: 'strangler_guard_state',
+      name: 'strangler_guard_state', aggregator: 'max',
       help: 'Rollback guard per flagged route: 0 closed (flag decides), 1 open (flagged traffic on the baseline), 2 probing.',
       labelNames: ['route'],
       registers,
@@ -135,7 +143,7 @@ export class Metrics {
       }
     })
     new Gauge({
-      name: 'strangler_shadow_parity_ratio',
+      name: 'strangler_shadow_parity_ratio', aggregator: 'average',
       help: 'Per route, matching shadow comparisons over compared ones, last 5 minutes.',
       labelNames: ['route'],
       registers,
@@ -152,7 +160,7 @@ export class Metrics {
     })
     const ledger = this.ledger
     new Gauge({
-      name: 'strangler_migration_share',
+      name: 'strangler_migration_share', aggregator: 'average',
       help: 'Per route, the share of requests served by a new (not legacy) backend over the last 5 minutes.',
       labelNames: ['route'],
       registers,

@@ -114,8 +114,9 @@ export function writeConfig (t: T, yaml: string, dir = tempDir(t)): string {
 
 export type LogLine = Record<string, unknown> & { msg?: string, level?: number }
 
-export interface TestProxy extends Instance {
+export interface TestProxy extends Omit<Instance, 'adminUrl'> {
   url: string
+  adminUrl: string
   logs: LogLine[]
   file: string
 }
@@ -153,7 +154,7 @@ export async function startProxy (t: T, yaml: string, opts: ProxyOptions = {}): 
     ...(opts.adminToken === undefined ? {} : { adminToken: opts.adminToken })
   })
   t.teardown(() => instance.shutdown('test teardown'))
-  return Object.assign(instance, { url: instance.proxyUrl.replace('0.0.0.0', '127.0.0.1'), logs, file })
+  return Object.assign(instance, { url: instance.proxyUrl.replace('0.0.0.0', '127.0.0.1'), adminUrl: instance.adminUrl as string, logs, file })
 }
 
 /** routes.yaml with every route pointing at the given upstreams; listen on loopback. */

@@ -52,6 +52,7 @@ t.test('per-backend series: requests, latency, errors, decisions, ledger, pools,
   t.equal(value(text, 'strangler_route_backend_info{route="orders",backend="django",role="flag"}'), 1)
   t.equal(value(text, `strangler_config_version_info{version="${proxy.runtime.snapshot.config.version}"}`), 1)
   t.equal(value(text, 'strangler_flag_source_up'), 1)
+  t.equal(value(text, 'strangler_flag_source_configured'), 1, 'the alerts key on it')
   t.equal(value(text, 'strangler_flag_source_info{source="file",origin="file"}'), 1)
   t.ok((value(text, 'strangler_flag_source_last_update_timestamp_seconds') ?? 0) > Date.now() / 1000 - 60)
   t.equal(value(text, 'strangler_upstream_pool_max_connections{backend="django"}'), 128)

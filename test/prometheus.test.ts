@@ -131,6 +131,11 @@ scrape_configs:
     t.equal(r.status, 'success', `${rule.record ?? rule.alert}: ${r.error ?? ''}`)
     if (rule.record !== undefined) t.ok((r.data?.result.length ?? 0) > 0, `${rule.record} has data`)
   }
+  // Every series the rules and the dashboard name must be one the proxy exports.
+  const exported = new Set((await (await request(`${proxy.adminUrl}/metrics`)).body.text()).split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]))
+  const referenced = new Set([...readFileSync(RULES, 'utf8').matchAll(/\bstrangler_[a-z_]+/g), ...readFileSync(DASHBOARD, 'utf8').matchAll(/\bstrangler_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, '')))
+  // (Runbook prose may name a family as "strangler_upstream_pool_*".)
+  t.same([...referenced].filter((name) => !name.endsWith('_') && !exported.has(name)), [], 'no rule or panel names a series that does not exist')
   const health = (await (await request(`${api}/api/v1/rules`)).body.json()) as { data: { groups: Array<{ rules: Array<{ name: string, health: string, lastError?: string }> }> } }
   const unhealthy = health.data.groups.flatMap((g) => g.rules).filter((r) => r.health !== 'ok')
   t.same(unhealthy.map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`), [], 'Prometheus evaluates every rule without error')

@@ -1,0 +1,156 @@
+/**
+ * --workers N: a primary process and N workers (node:cluster) sharing the traffic
+ * port. Workers forward; the primary serves the admin port, with /metrics summed
+ * across workers (prom-client's AggregatorRegistry), /guard and /parity collected from
+ * each worker, and it coordinates reload (file change, SIGHUP) and drain (SIGTERM).
+ */
+import cluster, { type Worker } from 'node:cluster'
+import { AggregatorRegistry } from 'prom-client'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { loadConfigFile } from './config.js'
+import { ConfigError, formatProblem } from './errors.js'
+import { Runtime } from './runtime.js'
+import { buildAdminServer, type AdminSources } from './admin.js'
+import { startInstance, withOverrides, urlOf, type Instance, type StartOptions } from './instance.js'
+import { watchConfigFile } from './watch.js'
+
+type Message =
+  | { type: 'spx:ready', proxy: string }
+  | { type: 'spx:reload' }
+  | { type: 'spx:shutdown', reason: string }
+  | { type: 'spx:ask', id: number, what: 'guard' | 'parity' | 'reset', route?: string }
+  | { type: 'spx:answer', id: number, value: unknown }
+
+function isMessage (m: unknown): m is Message {
+  return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string' && (m as { type: string }).type.startsWith('spx:')
+}
+
+/** In a worker: the forwarding instance, answering the primary over IPC. */
+export async function runWorker (opts: StartOptions): Promise<Instance> {
+  const instance = await startInstance({ ...opts, admin: false, watch: false })
+  // The primary's /metrics asks every worker for its registry.
+  new AggregatorRegistry()
+  AggregatorRegistry.setRegistries([instance.metrics.registry])
+  process.on('message', (m: unknown) => {
+    if (!isMessage(m)) return
+    if (m.type === 'spx:reload') instance.reload('primary')
+    else if (m.type === 'spx:shutdown') void instance.shutdown(m.reason).then(() => process.exit(0))
+    else if (m.type === 'spx:ask') {
+      const r = instance.runtime
+      const value = m.what === 'guard' ? r.guard.status() : m.what === 'parity' ? r.shadow.report() : r.guard.reset(m.route)
+      process.send?.({ type: 'spx:answer', id: m.id, value })
+    }
+  })
+  process.send?.({ type: 'spx:ready', proxy: instance.proxyUrl })
+  return instance
+}
+
+export interface Primary {
+  readonly adminUrl: string
+  reload (trigger: string): void
+  shutdown (reason: string): Promise<void>
+}
+
+export async function runPrimary (opts: StartOptions & { workers: number, logger: Logger }): Promise<Primary> {
+  const { logger } = opts
+  const config = withOverrides(loadConfigFile(opts.configFile), opts)
+  // For /routes and /explain; the workers hold their own copies for traffic.
+  const runtime = new Runtime(config, { logger, env: opts.env ?? {}, watchFlags: true })
+  await runtime.startFlags(opts.flagsStartWaitMs ?? 2000)
+  const aggregator = new AggregatorRegistry()
+  const ready = new Set<number>()
+  let draining = false
+  let asks = 0
+  const pending = new Map<number, { answers: Array<{ pid: number | undefined, value: unknown }>, left: number, done: () => void }>()
+
+  const fork = (): Worker => {
+    const worker = cluster.fork()
+    worker.on('message', (m: unknown) => {
+      if (!isMessage(m)) return
+      if (m.type === 'spx:ready') {
+        ready.add(worker.id)
+        if (ready.size === opts.workers) logger.info({ proxy: m.proxy, workers: opts.workers }, 'all workers listening')
+      } else if (m.type === 'spx:answer') {
+        const p = pending.get(m.id)
+        if (p === undefined) return
+        p.answers.push({ pid: worker.process.pid, value: m.value })
+        if (--p.left === 0) p.done()
+      }
+    })
+    worker.on('exit', (code, signal) => {
+      ready.delete(worker.id)
+      if (draining) return
+      logger.error({ pid: worker.process.pid, code, signal }, 'worker exited; starting a new one')
+      fork()
+    })
+    return worker
+  }
+  cluster.setupPrimary({ args: ['worker', '--config', opts.configFile] })
+  for (let i = 0; i < opts.workers; i++) fork()
+
+  const workers = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead())
+  const ask = (what: 'guard' | 'parity' | 'reset', route?: string): Promise<Array<{ pid: number | undefined, value: unknown }>> => {
+    const list = workers()
+    if (list.length === 0) return Promise.resolve([])
+    const id = ++asks
+    return new Promise((resolve) => {
+      const answers: Array<{ pid: number | undefined, value: unknown }> = []
+      const timer = setTimeout(() => { pending.delete(id); resolve(answers) }, 2000)
+      pending.set(id, { answers, left: list.length, done: () => { clearTimeout(timer); pending.delete(id); resolve(answers) } })
+      for (const w of list) w.send({ type: 'spx:ask', id, what, ...(route === undefined ? {} : { route }) })
+    })
+  }
+  const perWorker = async (what: 'guard' | 'parity'): Promise<unknown> => ({ workers: (await ask(what)).map((a) => ({ pid: a.pid, routes: a.value })) })
+  const sources: AdminSources = {
+    metrics: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
+    guard: () => perWorker('guard'),
+    parity: () => perWorker('parity'),
+    resetGuard: async (route) => {
+      const answers = await ask('reset', route)
+      return { reset: [...new Set(answers.flatMap((a) => a.value as string[]))], routes: await perWorker('guard') }
+    }
+  }
+  const admin: FastifyInstance = buildAdminServer(runtime, logger, {
+    ...(opts.adminToken === undefined ? {} : { token: opts.adminToken }),
+    isListening: () => ready.size === opts.workers,
+    sources
+  })
+  await admin.listen({ host: config.admin.host, port: config.admin.port })
+  const adminUrl = urlOf(admin)
+  logger.info({ admin: adminUrl, workers: opts.workers, config: opts.configFile, version: config.version }, 'primary listening')
+
+  function reload (trigger: string): void {
+    try {
+      const next = withOverrides(loadConfigFile(opts.configFile), opts)
+      if (next.version === runtime.snapshot.config.version) return
+      runtime.apply(next)
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.problems.map(formatProblem) : [String((err as Error).message)]
+      logger.error({ trigger, file: opts.configFile, problems }, `config reload rejected, workers keep version ${runtime.snapshot.config.version}`)
+      return
+    }
+    logger.info({ trigger, version: runtime.snapshot.config.version, workers: workers().length }, 'config reloaded; telling workers')
+    for (const w of workers()) w.send({ type: 'spx:reload' })
+  }
+  const stopWatching = opts.watch === false ? () => {} : watchConfigFile(opts.configFile, () => reload('file-change'))
+
+  let closing: Promise<void> | undefined
+  async function drain (reason: string): Promise<void> {
+    draining = true
+    runtime.draining = true
+    stopWatching()
+    const deadline = runtime.snapshot.config.shutdown.timeout + 5000
+    const list = workers()
+    logger.info({ reason, workers: list.length }, 'draining all workers')
+    await Promise.all(list.map((w) => new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { w.process.kill('SIGKILL'); resolve() }, deadline)
+      w.once('exit', () => { clearTimeout(timer); resolve() })
+      w.send({ type: 'spx:shutdown', reason })
+    })))
+    await admin.close()
+    await runtime.close(0)
+    logger.info({ reason }, 'stopped')
+  }
+  return { adminUrl, reload, shutdown: (reason) => (closing ??= drain(reason)) }
+}
