@@ -8,7 +8,7 @@
  *   npm run bench                      (BENCH_ROUNDS, BENCH_SECONDS, BENCH_RATE)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from './net.js'
@@ -35,16 +35,37 @@ async function waitUp (url: string): Promise<void> {
   throw new Error(`${url} did not come up`)
 }
 
+function statFields (pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
+/** The process and its live children (cluster workers), from /proc. */
+function tree (pid: number): number[] {
+  const kids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((p) => {
+    try {
+      return Number(statFields(p)[1]) === pid
+    } catch {
+      return false
+    }
+  })
+  return [pid, ...kids.flatMap(tree)]
+}
+
 /** CPU seconds (user + system) of a process and its children, from /proc. */
 function cpuSeconds (pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / TICKS
+  let total = 0
+  for (const p of tree(pid)) {
+    const f = statFields(p)
+    total += (Number(f[11]) + Number(f[12])) / TICKS
+  }
+  return total
 }
 
 function rssMiB (pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return Number(m?.[1] ?? 0) / 1024
+  let total = 0
+  for (const p of tree(pid)) total += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024
+  return total
 }
 
 interface Target { name: string, url: string, pid: number | undefined }
@@ -138,6 +159,9 @@ routes:
     spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' })
     const spx = start(process.execPath, [join(ROOT, 'dist/cli.js'), 'start', '--config', join(dir, 'routes.yaml')], { PORT: String(spxPort), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: dir })
     targets.push({ name: 'strangler-proxy', url: `http://127.0.0.1:${spxPort}/api/orders/1`, pid: spx.pid })
+    const spx2Port = await freePort()
+    const spx2 = start(process.execPath, [join(ROOT, 'dist/cli.js'), 'start', '--workers', '2', '--config', join(dir, 'routes.yaml')], { PORT: String(spx2Port), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: dir })
+    targets.push({ name: 'strangler ×2 wk', url: `http://127.0.0.1:${spx2Port}/api/orders/1`, pid: spx2.pid })
     for (const t of targets) await waitUp(t.url)
 
     const results = new Map<string, Result[]>()
