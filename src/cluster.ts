@@ -62,6 +62,9 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
   const ready = new Set<number>()
   let draining = false
   let asks = 0
+  // Workers that die before listening (a port in use, a missing secret) are re-forked
+  // with growing delays instead of in a tight loop.
+  let earlyDeaths = 0
   const pending = new Map<number, { answers: Array<{ pid: number | undefined, value: unknown }>, left: number, done: () => void }>()
 
   const fork = (): Worker => {
@@ -70,6 +73,7 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
       if (!isMessage(m)) return
       if (m.type === 'spx:ready') {
         ready.add(worker.id)
+        earlyDeaths = 0
         if (ready.size === opts.workers) logger.info({ proxy: m.proxy, workers: opts.workers }, 'all workers listening')
       } else if (m.type === 'spx:answer') {
         const p = pending.get(m.id)
@@ -79,10 +83,11 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
       }
     })
     worker.on('exit', (code, signal) => {
-      ready.delete(worker.id)
+      const wasReady = ready.delete(worker.id)
       if (draining) return
-      logger.error({ pid: worker.process.pid, code, signal }, 'worker exited; starting a new one')
-      fork()
+      const delay = wasReady ? 0 : Math.min(30_000, 500 * 2 ** earlyDeaths++)
+      logger.error({ pid: worker.process.pid, code, signal, restartInMs: delay }, 'worker exited; starting a new one')
+      setTimeout(() => { if (!draining) fork() }, delay).unref()
     })
     return worker
   }
