@@ -8,8 +8,8 @@
  *   4. a method list > no method condition
  *   5. order in the file (earlier wins)
  * The table is sorted once by that order; the first route that matches is the most specific.
- * Routes are indexed by their first path segment, so matching cost follows the routes
- * under one prefix, not the size of the table.
+ * Routes are indexed by their leading path segments, so matching cost follows the
+ * routes that share a request's prefix, not the size of the table.
  * Never does I/O.
  */
 import type { Config, RouteConfig } from './config.js'
@@ -110,30 +110,55 @@ function routeMatches (r: Route, input: MatchInput, host: string): boolean {
   return true
 }
 
+/**
+ * A prefix index over the sorted routes: at depth d, routes whose d-th segment is a
+ * literal are split by it; routes with a parameter, wildcard or end there go with every
+ * branch. Each list keeps the global order, so its first match is still the most
+ * specific route. Small lists are scanned directly.
+ */
+interface IndexNode {
+  readonly list: readonly Route[]
+  readonly byLiteral: ReadonlyMap<string, IndexNode> | undefined
+  readonly other: IndexNode | undefined
+}
+
+const LEAF_SIZE = 16
+const MAX_DEPTH = 4
+
+function buildIndex (list: readonly Route[], depth: number): IndexNode {
+  if (list.length <= LEAF_SIZE || depth >= MAX_DEPTH) return { list, byLiteral: undefined, other: undefined }
+  const isLiteral = (r: Route): boolean => typeof r.path.segments[depth] === 'string'
+  const generic = list.filter((r) => !isLiteral(r))
+  const literals = new Set(list.filter(isLiteral).map((r) => r.path.segments[depth] as string))
+  if (literals.size <= 1 && generic.length === 0) return { list, byLiteral: undefined, other: undefined }
+  const byLiteral = new Map<string, IndexNode>()
+  for (const lit of literals) byLiteral.set(lit, buildIndex(list.filter((r) => r.path.segments[depth] === lit || !isLiteral(r)), depth + 1))
+  return { list, byLiteral, other: buildIndex(generic, depth + 1) }
+}
+
 export function buildRouteTable (config: Config): RouteTable {
   const routes = Object.freeze(config.routes.map(compileRoute).sort(compareSpecificity))
-  // Index by the first path segment: a route whose pattern starts with a literal can
-  // only match requests with that first segment. Each list keeps the global order, so
-  // its first match is still the most specific route.
-  const generic = routes.filter((r) => typeof r.path.segments[0] !== 'string')
-  const byFirst = new Map<string, Route[]>()
-  for (const r of routes) {
-    const first = r.path.segments[0]
-    if (typeof first === 'string' && !byFirst.has(first)) {
-      byFirst.set(first, routes.filter((x) => x.path.segments[0] === first || typeof x.path.segments[0] !== 'string'))
-    }
-  }
+  const index = buildIndex(routes, 0)
   return Object.freeze({
     version: config.version,
     routes,
     match (input: MatchInput): Route | undefined {
       const host = input.host === undefined ? '' : hostWithoutPort(input.host)
-      const candidates = byFirst.get(input.segs[0] as string) ?? generic
-      for (let i = 0; i < candidates.length; i++) {
-        const r = candidates[i] as Route
-        if (routeMatches(r, input, host)) return r
+      let node = index
+      for (let d = 0; node.byLiteral !== undefined; d++) {
+        const seg = input.segs[d]
+        node = (seg === undefined ? undefined : node.byLiteral.get(seg)) ?? (node.other as IndexNode)
       }
-      return undefined
+      return firstMatch(node.list, input, host)
     }
   })
+}
+
+/** The first route of a list (in specificity order) that matches; `host` without port, lower case. */
+export function firstMatch (list: readonly Route[], input: MatchInput, host: string): Route | undefined {
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i] as Route
+    if (routeMatches(r, input, host)) return r
+  }
+  return undefined
 }

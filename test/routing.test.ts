@@ -1,6 +1,6 @@
 import t from 'tap'
 import { parseConfig } from '../src/config.js'
-import { buildRouteTable } from '../src/routing.js'
+import { buildRouteTable, firstMatch, hostWithoutPort } from '../src/routing.js'
 import { routingSegments } from '../src/patterns.js'
 
 // Deliberately listed least specific first: file order must only break exact ties.
@@ -81,4 +81,32 @@ t.test('paths that cannot be routed safely are refused', async (t) => {
   t.equal(routingSegments('/a/../admin').error, 'dot segments are not allowed in paths')
   t.equal(routingSegments('/a/%00').error, 'encoded NUL in path')
   t.same(routingSegments('/a/.well-known/x').segs, ['a', '.well-known', 'x'])
+})
+
+t.test('the prefix index picks exactly what a scan of the whole table picks', async (t) => {
+  // Enough routes sharing prefixes that the index splits several levels deep.
+  const lits = ['api', 'v1', 'v2', 'orders', 'users', 'x']
+  const routes: string[] = []
+  let n = 0
+  const pick = (i: number, k: number): string => lits[(i * 7 + k * 3) % lits.length] as string
+  for (let i = 0; i < 300; i++) {
+    const depth = 1 + (i % 4)
+    const segs = Array.from({ length: depth }, (_, k) => (i + k) % 9 === 0 ? ':p' : pick(i, k))
+    const tail = i % 3 === 0 ? '/*' : ''
+    const extra = (i % 11 === 0 ? ', methods: [POST]' : '') + (i % 13 === 0 ? ', host: "a.example"' : '') + (i % 17 === 0 ? ', headers: { x-beta: "1" }' : '')
+    routes.push(`  - { name: r${n++}, match: { path: "/${segs.join('/')}${tail}"${extra} }, backend: b }`)
+  }
+  routes.push('  - { name: fallback, match: { path: /* }, backend: b }')
+  const table = buildRouteTable(parseConfig(`backends:\n  b: { url: "http://127.0.0.1:1" }\nroutes:\n${routes.join('\n')}\n`, 'r.yaml'))
+  let checked = 0
+  for (let i = 0; i < 2000; i++) {
+    const depth = 1 + (i % 5)
+    const path = '/' + Array.from({ length: depth }, (_, k) => (i * 31 + k) % 10 === 0 ? 'zzz' : pick(i * 5 + 1, k)).join('/') + (i % 7 === 0 ? '/' : '')
+    const input = { method: i % 4 === 0 ? 'POST' : 'GET', host: i % 3 === 0 ? 'a.example' : 'b.example', segs: routingSegments(path).segs as string[], headers: i % 5 === 0 ? { 'x-beta': '1' } : {} }
+    const viaIndex = table.match(input)?.name
+    const viaScan = firstMatch(table.routes, input, hostWithoutPort(input.host))?.name
+    if (viaIndex !== viaScan) t.fail(`${input.method} ${input.host} ${path}: index ${viaIndex} vs scan ${viaScan}`)
+    checked++
+  }
+  t.equal(checked, 2000, '2,000 requests agree')
 })
