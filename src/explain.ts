@@ -62,7 +62,7 @@ export async function explainRequest (snap: Snapshot, input: ExplainInput): Prom
     return { ...base, route: null, backend: null, error: { code: target.error.code, status: target.error.status, detail: target.error.detail } }
   }
   const { route } = target
-  const { decision, cohort, override } = await chooseBackend(snap, route, headers, input.clientIp ?? '127.0.0.1')
+  const { decision, cohort, override } = await chooseBackend(snap, route, headers, () => input.clientIp ?? '127.0.0.1')
   const backend = snap.pools.get(decision.backend)?.backend
   const result: Record<string, unknown> = {
     ...base,

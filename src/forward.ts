@@ -64,13 +64,14 @@ export interface Choice {
 const NO_OVERRIDE: OverrideResult = Object.freeze({ kind: 'none' })
 
 /**
- * The backend for this request. Static routes cost nothing here; flagged routes
- * build the cohort and ask the flags (in memory, never over the network).
+ * The backend for this request. Static routes cost nothing here (not even the client
+ * address, which `clientIp` only works out when asked); flagged routes build the
+ * cohort and ask the flags (in memory, never over the network).
  */
-export async function chooseBackend (snap: Snapshot, route: Route, headers: IncomingHttpHeaders, clientIp: string): Promise<Choice> {
+export async function chooseBackend (snap: Snapshot, route: Route, headers: IncomingHttpHeaders, clientIp: () => string): Promise<Choice> {
   if (route.config.flag === undefined) return { decision: decide(route, undefined, undefined, undefined), cohort: undefined, override: NO_OVERRIDE }
   const override = readOverride(headers, snap.config.override, snap.overrideSecret, routeBackends(route))
-  const cohort = await buildCohort(snap.config.cohort, { headers, clientIp }, snap.jwt)
+  const cohort = await buildCohort(snap.config.cohort, { headers, clientIp: clientIp() }, snap.jwt)
   let decision = decide(route, snap.flags, cohort.context, override.kind === 'accepted' ? override.backend : undefined)
   // A tripped rollback guard sends the flag's traffic back to the baseline.
   if (decision.reason === 'flag_on' && decision.backend !== route.backend && route.config.guard !== undefined && snap.guard.admit(route.name) === 'baseline') {
@@ -236,7 +237,7 @@ export function createProxyHandler (runtime: Runtime) {
     }
     const { route } = target
     state.route = route.name
-    const choice = await chooseBackend(snap, route, raw.headers, clientAddress(snap, raw))
+    const choice = await chooseBackend(snap, route, raw.headers, () => clientAddress(snap, raw))
     const { decision } = choice
     if (choice.override.kind === 'rejected') request.log.warn({ route: route.name, reason: choice.override.reason }, 'backend override ignored')
     let bp = snap.pools.get(decision.backend)
@@ -257,7 +258,6 @@ export function createProxyHandler (runtime: Runtime) {
 
     // A client that goes away must not keep a backend connection busy.
     const abort = new Cancel()
-    reply.raw.once('close', () => { if (!reply.raw.writableFinished) abort.abort() })
     // Node's requestTimeout does not cover a body still arriving once the request is
     // being handled, so a slow body is cut here, at the same deadline.
     let bodyTimedOut = false
@@ -270,10 +270,11 @@ export function createProxyHandler (runtime: Runtime) {
         if (reply.raw.headersSent) raw.socket.destroy()
       }, Math.max(0, snap.config.client.requestTimeout - (performance.now() - state.start)))
       : undefined
-    if (bodyDeadline !== undefined) {
-      raw.once('end', () => clearTimeout(bodyDeadline))
-      reply.raw.once('close', () => clearTimeout(bodyDeadline))
-    }
+    if (bodyDeadline !== undefined) raw.once('end', () => clearTimeout(bodyDeadline))
+    reply.raw.once('close', () => {
+      clearTimeout(bodyDeadline)
+      if (!reply.raw.writableFinished) abort.abort()
+    })
 
     let body: Buffer | Readable | undefined
     if (hasBody) {

@@ -64,7 +64,7 @@ export function createUpgradeHandler (runtime: Runtime, server: Server, logger: 
       done(400, { route: route.name, code: Errors.UPGRADE_NOT_ALLOWED.code })
       return
     }
-    const { decision } = await chooseBackend(snap, route, req.headers, clientAddress(snap, req))
+    const { decision } = await chooseBackend(snap, route, req.headers, () => clientAddress(snap, req))
     state.backend = decision.backend
     state.reason = decision.reason
     const bp = snap.pools.get(decision.backend)

@@ -12,6 +12,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import { parseConfig } from '../src/config.js'
 import { buildCohort } from '../src/cohort.js'
 import { FileFlagSource } from '../src/flags/file-source.js'
+import type { Context } from '../src/flags/sdk.js'
 import { createLogger } from '../src/log.js'
 import { tempDir } from './helper.js'
 
@@ -71,24 +72,25 @@ cohort:
 ${props === '' ? '' : `  properties:\n${props}`}
 `, 'spec.yaml')
 
-    for (const c of spec.tests ?? []) {
+    /** The context the proxy builds from the request a case describes, or undefined (skipped) when none can. */
+    const contextOf = async (c: { description: string, context: SpecContext }): Promise<Context | undefined> => {
       const why = unmappable(c.context)
       if (why !== undefined) {
         t.pass(c.description, { skip: why })
-        continue
+        return undefined
       }
       const { context } = await buildCohort(config.cohort, toRequest(c.context), undefined)
       if (c.context.remoteAddress === undefined) delete context.remoteAddress
-      t.equal(source.evaluate(c.toggleName, context, false).enabled, c.expectedResult, c.description)
+      return context
+    }
+
+    for (const c of spec.tests ?? []) {
+      const context = await contextOf(c)
+      if (context !== undefined) t.equal(source.evaluate(c.toggleName, context, false).enabled, c.expectedResult, c.description)
     }
     for (const c of spec.variantTests ?? []) {
-      const why = unmappable(c.context)
-      if (why !== undefined) {
-        t.pass(c.description, { skip: why })
-        continue
-      }
-      const { context } = await buildCohort(config.cohort, toRequest(c.context), undefined)
-      if (c.context.remoteAddress === undefined) delete context.remoteAddress
+      const context = await contextOf(c)
+      if (context === undefined) continue
       const result = source.evaluate(c.toggleName, context, true)
       t.equal(result.enabled, c.expectedResult.feature_enabled ?? c.expectedResult.enabled, `${c.description} (flag)`)
       t.equal(result.variant ?? 'disabled', c.expectedResult.enabled ? c.expectedResult.name : 'disabled', `${c.description} (variant)`)
