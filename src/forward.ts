@@ -3,14 +3,12 @@
  * stream bodies both ways, and turn transport failures into problem responses.
  * Works on one snapshot of the route table from start to finish.
  */
-import { EventEmitter } from 'node:events'
 import { pipeline, PassThrough, Transform, type TransformCallback, type Readable } from 'node:stream'
 import type { IncomingMessage } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { BackendConfig, ShadowConfig } from './config.js'
 import type { BackendPool } from './pools.js'
 import type { Captured } from './shadow.js'
-import type { Dispatcher } from 'undici'
 import type { Runtime, Snapshot } from './runtime.js'
 import type { Route } from './routing.js'
 import { routingSegments } from './patterns.js'
@@ -24,6 +22,7 @@ import { decide, routeBackends, type Decision } from './decision.js'
 import { buildCohort, type Cohort } from './cohort.js'
 import { readOverride, type OverrideResult } from './override.js'
 import { serializeCookie } from './cookies.js'
+import { exchange, Cancel, type ExchangeEvents } from './exchange.js'
 
 /** Methods that may be sent twice: retried once, and only when they carry no body. */
 const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'DELETE', 'PUT'])
@@ -141,20 +140,6 @@ function ignore (): void {}
 
 interface Prebuffered { readonly chunks: Buffer[], readonly ended: boolean }
 
-/**
- * Cancels the backend request when the client goes away or the body is too slow.
- * An EventEmitter, which undici accepts as a signal: an AbortController per request
- * cost several microseconds of DOMException machinery on the hot path.
- */
-class Cancel extends EventEmitter {
-  aborted = false
-  abort (): void {
-    if (this.aborted) return
-    this.aborted = true
-    this.emit('abort')
-  }
-}
-
 function prebuffer (source: Readable, max: number, signal: Cancel): Promise<Prebuffered> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
@@ -240,8 +225,9 @@ export function createProxyHandler (runtime: Runtime) {
     const choice = await chooseBackend(snap, route, raw.headers, () => clientAddress(snap, raw))
     const { decision } = choice
     if (choice.override.kind === 'rejected') request.log.warn({ route: route.name, reason: choice.override.reason }, 'backend override ignored')
-    let bp = snap.pools.get(decision.backend)
-    if (bp === undefined) throw new Error(`backend ${decision.backend} has no pool`)
+    const chosen = snap.pools.get(decision.backend)
+    if (chosen === undefined) throw new Error(`backend ${decision.backend} has no pool`)
+    let bp: BackendPool = chosen
     state.backend = decision.backend
     state.reason = decision.reason
     state.flag = decision.flag
@@ -307,104 +293,103 @@ export function createProxyHandler (runtime: Runtime) {
       }
     }
 
-    let res: Dispatcher.ResponseData
-    for (let attempt = 0; ; attempt++) {
-      const t0 = performance.now()
-      const path = bp.backend.basePath + target.path
-      const headers = upstreamHeadersFor(snap, raw, String(request.id), bp.backend)
-      try {
-        res = await bp.pool.request({ path, method, headers, body: body ?? null, signal: abort })
+    const requestId = String(request.id)
+    const out = reply.raw
+    let captured: Buffer[] | undefined
+    let capturedSize = 0
+    let compareWithShadow: ((p: Captured | undefined) => void) | undefined
+    let upstreamStatus = 0
+    let upstreamHeaders: IncomingHttpHeaders = {}
+    let t0 = 0
+    const events: ExchangeEvents = {
+      head: (status, headers) => {
         state.upstreamMs = performance.now() - t0
-        break
-      } catch (err) {
-        if (bodyTimedOut) return sendProblem(reply, Errors.REQUEST_TIMEOUT, 'the request body was not received within the time allowed', true)
-        if (abort.aborted) return reply.hijack()
-        if (err instanceof ProxyError) {
-          state.errorCode = err.code
-          return sendProblem(reply, err, err.detail, true)
+        if (status < 200 || status > 599) {
+          state.upstreamError = 'invalid_response'
+          return new ProxyError(Errors.BACKEND_INVALID_RESPONSE, detailFor(Errors.BACKEND_INVALID_RESPONSE, bp.backend.name))
         }
-        const c = classifyUpstreamError(err)
-        const replayable = c.beforeSend && !hasBody && RETRYABLE.has(method)
-        // Nothing reached the flag-selected backend: the baseline serves instead.
-        if (replayable && route.config.failover && state.reason !== 'failover' && bp.backend.name !== route.backend) {
-          const baseline = snap.pools.get(route.backend)
-          if (baseline !== undefined) {
-            request.log.warn({ route: route.name, from: bp.backend.name, to: route.backend, kind: c.kind }, 'failover to the baseline backend')
-            state.failoverFrom = { backend: bp.backend.name, kind: c.kind }
-            bp = baseline
-            state.backend = route.backend
-            state.reason = 'failover'
-            continue
-          }
+        // The copy for parity goes out once the primary has answered, so the user's
+        // latency never includes it.
+        compareWithShadow = startShadow(runtime, snap, route, bp, target.path, raw, requestId, body, rawPathOf(raw.url as string))
+        if (compareWithShadow !== undefined) {
+          captured = []
+          upstreamStatus = status
+          upstreamHeaders = headers
+          events.data = capture
         }
-        if (attempt === 0 && replayable) {
-          state.retried = true
+        // From here the backend's answer is written as is; Fastify would add a content type.
+        reply.hijack()
+        out.writeHead(status, responseHeadersFor(headers, requestId, !raw.complete || runtime.draining, choice.cohort?.issuedSession, snap.config.cohort.sessionCookie))
+        return out
+      },
+      data: undefined,
+      done: (err) => {
+        if (err === undefined) {
+          compareWithShadow?.({ status: upstreamStatus, headers: upstreamHeaders, body: captured === undefined ? undefined : Buffer.concat(captured) })
+          return
+        }
+        compareWithShadow?.(undefined)
+        if (!abort.aborted) {
+          const c = classifyUpstreamError(err)
+          state.upstreamError = c.kind
+          request.log.warn({ err, route: route.name, backend: bp.backend.name, kind: c.kind }, 'backend response failed mid-stream')
+        }
+        out.destroy()
+      }
+    }
+    const capture = (chunk: Buffer): void => {
+      capturedSize += chunk.length
+      if (captured !== undefined && capturedSize <= (route.config.shadow as ShadowConfig).maxBodySize) captured.push(chunk)
+      else captured = undefined
+    }
+
+    for (let attempt = 0; ; attempt++) {
+      const path = bp.backend.basePath + target.path
+      const headers = upstreamHeadersFor(snap, raw, requestId, bp.backend)
+      t0 = performance.now()
+      const err = await exchange(bp.pool, { path, method, headers, body: body ?? null }, events, abort)
+      if (err === undefined) return reply
+      if (bodyTimedOut) return sendProblem(reply, Errors.REQUEST_TIMEOUT, 'the request body was not received within the time allowed', true)
+      if (abort.aborted) return reply.hijack()
+      if (err instanceof ProxyError) {
+        state.errorCode = err.code
+        return sendProblem(reply, err, err.detail, !raw.complete)
+      }
+      const c = classifyUpstreamError(err)
+      const replayable = c.beforeSend && !hasBody && RETRYABLE.has(method)
+      // Nothing reached the flag-selected backend: the baseline serves instead.
+      if (replayable && route.config.failover && state.reason !== 'failover' && bp.backend.name !== route.backend) {
+        const baseline = snap.pools.get(route.backend)
+        if (baseline !== undefined) {
+          request.log.warn({ route: route.name, from: bp.backend.name, to: route.backend, kind: c.kind }, 'failover to the baseline backend')
+          state.failoverFrom = { backend: bp.backend.name, kind: c.kind }
+          bp = baseline
+          state.backend = route.backend
+          state.reason = 'failover'
           continue
         }
-        state.upstreamError = c.kind
-        state.errorCode = c.error.code
-        request.log.warn({ err, route: route.name, backend: bp.backend.name, kind: c.kind }, 'backend request failed')
-        return sendProblem(reply, c.error, detailFor(c.error, bp.backend.name), !raw.complete)
       }
-    }
-
-    if (res.statusCode < 200 || res.statusCode > 599) {
-      res.body.destroy()
-      state.upstreamError = 'invalid_response'
-      state.errorCode = Errors.BACKEND_INVALID_RESPONSE.code
-      return sendProblem(reply, Errors.BACKEND_INVALID_RESPONSE, detailFor(Errors.BACKEND_INVALID_RESPONSE, bp.backend.name), !raw.complete)
-    }
-
-    // The copy for parity goes out once the primary has answered, so the user's
-    // latency never includes it.
-    const compareWithShadow = startShadow(runtime, snap, route, bp, target.path, raw, String(request.id), body, rawPathOf(raw.url as string))
-
-    // From here the backend's answer is written as is; Fastify would add a content type.
-    reply.hijack()
-    const out = reply.raw
-    const responseHeaders = clientResponseHeaders(res.headers)
-    if (responseHeaders['x-request-id'] === undefined) responseHeaders['x-request-id'] = String(request.id)
-    if (!raw.complete || runtime.draining) responseHeaders.connection = 'close'
-    const issued = choice.cohort?.issuedSession
-    const sessionCookie = snap.config.cohort.sessionCookie
-    if (issued !== undefined && sessionCookie !== undefined) {
-      const existing = responseHeaders['set-cookie']
-      const ours = serializeCookie(sessionCookie.name, issued, sessionCookie)
-      responseHeaders['set-cookie'] = existing === undefined ? ours : [...(Array.isArray(existing) ? existing : [existing]), ours]
-    }
-    out.writeHead(res.statusCode, responseHeaders)
-    let captured: Buffer[] | undefined
-    if (compareWithShadow !== undefined) {
-      const max = (route.config.shadow as ShadowConfig).maxBodySize
-      let size = 0
-      captured = []
-      res.body.on('data', (c: Buffer) => {
-        size += c.length
-        if (captured !== undefined && size <= max) captured.push(c)
-        else captured = undefined
-      })
-    }
-    const status = res.statusCode
-    const upstreamHeaders = res.headers
-    // pipe() rather than stream.pipeline(): pipeline allocates and aborts an
-    // AbortController per call, a measurable cost at this rate. Errors are wired by hand.
-    const upstream = res.body
-    upstream.on('error', (err) => {
-      compareWithShadow?.(undefined)
-      if (!abort.aborted) {
-        const c = classifyUpstreamError(err)
-        state.upstreamError = c.kind
-        request.log.warn({ err, route: route.name, backend: bp.backend.name, kind: c.kind }, 'backend response failed mid-stream')
+      if (attempt === 0 && replayable) {
+        state.retried = true
+        continue
       }
-      out.destroy()
-    })
-    out.once('close', () => {
-      if (!upstream.readableEnded) upstream.destroy()
-    })
-    if (compareWithShadow !== undefined) {
-      out.once('finish', () => compareWithShadow({ status, headers: upstreamHeaders, body: captured === undefined ? undefined : Buffer.concat(captured) }))
+      state.upstreamError = c.kind
+      state.errorCode = c.error.code
+      request.log.warn({ err, route: route.name, backend: bp.backend.name, kind: c.kind }, 'backend request failed')
+      return sendProblem(reply, c.error, detailFor(c.error, bp.backend.name), !raw.complete)
     }
-    upstream.pipe(out)
-    return reply
   }
+}
+
+/** The backend's response headers as the client gets them. */
+function responseHeadersFor (headers: IncomingHttpHeaders, requestId: string, close: boolean, issuedSession: string | undefined, sessionCookie: Snapshot['config']['cohort']['sessionCookie']): Record<string, string | string[]> {
+  const out = clientResponseHeaders(headers)
+  if (out['x-request-id'] === undefined) out['x-request-id'] = requestId
+  if (close) out.connection = 'close'
+  if (issuedSession !== undefined && sessionCookie !== undefined) {
+    const existing = out['set-cookie']
+    const ours = serializeCookie(sessionCookie.name, issuedSession, sessionCookie)
+    out['set-cookie'] = existing === undefined ? ours : [...(Array.isArray(existing) ? existing : [existing]), ours]
+  }
+  return out
 }
