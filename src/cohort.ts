@@ -47,9 +47,14 @@ export interface CohortInput {
   readonly clientIp: string
 }
 
-export async function buildCohort (config: CohortConfig, input: CohortInput, jwt: JwtVerifier | undefined): Promise<Cohort> {
+/** Async only when a JWT has to be verified; the common case stays off the microtask queue. */
+export function buildCohort (config: CohortConfig, input: CohortInput, jwt: JwtVerifier | undefined): Cohort | Promise<Cohort> {
+  if (jwt === undefined) return cohortFrom(config, input, undefined)
+  return jwt.claims(input.headers).then((claims) => cohortFrom(config, input, claims))
+}
+
+function cohortFrom (config: CohortConfig, input: CohortInput, claims: JWTPayload | undefined): Cohort {
   const { headers } = input
-  const claims = jwt === undefined ? undefined : await jwt.claims(headers)
   const from: Record<string, string> = { remoteAddress: 'client address' }
   const context: Context = { remoteAddress: input.clientIp, properties: {} }
   const user = pick(config.userId, headers, claims)

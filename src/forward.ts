@@ -67,10 +67,14 @@ const NO_OVERRIDE: OverrideResult = Object.freeze({ kind: 'none' })
  * address, which `clientIp` only works out when asked); flagged routes build the
  * cohort and ask the flags (in memory, never over the network).
  */
-export async function chooseBackend (snap: Snapshot, route: Route, headers: IncomingHttpHeaders, clientIp: () => string): Promise<Choice> {
+export function chooseBackend (snap: Snapshot, route: Route, headers: IncomingHttpHeaders, clientIp: () => string): Choice | Promise<Choice> {
   if (route.config.flag === undefined) return { decision: decide(route, undefined, undefined, undefined), cohort: undefined, override: NO_OVERRIDE }
   const override = readOverride(headers, snap.config.override, snap.overrideSecret, routeBackends(route))
-  const cohort = await buildCohort(snap.config.cohort, { headers, clientIp: clientIp() }, snap.jwt)
+  const cohort = buildCohort(snap.config.cohort, { headers, clientIp: clientIp() }, snap.jwt)
+  return cohort instanceof Promise ? cohort.then((c) => flagChoice(snap, route, c, override)) : flagChoice(snap, route, cohort, override)
+}
+
+function flagChoice (snap: Snapshot, route: Route, cohort: Cohort, override: OverrideResult): Choice {
   let decision = decide(route, snap.flags, cohort.context, override.kind === 'accepted' ? override.backend : undefined)
   // A tripped rollback guard sends the flag's traffic back to the baseline.
   if (decision.reason === 'flag_on' && decision.backend !== route.backend && route.config.guard !== undefined && snap.guard.admit(route.name) === 'baseline') {
@@ -222,12 +226,13 @@ export function createProxyHandler (runtime: Runtime) {
     }
     const { route } = target
     state.route = route.name
-    const choice = await chooseBackend(snap, route, raw.headers, () => clientAddress(snap, raw))
+    const chosen = chooseBackend(snap, route, raw.headers, () => clientAddress(snap, raw))
+    const choice = chosen instanceof Promise ? await chosen : chosen
     const { decision } = choice
-    if (choice.override.kind === 'rejected') request.log.warn({ route: route.name, reason: choice.override.reason }, 'backend override ignored')
-    const chosen = snap.pools.get(decision.backend)
-    if (chosen === undefined) throw new Error(`backend ${decision.backend} has no pool`)
-    let bp: BackendPool = chosen
+    if (choice.override.kind === 'rejected') request.log.warn({ reqId: request.id, route: route.name, reason: choice.override.reason }, 'backend override ignored')
+    const pool = snap.pools.get(decision.backend)
+    if (pool === undefined) throw new Error(`backend ${decision.backend} has no pool`)
+    let bp: BackendPool = pool
     state.backend = decision.backend
     state.reason = decision.reason
     state.flag = decision.flag
@@ -242,25 +247,24 @@ export function createProxyHandler (runtime: Runtime) {
     }
     const hasBody = chunked || (cl !== undefined && cl !== '0')
 
-    // A client that goes away must not keep a backend connection busy.
+    // A client that goes away must not keep a backend connection busy (the response's
+    // close listener, set up in server.ts, aborts it).
     const abort = new Cancel()
+    state.cancel = abort
     // Node's requestTimeout does not cover a body still arriving once the request is
     // being handled, so a slow body is cut here, at the same deadline.
     let bodyTimedOut = false
-    const bodyDeadline = hasBody && snap.config.client.requestTimeout > 0
-      ? setTimeout(() => {
+    if (hasBody && snap.config.client.requestTimeout > 0) {
+      const bodyDeadline = setTimeout(() => {
         if (raw.complete) return
         bodyTimedOut = true
         state.errorCode = Errors.REQUEST_TIMEOUT.code
         abort.abort()
         if (reply.raw.headersSent) raw.socket.destroy()
       }, Math.max(0, snap.config.client.requestTimeout - (performance.now() - state.start)))
-      : undefined
-    if (bodyDeadline !== undefined) raw.once('end', () => clearTimeout(bodyDeadline))
-    reply.raw.once('close', () => {
-      clearTimeout(bodyDeadline)
-      if (!reply.raw.writableFinished) abort.abort()
-    })
+      state.bodyDeadline = bodyDeadline
+      raw.once('end', () => clearTimeout(bodyDeadline))
+    }
 
     let body: Buffer | Readable | undefined
     if (hasBody) {
@@ -332,7 +336,7 @@ export function createProxyHandler (runtime: Runtime) {
         if (!abort.aborted) {
           const c = classifyUpstreamError(err)
           state.upstreamError = c.kind
-          request.log.warn({ err, route: route.name, backend: bp.backend.name, kind: c.kind }, 'backend response failed mid-stream')
+          request.log.warn({ reqId: request.id, err, route: route.name, backend: bp.backend.name, kind: c.kind }, 'backend response failed mid-stream')
         }
         out.destroy()
       }
@@ -361,7 +365,7 @@ export function createProxyHandler (runtime: Runtime) {
       if (replayable && route.config.failover && state.reason !== 'failover' && bp.backend.name !== route.backend) {
         const baseline = snap.pools.get(route.backend)
         if (baseline !== undefined) {
-          request.log.warn({ route: route.name, from: bp.backend.name, to: route.backend, kind: c.kind }, 'failover to the baseline backend')
+          request.log.warn({ reqId: request.id, route: route.name, from: bp.backend.name, to: route.backend, kind: c.kind }, 'failover to the baseline backend')
           state.failoverFrom = { backend: bp.backend.name, kind: c.kind }
           bp = baseline
           state.backend = route.backend
@@ -375,7 +379,7 @@ export function createProxyHandler (runtime: Runtime) {
       }
       state.upstreamError = c.kind
       state.errorCode = c.error.code
-      request.log.warn({ err, route: route.name, backend: bp.backend.name, kind: c.kind }, 'backend request failed')
+      request.log.warn({ reqId: request.id, err, route: route.name, backend: bp.backend.name, kind: c.kind }, 'backend request failed')
       return sendProblem(reply, c.error, detailFor(c.error, bp.backend.name), !raw.complete)
     }
   }

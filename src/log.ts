@@ -43,6 +43,7 @@ export function logAccess (request: FastifyRequest, reply: FastifyReply): void {
   const q = url.indexOf('?')
   // A fixed shape, optional fields added only when set: this runs for every request.
   const line: Record<string, unknown> = {
+    reqId: request.id,
     route: s.route ?? null,
     backend: s.backend ?? null,
     reason: s.reason ?? null,

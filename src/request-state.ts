@@ -4,6 +4,7 @@
  */
 import type { UpstreamErrorKind } from './upstream-errors.js'
 import type { DecisionReason } from './decision.js'
+import type { Cancel } from './exchange.js'
 
 export interface RequestState {
   /** performance.now() when the request arrived. */
@@ -20,6 +21,10 @@ export interface RequestState {
   retried: boolean
   /** The flag-selected backend that could not be reached before failover. */
   failoverFrom: { readonly backend: string, readonly kind: UpstreamErrorKind } | undefined
+  /** Stops the backend request if the client leaves before the response is finished. */
+  cancel: Cancel | undefined
+  /** The request body's deadline, cleared when the response closes. */
+  bodyDeadline: NodeJS.Timeout | undefined
 }
 
 export function newRequestState (): RequestState {
@@ -34,7 +39,9 @@ export function newRequestState (): RequestState {
     upstreamError: undefined,
     errorCode: undefined,
     retried: false,
-    failoverFrom: undefined
+    failoverFrom: undefined,
+    cancel: undefined,
+    bodyDeadline: undefined
   }
 }
 
