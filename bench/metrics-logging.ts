@@ -51,8 +51,8 @@ function stateFor (i: number): RequestState {
 const variants: Record<string, (i: number) => void> = {
   baseline: (i) => { const s = stateFor(i); fakeRequest(s, i) },
   metrics: (i) => { const s = stateFor(i); fakeRequest(s, i); metrics.request(s, 'GET', 200) },
-  'access log': (i) => { const s = stateFor(i); const { request, reply } = fakeRequest(s, i); logAccess(request, reply) },
-  'log + metrics': (i) => { const s = stateFor(i); const { request, reply } = fakeRequest(s, i); logAccess(request, reply); metrics.request(s, 'GET', 200) }
+  'access log': (i) => { const s = stateFor(i); const { request, reply } = fakeRequest(s, i); logAccess(logger, request, reply) },
+  'log + metrics': (i) => { const s = stateFor(i); const { request, reply } = fakeRequest(s, i); logAccess(logger, request, reply); metrics.request(s, 'GET', 200) }
 }
 
 const results: Record<string, number[]> = {}

@@ -45,32 +45,49 @@ function bufferedStdout (): DestinationStream {
   return { write: (line: string) => buffered.write(Buffer.from(line)) }
 }
 
-/** The one access line per request; status 499 when the client left before any response. */
-export function logAccess (request: FastifyRequest, reply: FastifyReply): void {
+/** Characters JSON must escape (and lone surrogates); strings without them are quoted as is. */
+const NEEDS_ESCAPE = /[\u0000-\u001f"\\\ud800-\udfff]/
+
+function str (value: string): string {
+  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : '"' + value + '"'
+}
+
+function strOrNull (value: string | undefined): string {
+  return value === undefined ? 'null' : str(value)
+}
+
+/**
+ * The one access line per request; status 499 when the client left before any response.
+ * Serialized here rather than by pino: the line is written for every request, and a
+ * fixed template costs a fraction of pino's generic walk over an object. The bytes are
+ * pino's own (level, time, bindings, fields, msg), which a test holds it to.
+ */
+export function logAccess (logger: Logger, request: FastifyRequest, reply: FastifyReply): void {
+  if (!logger.isLevelEnabled('info')) return
   const s = request.spx
   const url = request.raw.url ?? ''
   const q = url.indexOf('?')
-  // A fixed shape, optional fields added only when set: this runs for every request.
-  const line: Record<string, unknown> = {
-    reqId: request.id,
-    route: s.route ?? null,
-    backend: s.backend ?? null,
-    reason: s.reason ?? null,
-    method: request.raw.method,
-    // The query is left out: it often carries tokens.
-    path: q === -1 ? url : url.slice(0, q),
-    status: responseStatus(reply.raw),
-    durationMs: round(performance.now() - s.start),
-    upstreamMs: s.upstreamMs === undefined ? null : round(s.upstreamMs)
-  }
-  if (s.flag !== undefined) line.flag = s.flag
-  if (s.variant !== undefined) line.variant = s.variant
-  if (!reply.raw.writableFinished) line.aborted = true
-  if (s.upstreamError !== undefined) line.upstreamError = s.upstreamError
-  if (s.errorCode !== undefined) line.code = s.errorCode
-  if (s.retried) line.retried = true
-  if (s.failoverFrom !== undefined) line.failoverFrom = s.failoverFrom.backend
-  request.log.info(line, 'request')
+  const out = reply.raw
+  // The query is left out: it often carries tokens.
+  let line = '{"level":30,"time":' + Date.now() + (logger as unknown as Record<symbol, string>)[pino.symbols.chindingsSym] +
+    ',"reqId":' + str(String(request.id)) +
+    ',"route":' + strOrNull(s.route) +
+    ',"backend":' + strOrNull(s.backend) +
+    ',"reason":' + strOrNull(s.reason) +
+    ',"method":' + str(request.raw.method ?? '') +
+    ',"path":' + str(q === -1 ? url : url.slice(0, q)) +
+    ',"status":' + responseStatus(out) +
+    ',"durationMs":' + round(performance.now() - s.start) +
+    ',"upstreamMs":' + (s.upstreamMs === undefined ? 'null' : round(s.upstreamMs))
+  if (s.flag !== undefined) line += ',"flag":' + str(s.flag)
+  if (s.variant !== undefined) line += ',"variant":' + str(s.variant)
+  if (!out.writableFinished) line += ',"aborted":true'
+  if (s.upstreamError !== undefined) line += ',"upstreamError":' + str(s.upstreamError)
+  if (s.errorCode !== undefined) line += ',"code":' + str(s.errorCode)
+  if (s.retried) line += ',"retried":true'
+  if (s.failoverFrom !== undefined) line += ',"failoverFrom":' + str(s.failoverFrom.backend)
+  const destination = (logger as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym] as DestinationStream
+  destination.write(line + ',"msg":"request"}\n')
 }
 
 function round (ms: number): number {

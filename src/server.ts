@@ -33,7 +33,7 @@ export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Met
     res.once('close', () => {
       clearTimeout(state.bodyDeadline)
       if (!res.writableFinished) state.cancel?.abort()
-      logAccess(request, reply)
+      logAccess(logger, request, reply)
       const status = responseStatus(res)
       metrics.request(state, request.raw.method ?? 'GET', status)
       runtime.observe(state, status)

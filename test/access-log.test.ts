@@ -1,6 +1,9 @@
 import t from 'tap'
 import { request } from 'undici'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { startUpstream, startProxy, closedPort, accessLines, sleep } from './helper.js'
+import { createLogger, logAccess } from '../src/log.js'
+import { newRequestState, type RequestState } from '../src/request-state.js'
 
 t.test('one access line per request with route, backend, status and timings', async (t) => {
   const legacy = await startUpstream(t, 'legacy')
@@ -48,4 +51,35 @@ routes:
   const text = JSON.stringify(proxy.logs)
   t.ok(accessLines(proxy.logs).length === 3)
   t.notMatch(text, /SECRET/, 'no secret value in any log line')
+})
+
+t.test('the access line is byte for byte what pino would write for the same fields', async (t) => {
+  const written: string[] = []
+  const logger = createLogger({ destination: { write: (line: string) => { written.push(line) } } })
+  const cases: Array<{ state: Partial<RequestState>, id: string, url: string, finished: boolean, headersSent: boolean, status: number, fields: Record<string, unknown> }> = [
+    {
+      state: { route: 'orders', backend: 'django', reason: 'flag_on', flag: 'orders-on-django', variant: 'b', upstreamMs: 1.2345 },
+      id: 'r-"quoted"\\', url: '/api/ordérs/7"x?token=1', finished: true, headersSent: true, status: 200,
+      fields: { reqId: 'r-"quoted"\\', route: 'orders', backend: 'django', reason: 'flag_on', method: 'GET', path: '/api/ordérs/7"x', status: 200, durationMs: 0, upstreamMs: 1.235, flag: 'orders-on-django', variant: 'b' }
+    },
+    {
+      state: { upstreamError: 'connect_refused', errorCode: 'SPX_BACKEND_UNAVAILABLE', retried: true, failoverFrom: { backend: 'django', kind: 'connect_refused' }, route: 'orders', backend: 'legacy', reason: 'failover' },
+      id: 'r-2', url: '/x\u0001\ud800', finished: false, headersSent: false, status: 200,
+      fields: { reqId: 'r-2', route: 'orders', backend: 'legacy', reason: 'failover', method: 'GET', path: '/x\u0001\ud800', status: 499, durationMs: 0, upstreamMs: null, aborted: true, upstreamError: 'connect_refused', code: 'SPX_BACKEND_UNAVAILABLE', retried: true, failoverFrom: 'django' }
+    }
+  ]
+  const normalize = (line: string): string => line.replace(/"time":\d+/, '"time":0').replace(/"durationMs":[\d.e-]+/, '"durationMs":0')
+  for (const c of cases) {
+    const spx = { ...newRequestState(), ...c.state }
+    const request = { id: c.id, raw: { url: c.url, method: 'GET' }, spx } as unknown as FastifyRequest
+    const reply = { raw: { writableFinished: c.finished, headersSent: c.headersSent, statusCode: c.status } } as unknown as FastifyReply
+    logAccess(logger, request, reply)
+    logger.info(c.fields, 'request')
+    const [ours, pinos] = written.splice(0, 2).map((l) => normalize(l))
+    t.equal(ours, pinos)
+    t.doesNotThrow(() => JSON.parse(ours as string))
+  }
+  const quiet = createLogger({ level: 'warn', destination: { write: (line: string) => { written.push(line) } } })
+  logAccess(quiet, { id: 'x', raw: { url: '/', method: 'GET' }, spx: newRequestState() } as unknown as FastifyRequest, { raw: { writableFinished: true, headersSent: true, statusCode: 200 } } as unknown as FastifyReply)
+  t.equal(written.length, 0, 'no access line below level info')
 })
