@@ -8,7 +8,7 @@
  */
 import { openSync } from 'node:fs'
 import { pino } from 'pino'
-import { createLogger, logAccess } from '../src/log.js'
+import { createLogger, logAccess, bufferedDestination } from '../src/log.js'
 import { Metrics } from '../src/metrics.js'
 import { newRequestState, type RequestState } from '../src/request-state.js'
 import { Runtime } from '../src/runtime.js'
@@ -29,7 +29,7 @@ const runtime = new Runtime(config, { logger: pino({ level: 'silent' }), env: {}
 const metrics = new Metrics(() => runtime.snapshot)
 metrics.configApplied(runtime.snapshot)
 
-const logger = createLogger({ level: 'info', destination: pino.destination({ fd: openSync('/dev/null', 'w'), sync: false }) })
+const logger = createLogger({ level: 'info', destination: bufferedDestination(openSync('/dev/null', 'w')) })
 const reqLog = logger.child({ reqId: 'c0ffee00-1234-4321-8888-000000000000' })
 
 function fakeRequest (state: RequestState, i: number): { request: FastifyRequest, reply: FastifyReply } {

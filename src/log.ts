@@ -28,18 +28,18 @@ export function createLogger (opts: LoggerOptions = {}): Logger {
   if (opts.pretty === true) {
     return pino({ ...options, transport: { target: 'pino-pretty' } })
   }
-  return pino(options, opts.destination ?? bufferedStdout())
+  return pino(options, opts.destination ?? bufferedDestination(1))
 }
 
 /**
- * Asynchronous stdout in writes of at least 4 KiB, or every 100 ms at low traffic.
- * Lines are handed over as Buffers: in its string mode sonic-boom measures the byte
+ * Asynchronous output (stdout in production) in writes of at least 4 KiB, or every
+ * 100 ms at low traffic. Lines are handed over as Buffers: in its string mode sonic-boom measures the byte
  * length of everything still pending on every write, which at proxy rates cost more
  * CPU than all the rest of a request's logging and metrics. pino flushes the sonic-boom
  * synchronously at exit.
  */
-function bufferedStdout (): DestinationStream {
-  const sonic = pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 100, contentMode: 'buffer' })
+export function bufferedDestination (fd: number): DestinationStream {
+  const sonic = pino.destination({ dest: fd, sync: false, minLength: 4096, periodicFlush: 100, contentMode: 'buffer' })
   // sonic-boom's types know only its string mode.
   const buffered = sonic as unknown as { write: (chunk: Buffer) => boolean }
   return { write: (line: string) => buffered.write(Buffer.from(line)) }
