@@ -159,6 +159,10 @@ routes:
     spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' })
     const spx = start(process.execPath, [join(ROOT, 'dist/cli.js'), 'start', '--config', join(dir, 'routes.yaml')], { PORT: String(spxPort), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: dir })
     targets.push({ name: 'strangler-proxy', url: `http://127.0.0.1:${spxPort}/api/orders/1`, pid: spx.pid })
+    // As the Docker image runs it (its ENTRYPOINT sets a 4 MiB young-generation semi-space).
+    const spxImagePort = await freePort()
+    const spxImage = start(process.execPath, ['--max-semi-space-size=4', join(ROOT, 'dist/cli.js'), 'start', '--config', join(dir, 'routes.yaml')], { PORT: String(spxImagePort), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: dir })
+    targets.push({ name: 'strangler (image)', url: `http://127.0.0.1:${spxImagePort}/api/orders/1`, pid: spxImage.pid })
     const spx2Port = await freePort()
     const spx2 = start(process.execPath, [join(ROOT, 'dist/cli.js'), 'start', '--workers', '2', '--config', join(dir, 'routes.yaml')], { PORT: String(spx2Port), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: dir })
     targets.push({ name: 'strangler ×2 wk', url: `http://127.0.0.1:${spx2Port}/api/orders/1`, pid: spx2.pid })
