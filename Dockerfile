@@ -27,7 +27,5 @@ HEALTHCHECK --interval=5s --timeout=2s --start-period=5s --retries=5 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.ADMIN_PORT || 8081) + '/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Node is PID 1: the CLI installs its own SIGTERM/SIGINT handlers, which drain.
 STOPSIGNAL SIGTERM
-# A 4 MiB young-generation semi-space: about 22 MiB less RSS under load for a CPU cost
-# within measurement noise (README, "Benchmarks and soak"); --workers inherit it.
-ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/cli.js"]
+ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["start"]

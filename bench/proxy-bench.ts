@@ -3,7 +3,7 @@
  * bare Fastify + @fastify/http-proxy, and strangler-proxy with a flag, metrics and the
  * access log on. Interleaved A B C D over several rounds; wrk for throughput and
  * latency under load, a fixed-rate Node client for added p99; proxy CPU per request
- * from /proc, RSS at the end. Ratios are against bare http-proxy and nginx.
+ * from /proc, RSS under load (median over rounds, sampled as each wrk run ends). Ratios are against bare http-proxy and nginx.
  *
  *   npm run bench                      (BENCH_ROUNDS, BENCH_SECONDS, BENCH_RATE)
  */
@@ -69,7 +69,7 @@ function rssMiB (pid: number): number {
 }
 
 interface Target { name: string, url: string, pid: number | undefined }
-interface Result { rps: number, p50: number, p99: number, cpuUs: number }
+interface Result { rps: number, p50: number, p99: number, cpuUs: number, rss: number }
 
 function wrk (url: string): { rps: number, p50: number, p99: number, requests: number } {
   const out = spawnSync('wrk', ['-t1', '-c50', `-d${SECONDS}s`, '--latency', '-H', 'x-user-id: user-7', url], { encoding: 'utf8' }).stdout
@@ -159,10 +159,10 @@ routes:
     spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' })
     const spx = start(process.execPath, [join(ROOT, 'dist/cli.js'), 'start', '--config', join(dir, 'routes.yaml')], { PORT: String(spxPort), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: dir })
     targets.push({ name: 'strangler-proxy', url: `http://127.0.0.1:${spxPort}/api/orders/1`, pid: spx.pid })
-    // As the Docker image runs it (its ENTRYPOINT sets a 4 MiB young-generation semi-space).
-    const spxImagePort = await freePort()
-    const spxImage = start(process.execPath, ['--max-semi-space-size=4', join(ROOT, 'dist/cli.js'), 'start', '--config', join(dir, 'routes.yaml')], { PORT: String(spxImagePort), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: dir })
-    targets.push({ name: 'strangler (image)', url: `http://127.0.0.1:${spxImagePort}/api/orders/1`, pid: spxImage.pid })
+    // The memory knob: a 4 MiB young-generation semi-space (V8's default is 16 MiB).
+    const spxSemiPort = await freePort()
+    const spxSemi = start(process.execPath, ['--max-semi-space-size=4', join(ROOT, 'dist/cli.js'), 'start', '--config', join(dir, 'routes.yaml')], { PORT: String(spxSemiPort), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: dir })
+    targets.push({ name: 'strangler semi=4', url: `http://127.0.0.1:${spxSemiPort}/api/orders/1`, pid: spxSemi.pid })
     const spx2Port = await freePort()
     const spx2 = start(process.execPath, [join(ROOT, 'dist/cli.js'), 'start', '--workers', '2', '--config', join(dir, 'routes.yaml')], { PORT: String(spx2Port), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: dir })
     targets.push({ name: 'strangler ×2 wk', url: `http://127.0.0.1:${spx2Port}/api/orders/1`, pid: spx2.pid })
@@ -175,7 +175,8 @@ routes:
         const r = wrk(t.url)
         const cpu = t.pid === undefined ? 0 : cpuSeconds(t.pid) - before
         const list = results.get(t.name) ?? []
-        list.push({ rps: r.rps, p50: r.p50, p99: r.p99, cpuUs: (cpu * 1e6) / r.requests })
+        // RSS under load: sampled as wrk finishes, before the heap shrinks back.
+        list.push({ rps: r.rps, p50: r.p50, p99: r.p99, cpuUs: (cpu * 1e6) / r.requests, rss: t.pid === undefined ? 0 : rssMiB(t.pid) })
         results.set(t.name, list)
         process.stdout.write(`round ${round + 1} ${t.name.padEnd(16)} ${r.rps.toFixed(0)} req/s\n`)
       }
@@ -192,7 +193,7 @@ routes:
     }
 
     const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
-    const summary = new Map([...results].map(([name, rs]) => [name, { rps: med(rs.map((r) => r.rps)), p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)), cpuUs: med(rs.map((r) => r.cpuUs)) }]))
+    const summary = new Map([...results].map(([name, rs]) => [name, { rps: med(rs.map((r) => r.rps)), p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)), cpuUs: med(rs.map((r) => r.cpuUs)), rss: med(rs.map((r) => r.rss)) }]))
     const bareCpu = summary.get('bare http-proxy')?.cpuUs ?? NaN
     const nginxCpu = summary.get('nginx')?.cpuUs ?? NaN
     const fixed = new Map([...fixedRuns].map(([name, rs]) => [name, { p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)) }]))
@@ -205,7 +206,7 @@ routes:
       const cpu = t.pid === undefined ? '-' : s.cpuUs.toFixed(1)
       const xb = t.pid === undefined ? '-' : (s.cpuUs / bareCpu).toFixed(2)
       const xn = t.pid === undefined || Number.isNaN(nginxCpu) ? '-' : (s.cpuUs / nginxCpu).toFixed(2)
-      const rss = t.pid === undefined ? '-' : rssMiB(t.pid).toFixed(0)
+      const rss = t.pid === undefined ? '-' : s.rss.toFixed(0)
       process.stdout.write(`${t.name.padEnd(16)} ${s.rps.toFixed(0).padStart(6)}  ${s.p50.toFixed(2).padStart(6)}  ${s.p99.toFixed(2).padStart(6)}  ${cpu.padStart(10)}  ${xb.padStart(5)}  ${xn.padStart(6)}  ${rss.padStart(7)}  ${f.p99.toFixed(2).padStart(12)}  ${t.name === 'direct' ? '' : (f.p99 - directP99).toFixed(2).padStart(14)}\n`)
     }
   } finally {
