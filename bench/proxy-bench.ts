@@ -3,7 +3,8 @@
  * bare Fastify + @fastify/http-proxy, and strangler-proxy with a flag, metrics and the
  * access log on. Interleaved A B C D over several rounds; wrk for throughput and
  * latency under load, a fixed-rate Node client for added p99; proxy CPU per request
- * from /proc, RSS under load (median over rounds, sampled as each wrk run ends). Ratios are against bare http-proxy and nginx.
+ * from /proc, RSS under load (sampled as each wrk run ends). Medians over rounds;
+ * ratios are against bare http-proxy and nginx.
  *
  *   npm run bench                      (BENCH_ROUNDS, BENCH_SECONDS, BENCH_RATE)
  */
