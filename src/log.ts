@@ -33,10 +33,10 @@ export function createLogger (opts: LoggerOptions = {}): Logger {
 
 /**
  * Asynchronous output (stdout in production) in writes of at least 4 KiB, or every
- * 100 ms at low traffic. Lines are handed over as Buffers: in its string mode sonic-boom measures the byte
- * length of everything still pending on every write, which at proxy rates cost more
- * CPU than all the rest of a request's logging and metrics. pino flushes the sonic-boom
- * synchronously at exit.
+ * 100 ms at low traffic. Lines are handed over as Buffers: in its string mode
+ * sonic-boom measures the byte length of everything still pending on every write,
+ * which at proxy rates cost more CPU than all the rest of a request's logging and
+ * metrics. pino flushes the sonic-boom synchronously at exit.
  */
 export function bufferedDestination (fd: number): DestinationStream {
   const sonic = pino.destination({ dest: fd, sync: false, minLength: 4096, periodicFlush: 100, contentMode: 'buffer' })
