@@ -17,7 +17,10 @@ import { fileURLToPath } from 'node:url'
 import { Agent, request } from 'undici'
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600)
-const SAMPLE_MS = Number(process.env.SOAK_SAMPLE_MS ?? 10_000)
+// Every 2 s: heap swings by tens of MiB between garbage collections, so each third of
+// a short run needs enough samples for its floor to mean something. Printed every 10 s.
+const SAMPLE_MS = Number(process.env.SOAK_SAMPLE_MS ?? 2_000)
+const PRINT_EVERY = Math.max(1, Math.round(10_000 / SAMPLE_MS))
 const CONCURRENCY = Number(process.env.SOAK_CONCURRENCY ?? 16)
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..')
 
@@ -141,7 +144,7 @@ routes:
         requests: metric(text, 'strangler_requests_total')
       }
       samples.push(s)
-      process.stdout.write(`${String(s.t).padStart(5)}s  rss ${s.rss.toFixed(1).padStart(6)} MiB  heap ${s.heap.toFixed(1).padStart(6)} MiB  fds ${String(s.fds).padStart(4)}  pool ${String(s.pool).padStart(3)}  requests ${s.requests}\n`)
+      if (samples.length % PRINT_EVERY === 0) process.stdout.write(`${String(s.t).padStart(5)}s  rss ${s.rss.toFixed(1).padStart(6)} MiB  heap ${s.heap.toFixed(1).padStart(6)} MiB  fds ${String(s.fds).padStart(4)}  pool ${String(s.pool).padStart(3)}  requests ${s.requests}\n`)
     })().catch(() => {})
   }, SAMPLE_MS)
 
