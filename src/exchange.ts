@@ -37,6 +37,10 @@ export class Cancel extends EventEmitter {
   }
 }
 
+function clientGone (): Error {
+  return new Error('the client went away')
+}
+
 export class Exchange implements Dispatcher.DispatchHandler {
   readonly #events: ExchangeEvents
   readonly #settle: (error: Error | undefined) => void
@@ -54,13 +58,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   abort (): void {
     this.#cancelled = true
-    this.#controller?.abort(new Error('the client went away'))
+    this.#controller?.abort(clientGone())
   }
 
   onRequestStart (controller: Dispatcher.DispatchController): void {
     this.#controller = controller
     // Cancelled while waiting in the pool's queue.
-    if (this.#cancelled) controller.abort(new Error('the client went away'))
+    if (this.#cancelled) controller.abort(clientGone())
   }
 
   onResponseStart (controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
@@ -111,7 +115,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 export function exchange (pool: Pool, options: Dispatcher.DispatchOptions, events: ExchangeEvents, cancel: Cancel): Promise<Error | undefined> {
   return new Promise((resolve) => {
     if (cancel.aborted) {
-      resolve(new Error('the client went away'))
+      resolve(clientGone())
       return
     }
     const ex = new Exchange(events, resolve)

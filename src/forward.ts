@@ -31,6 +31,8 @@ export interface ResolvedTarget {
   readonly route: Route
   /** Path (after the route's rewrite) and query; the chosen backend's base path goes in front. */
   readonly path: string
+  /** The request's path as the client sent it, without the query. */
+  readonly rawPath: string
 }
 
 export type Resolution = ResolvedTarget | { readonly error: ProxyError }
@@ -51,7 +53,7 @@ export function resolve (snap: Snapshot, method: string, url: string, headers: R
   const host = headers.host
   const route = snap.table.match({ method, host: typeof host === 'string' ? host : undefined, segs, headers })
   if (route === undefined) return { error: new ProxyError(Errors.NO_ROUTE, `no route matches ${method} on this host and path`) }
-  return { route, path: rewritePath(rawPath, route) + (q === -1 ? '' : url.slice(q)) }
+  return { route, rawPath, path: rewritePath(rawPath, route) + (q === -1 ? '' : url.slice(q)) }
 }
 
 export interface Choice {
@@ -184,11 +186,6 @@ function detailFor (error: ProxyError | { code: string }, backend: string): stri
   }
 }
 
-function rawPathOf (url: string): string {
-  const q = url.indexOf('?')
-  return q === -1 ? url : url.slice(0, q)
-}
-
 /** Starts the shadow copy for routes with shadow:, returning the comparison to run when the primary's body is in. */
 function startShadow (runtime: Runtime, snap: Snapshot, route: Route, primary: BackendPool, path: string, raw: IncomingMessage, requestId: string, body: Buffer | Readable | undefined, rawPath: string): ((p: Captured | undefined) => void) | undefined {
   const config = route.config.shadow
@@ -299,11 +296,7 @@ export function createProxyHandler (runtime: Runtime) {
 
     const requestId = String(request.id)
     const out = reply.raw
-    let captured: Buffer[] | undefined
-    let capturedSize = 0
-    let compareWithShadow: ((p: Captured | undefined) => void) | undefined
-    let upstreamStatus = 0
-    let upstreamHeaders: IncomingHttpHeaders = {}
+    let shadow: ShadowCapture | undefined
     let t0 = 0
     const events: ExchangeEvents = {
       head: (status, headers) => {
@@ -314,12 +307,10 @@ export function createProxyHandler (runtime: Runtime) {
         }
         // The copy for parity goes out once the primary has answered, so the user's
         // latency never includes it.
-        compareWithShadow = startShadow(runtime, snap, route, bp, target.path, raw, requestId, body, rawPathOf(raw.url as string))
-        if (compareWithShadow !== undefined) {
-          captured = []
-          upstreamStatus = status
-          upstreamHeaders = headers
-          events.data = capture
+        const compare = startShadow(runtime, snap, route, bp, target.path, raw, requestId, body, target.rawPath)
+        if (compare !== undefined) {
+          shadow = captureForShadow(compare, status, headers, (route.config.shadow as ShadowConfig).maxBodySize)
+          events.data = shadow.data
         }
         // From here the backend's answer is written as is; Fastify would add a content type.
         reply.hijack()
@@ -328,11 +319,8 @@ export function createProxyHandler (runtime: Runtime) {
       },
       data: undefined,
       done: (err) => {
-        if (err === undefined) {
-          compareWithShadow?.({ status: upstreamStatus, headers: upstreamHeaders, body: captured === undefined ? undefined : Buffer.concat(captured) })
-          return
-        }
-        compareWithShadow?.(undefined)
+        shadow?.done(err)
+        if (err === undefined) return
         if (!abort.aborted) {
           const c = classifyUpstreamError(err)
           state.upstreamError = c.kind
@@ -341,12 +329,6 @@ export function createProxyHandler (runtime: Runtime) {
         out.destroy()
       }
     }
-    const capture = (chunk: Buffer): void => {
-      capturedSize += chunk.length
-      if (captured !== undefined && capturedSize <= (route.config.shadow as ShadowConfig).maxBodySize) captured.push(chunk)
-      else captured = undefined
-    }
-
     for (let attempt = 0; ; attempt++) {
       const path = bp.backend.basePath + target.path
       const headers = upstreamHeadersFor(snap, raw, requestId, bp.backend)
@@ -382,6 +364,25 @@ export function createProxyHandler (runtime: Runtime) {
       request.log.warn({ reqId: request.id, err, route: route.name, backend: bp.backend.name, kind: c.kind }, 'backend request failed')
       return sendProblem(reply, c.error, detailFor(c.error, bp.backend.name), !raw.complete)
     }
+  }
+}
+
+interface ShadowCapture {
+  readonly data: (chunk: Buffer) => void
+  readonly done: (error: Error | undefined) => void
+}
+
+/** Keeps the primary's body (up to the shadow's limit) and hands it to the comparison when complete. */
+function captureForShadow (compare: (p: Captured | undefined) => void, status: number, headers: IncomingHttpHeaders, max: number): ShadowCapture {
+  let chunks: Buffer[] | undefined = []
+  let size = 0
+  return {
+    data: (chunk) => {
+      size += chunk.length
+      if (chunks !== undefined && size <= max) chunks.push(chunk)
+      else chunks = undefined
+    },
+    done: (error) => compare(error === undefined ? { status, headers, body: chunks === undefined ? undefined : Buffer.concat(chunks) } : undefined)
   }
 }
 
