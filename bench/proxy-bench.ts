@@ -145,7 +145,6 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
     const bare = start(process.execPath, [join(HERE, 'bare.mjs'), String(barePort), origin])
     targets.push({ name: 'bare http-proxy', url: `http://127.0.0.1:${barePort}/api/orders/1`, pid: bare.pid })
 
-    const spxPort = await freePort()
     writeFileSync(join(dir, 'flags.json'), JSON.stringify({ version: 2, features: [{ name: 'orders-on-new', enabled: true, strategies: [{ name: 'flexibleRollout', parameters: { rollout: '50', stickiness: 'default', groupId: 'orders-on-new' } }] }] }))
     writeFileSync(join(dir, 'routes.yaml'), `listen: { host: 127.0.0.1 }
 backends:
@@ -158,15 +157,15 @@ routes:
   - { name: default, match: { path: /* }, backend: legacy }
 `)
     spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' })
-    const spx = start(process.execPath, [join(ROOT, 'dist/cli.js'), 'start', '--config', join(dir, 'routes.yaml')], { PORT: String(spxPort), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: dir })
-    targets.push({ name: 'strangler-proxy', url: `http://127.0.0.1:${spxPort}/api/orders/1`, pid: spx.pid })
+    const strangler = async (name: string, nodeArgs: string[], cliArgs: string[]): Promise<void> => {
+      const port = await freePort()
+      const c = start(process.execPath, [...nodeArgs, join(ROOT, 'dist/cli.js'), 'start', ...cliArgs, '--config', join(dir, 'routes.yaml')], { PORT: String(port), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: dir })
+      targets.push({ name, url: `http://127.0.0.1:${port}/api/orders/1`, pid: c.pid })
+    }
+    await strangler('strangler-proxy', [], [])
     // The memory knob: a 4 MiB young-generation semi-space (V8's default is 16 MiB).
-    const spxSemiPort = await freePort()
-    const spxSemi = start(process.execPath, ['--max-semi-space-size=4', join(ROOT, 'dist/cli.js'), 'start', '--config', join(dir, 'routes.yaml')], { PORT: String(spxSemiPort), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: dir })
-    targets.push({ name: 'strangler semi=4', url: `http://127.0.0.1:${spxSemiPort}/api/orders/1`, pid: spxSemi.pid })
-    const spx2Port = await freePort()
-    const spx2 = start(process.execPath, [join(ROOT, 'dist/cli.js'), 'start', '--workers', '2', '--config', join(dir, 'routes.yaml')], { PORT: String(spx2Port), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: dir })
-    targets.push({ name: 'strangler ×2 wk', url: `http://127.0.0.1:${spx2Port}/api/orders/1`, pid: spx2.pid })
+    await strangler('strangler semi=4', ['--max-semi-space-size=4'], [])
+    await strangler('strangler ×2 wk', [], ['--workers', '2'])
     for (const t of targets) await waitUp(t.url)
 
     const results = new Map<string, Result[]>()
