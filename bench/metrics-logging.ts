@@ -8,7 +8,7 @@
  */
 import { openSync } from 'node:fs'
 import { pino } from 'pino'
-import { createLogger, logAccess, bufferedDestination } from '../src/log.js'
+import { createLogger, createAccessLog, batchedDestination } from '../src/log.js'
 import { Metrics } from '../src/metrics.js'
 import { newRequestState, type RequestState } from '../src/request-state.js'
 import { Runtime } from '../src/runtime.js'
@@ -29,7 +29,8 @@ const runtime = new Runtime(config, { logger: pino({ level: 'silent' }), env: {}
 const metrics = new Metrics(() => runtime.snapshot)
 metrics.configApplied(runtime.snapshot)
 
-const logger = createLogger({ level: 'info', destination: bufferedDestination(openSync('/dev/null', 'w')) })
+const logger = createLogger({ level: 'info', destination: batchedDestination(openSync('/dev/null', 'w')) })
+const logAccess = createAccessLog(logger)
 const reqLog = logger.child({ reqId: 'c0ffee00-1234-4321-8888-000000000000' })
 
 function fakeRequest (state: RequestState, i: number): { request: FastifyRequest, reply: FastifyReply } {
@@ -51,8 +52,8 @@ function stateFor (i: number): RequestState {
 const variants: Record<string, (i: number) => void> = {
   baseline: (i) => { const s = stateFor(i); fakeRequest(s, i) },
   metrics: (i) => { const s = stateFor(i); fakeRequest(s, i); metrics.request(s, 'GET', 200) },
-  'access log': (i) => { const s = stateFor(i); const { request, reply } = fakeRequest(s, i); logAccess(logger, request, reply) },
-  'log + metrics': (i) => { const s = stateFor(i); const { request, reply } = fakeRequest(s, i); logAccess(logger, request, reply); metrics.request(s, 'GET', 200) }
+  'access log': (i) => { const s = stateFor(i); const { request, reply } = fakeRequest(s, i); logAccess(request, reply) },
+  'log + metrics': (i) => { const s = stateFor(i); const { request, reply } = fakeRequest(s, i); logAccess(request, reply); metrics.request(s, 'GET', 200) }
 }
 
 const results: Record<string, number[]> = {}

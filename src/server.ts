@@ -15,13 +15,14 @@ import { newRequestId } from './headers.js'
 import { createProxyHandler } from './forward.js'
 import { createUpgradeHandler } from './websocket.js'
 import { newRequestState } from './request-state.js'
-import { logAccess } from './log.js'
+import { createAccessLog } from './log.js'
 import { responseStatus } from './request-state.js'
 import type { Metrics } from './metrics.js'
 
 function ignore (): void {}
 
 export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Metrics): FastifyInstance {
+  const logAccess = createAccessLog(logger)
   /**
    * Starts the per-request state. Its one close listener stops a backend request the
    * client left behind, then writes the access line and the metrics.
@@ -33,7 +34,7 @@ export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Met
     res.once('close', () => {
       clearTimeout(state.bodyDeadline)
       if (!res.writableFinished) state.cancel?.abort()
-      logAccess(logger, request, reply)
+      logAccess(request, reply)
       const status = responseStatus(res)
       metrics.request(state, request.raw.method ?? 'GET', status)
       runtime.observe(state, status)

@@ -1,8 +1,10 @@
 import t from 'tap'
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
 import { request } from 'undici'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { startUpstream, startProxy, closedPort, accessLines, sleep } from './helper.js'
-import { createLogger, logAccess } from '../src/log.js'
+import { startUpstream, startProxy, closedPort, accessLines, sleep, ROOT } from './helper.js'
+import { createLogger, createAccessLog } from '../src/log.js'
 import { newRequestState, type RequestState } from '../src/request-state.js'
 
 t.test('one access line per request with route, backend, status and timings', async (t) => {
@@ -73,13 +75,44 @@ t.test('the access line is byte for byte what pino would write for the same fiel
     const spx = { ...newRequestState(), ...c.state }
     const request = { id: c.id, raw: { url: c.url, method: 'GET' }, spx } as unknown as FastifyRequest
     const reply = { raw: { writableFinished: c.finished, headersSent: c.headersSent, statusCode: c.status } } as unknown as FastifyReply
-    logAccess(logger, request, reply)
+    createAccessLog(logger)(request, reply)
     logger.info(c.fields, 'request')
     const [ours, pinos] = written.splice(0, 2).map((l) => normalize(l))
     t.equal(ours, pinos)
     t.doesNotThrow(() => JSON.parse(ours as string))
   }
   const quiet = createLogger({ level: 'warn', destination: { write: (line: string) => { written.push(line) } } })
-  logAccess(quiet, { id: 'x', raw: { url: '/', method: 'GET' }, spx: newRequestState() } as unknown as FastifyRequest, { raw: { writableFinished: true, headersSent: true, statusCode: 200 } } as unknown as FastifyReply)
+  createAccessLog(quiet)({ id: 'x', raw: { url: '/', method: 'GET' }, spx: newRequestState() } as unknown as FastifyRequest, { raw: { writableFinished: true, headersSent: true, statusCode: 200 } } as unknown as FastifyReply)
   t.equal(written.length, 0, 'no access line below level info')
+})
+
+/** Runs a script that logs through the default (stdout) destination; resolves with its stdout lines once `until` holds or it exits. */
+function logScript (body: string, until: (lines: string[]) => boolean): Promise<{ lines: string[], exited: boolean }> {
+  const script = `import { createLogger } from ${JSON.stringify(join(ROOT, 'src/log.ts'))}\nconst logger = createLogger()\n${body}`
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT })
+  let out = ''
+  return new Promise((resolve) => {
+    const lines = (): string[] => out.split('\n').filter((l) => l !== '')
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString()
+      if (until(lines())) {
+        child.kill()
+        resolve({ lines: lines(), exited: false })
+      }
+    })
+    child.on('exit', () => resolve({ lines: lines(), exited: true }))
+  })
+}
+
+t.test('stdout: every line is written, in order, before the process exits', async (t) => {
+  const { lines, exited } = await logScript('for (let i = 0; i < 5000; i++) logger.info({ i }, "line")\nprocess.exit(0)', () => false)
+  t.ok(exited)
+  t.equal(lines.length, 5000, 'batches of lines plus the rest flushed at exit')
+  t.same(lines.map((l) => (JSON.parse(l) as { i: number }).i), Array.from({ length: 5000 }, (_, i) => i))
+})
+
+t.test('stdout: a few lines at low traffic are written while the process runs', async (t) => {
+  const { lines, exited } = await logScript('logger.warn("one")\nlogger.warn("two")\nsetTimeout(() => {}, 30000)', (l) => l.length === 2)
+  t.notOk(exited, 'written by the periodic flush, not at exit')
+  t.same(lines.map((l) => (JSON.parse(l) as { msg: string }).msg), ['one', 'two'])
 })
