@@ -3,10 +3,11 @@
  * one). Labels are names from routes.yaml and small fixed sets, never raw paths, so
  * the number of series is bounded by the config, not by traffic.
  */
-import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client'
+import { Registry, Counter, Gauge, collectDefaultMetrics } from 'prom-client'
 import type { Snapshot } from './runtime.js'
 import type { RequestState } from './request-state.js'
 import { Ledger } from './ledger.js'
+import { RequestSeries } from './request-series.js'
 import type { FlagStatus } from './flags/source.js'
 
 /** Seconds. Proxied HTTP: sub-millisecond local hops up to the 30 s default header timeout. */
@@ -18,10 +19,8 @@ export const NO_ROUTE = '_none'
 export class Metrics {
   readonly registry = new Registry()
   readonly ledger = new Ledger()
-  readonly #requests: Counter<'route' | 'backend' | 'method' | 'code'>
-  readonly #duration: Histogram<'route' | 'backend'>
+  readonly #series = new RequestSeries(DURATION_BUCKETS)
   readonly #upstreamErrors: Counter<'route' | 'backend' | 'kind'>
-  readonly #decisions: Counter<'route' | 'backend' | 'reason'>
   readonly #reloads: Counter<'result'>
   readonly #lastReloadOk: Gauge
   readonly #version: Gauge<'version'>
@@ -32,10 +31,12 @@ export class Metrics {
   constructor (snapshot: () => Snapshot) {
     const registers = [this.registry]
     collectDefaultMetrics({ register: this.registry })
-    this.#requests = new Counter({ name: 'strangler_requests_total', help: 'Requests by route, backend, method and status code (499: client went away).', labelNames: ['route', 'backend', 'method', 'code'], registers })
-    this.#duration = new Histogram({ name: 'strangler_request_duration_seconds', help: 'From request received to response finished.', labelNames: ['route', 'backend'], buckets: DURATION_BUCKETS, registers })
+    this.#series.register(this.registry, {
+      requests: { name: 'strangler_requests_total', help: 'Requests by route, backend, method and status code (499: client went away).' },
+      duration: { name: 'strangler_request_duration_seconds', help: 'From request received to response finished.' },
+      decisions: { name: 'strangler_decisions_total', help: 'Backend decisions by reason (static, flag_on, flag_off, flag_unavailable, override).' }
+    })
     this.#upstreamErrors = new Counter({ name: 'strangler_upstream_errors_total', help: 'Transport failures talking to a backend, by kind.', labelNames: ['route', 'backend', 'kind'], registers })
-    this.#decisions = new Counter({ name: 'strangler_decisions_total', help: 'Backend decisions by reason (static, flag_on, flag_off, flag_unavailable, override).', labelNames: ['route', 'backend', 'reason'], registers })
     this.#reloads = new Counter({ name: 'strangler_config_reloads_total', help: 'Config reloads by result (success, failure).', labelNames: ['result'], registers })
     this.#lastReloadOk = new Gauge({ name: 'strangler_config_last_reload_successful', aggregator: 'min', help: '1 if the last config reload succeeded (or none was tried), 0 if it was rejected.', registers })
     this.#version = new Gauge({ name: 'strangler_config_version_info', aggregator: 'max', help: 'The config version being served (content hash of routes.yaml).', labelNames: ['version'], registers })
@@ -199,12 +200,11 @@ export class Metrics {
   request (state: RequestState, method: string, status: number): void {
     const route = state.route ?? NO_ROUTE
     const backend = state.backend ?? NO_ROUTE
-    this.#requests.inc({ route, backend, method, code: String(status) })
-    this.#duration.observe({ route, backend }, (performance.now() - state.start) / 1000)
+    const routed = state.route !== undefined && state.backend !== undefined
+    this.#series.record(route, backend, method, status, (performance.now() - state.start) / 1000, routed ? state.reason : undefined)
     if (state.upstreamError !== undefined) this.#upstreamErrors.inc({ route, backend, kind: state.upstreamError })
     if (state.failoverFrom !== undefined) this.#upstreamErrors.inc({ route, backend: state.failoverFrom.backend, kind: state.failoverFrom.kind })
-    if (state.route === undefined || state.backend === undefined) return
-    if (state.reason !== undefined) this.#decisions.inc({ route, backend, reason: state.reason })
+    if (!routed) return
     // With backends marked legacy, "new" is everything else; otherwise, anything but the route's baseline.
     const onNew = this.#legacy.size > 0 ? !this.#legacy.has(backend) : this.#baseline.get(route) !== backend
     this.ledger.record(route, onNew)

@@ -2,6 +2,9 @@ import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { request } from 'undici'
+import { Registry, Counter, Histogram, AggregatorRegistry } from 'prom-client'
+import { RequestSeries } from '../src/request-series.js'
+import { DURATION_BUCKETS } from '../src/metrics.js'
 import { startUpstream, startProxy, closedPort, sleep, type TestProxy } from './helper.js'
 import { flagsJson, flaggedYaml } from './flags-helper.js'
 
@@ -128,4 +131,38 @@ t.test('promtool check metrics accepts a scrape', async (t) => {
   t.same(ours, [], 'no lint findings on strangler_* series')
   const others = problems.split('\n').filter((l) => l !== '' && !l.startsWith('strangler_'))
   t.ok(others.every((l) => /^(nodejs_|process_)/.test(l)), `only prom-client default series are flagged: ${others.join('; ')}`)
+})
+
+t.test('the per-request series expose exactly what prom-client\'s Counter and Histogram would, alone and aggregated across workers', async (t) => {
+  const ours = new Registry()
+  const series = new RequestSeries(DURATION_BUCKETS)
+  series.register(ours, {
+    requests: { name: 'strangler_requests_total', help: 'r' },
+    duration: { name: 'strangler_request_duration_seconds', help: 'd' },
+    decisions: { name: 'strangler_decisions_total', help: 'x' }
+  })
+  const theirs = new Registry()
+  const registers = [theirs]
+  const requests = new Counter({ name: 'strangler_requests_total', help: 'r', labelNames: ['route', 'backend', 'method', 'code'], registers })
+  const duration = new Histogram({ name: 'strangler_request_duration_seconds', help: 'd', labelNames: ['route', 'backend'], buckets: DURATION_BUCKETS, registers })
+  const decisions = new Counter({ name: 'strangler_decisions_total', help: 'x', labelNames: ['route', 'backend', 'reason'], registers })
+  let seed = 7
+  const pick = <T>(xs: readonly T[]): T => xs[(seed = (seed * 1103515245 + 12345) % 2147483648) % xs.length] as T
+  for (let i = 0; i < 2000; i++) {
+    const route = pick(['orders', 'reports', '_none'])
+    const backend = route === '_none' ? '_none' : pick(['legacy', 'django'])
+    const method = pick(['GET', 'POST', 'DELETE'])
+    const status = pick([200, 201, 404, 499, 502])
+    // Bucket bounds themselves, values between them, and values past the last one.
+    const seconds = pick([...DURATION_BUCKETS, 0.0004, 0.003, 0.7, 45, 120])
+    const reason = route === '_none' ? undefined : pick(['static', 'flag_on', 'flag_off'])
+    series.record(route, backend, method, status, seconds, reason)
+    requests.inc({ route, backend, method, code: String(status) })
+    duration.observe({ route, backend }, seconds)
+    if (reason !== undefined) decisions.inc({ route, backend, reason })
+  }
+  const sorted = (text: string): string[] => text.split('\n').sort()
+  t.same(sorted(await ours.metrics()), sorted(await theirs.metrics()), 'same exposition')
+  const aggregated = async (r: Registry): Promise<string> => AggregatorRegistry.aggregate([await r.getMetricsAsJSON(), await r.getMetricsAsJSON()]).metrics()
+  t.same(sorted(await aggregated(ours)), sorted(await aggregated(theirs)), 'same sums across two workers')
 })

@@ -1,0 +1,123 @@
+/**
+ * The series every request updates (requests, duration, decisions), counted per route
+ * and backend in plain structures and turned into metrics only when scraped.
+ * prom-client hashes the whole label set on each inc() and observe(); at proxy rates
+ * that cost more CPU per request than all of this file's counting.
+ */
+import type { Registry } from 'prom-client'
+
+/** One route and backend's counts. */
+class Cell {
+  /** method → status → requests */
+  readonly codes = new Map<string, Map<number, number>>()
+  /** reason → decisions */
+  readonly reasons = new Map<string, number>()
+  /** Observations per bucket (not cumulative); the last one is +Inf. */
+  readonly buckets: Float64Array
+  sum = 0
+  count = 0
+
+  constructor (buckets: number) {
+    this.buckets = new Float64Array(buckets + 1)
+  }
+}
+
+type Labels = Record<string, string | number>
+
+interface Sample { labels: Labels, value: number, metricName?: string }
+
+export class RequestSeries {
+  readonly #bounds: readonly number[]
+  readonly #cells = new Map<string, Map<string, Cell>>()
+
+  constructor (bounds: readonly number[]) {
+    this.#bounds = bounds
+  }
+
+  /** One finished request; a decision reason only for requests that reached a backend. */
+  record (route: string, backend: string, method: string, status: number, seconds: number, reason: string | undefined): void {
+    let byBackend = this.#cells.get(route)
+    if (byBackend === undefined) {
+      byBackend = new Map()
+      this.#cells.set(route, byBackend)
+    }
+    let cell = byBackend.get(backend)
+    if (cell === undefined) {
+      cell = new Cell(this.#bounds.length)
+      byBackend.set(backend, cell)
+    }
+    let byStatus = cell.codes.get(method)
+    if (byStatus === undefined) {
+      byStatus = new Map()
+      cell.codes.set(method, byStatus)
+    }
+    byStatus.set(status, (byStatus.get(status) ?? 0) + 1)
+    const bounds = this.#bounds
+    let b = 0
+    while (b < bounds.length && seconds > (bounds[b] as number)) b++
+    cell.buckets[b] = (cell.buckets[b] as number) + 1
+    cell.sum += seconds
+    cell.count++
+    if (reason !== undefined) cell.reasons.set(reason, (cell.reasons.get(reason) ?? 0) + 1)
+  }
+
+  /**
+   * Registers the three metrics. They read the counts at scrape time and give the
+   * same samples (and, for --workers, the same JSON to aggregate) as prom-client's own
+   * Counter and Histogram would.
+   */
+  register (registry: Registry, names: { requests: Help, duration: Help, decisions: Help }): void {
+    const counter = (help: Help, samples: () => Sample[]): Exposed => ({
+      ...help,
+      type: 'counter',
+      aggregator: 'sum',
+      get: async () => ({ ...help, type: 'counter', aggregator: 'sum', values: samples() })
+    })
+    const histogram: Exposed = {
+      ...names.duration,
+      type: 'histogram',
+      aggregator: 'sum',
+      get: async () => ({ ...names.duration, type: 'histogram', aggregator: 'sum', values: this.#histogramSamples(names.duration.name) })
+    }
+    // prom-client's registry takes any metric with a name and get(); its types know
+    // only its own classes.
+    const add = (m: Exposed): void => registry.registerMetric(m as unknown as Parameters<Registry['registerMetric']>[0])
+    add(counter(names.requests, () => this.#samples((route, backend, cell, out) => {
+      for (const [method, byStatus] of cell.codes) {
+        for (const [code, value] of byStatus) out.push({ labels: { route, backend, method, code: String(code) }, value })
+      }
+    })))
+    add(histogram)
+    add(counter(names.decisions, () => this.#samples((route, backend, cell, out) => {
+      for (const [reason, value] of cell.reasons) out.push({ labels: { route, backend, reason }, value })
+    })))
+  }
+
+  #samples (each: (route: string, backend: string, cell: Cell, out: Sample[]) => void): Sample[] {
+    const out: Sample[] = []
+    for (const [route, byBackend] of this.#cells) {
+      for (const [backend, cell] of byBackend) each(route, backend, cell, out)
+    }
+    return out
+  }
+
+  #histogramSamples (name: string): Sample[] {
+    return this.#samples((route, backend, cell, out) => {
+      let cumulative = 0
+      for (let b = 0; b < cell.buckets.length; b++) {
+        cumulative += cell.buckets[b] as number
+        out.push({ labels: { le: b < this.#bounds.length ? this.#bounds[b] as number : '+Inf', route, backend }, value: cumulative, metricName: `${name}_bucket` })
+      }
+      out.push({ labels: { route, backend }, value: cell.sum, metricName: `${name}_sum` })
+      out.push({ labels: { route, backend }, value: cell.count, metricName: `${name}_count` })
+    })
+  }
+}
+
+interface Help { readonly name: string, readonly help: string }
+
+interface Exposed extends Help {
+  readonly type: string
+  readonly aggregator: string
+  get: () => Promise<Help & { type: string, aggregator: string, values: Sample[] }>
+}
