@@ -87,6 +87,8 @@ function flagChoice (snap: Snapshot, route: Route, cohort: Cohort, override: Ove
 
 /** The client address as routing sees it: the peer, or what trusted proxies in front report. */
 export function clientAddress (snap: Snapshot, raw: IncomingMessage): string {
+  // With no trusted proxies the peer is the client; no X-Forwarded-For to parse.
+  if (snap.config.client.trustedProxies.length === 0) return unmapAddress(raw.socket.remoteAddress)
   return unmapAddress(proxyAddr(raw, snap.trust))
 }
 
@@ -154,7 +156,7 @@ function prebuffer (source: Readable, max: number, signal: Cancel): Promise<Preb
       source.off('data', onData)
       source.off('end', onEnd)
       source.off('error', onError)
-      signal.off('abort', onAbort)
+      signal.onAbort = undefined
     }
     const onData = (c: Buffer): void => {
       chunks.push(c)
@@ -171,7 +173,7 @@ function prebuffer (source: Readable, max: number, signal: Cancel): Promise<Preb
     source.on('data', onData)
     source.once('end', onEnd)
     source.once('error', onError)
-    signal.once('abort', onAbort)
+    signal.onAbort = onAbort
   })
 }
 
@@ -387,14 +389,10 @@ function captureForShadow (compare: (p: Captured | undefined) => void, status: n
 }
 
 /** The backend's response headers as the client gets them. */
-function responseHeadersFor (headers: IncomingHttpHeaders, requestId: string, close: boolean, issuedSession: string | undefined, sessionCookie: Snapshot['config']['cohort']['sessionCookie']): Record<string, string | string[]> {
+function responseHeadersFor (headers: IncomingHttpHeaders, requestId: string, close: boolean, issuedSession: string | undefined, sessionCookie: Snapshot['config']['cohort']['sessionCookie']): string[] {
   const out = clientResponseHeaders(headers)
-  if (out['x-request-id'] === undefined) out['x-request-id'] = requestId
-  if (close) out.connection = 'close'
-  if (issuedSession !== undefined && sessionCookie !== undefined) {
-    const existing = out['set-cookie']
-    const ours = serializeCookie(sessionCookie.name, issuedSession, sessionCookie)
-    out['set-cookie'] = existing === undefined ? ours : [...(Array.isArray(existing) ? existing : [existing]), ours]
-  }
+  if (headers['x-request-id'] === undefined) out.push('x-request-id', requestId)
+  if (close) out.push('connection', 'close')
+  if (issuedSession !== undefined && sessionCookie !== undefined) out.push('set-cookie', serializeCookie(sessionCookie.name, issuedSession, sessionCookie))
   return out
 }

@@ -15,8 +15,6 @@ import type { GuardConfig } from './config.js'
 
 export type GuardState = 'closed' | 'open' | 'probing'
 
-interface Sample { t: number, error: boolean, seconds: number }
-
 const BUCKET_MS = 1000
 
 /**
@@ -25,7 +23,10 @@ const BUCKET_MS = 1000
  * the latency is judged).
  */
 class Samples {
-  readonly #ring: Sample[] = []
+  /** The last latencies and when they were taken, in a ring: no object per request. */
+  readonly #t: Float64Array
+  readonly #seconds: Float64Array
+  #size = 0
   #next = 0
   readonly #slots: Float64Array
   readonly #count: Float64Array
@@ -37,13 +38,16 @@ class Samples {
     this.#slots = new Float64Array(n).fill(-1)
     this.#count = new Float64Array(n)
     this.#errors = new Float64Array(n)
+    this.#t = new Float64Array(capacity)
+    this.#seconds = new Float64Array(capacity)
   }
 
-  add (s: Sample): void {
-    if (this.#ring.length < this.capacity) this.#ring.push(s)
-    else this.#ring[this.#next] = s
+  add (t: number, error: boolean, seconds: number): void {
+    this.#t[this.#next] = t
+    this.#seconds[this.#next] = seconds
     this.#next = (this.#next + 1) % this.capacity
-    const slot = this.windowMs <= 0 ? 0 : Math.floor(s.t / BUCKET_MS)
+    if (this.#size < this.capacity) this.#size++
+    const slot = this.windowMs <= 0 ? 0 : Math.floor(t / BUCKET_MS)
     const i = slot % this.#slots.length
     if (this.#slots[i] !== slot) {
       this.#slots[i] = slot
@@ -51,11 +55,11 @@ class Samples {
       this.#errors[i] = 0
     }
     this.#count[i] = (this.#count[i] as number) + 1
-    if (s.error) this.#errors[i] = (this.#errors[i] as number) + 1
+    if (error) this.#errors[i] = (this.#errors[i] as number) + 1
   }
 
   clear (): void {
-    this.#ring.length = 0
+    this.#size = 0
     this.#next = 0
     this.#slots.fill(-1)
   }
@@ -71,10 +75,12 @@ class Samples {
     }
     let p99 = 0
     if (withLatency) {
-      const latencies: number[] = []
-      for (const s of this.#ring) if (s.t >= since) latencies.push(s.seconds)
-      latencies.sort((a, b) => a - b)
-      if (latencies.length > 0) p99 = latencies[Math.min(latencies.length - 1, Math.ceil(latencies.length * 0.99) - 1)] as number
+      const all = new Float64Array(this.#size)
+      let n = 0
+      for (let i = 0; i < this.#size; i++) if ((this.#t[i] as number) >= since) all[n++] = this.#seconds[i] as number
+      // A typed array sorts numerically.
+      const latencies = all.subarray(0, n).sort()
+      if (n > 0) p99 = latencies[Math.min(n - 1, Math.ceil(n * 0.99) - 1)] as number
     }
     return { count, errorRatio: count === 0 ? 0 : errors / count, p99 }
   }
@@ -159,13 +165,12 @@ export class Guard {
   observe (route: string, side: 'candidate' | 'baseline', error: boolean, seconds: number, now = Date.now()): void {
     const g = this.#routes.get(route)
     if (g === undefined) return
-    const sample = { t: now, error, seconds }
     if (side === 'baseline') {
-      g.baseline.add(sample)
+      g.baseline.add(now, error, seconds)
       return
     }
-    if (g.state === 'probing') g.probe.add(sample)
-    else g.candidate.add(sample)
+    if (g.state === 'probing') g.probe.add(now, error, seconds)
+    else g.candidate.add(now, error, seconds)
     // Error ratios are judged on every sample; latencies need a sort, so at most
     // every 200 ms per route.
     const withLatency = now - g.lastCheck >= 200

@@ -91,16 +91,20 @@ export function upstreamRequestHeaders (rawHeaders: readonly string[], headers: 
   return out
 }
 
-/** Backend response headers minus hop-by-hop ones; arrays (e.g. Set-Cookie) kept as arrays. */
-export function clientResponseHeaders (headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+/**
+ * Backend response headers minus hop-by-hop ones, as the flat [name, value, ...] list
+ * writeHead takes; a repeated field (e.g. Set-Cookie) stays one line per value.
+ */
+export function clientResponseHeaders (headers: Record<string, string | string[] | undefined>): string[] {
   const listed = connectionTokens(headers.connection)
-  const out: Record<string, string | string[]> = {}
+  const out: string[] = []
   for (const name in headers) {
     const value = headers[name]
     if (value === undefined) continue
     if (DROP_FROM_BACKEND.has(name) || name.startsWith('proxy-')) continue
     if (listed?.has(name) === true) continue
-    out[name] = value
+    if (typeof value === 'string') out.push(name, value)
+    else for (const v of value) out.push(name, v)
   }
   return out
 }
