@@ -64,7 +64,7 @@ function cohortFrom (config: CohortConfig, input: CohortInput, claims: JWTPayloa
   }
   let issuedSession: string | undefined
   const cookie = config.sessionCookie
-  const session = pick(cookie === undefined ? config.sessionId : [...config.sessionId, { cookie: cookie.name }], headers, claims)
+  const session = pick(config.sessionId, headers, claims) ?? (cookie === undefined ? undefined : pick([{ cookie: cookie.name }], headers, claims))
   if (session !== undefined) {
     context.sessionId = session[0]
     from.sessionId = session[1]
@@ -73,8 +73,8 @@ function cohortFrom (config: CohortConfig, input: CohortInput, claims: JWTPayloa
     context.sessionId = issuedSession
     from.sessionId = `new ${cookie.name} cookie`
   }
-  for (const [name, sources] of Object.entries(config.properties)) {
-    const v = pick(sources, headers, claims)
+  for (const name in config.properties) {
+    const v = pick(config.properties[name] as readonly ValueSource[], headers, claims)
     if (v !== undefined) {
       (context.properties as Record<string, string>)[name] = v[0]
       from[name] = v[1]

@@ -15,12 +15,16 @@ export interface Decision {
   readonly variant: string | undefined
 }
 
+const backendsOf = new WeakMap<Route, ReadonlySet<string>>()
+
 /** Every backend a route may send to: its baseline, the flag's backend, the variants' backends. */
 export function routeBackends (route: Route): ReadonlySet<string> {
-  const set = new Set([route.backend])
-  const f = route.config.flag
-  if (f?.backend !== undefined) set.add(f.backend)
-  for (const b of Object.values(f?.variants ?? {})) set.add(b)
+  let set = backendsOf.get(route)
+  if (set === undefined) {
+    const f = route.config.flag
+    set = new Set([route.backend, ...(f?.backend === undefined ? [] : [f.backend]), ...Object.values(f?.variants ?? {})])
+    backendsOf.set(route, set)
+  }
   return set
 }
 

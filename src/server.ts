@@ -31,7 +31,8 @@ export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Met
     const state = newRequestState()
     request.spx = state
     const res = reply.raw
-    res.once('close', () => {
+    // 'close' comes once per response; on() spares the once() wrapper.
+    res.on('close', () => {
       clearTimeout(state.bodyDeadline)
       if (!res.writableFinished) state.cancel?.abort()
       logAccess(request, reply)
