@@ -90,17 +90,21 @@ export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Met
   })
 
   app.decorateRequest('spx', null as never)
-  app.addHook('onRequest', (request, reply, done) => {
-    track(request, reply)
-    done()
-  })
 
   // Bodies are streamed to the backend untouched, never parsed.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_request, _payload, done) => done(null))
 
-  app.setNotFoundHandler(createProxyHandler(runtime))
+  // Every request reaches Fastify's not-found handler (there are no routes) or
+  // frameworkErrors; tracking starts there rather than in an onRequest hook, which
+  // would add Fastify's hook runner to every request.
+  const proxy = createProxyHandler(runtime)
+  app.setNotFoundHandler((request, reply) => {
+    track(request, reply)
+    return proxy(request, reply)
+  })
   app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (request.spx === null) track(request, reply)
     request.log.error({ reqId: request.id, err }, 'unexpected error in proxy')
     request.spx.errorCode = Errors.INTERNAL.code
     return sendProblem(reply, Errors.INTERNAL, 'the proxy failed to handle this request', true)

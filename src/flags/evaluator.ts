@@ -1,10 +1,12 @@
 /**
  * Evaluation shared by both sources: unleash-client's own engine (strategies,
  * constraints, segments, variants, dependencies) over a repository. The proxy
- * never re-implements any of it.
+ * never re-implements any of it; results that depend on the request context alone
+ * are remembered (result-cache.ts).
  */
 import { UnleashClient, defaultStrategies, type UnleashClientInstance, type Context, type FeatureInterface, type Segment, type RepositoryInterface } from './sdk.js'
 import type { FlagResult } from './source.js'
+import { ResultCache } from './result-cache.js'
 
 const UNAVAILABLE: FlagResult = Object.freeze({ available: false, enabled: false, variant: undefined })
 const OFF: FlagResult = Object.freeze({ available: true, enabled: false, variant: undefined })
@@ -14,9 +16,13 @@ const never = (): boolean => false
 export class Evaluator {
   readonly #client: UnleashClientInstance
   readonly #repository: RepositoryInterface
+  readonly #fixed: Partial<Context> | undefined
+  readonly #cache = new ResultCache()
 
-  constructor (repository: RepositoryInterface, onError: (err: Error) => void) {
+  /** fixed: context fields the same for every request (appName, environment). */
+  constructor (repository: RepositoryInterface, onError: (err: Error) => void, fixed?: Partial<Context>) {
     this.#repository = repository
+    this.#fixed = fixed
     this.#client = new UnleashClient(repository, defaultStrategies)
     this.#client.on('error', onError)
   }
@@ -24,10 +30,19 @@ export class Evaluator {
   evaluate (flag: string, context: Context, withVariant: boolean): FlagResult {
     const feature = this.#repository.getToggle(flag)
     if (feature === undefined) return UNAVAILABLE
-    if (!withVariant) return this.#client.isEnabled(flag, context, never) ? ON : OFF
-    const v = this.#client.getVariant(flag, context)
+    return this.#cache.get(feature, context, withVariant, this.#evaluate)
+  }
+
+  readonly #evaluate = (feature: FeatureInterface, context: Context, withVariant: boolean): FlagResult => {
+    const ctx = this.#withFixed(context)
+    if (!withVariant) return this.#client.isEnabled(feature.name, ctx, never) ? ON : OFF
+    const v = this.#client.getVariant(feature.name, ctx)
     if (v.feature_enabled !== true) return OFF
     return v.enabled ? { available: true, enabled: true, variant: v.name } : ON
+  }
+
+  #withFixed (context: Context): Context {
+    return this.#fixed === undefined ? context : { ...context, ...this.#fixed }
   }
 
   definition (flag: string): FeatureInterface | undefined {
@@ -41,7 +56,7 @@ export class Evaluator {
   strategyEnabled (feature: FeatureInterface, index: number, context: Context): boolean {
     const strategy = feature.strategies?.[index]
     if (strategy === undefined) return false
-    return this.#client.isFeatureEnabled({ ...feature, dependencies: [], strategies: [strategy] }, context, never).enabled
+    return this.#client.isFeatureEnabled({ ...feature, dependencies: [], strategies: [strategy] }, this.#withFixed(context), never).enabled
   }
 
   count (): number {

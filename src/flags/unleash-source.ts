@@ -117,7 +117,7 @@ export class UnleashFlagSource implements FlagSource {
     })
     const generation: Generation = {
       repository,
-      evaluator: new Evaluator(repository, (err) => this.#log.warn({ err }, 'flag evaluation problem'))
+      evaluator: new Evaluator(repository, (err) => this.#log.warn({ err }, 'flag evaluation problem'), { appName: o.appName, environment: o.environment })
     }
     repository.onApiSave = () => this.#onFetched(generation)
     repository.on('ready', () => {
@@ -191,14 +191,13 @@ export class UnleashFlagSource implements FlagSource {
   }
 
   evaluate (flag: string, context: Context, withVariant: boolean): FlagResult {
-    const ctx = { ...context, appName: this.#opts.appName, environment: this.#opts.environment }
-    return this.#active.evaluator.evaluate(flag, ctx, withVariant)
+    return this.#active.evaluator.evaluate(flag, context, withVariant)
   }
 
   definition (flag: string): FeatureInterface | undefined { return this.#active.evaluator.definition(flag) }
   segment (id: number): Segment | undefined { return this.#active.evaluator.segment(id) }
   strategyEnabled (feature: FeatureInterface, index: number, context: Context): boolean {
-    return this.#active.evaluator.strategyEnabled(feature, index, { ...context, appName: this.#opts.appName, environment: this.#opts.environment })
+    return this.#active.evaluator.strategyEnabled(feature, index, context)
   }
 
   status (): FlagStatus {
