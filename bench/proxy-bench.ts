@@ -4,9 +4,10 @@
  * access log on. Interleaved A B C D over several rounds; wrk for throughput and
  * latency under load, a fixed-rate Node client for added p99; proxy CPU per request
  * from /proc, RSS under load (sampled as each wrk run ends). Medians over rounds;
- * ratios are against bare http-proxy and nginx.
+ * ratios are against bare http-proxy and nginx. Requests come from BENCH_USERS
+ * distinct user ids (users.lua), so the flag is decided for many cohort members.
  *
- *   npm run bench                      (BENCH_ROUNDS, BENCH_SECONDS, BENCH_RATE)
+ *   npm run bench                      (BENCH_ROUNDS, BENCH_SECONDS, BENCH_RATE, BENCH_USERS)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs'
@@ -19,6 +20,8 @@ import { Agent, request } from 'undici'
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8)
 const RATE = Number(process.env.BENCH_RATE ?? 2000)
+/** Distinct x-user-id values the load comes from. */
+const USERS = Number(process.env.BENCH_USERS ?? 10000)
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const ROOT = join(HERE, '..')
 const TICKS = 100 // USER_HZ on Linux
@@ -73,7 +76,7 @@ interface Target { name: string, url: string, pid: number | undefined }
 interface Result { rps: number, p50: number, p99: number, cpuUs: number, rss: number }
 
 function wrk (url: string): { rps: number, p50: number, p99: number, requests: number } {
-  const out = spawnSync('wrk', ['-t1', '-c50', `-d${SECONDS}s`, '--latency', '-H', 'x-user-id: user-7', url], { encoding: 'utf8' }).stdout
+  const out = spawnSync('wrk', ['-t1', '-c50', `-d${SECONDS}s`, '--latency', '-s', join(HERE, 'users.lua'), url], { encoding: 'utf8', env: { ...process.env, BENCH_USERS: String(USERS) } }).stdout
   const ms = (label: string): number => {
     const m = new RegExp(`${label}%\\s+([\\d.]+)(us|ms|s)`).exec(out)
     if (m === null) return NaN
@@ -102,7 +105,7 @@ async function fixedRate (url: string, seconds = 5, warmup = true): Promise<{ p5
     const due = start + (i * 1000) / RATE
     const wait = due - performance.now()
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait))
-    inflight.push(request(url, { dispatcher: agent, headers: { 'x-user-id': 'user-7' } }).then(async (r) => {
+    inflight.push(request(url, { dispatcher: agent, headers: { 'x-user-id': `user-${1 + (i * 7919) % USERS}` } }).then(async (r) => {
       await r.body.dump()
       latencies.push(performance.now() - due)
     }, () => {}))

@@ -15,8 +15,8 @@
 import type { Context, FeatureInterface } from './sdk.js'
 import type { FlagResult } from './source.js'
 
-/** Per definition; the whole map is dropped when full (fixed memory, no LRU bookkeeping per hit). */
-const MAX_ENTRIES = 4096
+/** Per definition, about 2 MiB at most; the whole map is dropped when full (bounded memory, no LRU bookkeeping per hit). */
+const MAX_ENTRIES = 16_384
 
 interface Sticky { stickiness?: string }
 
