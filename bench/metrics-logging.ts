@@ -1,7 +1,7 @@
 /**
  * Cost per request of what the proxy records for every request: the access line
- * (pino, serialized and written to /dev/null) and the metric updates (prom-client
- * counters and histogram, decision counter, migration ledger). Reported against a
+ * (its fixed template, batched and written to /dev/null) and the metric updates
+ * (per-route request, duration and decision series, migration ledger). Reported against a
  * baseline loop in the same run; no timings are asserted anywhere.
  *
  *   npm run bench            (from the repository root)
