@@ -31,10 +31,9 @@ metrics.configApplied(runtime.snapshot)
 
 const logger = createLogger({ level: 'info', destination: batchedDestination(openSync('/dev/null', 'w')) })
 const logAccess = createAccessLog(logger)
-const reqLog = logger.child({ reqId: 'c0ffee00-1234-4321-8888-000000000000' })
 
 function fakeRequest (state: RequestState, i: number): { request: FastifyRequest, reply: FastifyReply } {
-  const request = { spx: state, log: reqLog, raw: { url: `/api/orders/${i}?page=2`, method: 'GET' } } as unknown as FastifyRequest
+  const request = { id: 'c0ffee00-1234-4321-8888-000000000000', spx: state, raw: { url: `/api/orders/${i}?page=2`, method: 'GET' } } as unknown as FastifyRequest
   const reply = { raw: { writableFinished: true, headersSent: true, statusCode: 200 } } as unknown as FastifyReply
   return { request, reply }
 }
@@ -51,9 +50,9 @@ function stateFor (i: number): RequestState {
 
 const variants: Record<string, (i: number) => void> = {
   baseline: (i) => { const s = stateFor(i); fakeRequest(s, i) },
-  metrics: (i) => { const s = stateFor(i); fakeRequest(s, i); metrics.request(s, 'GET', 200) },
-  'access log': (i) => { const s = stateFor(i); const { request, reply } = fakeRequest(s, i); logAccess(request, reply) },
-  'log + metrics': (i) => { const s = stateFor(i); const { request, reply } = fakeRequest(s, i); logAccess(request, reply); metrics.request(s, 'GET', 200) }
+  metrics: (i) => { const s = stateFor(i); fakeRequest(s, i); metrics.request(s, 'GET', 200, 0.0025) },
+  'access log': (i) => { const s = stateFor(i); const { request, reply } = fakeRequest(s, i); logAccess(request, reply, 200, 2.5) },
+  'log + metrics': (i) => { const s = stateFor(i); const { request, reply } = fakeRequest(s, i); logAccess(request, reply, 200, 2.5); metrics.request(s, 'GET', 200, 0.0025) }
 }
 
 const results: Record<string, number[]> = {}

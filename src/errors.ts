@@ -42,7 +42,6 @@ export const Errors = Object.freeze({
   USAGE: def('SPX_USAGE', 0, 'Command line usage error')
 } satisfies Record<string, ErrorDef>)
 
-
 /** An error with a stable code; `detail` is safe to show to clients (never an internal address). */
 export class ProxyError extends Error {
   readonly code: string

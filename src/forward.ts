@@ -391,7 +391,7 @@ function captureForShadow (compare: (p: Captured | undefined) => void, status: n
 /** The backend's response headers as the client gets them. */
 function responseHeadersFor (headers: IncomingHttpHeaders, requestId: string, close: boolean, issuedSession: string | undefined, sessionCookie: Snapshot['config']['cohort']['sessionCookie']): string[] {
   const out = clientResponseHeaders(headers)
-  if (headers['x-request-id'] === undefined || !hasName(out, 'x-request-id')) out.push('x-request-id', requestId)
+  if (!hasName(out, 'x-request-id')) out.push('x-request-id', requestId)
   if (close) out.push('connection', 'close')
   if (issuedSession !== undefined && sessionCookie !== undefined) out.push('set-cookie', serializeCookie(sessionCookie.name, issuedSession, sessionCookie))
   return out

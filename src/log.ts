@@ -5,7 +5,6 @@
  */
 import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 'pino'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { responseStatus } from './request-state.js'
 
 export const REDACT_PATHS = [
   'req.headers.authorization', 'req.headers.cookie', 'req.headers["proxy-authorization"]',
@@ -84,11 +83,11 @@ function strOrNull (value: string | undefined): string {
  * object. The bytes are pino's own (level, time, bindings, fields, msg), which a test
  * holds it to.
  */
-export function createAccessLog (logger: Logger): (request: FastifyRequest, reply: FastifyReply) => void {
+export function createAccessLog (logger: Logger): (request: FastifyRequest, reply: FastifyReply, status: number, durationMs: number) => void {
   const internals = logger as unknown as Record<symbol, unknown>
   const bindings = internals[pino.symbols.chindingsSym] as string
   const destination = internals[pino.symbols.streamSym] as DestinationStream
-  return function logAccess (request, reply) {
+  return function logAccess (request, reply, status, durationMs) {
     if (!logger.isLevelEnabled('info')) return
     const s = request.spx
     const url = request.raw.url ?? ''
@@ -102,8 +101,8 @@ export function createAccessLog (logger: Logger): (request: FastifyRequest, repl
       ',"reason":' + strOrNull(s.reason) +
       ',"method":' + str(request.raw.method ?? '') +
       ',"path":' + str(q === -1 ? url : url.slice(0, q)) +
-      ',"status":' + responseStatus(out) +
-      ',"durationMs":' + round(performance.now() - s.start) +
+      ',"status":' + status +
+      ',"durationMs":' + round(durationMs) +
       ',"upstreamMs":' + (s.upstreamMs === undefined ? 'null' : round(s.upstreamMs))
     if (s.flag !== undefined) line += ',"flag":' + str(s.flag)
     if (s.variant !== undefined) line += ',"variant":' + str(s.variant)

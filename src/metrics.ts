@@ -196,12 +196,12 @@ export class Metrics {
     this.#lastReloadOk.set(ok ? 1 : 0)
   }
 
-  /** Once per request, when its response closes. */
-  request (state: RequestState, method: string, status: number): void {
+  /** Once per request, when its response closes; `seconds` since it arrived. */
+  request (state: RequestState, method: string, status: number, seconds: number): void {
     const route = state.route ?? NO_ROUTE
     const backend = state.backend ?? NO_ROUTE
     const routed = state.route !== undefined && state.backend !== undefined
-    this.#series.record(route, backend, method, status, (performance.now() - state.start) / 1000, routed ? state.reason : undefined)
+    this.#series.record(route, backend, method, status, seconds, routed ? state.reason : undefined)
     if (state.upstreamError !== undefined) this.#upstreamErrors.inc({ route, backend, kind: state.upstreamError })
     if (state.failoverFrom !== undefined) this.#upstreamErrors.inc({ route, backend: state.failoverFrom.backend, kind: state.failoverFrom.kind })
     if (!routed) return

@@ -67,30 +67,21 @@ export class RequestSeries {
    * Counter and Histogram would.
    */
   register (registry: Registry, names: { requests: Help, duration: Help, decisions: Help }): void {
-    const counter = (help: Help, samples: () => Sample[]): Exposed => ({
-      ...help,
-      type: 'counter',
-      aggregator: 'sum',
-      get: async () => ({ ...help, type: 'counter', aggregator: 'sum', values: samples() })
-    })
-    const histogram: Exposed = {
-      ...names.duration,
-      type: 'histogram',
-      aggregator: 'sum',
-      get: async () => ({ ...names.duration, type: 'histogram', aggregator: 'sum', values: this.#histogramSamples(names.duration.name) })
+    const expose = (help: Help, type: 'counter' | 'histogram', samples: () => Sample[]): void => {
+      const metric = { ...help, type, aggregator: 'sum' }
+      // prom-client's registry takes any metric with a name and get(); its types know
+      // only its own classes.
+      registry.registerMetric({ ...metric, get: async () => ({ ...metric, values: samples() }) } as unknown as Parameters<Registry['registerMetric']>[0])
     }
-    // prom-client's registry takes any metric with a name and get(); its types know
-    // only its own classes.
-    const add = (m: Exposed): void => registry.registerMetric(m as unknown as Parameters<Registry['registerMetric']>[0])
-    add(counter(names.requests, () => this.#samples((route, backend, cell, out) => {
+    expose(names.requests, 'counter', () => this.#samples((route, backend, cell, out) => {
       for (const [method, byStatus] of cell.codes) {
         for (const [code, value] of byStatus) out.push({ labels: { route, backend, method, code: String(code) }, value })
       }
-    })))
-    add(histogram)
-    add(counter(names.decisions, () => this.#samples((route, backend, cell, out) => {
+    }))
+    expose(names.duration, 'histogram', () => this.#histogramSamples(names.duration.name))
+    expose(names.decisions, 'counter', () => this.#samples((route, backend, cell, out) => {
       for (const [reason, value] of cell.reasons) out.push({ labels: { route, backend, reason }, value })
-    })))
+    }))
   }
 
   #samples (each: (route: string, backend: string, cell: Cell, out: Sample[]) => void): Sample[] {
@@ -115,9 +106,3 @@ export class RequestSeries {
 }
 
 interface Help { readonly name: string, readonly help: string }
-
-interface Exposed extends Help {
-  readonly type: string
-  readonly aggregator: string
-  get: () => Promise<Help & { type: string, aggregator: string, values: Sample[] }>
-}

@@ -66,11 +66,10 @@ export class Runtime {
   }
 
   /** Feeds the rollback guard with one finished request. */
-  observe (state: RequestState, status: number): void {
+  observe (state: RequestState, status: number, seconds: number): void {
     if (state.route === undefined || state.backend === undefined) return
     const route = this.#snapshot.routesByName.get(state.route)
     if (route?.guard === undefined) return
-    const seconds = (performance.now() - state.start) / 1000
     // A failover means the new backend could not even be reached: a candidate error.
     if (state.failoverFrom !== undefined) this.guard.observe(route.name, 'candidate', true, seconds)
     const side = state.backend === route.backend ? 'baseline' : state.reason === 'flag_on' ? 'candidate' : undefined

@@ -35,10 +35,11 @@ export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Met
     res.on('close', () => {
       clearTimeout(state.bodyDeadline)
       if (!res.writableFinished) state.cancel?.abort()
-      logAccess(request, reply)
       const status = responseStatus(res)
-      metrics.request(state, request.raw.method ?? 'GET', status)
-      runtime.observe(state, status)
+      const ms = performance.now() - state.start
+      logAccess(request, reply, status, ms)
+      metrics.request(state, request.raw.method ?? 'GET', status, ms / 1000)
+      runtime.observe(state, status, ms / 1000)
     })
   }
 

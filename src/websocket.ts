@@ -47,8 +47,9 @@ export function createUpgradeHandler (runtime: Runtime, server: Server, logger: 
     const snap = runtime.snapshot
     const log = logger.child({ reqId: id })
     const done = (status: number, extra: Record<string, unknown> = {}): void => {
-      log.info({ method: req.method, path: (req.url ?? '').split('?')[0], status, durationMs: Math.round(performance.now() - state.start), websocket: true, ...extra }, 'request')
-      metrics.request(state, req.method ?? 'GET', status)
+      const ms = performance.now() - state.start
+      log.info({ method: req.method, path: (req.url ?? '').split('?')[0], status, durationMs: Math.round(ms), websocket: true, ...extra }, 'request')
+      metrics.request(state, req.method ?? 'GET', status, ms / 1000)
     }
 
     const target = resolve(snap, req.method ?? 'GET', req.url ?? '', req.headers, req.rawHeaders)

@@ -5,7 +5,7 @@ import { request } from 'undici'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { startUpstream, startProxy, closedPort, accessLines, sleep, ROOT } from './helper.js'
 import { createLogger, createAccessLog } from '../src/log.js'
-import { newRequestState, type RequestState } from '../src/request-state.js'
+import { newRequestState, responseStatus, type RequestState } from '../src/request-state.js'
 
 t.test('one access line per request with route, backend, status and timings', async (t) => {
   const legacy = await startUpstream(t, 'legacy')
@@ -75,14 +75,14 @@ t.test('the access line is byte for byte what pino would write for the same fiel
     const spx = { ...newRequestState(), ...c.state }
     const request = { id: c.id, raw: { url: c.url, method: 'GET' }, spx } as unknown as FastifyRequest
     const reply = { raw: { writableFinished: c.finished, headersSent: c.headersSent, statusCode: c.status } } as unknown as FastifyReply
-    createAccessLog(logger)(request, reply)
+    createAccessLog(logger)(request, reply, responseStatus(reply.raw), 0)
     logger.info(c.fields, 'request')
     const [ours, pinos] = written.splice(0, 2).map((l) => normalize(l))
     t.equal(ours, pinos)
     t.doesNotThrow(() => JSON.parse(ours as string))
   }
   const quiet = createLogger({ level: 'warn', destination: { write: (line: string) => { written.push(line) } } })
-  createAccessLog(quiet)({ id: 'x', raw: { url: '/', method: 'GET' }, spx: newRequestState() } as unknown as FastifyRequest, { raw: { writableFinished: true, headersSent: true, statusCode: 200 } } as unknown as FastifyReply)
+  createAccessLog(quiet)({ id: 'x', raw: { url: '/', method: 'GET' }, spx: newRequestState() } as unknown as FastifyRequest, { raw: { writableFinished: true, headersSent: true, statusCode: 200 } } as unknown as FastifyReply, 200, 0)
   t.equal(written.length, 0, 'no access line below level info')
 })
 

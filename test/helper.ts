@@ -4,6 +4,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import net from 'node:net'
+import { freePort } from './free-port.js'
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -89,14 +90,7 @@ export async function startRawUpstream (t: T, onConnection: (socket: net.Socket)
   return state
 }
 
-/** A port nothing listens on (bound, then released): for a refused backend, or a server to start. */
-export async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
+export { freePort }
 
 export const closedPort = freePort
 
