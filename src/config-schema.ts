@@ -63,7 +63,10 @@ export const configSchema = {
         maxHeaderSize: size,
         maxUrlLength: size,
         maxBodySize: size,
-        trustedProxies: { type: 'array', items: { type: 'string', minLength: 1 } }
+        maxHeaderCount: { type: 'integer', minimum: 1, maximum: 10000 },
+        sendTimeout: duration,
+        trustedProxies: { type: 'array', items: { type: 'string', minLength: 1 } },
+        realIpHeader: { anyOf: [{ const: false }, { type: 'string', pattern: '^[A-Za-z0-9-]+$' }] }
       }
     },
     flags: {

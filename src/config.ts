@@ -145,7 +145,13 @@ export interface ClientLimits {
   readonly maxHeaderSize: number
   readonly maxUrlLength: number
   readonly maxBodySize: number
+  /** More request header lines than this is a 431, like too many bytes. */
+  readonly maxHeaderCount: number
+  /** A client that takes nothing of a response for this long is cut (0: never). */
+  readonly sendTimeout: number
   readonly trustedProxies: readonly string[]
+  /** Header (lower case) set to the client address for the backend; undefined: none. */
+  readonly realIpHeader: string | undefined
 }
 
 export interface Config {
@@ -173,7 +179,10 @@ export const DEFAULTS = Object.freeze({
     keepAliveTimeout: 5_000,
     maxHeaderSize: 16 * 1024,
     maxUrlLength: 8 * 1024,
-    maxBodySize: 10 * 1024 * 1024
+    maxBodySize: 10 * 1024 * 1024,
+    maxHeaderCount: 200,
+    sendTimeout: 30_000,
+    realIpHeader: 'x-real-ip'
   },
   shutdown: { timeout: 30_000 },
   timeouts: { connect: 5_000, headers: 30_000, bodyIdle: 30_000 },
@@ -361,7 +370,10 @@ interface RawConfig {
     maxHeaderSize?: string | number
     maxUrlLength?: string | number
     maxBodySize?: string | number
+    maxHeaderCount?: number
+    sendTimeout?: string
     trustedProxies?: string[]
+    realIpHeader?: string | false
   }
   shutdown?: { timeout?: string }
   backends: Record<string, RawBackend>
@@ -440,7 +452,10 @@ function normalize (raw: RawConfig, file: string, text: string, problems: Proble
     maxHeaderSize: sz(['client', 'maxHeaderSize'], c.maxHeaderSize, DEFAULTS.client.maxHeaderSize),
     maxUrlLength: sz(['client', 'maxUrlLength'], c.maxUrlLength, DEFAULTS.client.maxUrlLength),
     maxBodySize: sz(['client', 'maxBodySize'], c.maxBodySize, DEFAULTS.client.maxBodySize),
-    trustedProxies: Object.freeze([...trustedProxies])
+    maxHeaderCount: c.maxHeaderCount ?? DEFAULTS.client.maxHeaderCount,
+    sendTimeout: dur(c.sendTimeout, DEFAULTS.client.sendTimeout),
+    trustedProxies: Object.freeze([...trustedProxies]),
+    realIpHeader: c.realIpHeader === false ? undefined : (c.realIpHeader ?? DEFAULTS.client.realIpHeader).toLowerCase()
   })
   if (client.requestTimeout !== 0 && client.headersTimeout > client.requestTimeout) {
     problems.add(['client', 'headersTimeout'], 'must not be longer than client.requestTimeout')

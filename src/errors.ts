@@ -36,6 +36,8 @@ export const Errors = Object.freeze({
   ADMIN_UNAUTHORIZED: def('SPX_ADMIN_UNAUTHORIZED', 401, 'Admin token missing or wrong'),
   ADMIN_BAD_REQUEST: def('SPX_ADMIN_BAD_REQUEST', 400, 'Admin request is not valid'),
   INTERNAL: def('SPX_INTERNAL', 500, 'Internal proxy error'),
+  // Logged only: the response had started, so the connection is cut instead.
+  SEND_TIMEOUT: def('SPX_SEND_TIMEOUT', 0, 'Client stopped reading the response'),
   // Configuration: never sent to clients, printed by validate/start/reload.
   CONFIG_INVALID: def('SPX_CONFIG_INVALID', 0, 'Configuration is invalid'),
   CONFIG_UNREADABLE: def('SPX_CONFIG_UNREADABLE', 0, 'Configuration file cannot be read'),

@@ -5,6 +5,7 @@
  */
 import type { ServerResponse, IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher, Pool } from 'undici'
+import { Errors, ProxyError } from './errors.js'
 
 export interface ExchangeEvents {
   /**
@@ -17,6 +18,12 @@ export interface ExchangeEvents {
   data: ((chunk: Buffer) => void) | undefined
   /** The body is complete (no error) or broke off after the head was written. */
   done: (error: Error | undefined) => void
+  /**
+   * How long the client may take nothing of the response (ms; 0: no limit). Past it
+   * the client is cut and the backend request aborted, so a client that stops reading
+   * cannot hold a backend connection.
+   */
+  readonly sendTimeout: number
 }
 
 /**
@@ -49,8 +56,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #out: ServerResponse | undefined
   #cancelled = false
   #settled = false
+  #stallTimer: NodeJS.Timeout | undefined
   /** Resumes the backend once the client has taken what was written. */
-  #onDrain = (): void => this.#controller?.resume()
+  #onDrain = (): void => {
+    clearTimeout(this.#stallTimer)
+    this.#controller?.resume()
+  }
 
   constructor (events: ExchangeEvents, settle: (error: Error | undefined) => void) {
     this.#events = events
@@ -87,6 +98,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (!out.write(chunk)) {
       controller.pause()
       out.once('drain', this.#onDrain)
+      const ms = this.#events.sendTimeout
+      if (ms > 0) {
+        this.#stallTimer = setTimeout(() => {
+          out.off('drain', this.#onDrain)
+          controller.abort(new ProxyError(Errors.SEND_TIMEOUT, `the client took nothing of the response for ${ms} ms`))
+        }, ms)
+      }
     }
   }
 
@@ -95,9 +113,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (out === undefined) return
     out.end()
     this.#events.done(undefined)
+    // The backend is done, but a client that never reads the rest would keep the
+    // socket and its buffered bytes open for good.
+    const ms = this.#events.sendTimeout
+    if (ms > 0 && out.writableLength > 0) {
+      const timer = setTimeout(() => out.destroy(), ms)
+      out.once('close', () => clearTimeout(timer))
+    }
   }
 
   onResponseError (_controller: Dispatcher.DispatchController | undefined, error: Error): void {
+    clearTimeout(this.#stallTimer)
     if (!this.#settled) {
       this.#settled = true
       this.#settle(error)

@@ -14,7 +14,7 @@ import type { Route } from './routing.js'
 import { routingSegments } from './patterns.js'
 import { Errors, ProxyError } from './errors.js'
 import { sendProblem } from './problem.js'
-import { upstreamRequestHeaders, clientResponseHeaders, unmapAddress, hasDuplicateHost } from './headers.js'
+import { upstreamRequestHeaders, clientResponseHeaders, unmapAddress, requestHeadProblem } from './headers.js'
 import { classifyUpstreamError } from './upstream-errors.js'
 import proxyAddr from 'proxy-addr'
 import type { IncomingHttpHeaders } from 'node:http'
@@ -43,7 +43,10 @@ export type Resolution = ResolvedTarget | { readonly error: ProxyError }
  */
 export function resolve (snap: Snapshot, method: string, url: string, headers: Readonly<Record<string, string | string[] | undefined>>, rawHeaders?: readonly string[]): Resolution {
   const limits = snap.config.client
-  if (rawHeaders !== undefined && hasDuplicateHost(rawHeaders)) return { error: new ProxyError(Errors.BAD_REQUEST, 'more than one Host header') }
+  if (rawHeaders !== undefined) {
+    const problem = requestHeadProblem(rawHeaders, limits.maxHeaderCount, limits.maxHeaderSize)
+    if (problem !== undefined) return { error: problem }
+  }
   if (url.length > limits.maxUrlLength) return { error: new ProxyError(Errors.URI_TOO_LONG, `request target is longer than ${limits.maxUrlLength} bytes`) }
   if (url.charCodeAt(0) !== 47 /* / */) return { error: new ProxyError(Errors.BAD_REQUEST_TARGET, 'use origin-form: a path starting with "/"') }
   const q = url.indexOf('?')
@@ -93,13 +96,15 @@ export function clientAddress (snap: Snapshot, raw: IncomingMessage): string {
 }
 
 /** Headers for the backend request: the client's end-to-end headers plus the proxy's own. */
-export function upstreamHeadersFor (snap: Snapshot, raw: IncomingMessage, requestId: string, backend: BackendConfig): string[] {
+export function upstreamHeadersFor (snap: Snapshot, raw: IncomingMessage, requestId: string, backend: BackendConfig, client: string): string[] {
   const peer = unmapAddress(raw.socket.remoteAddress)
   const clientHost = raw.headers.host
   return upstreamRequestHeaders(raw.rawHeaders, raw.headers, {
     requestId,
     peer,
     peerTrusted: snap.isTrusted(peer),
+    clientAddress: client,
+    realIpHeader: snap.config.client.realIpHeader,
     proto: 'http',
     clientHost,
     upstreamHost: backend.preserveHost && clientHost !== undefined ? clientHost : backend.host
@@ -189,7 +194,7 @@ function detailFor (error: ProxyError | { code: string }, backend: string): stri
 }
 
 /** Starts the shadow copy for routes with shadow:, returning the comparison to run when the primary's body is in. */
-function startShadow (runtime: Runtime, snap: Snapshot, route: Route, primary: BackendPool, path: string, raw: IncomingMessage, requestId: string, body: Buffer | Readable | undefined, rawPath: string): ((p: Captured | undefined) => void) | undefined {
+function startShadow (runtime: Runtime, snap: Snapshot, route: Route, primary: BackendPool, path: string, raw: IncomingMessage, requestId: string, client: string, body: Buffer | Readable | undefined, rawPath: string): ((p: Captured | undefined) => void) | undefined {
   const config = route.config.shadow
   if (config === undefined) return undefined
   const other = primary.backend.name === config.backend ? route.backend : config.backend
@@ -205,7 +210,7 @@ function startShadow (runtime: Runtime, snap: Snapshot, route: Route, primary: B
     target,
     primary,
     upstreamPath: path,
-    headers: (pool) => upstreamHeadersFor(snap, raw, requestId, pool.backend),
+    headers: (pool) => upstreamHeadersFor(snap, raw, requestId, pool.backend, client),
     body: body === undefined || Buffer.isBuffer(body) ? body : 'streamed'
   })
 }
@@ -225,7 +230,7 @@ export function createProxyHandler (runtime: Runtime) {
     }
     const { route } = target
     state.route = route.name
-    const chosen = chooseBackend(snap, route, raw.headers, () => clientAddress(snap, raw))
+    const chosen = chooseBackend(snap, route, raw.headers, () => (state.clientAddress ??= clientAddress(snap, raw)))
     const choice = chosen instanceof Promise ? await chosen : chosen
     const { decision } = choice
     if (choice.override.kind === 'rejected') request.log.warn({ reqId: request.id, route: route.name, reason: choice.override.reason }, 'backend override ignored')
@@ -250,6 +255,7 @@ export function createProxyHandler (runtime: Runtime) {
     // close listener, set up in server.ts, aborts it).
     const abort = new Cancel()
     state.cancel = abort
+    if (state.connection?.gone === true) abort.abort()
     // Node's requestTimeout does not cover a body still arriving once the request is
     // being handled, so a slow body is cut here, at the same deadline.
     let bodyTimedOut = false
@@ -296,7 +302,15 @@ export function createProxyHandler (runtime: Runtime) {
       }
     }
 
+    // Pipelined requests reach the backend one after another, in the client's order.
+    const turn = state.connection?.turn(state)
+    if (turn !== undefined) {
+      await turn
+      if (abort.aborted) return reply.hijack()
+    }
+
     const requestId = String(request.id)
+    const client = state.clientAddress ??= clientAddress(snap, raw)
     const out = reply.raw
     let shadow: ShadowCapture | undefined
     let t0 = 0
@@ -309,7 +323,7 @@ export function createProxyHandler (runtime: Runtime) {
         }
         // The copy for parity goes out once the primary has answered, so the user's
         // latency never includes it.
-        const compare = startShadow(runtime, snap, route, bp, target.path, raw, requestId, body, target.rawPath)
+        const compare = startShadow(runtime, snap, route, bp, target.path, raw, requestId, client, body, target.rawPath)
         if (compare !== undefined) {
           shadow = captureForShadow(compare, status, headers, (route.config.shadow as ShadowConfig).maxBodySize)
           events.data = shadow.data
@@ -320,10 +334,14 @@ export function createProxyHandler (runtime: Runtime) {
         return out
       },
       data: undefined,
+      sendTimeout: snap.config.client.sendTimeout,
       done: (err) => {
         shadow?.done(err)
         if (err === undefined) return
-        if (!abort.aborted) {
+        if (err instanceof ProxyError) {
+          state.errorCode = err.code
+          request.log.info({ reqId: request.id, route: route.name, backend: bp.backend.name, code: err.code }, err.detail)
+        } else if (!abort.aborted) {
           const c = classifyUpstreamError(err)
           state.upstreamError = c.kind
           request.log.warn({ reqId: request.id, err, route: route.name, backend: bp.backend.name, kind: c.kind }, 'backend response failed mid-stream')
@@ -333,7 +351,7 @@ export function createProxyHandler (runtime: Runtime) {
     }
     for (let attempt = 0; ; attempt++) {
       const path = bp.backend.basePath + target.path
-      const headers = upstreamHeadersFor(snap, raw, requestId, bp.backend)
+      const headers = upstreamHeadersFor(snap, raw, requestId, bp.backend, client)
       t0 = performance.now()
       const err = await exchange(bp.pool, { path, method, headers, body: body ?? null }, events, abort)
       if (err === undefined) return reply

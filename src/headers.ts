@@ -5,6 +5,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import { randomUUID } from 'node:crypto'
+import { Errors, ProxyError } from './errors.js'
 
 /** Hop-by-hop headers and headers the proxy owns; never copied from the client. */
 const DROP_FROM_CLIENT = new Set([
@@ -12,6 +13,12 @@ const DROP_FROM_CLIENT = new Set([
   'expect', 'host', 'http2-settings',
   'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-request-id'
 ])
+
+/**
+ * Client-address headers that legacy stacks (nginx realip, Spring, Rails, PHP apps)
+ * read as the user's address: forwarded only from trusted proxies, like X-Forwarded-For.
+ */
+const CLIENT_ADDRESS = new Set(['x-real-ip', 'true-client-ip', 'x-client-ip', 'x-cluster-client-ip'])
 
 /** Hop-by-hop headers never copied from a backend response. */
 const DROP_FROM_BACKEND = new Set([
@@ -40,6 +47,10 @@ export interface ForwardContext {
   readonly peer: string
   /** Whether the peer is a configured trusted proxy whose X-Forwarded-* may be kept. */
   readonly peerTrusted: boolean
+  /** The client address as routing sees it (the peer, or what trusted proxies report). */
+  readonly clientAddress: string
+  /** Header (lower case) that carries clientAddress to the backend, if any. */
+  readonly realIpHeader: string | undefined
   readonly proto: 'http' | 'https'
   /** Host header sent by the client (may be undefined for HTTP/1.0). */
   readonly clientHost: string | undefined
@@ -66,15 +77,17 @@ function quoted (value: string): string {
  */
 export function upstreamRequestHeaders (rawHeaders: readonly string[], headers: IncomingHttpHeaders, ctx: ForwardContext): string[] {
   const listed = connectionTokens(headers.connection)
+  const trusted = ctx.peerTrusted
+  const realIp = ctx.realIpHeader
   const out: string[] = []
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = (rawHeaders[i] as string).toLowerCase()
     if (DROP_FROM_CLIENT.has(name)) continue
     if (name.startsWith('proxy-') || name.startsWith(INTERNAL_HEADER_PREFIX)) continue
     if (listed?.has(name) === true) continue
+    if (name === realIp || (!trusted && CLIENT_ADDRESS.has(name))) continue
     out.push(name, rawHeaders[i + 1] as string)
   }
-  const trusted = ctx.peerTrusted
   const xff = trusted ? joined(headers['x-forwarded-for']) : undefined
   const fwd = trusted ? joined(headers.forwarded) : undefined
   const proto = (trusted ? joined(headers['x-forwarded-proto']) : undefined) ?? ctx.proto
@@ -88,6 +101,7 @@ export function upstreamRequestHeaders (rawHeaders: readonly string[], headers: 
     'x-request-id', ctx.requestId
   )
   if (xfh !== undefined) out.push('x-forwarded-host', xfh)
+  if (realIp !== undefined) out.push(realIp, ctx.clientAddress)
   return out
 }
 
@@ -115,17 +129,28 @@ export function unmapAddress (addr: string | undefined): string {
   return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr
 }
 
-/** RFC 9112 §3.2: more than one Host header field is a 400. */
-export function hasDuplicateHost (rawHeaders: readonly string[]): boolean {
-  let seen = false
+/**
+ * What is wrong with a request head, checked before anything else: more than one Host
+ * (RFC 9112 §3.2), more header lines than allowed, or more bytes than allowed. Node's
+ * own byte limit is not exact with many small headers, and past its line-count limit
+ * it drops the rest silently; a cut header list must never be forwarded, so both
+ * are counted here.
+ */
+export function requestHeadProblem (rawHeaders: readonly string[], maxCount: number, maxBytes: number): ProxyError | undefined {
+  if (rawHeaders.length > maxCount * 2) return new ProxyError(Errors.HEADERS_TOO_LARGE, `more than ${maxCount} request header lines`)
+  let seenHost = false
+  // name + ": " + value + CRLF, as on the wire.
+  let bytes = 0
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string
+    bytes += name.length + (rawHeaders[i + 1] as string).length + 4
     if (name.length === 4 && name.toLowerCase() === 'host') {
-      if (seen) return true
-      seen = true
+      if (seenHost) return new ProxyError(Errors.BAD_REQUEST, 'more than one Host header')
+      seenHost = true
     }
   }
-  return false
+  if (bytes > maxBytes) return new ProxyError(Errors.HEADERS_TOO_LARGE, `request headers exceed ${maxBytes} bytes`)
+  return undefined
 }
 
 const REQUEST_ID = /^[\x21-\x7e]{1,200}$/

@@ -2,11 +2,13 @@
  * What the proxy learned about one request, filled in as it goes and read once
  * by the access log when the response closes.
  */
+import type { FastifyReply } from 'fastify'
 import type { UpstreamErrorKind } from './upstream-errors.js'
 import type { DecisionReason } from './decision.js'
 import type { Cancel } from './exchange.js'
+import type { ClientConnection, Entry } from './client-connection.js'
 
-export interface RequestState {
+export interface RequestState extends Entry {
   /** performance.now() when the request arrived. */
   readonly start: number
   route: string | undefined
@@ -25,10 +27,23 @@ export interface RequestState {
   cancel: Cancel | undefined
   /** The request body's deadline, cleared when the response closes. */
   bodyDeadline: NodeJS.Timeout | undefined
+  /** The client connection it arrived on (undefined for upgrades, which own theirs). */
+  readonly connection: ClientConnection | undefined
+  /** The client address as routing sees it, worked out once when first needed. */
+  clientAddress: string | undefined
+  /** Set once its access line and metrics are written. */
+  finished: boolean
+  /** Fastify's reply (and through it the request), once the handler has them; the access line needs them. */
+  reply: FastifyReply | undefined
 }
 
-export function newRequestState (): RequestState {
+export function newRequestState (connection?: ClientConnection): RequestState {
   return {
+    connection,
+    clientAddress: undefined,
+    wake: undefined,
+    finished: false,
+    reply: undefined,
     start: performance.now(),
     route: undefined,
     backend: undefined,

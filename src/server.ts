@@ -3,7 +3,7 @@
  * goes to the proxy handler. Client-side limits live on the Node HTTP server.
  * Never listens by itself (instance.ts does).
  */
-import http from 'node:http'
+import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify'
@@ -14,33 +14,60 @@ import { sendProblem, writeRawProblem } from './problem.js'
 import { newRequestId } from './headers.js'
 import { createProxyHandler } from './forward.js'
 import { createUpgradeHandler } from './websocket.js'
-import { newRequestState } from './request-state.js'
+import { newRequestState, responseStatus, type RequestState } from './request-state.js'
 import { createAccessLog } from './log.js'
-import { responseStatus } from './request-state.js'
+import { ClientConnection, type Entry } from './client-connection.js'
 import type { Metrics } from './metrics.js'
 
 function ignore (): void {}
 
+/**
+ * Node drops header lines past server.maxHeadersCount without a word; the proxy
+ * counts them itself (client.maxHeaderCount, reloadable) and answers 431 instead.
+ */
+function unlimitedHeaderLines (server: http.Server): http.Server {
+  server.maxHeadersCount = 0
+  return server
+}
+
+const kState = Symbol('strangler.state')
+type Tracked = IncomingMessage & { [kState]: RequestState }
+
 export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Metrics): FastifyInstance {
   const logAccess = createAccessLog(logger)
+
   /**
-   * Starts the per-request state. Its one close listener stops a backend request the
-   * client left behind, then writes the access line and the metrics.
+   * Ends a request once: it leaves its connection, a backend request the client left
+   * behind is stopped, and the access line and metrics are written. Runs when the
+   * response closes, or when the connection goes while the response is still queued
+   * behind an earlier one (Node never closes those).
    */
-  function track (request: FastifyRequest, reply: FastifyReply): void {
-    const state = newRequestState()
-    request.spx = state
+  function finish (entry: Entry): void {
+    const state = entry as RequestState
+    if (state.finished) return
+    state.finished = true
+    state.connection?.leave(state)
+    clearTimeout(state.bodyDeadline)
+    const reply = state.reply
+    if (reply === undefined) return
     const res = reply.raw
-    // 'close' comes once per response; on() spares the once() wrapper.
-    res.on('close', () => {
-      clearTimeout(state.bodyDeadline)
-      if (!res.writableFinished) state.cancel?.abort()
-      const status = responseStatus(res)
-      const ms = performance.now() - state.start
-      logAccess(request, reply, status, ms)
-      metrics.request(state, request.raw.method ?? 'GET', status, ms / 1000)
-      runtime.observe(state, status, ms / 1000)
-    })
+    if (!res.writableFinished) state.cancel?.abort()
+    const status = responseStatus(res)
+    const ms = performance.now() - state.start
+    logAccess(reply.request, reply, status, ms)
+    metrics.request(state, reply.request.raw.method ?? 'GET', status, ms / 1000)
+    runtime.observe(state, status, ms / 1000)
+  }
+
+  /** 'close' comes once per response; one shared listener, no closure per request. */
+  function onResponseClose (this: ServerResponse & { req: Tracked }): void {
+    finish(this.req[kState])
+  }
+
+  function track (request: FastifyRequest, reply: FastifyReply): void {
+    const state = (request.raw as Tracked)[kState]
+    state.reply = reply
+    request.spx = state
   }
 
   const limits = runtime.snapshot.config.client
@@ -56,7 +83,7 @@ export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Met
     // New requests on kept-alive connections during drain are served with
     // "connection: close" by the handler instead of a bare 503.
     return503OnClosing: false,
-    serverFactory: (handler) => http.createServer({
+    serverFactory: (handler) => unlimitedHeaderLines(http.createServer({
       maxHeaderSize: limits.maxHeaderSize,
       headersTimeout: limits.headersTimeout,
       requestTimeout: limits.requestTimeout,
@@ -69,8 +96,15 @@ export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Met
       // request; with no listener that would crash the process. Handlers see the
       // abort through 'close' and their own streams.
       req.on('error', ignore)
+      // Registered here, synchronously as Node emits the request, so bytes that follow
+      // it on the socket always find it in flight (see clientErrorHandler).
+      const connection = ClientConnection.of(req.socket, finish)
+      const state = newRequestState(connection)
+      connection.enter(state)
+      ;(req as Tracked)[kState] = state
+      res.on('close', onResponseClose)
       handler(req, res)
-    }),
+    })),
     // Runs before onRequest hooks (bad percent-encoding found by the router).
     frameworkErrors: (err, request, reply) => {
       track(request, reply)
@@ -82,6 +116,15 @@ export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Met
       // error with no listener would take the whole process down.
       socket.on('error', () => socket.destroy())
       if (err.code === 'ECONNRESET' || socket.destroyed) return
+      // Bytes after a request still in flight (say, after a "Connection: close" POST):
+      // that request is answered by its backend, never replaced by a 400 here, and the
+      // connection ends after it. Nothing after it is parsed as another request.
+      const connection = ClientConnection.find(socket)
+      if (connection?.busy === true) {
+        connection.endWhenIdle()
+        logger.info({ err: { code: err.code, message: err.message } }, 'unparsable bytes after a request in flight; the connection ends after its response')
+        return
+      }
       const id = randomUUID()
       if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') writeRawProblem(socket, Errors.REQUEST_TIMEOUT, 'the request was not received completely within the time allowed', id)
       else if (err.code === 'HPE_HEADER_OVERFLOW') writeRawProblem(socket, Errors.HEADERS_TOO_LARGE, `request headers exceed ${limits.maxHeaderSize} bytes`, id)

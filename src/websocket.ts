@@ -65,14 +65,15 @@ export function createUpgradeHandler (runtime: Runtime, server: Server, logger: 
       done(400, { route: route.name, code: Errors.UPGRADE_NOT_ALLOWED.code })
       return
     }
-    const { decision } = await chooseBackend(snap, route, req.headers, () => clientAddress(snap, req))
+    const client = clientAddress(snap, req)
+    const { decision } = await chooseBackend(snap, route, req.headers, () => client)
     state.backend = decision.backend
     state.reason = decision.reason
     const bp = snap.pools.get(decision.backend)
     if (bp === undefined) return void socket.destroy()
     const backend = bp.backend
     const path = backend.basePath + target.path
-    const headers = upstreamHeadersFor(snap, req, id, backend)
+    const headers = upstreamHeadersFor(snap, req, id, backend, client)
     headers.push('connection', 'upgrade', 'upgrade', req.headers.upgrade as string)
 
     const url = new URL(backend.origin)

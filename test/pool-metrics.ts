@@ -1,0 +1,23 @@
+/** Reads a backend's pool from the admin port's strangler_backend_pool series. */
+import { request } from 'undici'
+import { sleep } from './helper.js'
+
+/** strangler_backend_pool{backend,state} as state → value. */
+export async function backendPool (adminUrl: string, backend: string): Promise<Record<string, number>> {
+  const text = await (await request(`${adminUrl}/metrics`)).body.text()
+  const out: Record<string, number> = {}
+  for (const m of text.matchAll(/^strangler_backend_pool\{backend="([^"]+)",state="([^"]+)"\} (\S+)$/gm)) {
+    if (m[1] === backend) out[m[2] as string] = Number(m[3])
+  }
+  return out
+}
+
+/** Polls `what` every 100 ms until it holds or `ms` pass; the last answer. */
+export async function until (what: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    if (await what()) return true
+    await sleep(100)
+  }
+  return what()
+}
