@@ -17,6 +17,8 @@ export interface Entry {
   cancel: { abort (): void } | undefined
   /** Resolves the request's wait for its turn. */
   wake: (() => void) | undefined
+  /** The request as Node parsed it: complete once its body has arrived whole. */
+  readonly incoming: { readonly complete: boolean } | undefined
 }
 
 /** Ends a request whose connection is gone: it leaves, and its access line is written. */
@@ -71,9 +73,10 @@ export class ClientConnection {
     if (this.#inflight.length === 0 && this.#endWhenIdle) this.#socket.end()
   }
 
-  /** Whether a request on this connection has not finished yet. */
-  get busy (): boolean {
-    return this.#inflight.length > 0
+  /** Whether a request is in flight whose own bytes have all arrived: what follows it is not part of it. */
+  get answering (): boolean {
+    const last = this.#inflight[this.#inflight.length - 1]
+    return last?.incoming?.complete === true
   }
 
   /**

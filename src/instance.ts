@@ -106,7 +106,12 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
     } catch (err) {
       return rejected(trigger, current.version, err)
     }
-    if (next.version === current.version) return { ok: true, changed: false, version: current.version, restartRequired: [] }
+    if (next.version === current.version) {
+      // Valid and identical to what runs (say, a bad edit reverted): a success, which
+      // clears strangler_config_last_reload_successful.
+      metrics.reload(true)
+      return { ok: true, changed: false, version: current.version, restartRequired: [] }
+    }
     let restartRequired: string[]
     try {
       restartRequired = runtime.apply(next)

@@ -121,4 +121,8 @@ export function routingSegments (rawPath: string): { segs?: string[], error?: st
   return { segs: path.slice(1).split('/') }
 }
 
-const DOT_SEGMENT = /(^|[/\\])\.{1,2}([/\\]|$)/
+/**
+ * "." or "..", alone or with a path parameter (";x"): Tomcat, Jetty and Spring read
+ * "/..;/" as "/../", which would walk a legacy app out of the route.
+ */
+const DOT_SEGMENT = /(^|[/\\])\.{1,2}(;[^/\\]*)?([/\\]|$)/

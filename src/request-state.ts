@@ -2,6 +2,7 @@
  * What the proxy learned about one request, filled in as it goes and read once
  * by the access log when the response closes.
  */
+import type { IncomingMessage } from 'node:http'
 import type { FastifyReply } from 'fastify'
 import type { UpstreamErrorKind } from './upstream-errors.js'
 import type { DecisionReason } from './decision.js'
@@ -37,9 +38,10 @@ export interface RequestState extends Entry {
   reply: FastifyReply | undefined
 }
 
-export function newRequestState (connection?: ClientConnection): RequestState {
+export function newRequestState (connection?: ClientConnection, incoming?: IncomingMessage): RequestState {
   return {
     connection,
+    incoming,
     clientAddress: undefined,
     wake: undefined,
     finished: false,

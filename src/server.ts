@@ -99,7 +99,7 @@ export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Met
       // Registered here, synchronously as Node emits the request, so bytes that follow
       // it on the socket always find it in flight (see clientErrorHandler).
       const connection = ClientConnection.of(req.socket, finish)
-      const state = newRequestState(connection)
+      const state = newRequestState(connection, req)
       connection.enter(state)
       ;(req as Tracked)[kState] = state
       res.on('close', onResponseClose)
@@ -120,7 +120,7 @@ export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Met
       // that request is answered by its backend, never replaced by a 400 here, and the
       // connection ends after it. Nothing after it is parsed as another request.
       const connection = ClientConnection.find(socket)
-      if (connection?.busy === true) {
+      if (connection?.answering === true) {
         connection.endWhenIdle()
         logger.info({ err: { code: err.code, message: err.message } }, 'unparsable bytes after a request in flight; the connection ends after its response')
         return

@@ -9,13 +9,15 @@ import type { ClientFeaturesResponse } from './sdk.js'
 export class FlagsFileError extends Error {}
 
 export function readFlagsFile (file: string): ClientFeaturesResponse {
-  let text: string
+  return parseFlags(readFlagsText(file), file)
+}
+
+export function readFlagsText (file: string): string {
   try {
-    text = readFileSync(file, 'utf8')
+    return readFileSync(file, 'utf8')
   } catch (err) {
     throw new FlagsFileError(`${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
   }
-  return parseFlags(text, file)
 }
 
 export function parseFlags (text: string, file: string): ClientFeaturesResponse {

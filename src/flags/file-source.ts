@@ -7,7 +7,7 @@ import type { Logger } from 'pino'
 import { watchConfigFile } from '../watch.js'
 import { Evaluator } from './evaluator.js'
 import { MemoryRepository } from './memory-repository.js'
-import { readFlagsFile } from './features-file.js'
+import { parseFlags, readFlagsText } from './features-file.js'
 import type { Context, FeatureInterface, Segment } from './sdk.js'
 import type { FlagResult, FlagSource, FlagStatus } from './source.js'
 
@@ -20,6 +20,8 @@ export class FileFlagSource implements FlagSource {
   #up = false
   #lastUpdate: Date | undefined
   #lastError: string | undefined
+  /** The text the current flags came from: an event without a change is not a reload. */
+  #text: string | undefined
   #stopWatching: () => void = () => {}
 
   constructor (file: string, logger: Logger, watch = true) {
@@ -33,7 +35,10 @@ export class FileFlagSource implements FlagSource {
   /** Reads the file again; returns false (and keeps the last flags) when it is invalid. */
   load (): boolean {
     try {
-      const data = readFlagsFile(this.#file)
+      const text = readFlagsText(this.#file)
+      if (text === this.#text && this.#up) return true
+      const data = parseFlags(text, this.#file)
+      this.#text = text
       this.#repository.replace(data)
       this.#loaded = true
       this.#up = true
