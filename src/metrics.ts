@@ -65,23 +65,6 @@ export class Metrics {
     flagGauge('strangler_flag_source_up', '1 if the last fetch from the flag source (or read of the flags file) succeeded.', 'min', (s) => s.up ? 1 : 0)
     flagGauge('strangler_flag_source_last_update_timestamp_seconds', 'When flags were last confirmed current (fetched, 304 Not Modified, or file read).', 'min', (s) => s.lastUpdate === undefined ? undefined : s.lastUpdate.getTime() / 1000)
     flagGauge('strangler_flag_source_auth_failed', '1 while the flag service refuses the API token.', 'max', (s) => s.authFailed ? 1 : 0)
-    // A pool stuck at its size with requests queued is a wedged backend path.
-    new Gauge({
-      name: 'strangler_backend_pool', aggregator: 'sum',
-      help: 'Each backend\'s connection pool: connections open (connected) and in use (busy), requests being sent (running) and waiting for a connection (queued).',
-      labelNames: ['backend', 'state'],
-      registers,
-      collect () {
-        this.reset()
-        for (const [name, p] of snapshot().pools) {
-          const stats = p.pool.stats
-          this.set({ backend: name, state: 'connected' }, stats.connected)
-          this.set({ backend: name, state: 'busy' }, stats.connected - stats.free)
-          this.set({ backend: name, state: 'running' }, stats.running)
-          this.set({ backend: name, state: 'queued' }, stats.queued)
-        }
-      }
-    })
     new Gauge({
       name: 'strangler_flag_source_configured', aggregator: 'max',
       help: '1 if routes.yaml configures a flag source.',

@@ -2,7 +2,7 @@
  * What one client connection may hold of a backend: pipelined requests are forwarded
  * one after another and in order, every backend request stops when its client goes
  * (queued pipelined ones included), and a client that stops reading is cut after
- * client.sendTimeout. The backend pool is read from strangler_backend_pool.
+ * client.sendTimeout. The backend pool is read from strangler_upstream_pool_*.
  */
 import t from 'tap'
 import net from 'node:net'

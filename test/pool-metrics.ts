@@ -1,13 +1,13 @@
-/** Reads a backend's pool from the admin port's strangler_backend_pool series. */
+/** Reads a backend's pool from the admin port's strangler_upstream_pool_* series. */
 import { request } from 'undici'
 import { sleep } from './helper.js'
 
-/** strangler_backend_pool{backend,state} as state → value. */
+/** strangler_upstream_pool_{connected,running,pending,queued}{backend} as name → value. */
 export async function backendPool (adminUrl: string, backend: string): Promise<Record<string, number>> {
   const text = await (await request(`${adminUrl}/metrics`)).body.text()
   const out: Record<string, number> = {}
-  for (const m of text.matchAll(/^strangler_backend_pool\{backend="([^"]+)",state="([^"]+)"\} (\S+)$/gm)) {
-    if (m[1] === backend) out[m[2] as string] = Number(m[3])
+  for (const m of text.matchAll(/^strangler_upstream_pool_(connected|running|pending|queued)\{backend="([^"]+)"\} (\S+)$/gm)) {
+    if (m[2] === backend) out[m[1] as string] = Number(m[3])
   }
   return out
 }
