@@ -215,6 +215,7 @@ export const configSchema = {
               maxConcurrent: { type: 'integer', minimum: 1 },
               timeout: duration,
               learnNoise: { type: 'boolean' },
+              recordValues: { type: 'boolean' },
               compare: {
                 type: 'object',
                 additionalProperties: false,

@@ -91,6 +91,8 @@ export interface ShadowConfig {
   readonly maxConcurrent: number
   readonly timeout: number
   readonly learnNoise: boolean
+  /** Keep mismatching values in /parity samples as they are (default: type, size, short hash). */
+  readonly recordValues: boolean
   readonly compare: {
     readonly headers: readonly string[]
     readonly ignore: ReadonlySet<string>
@@ -192,6 +194,8 @@ export const DEFAULTS = Object.freeze({
   guard: { window: 60_000, minRequests: 20, maxErrorRatioIncrease: 0.05, maxLatencyRatio: 2, minLatencyIncrease: 50, cooldown: 60_000, probeFraction: 0.1, probeRequests: 20, disableFlag: false },
   override: { header: 'x-strangler-override', cookie: 'spx_override' }
 })
+
+const CREDENTIAL_HEADERS = new Set(['set-cookie', 'cookie', 'authorization', 'proxy-authorization'])
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true })
 const validateShape = ajv.compile(configSchema)
@@ -331,6 +335,7 @@ interface RawRoute {
     maxConcurrent?: number
     timeout?: string
     learnNoise?: boolean
+    recordValues?: boolean
     compare?: { headers?: string[], ignore?: string[], unorderedArrays?: string[], text?: 'exact' | 'whitespace' }
   }
   flag?: { name: string, backend?: string, variants?: Record<string, string> }
@@ -481,6 +486,10 @@ function normalize (raw: RawConfig, file: string, text: string, problems: Proble
     if (r.rewrite?.stripPrefix !== undefined && !pathCoveredBy(r.match.path, r.rewrite.stripPrefix)) {
       problems.add([...at, 'rewrite', 'stripPrefix'], `"${r.rewrite.stripPrefix}" is not a prefix of every path matched by "${r.match.path}"`)
     }
+    r.shadow?.compare?.headers?.forEach((h, i) => {
+      // Credentials are never compared: their values would be kept in /parity samples.
+      if (CREDENTIAL_HEADERS.has(h.toLowerCase())) problems.add([...at, 'shadow', 'compare', 'headers', i], `"${h}" carries credentials and cannot be compared`)
+    })
     if (r.shadow !== undefined && !backends.has(r.shadow.backend)) problems.add([...at, 'shadow', 'backend'], `unknown backend "${r.shadow.backend}"; defined: ${[...backends.keys()].join(', ')}`)
     if (r.flag !== undefined) {
       if (raw.flags === undefined) problems.add([...at, 'flag'], 'names a flag but no flags: source is configured')
@@ -519,6 +528,7 @@ function normalize (raw: RawConfig, file: string, text: string, problems: Proble
           maxConcurrent: r.shadow.maxConcurrent ?? 32,
           timeout: dur(r.shadow.timeout, 5_000),
           learnNoise: r.shadow.learnNoise ?? false,
+          recordValues: r.shadow.recordValues ?? false,
           compare: Object.freeze({
             headers: Object.freeze((r.shadow.compare?.headers ?? ['content-type']).map((h) => h.toLowerCase())),
             ignore: new Set(r.shadow.compare?.ignore ?? []),

@@ -127,12 +127,21 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
 
   const stopWatching = opts.watch === false ? () => {} : watchConfigFile(opts.configFile, () => reload('file-change'))
 
+  // Node ends the process on a rejection nobody handles; one request's failure must
+  // never drop every other request in flight.
+  const onRejection = (reason: unknown): void => {
+    metrics.unhandledRejection()
+    logger.error({ err: reason }, 'unhandled promise rejection; the process keeps serving')
+  }
+  process.on('unhandledRejection', onRejection)
+
   let closing: Promise<void> | undefined
   async function drain (reason: string): Promise<void> {
     const started = performance.now()
     const deadline = runtime.snapshot.config.shutdown.timeout
     runtime.draining = true
     stopWatching()
+    process.off('unhandledRejection', onRejection)
     logger.info({ reason, deadlineMs: deadline }, 'draining: readiness is now failing, in-flight requests may finish')
     // Websocket clients reconnect, and will land on a ready replica; they do not
     // hold up the drain of ordinary requests.

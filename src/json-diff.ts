@@ -13,9 +13,14 @@ export interface Difference {
   readonly shadow: unknown
 }
 
+/** Answers whether a field pattern is ignored: configured paths plus learned noise, without merging them per comparison. */
+export interface PathSet {
+  has (pattern: string): boolean
+}
+
 export interface JsonCompareOptions {
   /** Paths whose values are not compared (timestamps, generated ids). */
-  readonly ignore: ReadonlySet<string>
+  readonly ignore: PathSet
   /** Array paths compared as multisets. */
   readonly unordered: ReadonlySet<string>
 }
@@ -33,6 +38,28 @@ function canonical (v: unknown): string {
   return JSON.stringify(v)
 }
 
+/**
+ * Nesting deeper than this is not walked: the comparison recurses once per level, and
+ * a backend's answer must never be able to exhaust the stack. JSON documents people
+ * compare are rarely deeper than a dozen levels.
+ */
+export const MAX_DEPTH = 64
+
+/** Whether `v` nests at most `max` levels, found without recursion. */
+export function withinDepth (v: unknown, max = MAX_DEPTH): boolean {
+  const stack: Array<[unknown, number]> = [[v, 0]]
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop() as [unknown, number]
+    if (value === null || typeof value !== 'object') continue
+    if (depth >= max) return false
+    for (const child of Array.isArray(value) ? value : Object.values(value)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1])
+    }
+  }
+  return true
+}
+
+/** Differences between two parsed JSON values; both must be within MAX_DEPTH (see withinDepth). */
 export function diffJson (primary: unknown, shadow: unknown, opts: JsonCompareOptions, path = '$', out: Difference[] = []): Difference[] {
   if (opts.ignore.has(pattern(path))) return out
   if (Array.isArray(primary) && Array.isArray(shadow)) {

@@ -23,6 +23,7 @@ export class Metrics {
   readonly #upstreamErrors: Counter<'route' | 'backend' | 'kind'>
   readonly #reloads: Counter<'result'>
   readonly #lastReloadOk: Gauge
+  readonly #unhandled: Counter
   readonly #version: Gauge<'version'>
   readonly #routeBackend: Gauge<'route' | 'backend' | 'role'>
   #legacy: ReadonlySet<string> = new Set()
@@ -41,6 +42,7 @@ export class Metrics {
     this.#lastReloadOk = new Gauge({ name: 'strangler_config_last_reload_successful', aggregator: 'min', help: '1 if the last config reload succeeded (or none was tried), 0 if it was rejected.', registers })
     this.#version = new Gauge({ name: 'strangler_config_version_info', aggregator: 'max', help: 'The config version being served (content hash of routes.yaml).', labelNames: ['version'], registers })
     this.#routeBackend = new Gauge({ name: 'strangler_route_backend_info', aggregator: 'max', help: 'Backends each route can use: role baseline (the route\'s backend), flag or variant. For comparing a new backend with the baseline on the same route.', labelNames: ['route', 'backend', 'role'], registers })
+    this.#unhandled = new Counter({ name: 'strangler_unhandled_rejections_total', help: 'Promise rejections nothing handled: a bug, logged at error; the process keeps serving.', registers })
     // Both results exist from the start, so rate() and increase() see the first failure.
     this.#reloads.inc({ result: 'success' }, 0)
     this.#reloads.inc({ result: 'failure' }, 0)
@@ -189,6 +191,10 @@ export class Metrics {
       }
     }
     this.ledger.retain(new Set(snap.config.routes.map((r) => r.name)))
+  }
+
+  unhandledRejection (): void {
+    this.#unhandled.inc()
   }
 
   reload (ok: boolean): void {

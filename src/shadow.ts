@@ -10,7 +10,8 @@ import type { Logger } from 'pino'
 import type { ShadowConfig } from './config.js'
 import type { BackendPool } from './pools.js'
 import { Ledger } from './ledger.js'
-import { diffJson, pattern, sameText, type Difference } from './json-diff.js'
+import { createHmac, randomBytes } from 'node:crypto'
+import { diffJson, pattern, sameText, withinDepth, MAX_DEPTH, type Difference, type PathSet } from './json-diff.js'
 import { classifyUpstreamError } from './upstream-errors.js'
 
 export type ShadowResult = 'match' | 'mismatch' | 'error' | 'skipped'
@@ -53,15 +54,44 @@ export interface MismatchSample {
 interface RouteParity {
   readonly totals: Record<ShadowResult, number>
   readonly samples: MismatchSample[]
+  /** Learned noise: field patterns ignored from now on. */
   readonly noise: Set<string>
+  /** Patterns seen to differ between two calls of the same backend, and how often. */
+  readonly noiseSeen: Map<string, number>
 }
 
 const SAMPLES_PER_ROUTE = 50
 const VALUE_CHARS = 120
+/** Field paths are the backends' key names: long ones are cut in samples and never learned. */
+const PATH_CHARS = 200
+/** Learned noise per route; past it nothing more is learned (a sign of unstable keys, not noise). */
+const NOISE_MAX = 100
+/** Distinct candidate patterns remembered per route while learning. */
+const NOISE_SEEN_MAX = 1000
+/** A pattern becomes noise only after differing this often between two calls of the same backend. */
+const NOISE_AFTER = 3
 
-function show (v: unknown): string {
-  const text = v === undefined ? '(absent)' : typeof v === 'string' ? v : JSON.stringify(v)
-  return text.length > VALUE_CHARS ? text.slice(0, VALUE_CHARS) + '…' : text
+/** Keys the short value hashes; per process, so a hash cannot be looked up across deployments. */
+const HASH_KEY = randomBytes(32)
+
+function cut (text: string, max: number): string {
+  return text.length > max ? text.slice(0, max) + '…' : text
+}
+
+/**
+ * A value as a sample shows it. By default its type, size and a short keyed hash,
+ * which tell equal from different without keeping users' data (session tokens,
+ * personal fields) in memory and on /parity; full values only with recordValues.
+ */
+function show (v: unknown, full: boolean): string {
+  if (v === undefined) return '(absent)'
+  const json = JSON.stringify(v) ?? String(v)
+  if (full) return cut(typeof v === 'string' ? v : json, VALUE_CHARS)
+  if (v === null) return 'null'
+  const type = Array.isArray(v) ? 'array' : typeof v
+  const size = typeof v === 'string' ? v.length : Array.isArray(v) ? v.length : typeof v === 'object' ? Object.keys(v).length : undefined
+  const hash = createHmac('sha256', HASH_KEY).update(json).digest('hex').slice(0, 8)
+  return `${type}${size === undefined ? '' : `(${size})`} #${hash}`
 }
 
 function isJson (headers: Captured['headers']): boolean {
@@ -101,7 +131,7 @@ export class ShadowTraffic {
   #parity (route: string): RouteParity {
     let p = this.#routes.get(route)
     if (p === undefined) {
-      p = { totals: { match: 0, mismatch: 0, error: 0, skipped: 0 }, samples: [], noise: new Set() }
+      p = { totals: { match: 0, mismatch: 0, error: 0, skipped: 0 }, samples: [], noise: new Set(), noiseSeen: new Map() }
       this.#routes.set(route, p)
     }
     return p
@@ -154,7 +184,13 @@ export class ShadowTraffic {
     shadow.then(done, done)
     return (primary) => {
       Promise.all([shadow, second]).then(([s, again]) => {
-        this.#compare(req, primary, s, again)
+        try {
+          this.#compare(req, primary, s, again)
+        } catch (err) {
+          // A comparison must never fail the process; whatever it was, it is counted.
+          this.count(req.route, 'error')
+          this.#log.warn({ route: req.route, err }, 'shadow comparison failed')
+        }
       }, (err: unknown) => {
         this.count(req.route, 'error')
         this.#log.debug({ route: req.route, backend: req.target.backend.name, kind: classifyUpstreamError(err).kind }, 'shadow request failed')
@@ -186,20 +222,46 @@ export class ShadowTraffic {
         if (!sameText(primary.body.toString('utf8'), shadow.body.toString('utf8'), c.compare.text)) differences.push({ path: 'body', primary: '(not JSON)', shadow: '(not JSON)' })
         return this.#record(req, primary, shadow, differences)
       }
-      if (again?.body !== undefined && isJson(again.headers)) {
-        // Diffy's trick: what differs between two calls of the same backend is noise.
-        try {
-          for (const d of diffJson(a, JSON.parse(again.body.toString('utf8')), { ignore: c.compare.ignore, unordered: c.compare.unordered })) parity.noise.add(pattern(d.path))
-        } catch {
-          // A non-JSON second answer teaches nothing.
-        }
+      if (!withinDepth(a) || !withinDepth(b)) {
+        // Too deep to walk: equal bytes are equal, anything else is one difference.
+        if (!primary.body.equals(shadow.body)) differences.push({ path: 'body', primary: `(nested deeper than ${MAX_DEPTH} levels)`, shadow: `(nested deeper than ${MAX_DEPTH} levels)` })
+        return this.#record(req, primary, shadow, differences)
       }
-      const ignore = new Set([...c.compare.ignore, ...parity.noise])
+      const ignore: PathSet = { has: (p) => c.compare.ignore.has(p) || parity.noise.has(p) }
+      if (again?.body !== undefined && isJson(again.headers)) this.#learn(parity, a, again.body, ignore, c.compare.unordered)
       differences.push(...diffJson(a, b, { ignore, unordered: c.compare.unordered }))
     } else if (!sameText(primary.body.toString('utf8'), shadow.body.toString('utf8'), c.compare.text)) {
       differences.push({ path: 'body', primary: `${primary.body.length} bytes`, shadow: `${shadow.body.length} bytes` })
     }
     this.#record(req, primary, shadow, differences)
+  }
+
+  /**
+   * Diffy's trick: what differs between two calls of the same backend is noise. A
+   * pattern is learned only once it has differed NOISE_AFTER times, within bounds, so
+   * answers whose keys vary per request cannot grow the set (or the cost of each
+   * comparison) without limit.
+   */
+  #learn (parity: RouteParity, first: unknown, againBody: Buffer, ignore: PathSet, unordered: ReadonlySet<string>): void {
+    let again: unknown
+    try {
+      again = JSON.parse(againBody.toString('utf8'))
+    } catch {
+      return
+    }
+    if (!withinDepth(again)) return
+    for (const d of diffJson(first, again, { ignore, unordered })) {
+      if (parity.noise.size >= NOISE_MAX) return
+      const p = pattern(d.path)
+      if (p.length > PATH_CHARS) continue
+      const seen = (parity.noiseSeen.get(p) ?? 0) + 1
+      if (seen >= NOISE_AFTER) {
+        parity.noise.add(p)
+        parity.noiseSeen.delete(p)
+      } else if (parity.noiseSeen.has(p) || parity.noiseSeen.size < NOISE_SEEN_MAX) {
+        parity.noiseSeen.set(p, seen)
+      }
+    }
   }
 
   #record (req: ShadowRequest, primary: Captured, shadow: Captured, differences: Difference[]): void {
@@ -216,7 +278,11 @@ export class ShadowTraffic {
       path: req.path,
       primary: { backend: req.primaryBackend, status: primary.status },
       shadow: { backend: req.target.backend.name, status: shadow.status },
-      differences: differences.slice(0, 20).map((d) => ({ field: d.path, primary: show(d.primary), shadow: show(d.shadow) }))
+      differences: differences.slice(0, 20).map((d) => {
+        // Statuses are the proxy's business; bodies and headers are the users'.
+        const full = d.path === 'status' || d.path === 'body' || req.config.recordValues
+        return { field: cut(d.path, PATH_CHARS), primary: show(d.primary, full), shadow: show(d.shadow, full) }
+      })
     })
     if (samples.length > SAMPLES_PER_ROUTE) samples.shift()
   }
