@@ -70,3 +70,17 @@ t.test('which definitions may be cached', async (t) => {
   t.notOk(contextDecides(rollout(50, { variants: [{ name: 'a', weight: 1000, stickiness: 'tenant' }] })), 'flag variants sticky to a custom field')
   t.notOk(contextDecides(rollout(50, { dependencies: [{ feature: 'parent' }] })), 'dependencies on other flags')
 })
+
+t.test('clients choosing huge identities cannot grow the cache: long keys are not remembered, the rest is bounded in size', async (t) => {
+  const { ResultCache } = await import('../src/flags/result-cache.js')
+  const cache = new ResultCache()
+  const feature = rollout(50)
+  const { evaluator } = evaluatorWith(feature)
+  const evaluate = (_f: FeatureInterface, c: Parameters<Evaluator['evaluate']>[1], v: boolean) => evaluator.evaluate('orders-on-new', c, v)
+  for (let i = 0; i < 16_000; i++) cache.get(feature, { userId: `${i}-`.padEnd(15_000, 'u'), properties: {} }, false, evaluate)
+  t.same(cache.footprint(feature), { entries: 0, chars: 0 }, '15 KB user ids are evaluated, never kept')
+  for (let i = 0; i < 40_000; i++) cache.get(feature, { userId: `${i}-`.padEnd(400, 'u'), properties: {} }, false, evaluate)
+  const { entries, chars } = cache.footprint(feature)
+  t.ok(chars <= 1_048_576, `key characters stay under 1 Mi (${chars} in ${entries} entries)`)
+  t.ok(entries > 0, 'ordinary-sized keys are still remembered')
+})

@@ -15,8 +15,17 @@
 import type { Context, FeatureInterface } from './sdk.js'
 import type { FlagResult } from './source.js'
 
-/** Per definition, about 2 MiB at most; the whole map is dropped when full (bounded memory, no LRU bookkeeping per hit). */
+/** Per definition; the whole map is dropped when full (bounded memory, no LRU bookkeeping per hit). */
 const MAX_ENTRIES = 16_384
+/** Characters of keys per definition (2 bytes each): clients choose user ids, sessions and properties, so count their size too. */
+const MAX_KEY_CHARS = 1_048_576
+/** A context whose key is longer is evaluated every time rather than remembered. */
+const MAX_KEY_LENGTH = 512
+
+interface Entries {
+  readonly map: Map<string, FlagResult>
+  chars: number
+}
 
 interface Sticky { stickiness?: string }
 
@@ -59,23 +68,33 @@ function contextKey (context: Context, withVariant: boolean): string | undefined
 
 export class ResultCache {
   /** false: the definition's results are never cached. */
-  readonly #byFeature = new WeakMap<FeatureInterface, Map<string, FlagResult> | false>()
+  readonly #byFeature = new WeakMap<FeatureInterface, Entries | false>()
 
   /** The result remembered for this definition and context, or the evaluation's, remembered if it may be. */
   get (feature: FeatureInterface, context: Context, withVariant: boolean, evaluate: (feature: FeatureInterface, context: Context, withVariant: boolean) => FlagResult): FlagResult {
     let entries = this.#byFeature.get(feature)
     if (entries === undefined) {
-      entries = contextDecides(feature) ? new Map() : false
+      entries = contextDecides(feature) ? { map: new Map(), chars: 0 } : false
       this.#byFeature.set(feature, entries)
     }
     const key = entries === false ? undefined : contextKey(context, withVariant)
-    if (entries === false || key === undefined) return evaluate(feature, context, withVariant)
-    let result = entries.get(key)
+    if (entries === false || key === undefined || key.length > MAX_KEY_LENGTH) return evaluate(feature, context, withVariant)
+    let result = entries.map.get(key)
     if (result === undefined) {
       result = evaluate(feature, context, withVariant)
-      if (entries.size >= MAX_ENTRIES) entries.clear()
-      entries.set(key, result)
+      if (entries.map.size >= MAX_ENTRIES || entries.chars + key.length > MAX_KEY_CHARS) {
+        entries.map.clear()
+        entries.chars = 0
+      }
+      entries.map.set(key, result)
+      entries.chars += key.length
     }
     return result
+  }
+
+  /** Entries and key characters held for a definition (for tests and debugging). */
+  footprint (feature: FeatureInterface): { entries: number, chars: number } {
+    const e = this.#byFeature.get(feature)
+    return e === undefined || e === false ? { entries: 0, chars: 0 } : { entries: e.map.size, chars: e.chars }
   }
 }
