@@ -12,6 +12,8 @@ import { startInstance } from './instance.js'
 import { Runtime } from './runtime.js'
 import { explainRequest } from './explain.js'
 import { runPrimary, runWorker } from './cluster.js'
+import { overrideToken, MAX_LIFETIME_SECONDS } from './override.js'
+import { parseDuration } from './units.js'
 
 const USAGE = `strangler-proxy: route by route, cohort by cohort migration proxy
 
@@ -19,6 +21,7 @@ Usage:
   strangler-proxy start [--config routes.yaml] [--workers N]
   strangler-proxy validate [routes.yaml]
   strangler-proxy explain [--config routes.yaml] METHOD PATH [--header name:value]... [--cookie name=value]... [--ip addr]
+  strangler-proxy override-token BACKEND [--route NAME] [--ttl 8h]   (signs with STRANGLER_OVERRIDE_SECRET)
   strangler-proxy --version
 
 Environment: STRANGLER_CONFIG, PORT, ADMIN_PORT, LOG_LEVEL, LOG_FORMAT=pretty, STRANGLER_ADMIN_TOKEN,
@@ -69,12 +72,14 @@ async function cmdStart (args: string[], role: 'single' | 'worker' = 'single'): 
   const port = envPort('PORT')
   const adminPort = envPort('ADMIN_PORT')
   const token = process.env.STRANGLER_ADMIN_TOKEN
+  // An empty token must not quietly mean "no authentication".
+  if (token === '') usageError('STRANGLER_ADMIN_TOKEN is set but empty; set a token, or unset the variable to run the admin port without one')
   const options = {
     configFile: configPath(values.config),
     logger,
     ...(port === undefined ? {} : { port }),
     ...(adminPort === undefined ? {} : { adminPort }),
-    ...(token === undefined || token === '' ? {} : { adminToken: token }),
+    ...(token === undefined ? {} : { adminToken: token }),
     env: process.env
   }
   let instance: { reload: (trigger: string) => unknown, shutdown: (reason: string) => Promise<void> }
@@ -154,6 +159,17 @@ async function cmdExplain (args: string[]): Promise<void> {
   await runtime.close(0)
 }
 
+function cmdOverrideToken (args: string[]): void {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { route: { type: 'string' }, ttl: { type: 'string' } } })
+  if (positionals.length !== 1) usageError('override-token needs BACKEND')
+  const secret = process.env.STRANGLER_OVERRIDE_SECRET
+  if (secret === undefined || secret === '') usageError('STRANGLER_OVERRIDE_SECRET is not set')
+  const ttl = parseDuration(values.ttl ?? '8h')
+  if (ttl === undefined || ttl <= 0 || ttl > MAX_LIFETIME_SECONDS * 1000) usageError(`--ttl ${values.ttl ?? ''} is not a duration up to 30d`)
+  const expires = Math.floor((Date.now() + ttl) / 1000)
+  process.stdout.write(overrideToken(secret, positionals[0] as string, expires, values.route) + '\n')
+}
+
 async function main (argv: string[]): Promise<void> {
   const [command, ...rest] = argv
   try {
@@ -163,6 +179,7 @@ async function main (argv: string[]): Promise<void> {
       case 'worker': return await cmdStart(rest, 'worker')
       case 'validate': return cmdValidate(rest)
       case 'explain': return await cmdExplain(rest)
+      case 'override-token': return cmdOverrideToken(rest)
       case '--version': case '-v': process.stdout.write(version() + '\n'); return
       case undefined: case '--help': case '-h': case 'help': process.stdout.write(USAGE); return
       default: usageError(`unknown command "${command}"`)

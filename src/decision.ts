@@ -36,7 +36,9 @@ export function decide (route: Route, flags: FlagSource | undefined, context: Co
   const result = flags.evaluate(flag.name, context, flag.variants !== undefined)
   if (!result.available) return { backend: route.backend, reason: 'flag_unavailable', flag: flag.name, variant: undefined }
   if (!result.enabled) return { backend: route.backend, reason: 'flag_off', flag: flag.name, variant: result.variant }
-  const byVariant = result.variant === undefined ? undefined : flag.variants?.[result.variant]
+  // Own keys only: a variant named "constructor" or "__proto__" is just an unmapped name.
+  const variants = flag.variants
+  const byVariant = result.variant === undefined || variants === undefined || !Object.hasOwn(variants, result.variant) ? undefined : variants[result.variant]
   const backend = byVariant ?? flag.backend
   // On, but with a variant the route does not map and no flag backend: the baseline serves.
   if (backend === undefined) return { backend: route.backend, reason: 'flag_on', flag: flag.name, variant: result.variant }

@@ -74,7 +74,7 @@ const NO_OVERRIDE: OverrideResult = Object.freeze({ kind: 'none' })
  */
 export function chooseBackend (snap: Snapshot, route: Route, headers: IncomingHttpHeaders, clientIp: () => string): Choice | Promise<Choice> {
   if (route.config.flag === undefined) return { decision: decide(route, undefined, undefined, undefined), cohort: undefined, override: NO_OVERRIDE }
-  const override = readOverride(headers, snap.config.override, snap.overrideSecret, routeBackends(route))
+  const override = readOverride(headers, snap.config.override, snap.overrideSecret, route.name, routeBackends(route))
   const cohort = buildCohort(snap.config.cohort, { headers, clientIp: clientIp() }, snap.jwt)
   return cohort instanceof Promise ? cohort.then((c) => flagChoice(snap, route, c, override)) : flagChoice(snap, route, cohort, override)
 }
@@ -105,6 +105,7 @@ export function upstreamHeadersFor (snap: Snapshot, raw: IncomingMessage, reques
     peerTrusted: snap.isTrusted(peer),
     clientAddress: client,
     realIpHeader: snap.config.client.realIpHeader,
+    override: snap.config.override,
     proto: 'http',
     clientHost,
     upstreamHost: backend.preserveHost && clientHost !== undefined ? clientHost : backend.host
@@ -233,7 +234,10 @@ export function createProxyHandler (runtime: Runtime) {
     const chosen = chooseBackend(snap, route, raw.headers, () => (state.clientAddress ??= clientAddress(snap, raw)))
     const choice = chosen instanceof Promise ? await chosen : chosen
     const { decision } = choice
-    if (choice.override.kind === 'rejected') request.log.warn({ reqId: request.id, route: route.name, reason: choice.override.reason }, 'backend override ignored')
+    if (choice.override.kind === 'rejected') {
+      state.overrideRejected = choice.override.why
+      runtime.overrideWarnings.warn(choice.override.why, { reqId: request.id, route: route.name, reason: choice.override.reason })
+    }
     const pool = snap.pools.get(decision.backend)
     if (pool === undefined) throw new Error(`backend ${decision.backend} has no pool`)
     let bp: BackendPool = pool

@@ -51,6 +51,8 @@ export interface ForwardContext {
   readonly clientAddress: string
   /** Header (lower case) that carries clientAddress to the backend, if any. */
   readonly realIpHeader: string | undefined
+  /** The override header and cookie: tokens for the proxy, never for a backend. */
+  readonly override: { readonly header: string, readonly cookie: string }
   readonly proto: 'http' | 'https'
   /** Host header sent by the client (may be undefined for HTTP/1.0). */
   readonly clientHost: string | undefined
@@ -86,7 +88,14 @@ export function upstreamRequestHeaders (rawHeaders: readonly string[], headers: 
     if (name.startsWith('proxy-') || name.startsWith(INTERNAL_HEADER_PREFIX)) continue
     if (listed?.has(name) === true) continue
     if (name === realIp || (!trusted && CLIENT_ADDRESS.has(name))) continue
-    out.push(name, rawHeaders[i + 1] as string)
+    if (name === ctx.override.header) continue
+    const value = rawHeaders[i + 1] as string
+    if (name === 'cookie' && value.includes(ctx.override.cookie)) {
+      const rest = withoutCookie(value, ctx.override.cookie)
+      if (rest !== '') out.push(name, rest)
+      continue
+    }
+    out.push(name, value)
   }
   const xff = trusted ? joined(headers['x-forwarded-for']) : undefined
   const fwd = trusted ? joined(headers.forwarded) : undefined
@@ -121,6 +130,14 @@ export function clientResponseHeaders (headers: Record<string, string | string[]
     else for (const v of value) out.push(name, v)
   }
   return out
+}
+
+/** A Cookie header value without the named cookie (every occurrence). */
+export function withoutCookie (value: string, name: string): string {
+  return value.split(';').filter((part) => {
+    const eq = part.indexOf('=')
+    return (eq === -1 ? part : part.slice(0, eq)).trim() !== name
+  }).map((p) => p.trim()).filter((p) => p !== '').join('; ')
 }
 
 /** "::ffff:10.0.0.1" → "10.0.0.1"; the form people grep logs for. */

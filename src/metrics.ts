@@ -24,6 +24,7 @@ export class Metrics {
   readonly #reloads: Counter<'result'>
   readonly #lastReloadOk: Gauge
   readonly #unhandled: Counter
+  readonly #overrideRejected: Counter<'route' | 'reason'>
   readonly #version: Gauge<'version'>
   readonly #routeBackend: Gauge<'route' | 'backend' | 'role'>
   #legacy: ReadonlySet<string> = new Set()
@@ -42,6 +43,7 @@ export class Metrics {
     this.#lastReloadOk = new Gauge({ name: 'strangler_config_last_reload_successful', aggregator: 'min', help: '1 if the last config reload succeeded (or none was tried), 0 if it was rejected.', registers })
     this.#version = new Gauge({ name: 'strangler_config_version_info', aggregator: 'max', help: 'The config version being served (content hash of routes.yaml).', labelNames: ['version'], registers })
     this.#routeBackend = new Gauge({ name: 'strangler_route_backend_info', aggregator: 'max', help: 'Backends each route can use: role baseline (the route\'s backend), flag or variant. For comparing a new backend with the baseline on the same route.', labelNames: ['route', 'backend', 'role'], registers })
+    this.#overrideRejected = new Counter({ name: 'strangler_override_rejected_total', help: 'Backend overrides not honoured, by route and reason (disabled, malformed, bad_signature, expired, wrong_route, backend_not_allowed).', labelNames: ['route', 'reason'], registers })
     this.#unhandled = new Counter({ name: 'strangler_unhandled_rejections_total', help: 'Promise rejections nothing handled: a bug, logged at error; the process keeps serving.', registers })
     // Both results exist from the start, so rate() and increase() see the first failure.
     this.#reloads.inc({ result: 'success' }, 0)
@@ -210,6 +212,7 @@ export class Metrics {
     this.#series.record(route, backend, method, status, seconds, routed ? state.reason : undefined)
     if (state.upstreamError !== undefined) this.#upstreamErrors.inc({ route, backend, kind: state.upstreamError })
     if (state.failoverFrom !== undefined) this.#upstreamErrors.inc({ route, backend: state.failoverFrom.backend, kind: state.failoverFrom.kind })
+    if (state.overrideRejected !== undefined) this.#overrideRejected.inc({ route, reason: state.overrideRejected })
     if (!routed) return
     // With backends marked legacy, "new" is everything else; otherwise, anything but the route's baseline.
     const onNew = this.#legacy.size > 0 ? !this.#legacy.has(backend) : this.#baseline.get(route) !== backend

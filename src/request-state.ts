@@ -7,6 +7,7 @@ import type { FastifyReply } from 'fastify'
 import type { UpstreamErrorKind } from './upstream-errors.js'
 import type { DecisionReason } from './decision.js'
 import type { Cancel } from './exchange.js'
+import type { OverrideRejection } from './override.js'
 import type { ClientConnection, Entry } from './client-connection.js'
 
 export interface RequestState extends Entry {
@@ -32,6 +33,8 @@ export interface RequestState extends Entry {
   readonly connection: ClientConnection | undefined
   /** The client address as routing sees it, worked out once when first needed. */
   clientAddress: string | undefined
+  /** Why a backend override on this request was not honoured, if one was tried. */
+  overrideRejected: OverrideRejection | undefined
   /** Set once its access line and metrics are written. */
   finished: boolean
   /** Fastify's reply (and through it the request), once the handler has them; the access line needs them. */
@@ -45,6 +48,7 @@ export function newRequestState (connection?: ClientConnection, incoming?: Incom
     clientAddress: undefined,
     wake: undefined,
     finished: false,
+    overrideRejected: undefined,
     reply: undefined,
     start: performance.now(),
     route: undefined,

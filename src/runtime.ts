@@ -12,6 +12,7 @@ import { createFlagSource } from './flags/create.js'
 import { createJwtVerifier, type JwtVerifier } from './jwt.js'
 import { Guard, type Trip } from './guard.js'
 import { ShadowTraffic } from './shadow.js'
+import { RateLimitedLog } from './rate-limited-log.js'
 import type { RequestState } from './request-state.js'
 import { disableFlagInUnleash } from './flags/unleash-admin.js'
 import { buildRouteTable, type RouteTable } from './routing.js'
@@ -53,11 +54,14 @@ export class Runtime {
   readonly #deps: RuntimeDeps
   readonly guard: Guard
   readonly shadow: ShadowTraffic
+  /** "backend override ignored", at most once per 10 s per reason. */
+  readonly overrideWarnings: RateLimitedLog
 
   constructor (config: Config, deps: RuntimeDeps) {
     this.#deps = deps
     const log = deps.logger
     this.shadow = new ShadowTraffic(log)
+    this.overrideWarnings = new RateLimitedLog(log, 'backend override ignored')
     this.guard = new Guard({
       trip: (route, trip) => this.#onTrip(route, trip),
       change: (route, from, to, why) => log.warn({ route, guard: { from, to }, why }, `rollback guard on route ${route}: ${from} → ${to} (${why})`)

@@ -131,3 +131,26 @@ t.test('at the deadline, remaining requests are cut and the process still exits 
   t.ok((await stuck) instanceof Error, 'the stuck request was cut')
   t.match(cli.lines.find((l) => l.msg === 'stopped'), { result: 'late' })
 })
+
+t.test('override-token: signs with the secret in the documented format; refuses without one', async (t) => {
+  const { createHmac } = await import('node:crypto')
+  const res = await runCli(['override-token', 'django', '--route', 'orders', '--ttl', '2h'], { STRANGLER_OVERRIDE_SECRET: 's3cret' })
+  t.equal(res.code, 0)
+  const m = /^django@orders\.(\d+)\.([0-9a-f]{64})\n$/.exec(res.stdout)
+  t.ok(m, `format <backend>@<route>.<expires>.<hmac>: ${res.stdout}`)
+  const expires = Number(m?.[1])
+  t.ok(Math.abs(expires - (Date.now() / 1000 + 7200)) < 60, 'expires in two hours')
+  t.equal(m?.[2], createHmac('sha256', 's3cret').update(`django@orders.${expires}`).digest('hex'), 'HMAC-SHA256 of the subject')
+  const none = await runCli(['override-token', 'django'], { STRANGLER_OVERRIDE_SECRET: '' })
+  t.equal(none.code, 2)
+  t.match(none.stderr, 'STRANGLER_OVERRIDE_SECRET is not set')
+  const long = await runCli(['override-token', 'django', '--ttl', '90d'], { STRANGLER_OVERRIDE_SECRET: 's3cret' })
+  t.equal(long.code, 2, 'no token lives longer than 30 days')
+})
+
+t.test('start: an empty STRANGLER_ADMIN_TOKEN is refused rather than turning authentication off', async (t) => {
+  const file = writeConfig(t, yamlFor({ legacy: 'http://127.0.0.1:1' }, '  - { name: all, match: { path: /* }, backend: legacy }'))
+  const res = await runCli(['start', '--config', file], { STRANGLER_ADMIN_TOKEN: '', PORT: '0', ADMIN_PORT: '0' })
+  t.equal(res.code, 2)
+  t.match(res.stderr, 'STRANGLER_ADMIN_TOKEN is set but empty')
+})

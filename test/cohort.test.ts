@@ -1,4 +1,5 @@
 import t from 'tap'
+import { createHmac } from 'node:crypto'
 import { request } from 'undici'
 import { SignJWT } from 'jose'
 import { startUpstream, startProxy, accessLines, sleep } from './helper.js'
@@ -92,28 +93,44 @@ t.test('remoteAddress comes from the trusted client address', async (t) => {
   t.match(await viaTrusted.body.json(), { backend: 'django' }, 'a trusted proxy can')
 })
 
-t.test('overrides: honoured with the secret or its HMAC, otherwise ignored and logged', async (t) => {
-  const { overrideToken } = await import('../src/override.js')
+t.test('overrides: honoured with a signed, unexpired token; otherwise ignored, counted and logged at a bounded rate', async (t) => {
   const legacy = await startUpstream(t, 'legacy')
   const django = await startUpstream(t, 'django')
-  const proxy = await startProxy(t, flaggedYaml(legacy.url, django.url), {
+  const proxy = await startProxy(t, flaggedYaml(legacy.url, django.url, 'override: { header: x-test-as, cookie: test_as }'), {
     env: { STRANGLER_OVERRIDE_SECRET: 'tester-secret' },
     files: { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: false, strategies: [] }]) }
   })
+  // The oracle: the documented format, signed here with node:crypto.
+  const token = (subject: string, secret = 'tester-secret'): string => `${subject}.${createHmac('sha256', secret).update(subject).digest('hex')}`
+  const soon = Math.floor(Date.now() / 1000) + 3600
   const go = async (headers: Record<string, string>): Promise<string> => {
     const res = await request(`${proxy.url}/api/orders/1`, { headers })
     return ((await res.body.json()) as { backend: string }).backend
   }
-  t.equal(await go({ 'x-strangler-override': 'django.tester-secret' }), 'django')
-  t.equal(await go({ cookie: `spx_override=django.${overrideToken('tester-secret', 'django')}` }), 'django', 'HMAC in a cookie')
-  t.equal(await go({ 'x-strangler-override': 'django.wrong' }), 'legacy')
-  t.equal(await go({ 'x-strangler-override': 'django' }), 'legacy')
-  t.equal(await go({ 'x-strangler-override': 'elsewhere.tester-secret' }), 'legacy', 'only backends of the route')
-  t.notOk(django.seen.some((s) => s.headers['x-strangler-override'] !== undefined), 'the override header never reaches a backend')
+  t.equal(await go({ 'x-test-as': token(`django.${soon}`) }), 'django', 'a signed token in the header')
+  t.equal(await go({ cookie: `a=1; test_as=${token(`django.${soon}`)}; b=2` }), 'django', 'and in the cookie')
+  t.equal(await go({ 'x-test-as': token(`django@orders.${soon}`) }), 'django', 'a token naming this route')
+  const refused: Array<[string, string]> = [
+    ['django.tester-secret', 'the raw secret is not a token'],
+    [`django.${createHmac('sha256', 'tester-secret').update('django').digest('hex')}`, 'an HMAC of the backend alone (no expiry) is not a token'],
+    [token(`django.${soon}`, 'other-secret'), 'signed with another secret'],
+    [token(`django.${Math.floor(Date.now() / 1000) - 1}`), 'expired'],
+    [token(`django.${soon + 60 * 24 * 3600}`), 'valid for more than 30 days'],
+    [token(`django@checkout.${soon}`), 'for another route'],
+    [token(`elsewhere.${soon}`), 'a backend the route cannot use'],
+    [token(`legacy.${soon}`).replace(/.$/, (c) => c === '0' ? '1' : '0'), 'a tampered signature']
+  ]
+  for (const [value, why] of refused) t.equal(await go({ 'x-test-as': value }), 'legacy', why)
+  const seen = django.seen.concat(legacy.seen)
+  t.notOk(seen.some((s) => s.headers['x-test-as'] !== undefined), 'the override header never reaches a backend')
+  t.same(seen.map((s) => s.headers.cookie).filter((c) => c !== undefined), ['a=1; b=2'], 'the override cookie never reaches a backend; the others do')
   await sleep(20)
-  t.match(accessLines(proxy.logs).map((l) => l.reason), ['override', 'override', 'flag_off', 'flag_off', 'flag_off'])
+  t.same(accessLines(proxy.logs).map((l) => l.reason), ['override', 'override', 'override', ...refused.map(() => 'flag_off')])
   const ignored = proxy.logs.filter((l) => l.msg === 'backend override ignored')
-  t.equal(ignored.length, 3)
-  t.match(ignored[2], { reason: 'backend "elsewhere" is not one this route can use' })
+  t.same(ignored.map((l) => l.reason), ['expected <backend>[@<route>].<expires>.<signature>', 'wrong override signature', 'override token expired', 'override token is for route "checkout"', 'backend "elsewhere" is not one this route can use'], 'one line per kind of failure in 10 s, not one per request')
+  const metrics = await (await request(`${proxy.adminUrl}/metrics`)).body.text()
+  t.match(metrics, 'strangler_override_rejected_total{route="orders",reason="bad_signature"} 2')
+  t.match(metrics, 'strangler_override_rejected_total{route="orders",reason="malformed"} 3')
+  t.match(metrics, 'strangler_override_rejected_total{route="orders",reason="expired"} 1')
   t.notMatch(JSON.stringify(proxy.logs), /tester-secret/, 'the secret is never logged')
 })

@@ -71,6 +71,19 @@ t.test('variants pick among more than two backends', async (t) => {
   t.match(accessLines(proxy.logs)[0], { reason: 'flag_on', variant: /^(blue|green)$/ })
 })
 
+t.test('variants named like Object members (constructor, toString, __proto__) fall back to the baseline', async (t) => {
+  const legacy = await startUpstream(t, 'legacy')
+  const django = await startUpstream(t, 'django')
+  for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+    const proxy = await startProxy(t, flaggedYaml(legacy.url, django.url, '', '{ name: orders-ab, variants: { blue: django } }'), {
+      files: { 'flags.json': flagsJson([{ name: 'orders-ab', enabled: true, strategies: [{ name: 'default' }], variants: [{ name, weight: 1000, stickiness: 'default', weightType: 'variable' }] }]) }
+    })
+    const res = await request(`${proxy.url}/api/orders/1`, { headers: { 'x-user-id': 'user-1' } })
+    t.equal(res.statusCode, 200, `variant ${name}: 200`)
+    t.match(await res.body.json(), { backend: 'legacy' }, `variant ${name}: the baseline serves`)
+  }
+})
+
 t.test('constraints on tenant decide, from the configured header', async (t) => {
   const legacy = await startUpstream(t, 'legacy')
   const django = await startUpstream(t, 'django')
