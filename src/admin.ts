@@ -4,6 +4,7 @@
  * STRANGLER_ADMIN_TOKEN set, everything but the probes needs that bearer token.
  */
 import { timingSafeEqual, createHash } from 'node:crypto'
+import { basename } from 'node:path'
 import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify'
 import type { Logger } from 'pino'
 import type { Runtime } from './runtime.js'
@@ -11,6 +12,7 @@ import { Errors } from './errors.js'
 import { sendProblem } from './problem.js'
 import { explainRequest, describeRoutes } from './explain.js'
 import { newRequestId } from './headers.js'
+import { adminRequestRefusal } from './admin-guard.js'
 import type { Metrics } from './metrics.js'
 
 /**
@@ -41,6 +43,15 @@ export interface AdminOptions {
   sources: AdminSources
 }
 
+/** An error message fit for an unauthenticated probe: no URLs, addresses or paths. */
+function withoutAddresses (message: string): string {
+  return message
+    .replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi, '<url>')
+    .replace(/\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b/g, '<address>')
+    .replace(/\[?(?<![\w.:])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}\]?(?::\d+)?/gi, '<address>')
+    .replace(/'\/[^']*'|(?<=\s)\/\S+/g, '<path>')
+}
+
 function tokenMatches (expected: string, header: string | undefined): boolean {
   if (header === undefined || !header.startsWith('Bearer ')) return false
   const a = createHash('sha256').update(expected).digest()
@@ -69,6 +80,8 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
   })
 
   app.addHook('onRequest', async (request, reply) => {
+    const refusal = adminRequestRefusal(request.method, request.headers, runtime.snapshot.config.admin.allowedHosts)
+    if (refusal !== undefined) return sendProblem(reply, refusal.status === 403 ? Errors.ADMIN_FORBIDDEN : Errors.ADMIN_BAD_REQUEST, refusal.detail)
     if (opts.token === undefined) return
     const path = request.url.split('?')[0]
     if (path === '/healthz' || path === '/readyz') return
@@ -82,12 +95,14 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
 
   app.get('/readyz', async (_request, reply) => {
     const snap = runtime.snapshot
-    const config = { version: snap.config.version, file: snap.config.file, loadedAt: snap.loadedAt.toISOString() }
+    // Unauthenticated (probes need no token): the file's name, not its path.
+    const config = { version: snap.config.version, file: basename(snap.config.file), loadedAt: snap.loadedAt.toISOString() }
     if (runtime.draining) return reply.code(503).send({ status: 'draining', config })
     // The flag source's state is reported but never fails readiness: an Unleash
     // outage must not take every replica out of its load balancer at once.
     const flags = snap.flags?.status()
-    const body = { config, ...(flags === undefined ? {} : { flags: { ...flags, degraded: !flags.up || flags.authFailed || flags.origin !== (flags.source === 'file' ? 'file' : 'live') } }) }
+    const lastError = flags?.lastError === undefined ? {} : { lastError: withoutAddresses(flags.lastError) }
+    const body = { config, ...(flags === undefined ? {} : { flags: { ...flags, ...lastError, degraded: !flags.up || flags.authFailed || flags.origin !== (flags.source === 'file' ? 'file' : 'live') } }) }
     if (!opts.isListening()) return reply.code(503).send({ status: 'starting', ...body })
     return { status: 'ready', ...body }
   })

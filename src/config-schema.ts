@@ -51,7 +51,11 @@ export const configSchema = {
     admin: {
       type: 'object',
       additionalProperties: false,
-      properties: { host: { type: 'string', minLength: 1 }, port }
+      properties: {
+        host: { type: 'string', minLength: 1 },
+        port,
+        allowedHosts: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9.-]+$' } }
+      }
     },
     client: {
       type: 'object',
@@ -108,7 +112,8 @@ export const configSchema = {
             publicKeyFile: { type: 'string', minLength: 1 },
             algorithms: { type: 'array', minItems: 1, items: { enum: ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] } },
             issuer: { type: 'string' },
-            audience: { type: 'string' }
+            audience: { type: 'string' },
+            requireExp: { type: 'boolean' }
           }
         },
         sessionCookie: {

@@ -54,6 +54,8 @@ export interface JwtConfig {
   readonly algorithms: readonly string[]
   readonly issuer: string | undefined
   readonly audience: string | undefined
+  /** Tokens without an expiry are refused (default): they would identify a cohort forever. */
+  readonly requireExp: boolean
 }
 
 export interface CohortConfig {
@@ -161,7 +163,12 @@ export interface Config {
   /** Content hash of the file: the route table's version. */
   readonly version: string
   readonly listen: { readonly host: string, readonly port: number }
-  readonly admin: { readonly host: string, readonly port: number }
+  readonly admin: {
+    readonly host: string
+    readonly port: number
+    /** Host names the admin port answers to besides IP literals and localhost (DNS rebinding). */
+    readonly allowedHosts: readonly string[]
+  }
   readonly client: ClientLimits
   readonly shutdown: { readonly timeout: number }
   readonly backends: ReadonlyMap<string, BackendConfig>
@@ -361,13 +368,13 @@ interface RawConfig {
     userId?: RawSources
     sessionId?: RawSources
     properties?: Record<string, RawSources>
-    jwt?: { header?: string, cookie?: string, secretEnv?: string, publicKeyFile?: string, algorithms?: string[], issuer?: string, audience?: string }
+    jwt?: { header?: string, cookie?: string, secretEnv?: string, publicKeyFile?: string, algorithms?: string[], issuer?: string, audience?: string, requireExp?: boolean }
     sessionCookie?: false | { name?: string, maxAge?: string, secure?: boolean, sameSite?: 'lax' | 'strict' | 'none' }
   }
   override?: { header?: string, cookie?: string }
   guard?: false | RawGuard
   listen?: { host?: string, port?: number }
-  admin?: { host?: string, port?: number }
+  admin?: { host?: string, port?: number, allowedHosts?: string[] }
   client?: {
     headersTimeout?: string
     requestTimeout?: string
@@ -556,7 +563,7 @@ function normalize (raw: RawConfig, file: string, text: string, problems: Proble
     file,
     version: createHash('sha256').update(text).digest('hex').slice(0, 12),
     listen: Object.freeze({ ...DEFAULTS.listen, ...raw.listen }),
-    admin: Object.freeze({ ...DEFAULTS.admin, ...raw.admin }),
+    admin: Object.freeze({ ...DEFAULTS.admin, ...raw.admin, allowedHosts: Object.freeze((raw.admin?.allowedHosts ?? []).map((h) => h.toLowerCase())) }),
     client,
     shutdown: Object.freeze({ timeout: dur(raw.shutdown?.timeout, DEFAULTS.shutdown.timeout) }),
     backends,
@@ -646,7 +653,8 @@ function normalizeCohort (raw: RawConfig['cohort'], baseDir: string, dur: Dur, p
         publicKeyFile: j.publicKeyFile === undefined ? undefined : resolvePath(baseDir, j.publicKeyFile),
         algorithms: Object.freeze(j.algorithms ?? (j.publicKeyFile === undefined ? ['HS256'] : ['RS256', 'ES256'])),
         issuer: j.issuer,
-        audience: j.audience
+        audience: j.audience,
+        requireExp: j.requireExp ?? true
       }),
     sessionCookie: sc === false
       ? undefined

@@ -35,6 +35,7 @@ export const Errors = Object.freeze({
   UPGRADE_NOT_ALLOWED: def('SPX_UPGRADE_NOT_ALLOWED', 400, 'Only websocket upgrades are proxied'),
   ADMIN_UNAUTHORIZED: def('SPX_ADMIN_UNAUTHORIZED', 401, 'Admin token missing or wrong'),
   ADMIN_BAD_REQUEST: def('SPX_ADMIN_BAD_REQUEST', 400, 'Admin request is not valid'),
+  ADMIN_FORBIDDEN: def('SPX_ADMIN_FORBIDDEN', 403, 'Admin request refused'),
   INTERNAL: def('SPX_INTERNAL', 500, 'Internal proxy error'),
   // Logged only: the response had started, so the connection is cut instead.
   SEND_TIMEOUT: def('SPX_SEND_TIMEOUT', 0, 'Client stopped reading the response'),

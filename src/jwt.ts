@@ -8,18 +8,23 @@ import { createPublicKey, type KeyObject } from 'node:crypto'
 import { jwtVerify, type JWTPayload } from 'jose'
 import type { JwtConfig } from './config.js'
 import { readCookie } from './cookies.js'
+import { Errors, ProxyError } from './errors.js'
 
 export interface JwtVerifier {
   /** Claims of the request's token, or undefined when it has none or it does not verify. */
   claims (headers: Readonly<Record<string, string | string[] | undefined>>): Promise<JWTPayload | undefined>
 }
 
+/** RFC 7518 §3.2: an HMAC key at least as long as the hash (HS256: 32 bytes); shorter ones can be brute-forced from one token. */
+export const MIN_HMAC_SECRET_BYTES = 32
+
 export function createJwtVerifier (config: JwtConfig, env: Readonly<Record<string, string | undefined>>): JwtVerifier {
   let key: Uint8Array | KeyObject
   if (config.secretEnv !== undefined) {
     const secret = env[config.secretEnv]
-    if (secret === undefined || secret === '') throw new Error(`cohort.jwt.secretEnv: environment variable ${config.secretEnv} is not set`)
+    if (secret === undefined || secret === '') throw new ProxyError(Errors.CONFIG_INVALID, `cohort.jwt.secretEnv: environment variable ${config.secretEnv} is not set`)
     key = new TextEncoder().encode(secret)
+    if (key.length < MIN_HMAC_SECRET_BYTES) throw new ProxyError(Errors.CONFIG_INVALID, `cohort.jwt.secretEnv: ${config.secretEnv} holds ${key.length} bytes; an HMAC secret needs at least ${MIN_HMAC_SECRET_BYTES}`)
   } else if (config.publicKeyFile !== undefined) {
     key = createPublicKey(readFileSync(config.publicKeyFile))
   } else {
@@ -28,7 +33,8 @@ export function createJwtVerifier (config: JwtConfig, env: Readonly<Record<strin
   const options = {
     algorithms: [...config.algorithms],
     ...(config.issuer === undefined ? {} : { issuer: config.issuer }),
-    ...(config.audience === undefined ? {} : { audience: config.audience })
+    ...(config.audience === undefined ? {} : { audience: config.audience }),
+    ...(config.requireExp ? { requiredClaims: ['exp'] } : {})
   }
   return {
     async claims (headers) {

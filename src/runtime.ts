@@ -173,7 +173,7 @@ function restartOnlyChanges (a: Config, b: Config): string[] {
   const changed: string[] = []
   const same = (x: unknown, y: unknown): boolean => JSON.stringify(x) === JSON.stringify(y)
   if (!same(a.listen, b.listen)) changed.push('listen')
-  if (!same(a.admin, b.admin)) changed.push('admin')
+  if (a.admin.host !== b.admin.host || a.admin.port !== b.admin.port) changed.push('admin')
   for (const k of ['headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxHeaderSize'] as const) {
     if (a.client[k] !== b.client[k]) changed.push(`client.${k}`)
   }

@@ -74,3 +74,47 @@ t.test('admin endpoints are not reachable on the traffic port', async (t) => {
   }
   t.equal(new URL(proxy.adminUrl).hostname, '127.0.0.1', 'admin binds to loopback by default')
 })
+
+t.test('the admin port answers only to IP literals, localhost and admin.allowedHosts (DNS rebinding)', async (t) => {
+  const legacy = await startUpstream(t, 'legacy')
+  const proxy = await startProxy(t, yamlFor({ legacy: legacy.url }, '  - { name: all, match: { path: /* }, backend: legacy }', 'admin: { allowedHosts: [admin.internal] }'))
+  const as = async (host: string): Promise<number> => {
+    const res = await request(`${proxy.adminUrl}/routes`, { headers: { host } })
+    await res.body.dump()
+    return res.statusCode
+  }
+  t.equal(await as('evil.example'), 403, 'a rebound name is refused')
+  t.equal(await as('evil.example:8081'), 403, 'with a port too')
+  const refused = await request(`${proxy.adminUrl}/metrics`, { headers: { host: 'attacker.test' } })
+  t.match(await refused.body.json(), { code: 'SPX_ADMIN_FORBIDDEN', status: 403 })
+  for (const host of ['127.0.0.1:8081', 'localhost', '[::1]:8081', '10.1.2.3:8081', 'admin.internal:8081', 'ADMIN.internal']) t.equal(await as(host), 200, host)
+})
+
+t.test('state-changing admin calls must be JSON and same-origin (no cross-site POST)', async (t) => {
+  const legacy = await startUpstream(t, 'legacy')
+  const proxy = await startProxy(t, yamlFor({ legacy: legacy.url }, '  - { name: all, match: { path: /* }, backend: legacy }'))
+  const host = new URL(proxy.adminUrl).host
+  const post = async (headers: Record<string, string>, body = '{}'): Promise<{ status: number, code?: string }> => {
+    const res = await request(`${proxy.adminUrl}/guard/reset`, { method: 'POST', headers, body })
+    const json = await res.body.json() as { code?: string }
+    return { status: res.statusCode, ...(json.code === undefined ? {} : { code: json.code }) }
+  }
+  t.same(await post({ 'content-type': 'text/plain' }), { status: 400, code: 'SPX_ADMIN_BAD_REQUEST' }, 'a form-style text/plain POST is refused')
+  t.same(await post({ 'content-type': 'application/x-www-form-urlencoded' }, 'route=x'), { status: 400, code: 'SPX_ADMIN_BAD_REQUEST' })
+  t.same(await post({ 'content-type': 'application/json', origin: 'https://evil.example' }), { status: 403, code: 'SPX_ADMIN_FORBIDDEN' }, 'another origin is refused')
+  t.same(await post({ 'content-type': 'application/json', 'sec-fetch-site': 'cross-site' }), { status: 403, code: 'SPX_ADMIN_FORBIDDEN' })
+  t.same(await post({ 'content-type': 'application/json' }), { status: 200 }, 'curl-style JSON works')
+  t.same(await post({ 'content-type': 'application/json', origin: `http://${host}`, 'sec-fetch-site': 'same-origin' }), { status: 200 }, 'same origin works')
+})
+
+t.test('/readyz shows no URL, address or path even when the flag service fails', async (t) => {
+  const legacy = await startUpstream(t, 'legacy')
+  const proxy = await startProxy(t, yamlFor({ legacy: legacy.url }, '  - { name: all, match: { path: /* }, backend: legacy }', 'flags: { unleash: { url: "http://127.0.0.1:1/api", refreshInterval: 1s, timeout: 1s } }'), { env: { UNLEASH_API_TOKEN: 'x' }, flagsStartWaitMs: 1500 })
+  let text = ''
+  for (let i = 0; i < 50 && !text.includes('lastError'); i++) {
+    text = await (await request(`${proxy.adminUrl}/readyz`)).body.text()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  t.match(text, /"lastError"/, 'the error is reported')
+  t.notMatch(text, /127\.0\.0\.1|http:\/\/|\/tmp\//, `no URL, address or path: ${text}`)
+})

@@ -43,9 +43,23 @@ t.test('userId from a verified JWT; an expired or forged token is never used', a
   t.notMatch(JSON.stringify(explained), /eyJ/, 'the token itself is not echoed')
 })
 
-t.test('a missing JWT secret refuses to start', async (t) => {
+t.test('a missing or short JWT secret refuses to start', async (t) => {
   const yaml = flaggedYaml('http://127.0.0.1:1', 'http://127.0.0.1:2').replace(/cohort:\n.*\n.*\n/, JWT_COHORT + '\n')
   await t.rejects(startProxy(t, yaml, { files: { 'flags.json': flagsJson([]) } }), /TEST_JWT_SECRET is not set/)
+  await t.rejects(startProxy(t, yaml, { env: { TEST_JWT_SECRET: 'x' }, files: { 'flags.json': flagsJson([]) } }), /TEST_JWT_SECRET holds 1 bytes; an HMAC secret needs at least 32/, 'one byte')
+  await t.rejects(startProxy(t, yaml, { env: { TEST_JWT_SECRET: 'a'.repeat(31) }, files: { 'flags.json': flagsJson([]) } }), /holds 31 bytes/, '31 bytes')
+})
+
+t.test('a JWT without exp is not used unless requireExp: false', async (t) => {
+  const legacy = await startUpstream(t, 'legacy')
+  const django = await startUpstream(t, 'django')
+  const flags = { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [{ name: 'userWithId', parameters: { userIds: 'alice' } }] }]) }
+  const forever = await new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().sign(key)
+  const go = async (url: string): Promise<string> => ((await (await request(`${url}/api/orders/1`, { headers: { authorization: `Bearer ${forever}` } })).body.json()) as { backend: string }).backend
+  const strict = await startProxy(t, flaggedYaml(legacy.url, django.url).replace(/cohort:\n.*\n.*\n/, JWT_COHORT + '\n'), { env: { TEST_JWT_SECRET: SECRET }, files: flags })
+  t.equal(await go(strict.url), 'legacy', 'a token that never expires is ignored by default')
+  const lax = await startProxy(t, flaggedYaml(legacy.url, django.url).replace(/cohort:\n.*\n.*\n/, JWT_COHORT.replace('secretEnv: TEST_JWT_SECRET', 'secretEnv: TEST_JWT_SECRET, requireExp: false') + '\n'), { env: { TEST_JWT_SECRET: SECRET }, files: flags })
+  t.equal(await go(lax.url), 'django', 'accepted with requireExp: false')
 })
 
 t.test('anonymous visitors get an HttpOnly session cookie and stay on their backend', async (t) => {

@@ -66,9 +66,10 @@ t.test('the compose routes.yaml is valid and agrees with the services', async (t
   t.ok(services.unleash?.ports?.includes('4242:4242'))
   t.equal(config.listen.port, 8080)
   t.ok(services.proxy?.ports?.includes('8080:8080'))
-  t.same(config.admin, { host: '0.0.0.0', port: 8081 })
+  t.same(config.admin, { host: '0.0.0.0', port: 8081, allowedHosts: ['proxy'] })
   const prom = parse(readFileSync(join(ROOT, 'deploy/prometheus/prometheus.yml'), 'utf8')) as { scrape_configs: Array<{ static_configs: Array<{ targets: string[] }> }> }
   t.same(prom.scrape_configs[0]?.static_configs[0]?.targets, ['proxy:8081'], 'Prometheus scrapes the admin port')
+  t.ok(config.admin.allowedHosts.includes('proxy'), 'under the name the admin port answers to')
   t.equal(services.proxy?.environment?.UNLEASH_API_TOKEN, services.unleash?.environment?.INIT_CLIENT_API_TOKENS, 'the proxy uses the client token Unleash creates')
   t.equal(services['unleash-seed']?.environment?.UNLEASH_ADMIN_TOKEN, services.unleash?.environment?.INIT_ADMIN_API_TOKENS)
   t.equal(services.legacy?.environment?.SESSION_SECRET, services.django?.environment?.SESSION_SECRET, 'both apps share the session secret')
