@@ -106,6 +106,7 @@ t.test('unreachable at start: backup, then bootstrap, then the baseline; start n
   t.equal((await route(fromBackup)).backend, 'django', 'the backup wins over the bootstrap file')
   const { statSync } = await import('node:fs')
   t.equal(statSync(`${state}/strangler-proxy`).mode & 0o777, 0o700, 'the backup directory is private')
+  t.equal(statSync(`${state}/strangler-proxy/unleash-backup-spx-test.json`).mode & 0o777, 0o600, 'and so is the backup file')
 
   const fromBootstrap = await startProxy(t, yaml(legacy.url, django.url, down, true), {
     env: { XDG_STATE_HOME: tempDir(t) },
@@ -119,4 +120,17 @@ t.test('unreachable at start: backup, then bootstrap, then the baseline; start n
   t.equal((await route(bare)).backend, 'legacy', 'no flags at all: the baseline backend')
   const explain = (await (await request(`${bare.adminUrl}/explain?path=/api/orders/1&header=x-user-id:alice`)).body.json()) as Record<string, unknown>
   t.match(explain, { reason: 'flag_unavailable', flag: { origin: 'none', found: false } })
+})
+
+t.test('a backup directory owned by another user is refused at start', async (t) => {
+  const { mkdirSync, chownSync } = await import('node:fs')
+  if (process.getuid?.() !== 0) {
+    t.pass('needs root to give a directory to another user', { skip: 'not root' })
+    return
+  }
+  const dir = `${tempDir(t)}/theirs`
+  mkdirSync(dir, { mode: 0o700 })
+  chownSync(dir, 1, 1)
+  const config = yaml('http://127.0.0.1:1', 'http://127.0.0.1:2', `http://127.0.0.1:${await closedPort()}/api`).replace('timeout: 1s }', `timeout: 1s, backupDir: "${dir}" }`)
+  await t.rejects(startProxy(t, config, { flagsStartWaitMs: 100 }), /flags backup directory .* belongs to another user \(uid 1\)/)
 })

@@ -22,8 +22,9 @@ export interface FlagDeps {
 export function privateDir (configured: string | undefined, env: FlagDeps['env']): string {
   const dir = configured ?? join(env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'strangler-proxy')
   mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const mode = statSync(dir).mode & 0o077
-  if (mode !== 0) throw new Error(`flags backup directory ${dir} is accessible to other users (mode ${(statSync(dir).mode & 0o777).toString(8)}); chmod 700 it`)
+  const st = statSync(dir)
+  if (process.getuid !== undefined && st.uid !== process.getuid()) throw new Error(`flags backup directory ${dir} belongs to another user (uid ${st.uid}); use a directory of this user's own`)
+  if ((st.mode & 0o077) !== 0) throw new Error(`flags backup directory ${dir} is accessible to other users (mode ${(st.mode & 0o777).toString(8)}); chmod 700 it`)
   return dir
 }
 

@@ -10,11 +10,11 @@
  */
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { Evaluator } from './evaluator.js'
 import { readFlagsFile } from './features-file.js'
-import { Repository, FileStorageProvider, safeName, type Context, type FeatureInterface, type Segment, type ClientFeaturesResponse } from './sdk.js'
+import { PrivateFileStorage, backupFile } from './private-storage.js'
+import { Repository, type Context, type FeatureInterface, type Segment, type ClientFeaturesResponse } from './sdk.js'
 import type { FlagOrigin, FlagResult, FlagSource, FlagStatus } from './source.js'
 
 export interface UnleashSourceOptions {
@@ -80,7 +80,7 @@ export class UnleashFlagSource implements FlagSource {
   }
 
   #backupFile (): string {
-    return join(this.#opts.backupDir, `unleash-backup-${safeName(this.#opts.appName)}.json`)
+    return backupFile(this.#opts.backupDir, this.#opts.appName)
   }
 
   #hasBackup (): boolean {
@@ -112,7 +112,7 @@ export class UnleashFlagSource implements FlagSource {
           backupFirst || o.bootstrapFile === undefined ? undefined : readFlagsFile(o.bootstrapFile)
       },
       bootstrapOverride: false,
-      storageProvider: new FileStorageProvider(o.backupDir),
+      storageProvider: new PrivateFileStorage<ClientFeaturesResponse>(o.backupDir),
       mode: { type: 'polling', format: 'full' }
     })
     const generation: Generation = {
