@@ -30,6 +30,8 @@ const guard = {
     cooldown: { $ref: '#/$defs/duration' },
     probeFraction: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
     probeRequests: { type: 'integer', minimum: 1 },
+    minClients: { type: 'integer', minimum: 1, maximum: 1000 },
+    maxClientShare: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
     disableFlag: { type: 'boolean' }
   }
 }

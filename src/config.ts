@@ -114,7 +114,11 @@ export interface GuardConfig {
   readonly cooldown: number
   readonly probeFraction: number
   readonly probeRequests: number
-  /** Also switch the flag off in Unleash (needs UNLEASH_ADMIN_TOKEN and flags.unleash). */
+  /** A trip needs failures from at least this many client addresses in the window. */
+  readonly minClients: number
+  /** One client address's errors count for at most this share of the window's requests. */
+  readonly maxClientShare: number
+  /** Also switch the flag off in Unleash when a trip holds (needs UNLEASH_ADMIN_TOKEN and flags.unleash). */
   readonly disableFlag: boolean
 }
 
@@ -198,7 +202,7 @@ export const DEFAULTS = Object.freeze({
   pool: { connections: 128, keepAliveTimeout: 4_000 },
   unleash: { appName: 'strangler-proxy', environment: 'default', refreshInterval: 10_000, timeout: 5_000 },
   sessionCookie: { name: 'spx_sid', maxAge: 365 * 24 * 3_600_000, secure: false, sameSite: 'lax' as const },
-  guard: { window: 60_000, minRequests: 20, maxErrorRatioIncrease: 0.05, maxLatencyRatio: 2, minLatencyIncrease: 50, cooldown: 60_000, probeFraction: 0.1, probeRequests: 20, disableFlag: false },
+  guard: { window: 60_000, minRequests: 20, maxErrorRatioIncrease: 0.05, maxLatencyRatio: 2, minLatencyIncrease: 50, cooldown: 60_000, probeFraction: 0.1, probeRequests: 20, minClients: 5, maxClientShare: 0.2, disableFlag: false },
   override: { header: 'x-strangler-override', cookie: 'spx_override' }
 })
 
@@ -357,6 +361,8 @@ interface RawGuard {
   cooldown?: string
   probeFraction?: number
   probeRequests?: number
+  minClients?: number
+  maxClientShare?: number
   disableFlag?: boolean
 }
 interface RawConfig {
@@ -589,6 +595,8 @@ function guardConfig (top: RawGuard | undefined, route: RawGuard | undefined, du
     cooldown: dur(g.cooldown, d.cooldown),
     probeFraction: g.probeFraction ?? d.probeFraction,
     probeRequests: g.probeRequests ?? d.probeRequests,
+    minClients: g.minClients ?? d.minClients,
+    maxClientShare: g.maxClientShare ?? d.maxClientShare,
     disableFlag: g.disableFlag ?? d.disableFlag
   })
 }

@@ -9,7 +9,13 @@
  *                     └──── unhealthy ───────┘
  *
  * In-memory and per replica; optionally it also switches the flag off in Unleash so
- * every replica and every engineer sees the rollback.
+ * every replica and every engineer sees the rollback, once a trip holds (the probe
+ * after the cool-down fails too).
+ *
+ * Clients choose their cohort (a user id header, the proxy's own session cookie), so
+ * a few clients could otherwise halt a migration for everybody by making the new
+ * backend fail on purpose: a trip on errors needs failures from several client
+ * addresses, and no one address counts for more than its share of the window.
  */
 import type { GuardConfig } from './config.js'
 
@@ -88,11 +94,58 @@ class Samples {
 
 export interface SideStats { count: number, errorRatio: number, p99: number }
 
+/** Remembered failing addresses per route; enough to count minClients, bounded against address floods. */
+const MAX_FAILING_CLIENTS = 4096
+
+/** The candidate's failures by client address within the window. */
+class FailingClients {
+  readonly #byClient = new Map<string, { first: number, last: number, errors: number }>()
+
+  add (client: string, now: number, windowMs: number): void {
+    const e = this.#byClient.get(client)
+    if (e !== undefined && e.last >= now - windowMs) {
+      e.errors++
+      e.last = now
+      return
+    }
+    this.#byClient.delete(client)
+    if (this.#byClient.size >= MAX_FAILING_CLIENTS) {
+      // The oldest entry goes (Maps iterate in insertion order).
+      const oldest = this.#byClient.keys().next().value
+      if (oldest !== undefined) this.#byClient.delete(oldest)
+    }
+    this.#byClient.set(client, { first: now, last: now, errors: 1 })
+  }
+
+  /** Distinct failing clients since `since`, and their errors with each capped at `cap`. */
+  within (since: number, cap: number): { clients: number, errors: number } {
+    let clients = 0
+    let errors = 0
+    for (const [client, e] of this.#byClient) {
+      if (e.last < since) {
+        this.#byClient.delete(client)
+        continue
+      }
+      clients++
+      errors += Math.min(e.errors, cap)
+    }
+    return { clients, errors }
+  }
+
+  clear (): void {
+    this.#byClient.clear()
+  }
+}
+
 export interface Trip {
   readonly at: string
   readonly cause: 'error_ratio' | 'latency'
   readonly candidate: SideStats
   readonly baseline: SideStats
+  /** Client addresses the counted failures came from (error trips). */
+  readonly clients: number | undefined
+  /** Trips in a row without the guard closing in between: 2 or more means the trip held through a probe. */
+  readonly consecutive: number
 }
 
 export interface RouteGuardStatus {
@@ -114,7 +167,10 @@ class RouteGuard {
   state: GuardState = 'closed'
   since = Date.now()
   trips = 0
+  /** Trips since the guard last closed. */
+  streak = 0
   lastTrip: Trip | undefined
+  readonly failing = new FailingClients()
   candidate: Samples
   baseline: Samples
   probe: Samples
@@ -161,8 +217,8 @@ export class Guard {
     return this.#random() < g.config.probeFraction ? 'candidate' : 'baseline'
   }
 
-  /** One finished request on a guarded route. */
-  observe (route: string, side: 'candidate' | 'baseline', error: boolean, seconds: number, now = Date.now()): void {
+  /** One finished request on a guarded route; `client` is its address as routing saw it. */
+  observe (route: string, side: 'candidate' | 'baseline', error: boolean, seconds: number, client: string, now = Date.now()): void {
     const g = this.#routes.get(route)
     if (g === undefined) return
     if (side === 'baseline') {
@@ -171,6 +227,7 @@ export class Guard {
     }
     if (g.state === 'probing') g.probe.add(now, error, seconds)
     else g.candidate.add(now, error, seconds)
+    if (error) g.failing.add(client, now, g.config.window)
     // Error ratios are judged on every sample; latencies need a sort, so at most
     // every 200 ms per route.
     const withLatency = now - g.lastCheck >= 200
@@ -184,37 +241,46 @@ export class Guard {
     const baseline = g.baseline.stats(since, withLatency)
     if (g.state === 'closed') {
       const candidate = g.candidate.stats(since, withLatency)
-      const cause = this.#regressed(c, candidate, baseline, withLatency)
-      if (cause !== undefined) this.#trip(route, g, cause, candidate, baseline, now)
+      const verdict = this.#regressed(g, c, candidate, baseline, withLatency, since)
+      if (verdict !== undefined) this.#trip(route, g, verdict, candidate, baseline, now)
       return
     }
     if (g.state !== 'probing') return
     const probe = g.probe.stats(0, true)
-    const cause = this.#regressed({ ...c, minRequests: Math.max(1, Math.ceil(c.probeRequests / 2)) }, probe, g.baseline.stats(since, true), true)
-    if (cause !== undefined) {
-      this.#trip(route, g, cause, probe, baseline, now)
+    const verdict = this.#regressed(g, { ...c, minRequests: Math.max(1, Math.ceil(c.probeRequests / 2)) }, probe, g.baseline.stats(since, true), true, since)
+    if (verdict !== undefined) {
+      this.#trip(route, g, verdict, probe, baseline, now)
     } else if (probe.count >= c.probeRequests) {
       g.candidate.clear()
       g.probe.clear()
+      g.failing.clear()
+      g.streak = 0
       this.#move(route, g, 'closed', `probe healthy over ${probe.count} requests`, now)
     }
   }
 
-  #regressed (c: GuardConfig, candidate: SideStats, baseline: SideStats, withLatency: boolean): Trip['cause'] | undefined {
+  #regressed (g: RouteGuard, c: GuardConfig, candidate: SideStats, baseline: SideStats, withLatency: boolean, since: number): { cause: Trip['cause'], clients: number | undefined } | undefined {
     if (candidate.count < c.minRequests) return undefined
     // Without baseline traffic in the window, the candidate is judged against zero errors.
     const baseErrors = baseline.count >= c.minRequests ? baseline.errorRatio : 0
-    if (candidate.errorRatio > baseErrors + c.maxErrorRatioIncrease) return 'error_ratio'
-    if (withLatency && baseline.count >= c.minRequests && candidate.p99 > baseline.p99 * c.maxLatencyRatio && candidate.p99 - baseline.p99 > c.minLatencyIncrease / 1000) return 'latency'
+    const limit = baseErrors + c.maxErrorRatioIncrease
+    if (candidate.errorRatio > limit) {
+      // Only now, on a suspected regression, are the failing clients looked at.
+      const failing = g.failing.within(since, Math.max(1, Math.floor(candidate.count * c.maxClientShare)))
+      if (failing.clients >= c.minClients && failing.errors / candidate.count > limit) return { cause: 'error_ratio', clients: failing.clients }
+    }
+    if (withLatency && baseline.count >= c.minRequests && candidate.p99 > baseline.p99 * c.maxLatencyRatio && candidate.p99 - baseline.p99 > c.minLatencyIncrease / 1000) return { cause: 'latency', clients: undefined }
     return undefined
   }
 
-  #trip (route: string, g: RouteGuard, cause: Trip['cause'], candidate: SideStats, baseline: SideStats, now: number): void {
+  #trip (route: string, g: RouteGuard, verdict: { cause: Trip['cause'], clients: number | undefined }, candidate: SideStats, baseline: SideStats, now: number): void {
     g.trips++
-    g.lastTrip = { at: new Date(now).toISOString(), cause, candidate, baseline }
+    g.streak++
+    g.lastTrip = { at: new Date(now).toISOString(), cause: verdict.cause, candidate, baseline, clients: verdict.clients, consecutive: g.streak }
     g.probe.clear()
     g.candidate.clear()
-    this.#move(route, g, 'open', `tripped on ${cause}`, now)
+    g.failing.clear()
+    this.#move(route, g, 'open', `tripped on ${verdict.cause}`, now)
     this.#events.trip(route, g.lastTrip)
   }
 
@@ -231,6 +297,8 @@ export class Guard {
       const g = this.#routes.get(name) as RouteGuard
       g.candidate.clear()
       g.probe.clear()
+      g.failing.clear()
+      g.streak = 0
       if (g.state !== 'closed') this.#move(name, g, 'closed', 'reset by an operator', Date.now())
     }
     return names

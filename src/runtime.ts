@@ -75,9 +75,10 @@ export class Runtime {
     const route = this.#snapshot.routesByName.get(state.route)
     if (route?.guard === undefined) return
     // A failover means the new backend could not even be reached: a candidate error.
-    if (state.failoverFrom !== undefined) this.guard.observe(route.name, 'candidate', true, seconds)
+    const client = state.clientAddress ?? 'unknown'
+    if (state.failoverFrom !== undefined) this.guard.observe(route.name, 'candidate', true, seconds, client)
     const side = state.backend === route.backend ? 'baseline' : state.reason === 'flag_on' ? 'candidate' : undefined
-    if (side !== undefined) this.guard.observe(route.name, side, status >= 500, seconds)
+    if (side !== undefined) this.guard.observe(route.name, side, status >= 500, seconds, client)
   }
 
   #onTrip (route: string, trip: Trip): void {
@@ -87,6 +88,12 @@ export class Runtime {
     const unleash = snap.config.flags?.unleash
     const flag = config?.flag?.name
     if (config?.guard?.disableFlag !== true || unleash === undefined || flag === undefined) return
+    // One trip may be a burst; switching the flag off for every replica waits until
+    // the probe after the cool-down fails too.
+    if (trip.consecutive < 2) {
+      this.#deps.logger.warn({ route, flag }, `flag ${flag} will be switched off in Unleash if the probe after the cool-down fails too`)
+      return
+    }
     const token = this.#deps.env.UNLEASH_ADMIN_TOKEN
     if (token === undefined || token === '') {
       this.#deps.logger.error({ route, flag }, 'guard.disableFlag is set but UNLEASH_ADMIN_TOKEN is not: the flag stays on in Unleash')

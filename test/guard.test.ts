@@ -15,20 +15,23 @@ t.test('state machine: trip on errors, cool down, probe, release or re-open', as
   const guard = new Guard({ trip: () => {}, change: (_r, from, to) => changes.push([from, to]) }, () => (dice++ % 2) / 2)
   guard.configure(new Map([['orders', config]]))
   let now = 1_000_000
-  for (let i = 0; i < 20; i++) guard.observe('orders', 'baseline', i === 0, 0.01, now)
-  for (let i = 0; i < 9; i++) guard.observe('orders', 'candidate', true, 0.01, now += 300)
+  for (let i = 0; i < 20; i++) guard.observe('orders', 'baseline', i === 0, 0.01, `10.0.0.${i}`, now)
+  for (let i = 0; i < 9; i++) guard.observe('orders', 'candidate', true, 0.01, `10.0.0.${i}`, now += 300)
   t.equal(guard.stateOf('orders'), 'closed', 'not judged before minRequests')
-  guard.observe('orders', 'candidate', true, 0.01, now += 300)
+  guard.observe('orders', 'candidate', true, 0.01, '10.0.0.99', now += 300)
   t.equal(guard.stateOf('orders'), 'open', 'tripped: 100 % errors vs 5 % on the baseline')
   t.equal(guard.admit('orders', now + 500), 'baseline', 'open: everything to the baseline')
   t.equal(guard.admit('orders', now + 1500), 'candidate', 'cool-down over: probing lets a fraction through')
   t.equal(guard.admit('orders', now + 1600), 'baseline')
   t.equal(guard.stateOf('orders'), 'probing')
-  for (let i = 0; i < 3; i++) guard.observe('orders', 'candidate', true, 0.01, now + 1700 + i)
-  t.equal(guard.stateOf('orders'), 'open', 'a failing probe re-opens')
+  for (let i = 0; i < 4; i++) guard.observe('orders', 'candidate', true, 0.01, `10.0.0.${i}`, now + 1700 + i)
+  t.equal(guard.stateOf('orders'), 'probing', 'probe failures from four clients are not enough (minClients 5)')
+  guard.observe('orders', 'candidate', true, 0.01, '10.0.0.4', now + 1705)
+  t.equal(guard.stateOf('orders'), 'open', 'a probe failing for five clients re-opens')
+  t.match(guard.status(now + 1705).orders, { lastTrip: { consecutive: 2, clients: 5 } }, 'the second trip in a row: it held through the probe')
   t.equal(guard.admit('orders', now + 3000), 'candidate')
   // Probe requests spread over several seconds still add up.
-  for (let i = 0; i < 6; i++) guard.observe('orders', 'candidate', false, 0.01, now + 3100 + i * 1500)
+  for (let i = 0; i < 6; i++) guard.observe('orders', 'candidate', false, 0.01, `10.0.0.${i}`, now + 3100 + i * 1500)
   t.equal(guard.stateOf('orders'), 'closed', 'a healthy probe releases')
   t.same(changes, [['closed', 'open'], ['open', 'probing'], ['probing', 'open'], ['open', 'probing'], ['probing', 'closed']])
   t.same(guard.reset('nope'), [])
@@ -38,10 +41,10 @@ t.test('state machine: latency regression needs ratio and absolute increase', as
   const guard = new Guard({ trip: () => {}, change: () => {} })
   guard.configure(new Map([['orders', config]]))
   const now = 2_000_000
-  for (let i = 0; i < 20; i++) guard.observe('orders', 'baseline', false, 0.001, now)
-  for (let i = 0; i < 10; i++) guard.observe('orders', 'candidate', false, 0.004, now + i * 300)
+  for (let i = 0; i < 20; i++) guard.observe('orders', 'baseline', false, 0.001, `10.0.0.${i}`, now)
+  for (let i = 0; i < 10; i++) guard.observe('orders', 'candidate', false, 0.004, `10.0.0.${i}`, now + i * 300)
   t.equal(guard.stateOf('orders'), 'closed', '4 ms vs 1 ms is 4x but under the 50 ms floor')
-  for (let i = 0; i < 10; i++) guard.observe('orders', 'candidate', false, 0.3, now + 3000 + i * 300)
+  for (let i = 0; i < 10; i++) guard.observe('orders', 'candidate', false, 0.3, `10.0.0.${i}`, now + 3000 + i * 300)
   t.equal(guard.stateOf('orders'), 'open')
   t.match(guard.status(now + 6000).orders, { state: 'open', trips: 1, lastTrip: { cause: 'latency' } })
 })
@@ -53,7 +56,7 @@ backends:
   django: { url: "${django}" }
 ${flags}
 cohort: { userId: { header: x-user-id } }
-guard: { window: 30s, minRequests: 10, ${guard.includes('cooldown') ? '' : 'cooldown: 1s, '}probeFraction: 0.5, probeRequests: 6${guard} }
+guard: { window: 30s, minRequests: 10, ${guard.includes('cooldown') ? '' : 'cooldown: 1s, '}${guard.includes('minClients') ? '' : 'minClients: 1, '}probeFraction: 0.5, probeRequests: 6${guard} }
 routes:
   - { name: orders, match: { path: /api/orders/* }, backend: legacy, flag: { name: orders-on-django, backend: django } }
   - { name: default, match: { path: /* }, backend: legacy }
@@ -133,14 +136,21 @@ t.test('with disableFlag, a trip switches the flag off in a real Unleash', async
   await putFeature(u, { name: 'orders-on-django', enabled: true, strategies: [rollout(100, 'orders-on-django')] })
   const legacy = await startUpstream(t, 'legacy', (_req, res) => { res.writeHead(200, { 'x-backend': 'legacy' }).end() })
   const django = await startUpstream(t, 'django', (_req, res) => { res.writeHead(500, { 'x-backend': 'django' }).end() })
-  const proxy = await startProxy(t, yaml(legacy.url, django.url, ', disableFlag: true, cooldown: 10m',
+  const proxy = await startProxy(t, yaml(legacy.url, django.url, ', disableFlag: true',
     `flags: { unleash: { url: "${u.url}", environment: development, refreshInterval: 500ms } }`), {
     env: { UNLEASH_API_TOKEN: CLIENT_TOKEN, UNLEASH_ADMIN_TOKEN: ADMIN_TOKEN },
     flagsStartWaitMs: 10_000
   })
   t.same(await send(proxy, 10), { '500 django': 10 })
+  await sleep(300)
+  let feature = await u.admin('GET', '/projects/default/features/orders-on-django') as { environments: Array<{ name: string, enabled: boolean }> }
+  t.equal(feature.environments.find((e) => e.name === 'development')?.enabled, true, 'one trip alone leaves the flag on in Unleash')
+  t.match(proxy.logs.find((l) => String(l.msg).includes('will be switched off in Unleash if the probe')), { route: 'orders', flag: 'orders-on-django' })
+  // The cool-down passes and the probe fails too: the trip holds.
+  await sleep(1100)
+  await send(proxy, 20)
   for (let i = 0; i < 100 && !proxy.logs.some((l) => String(l.msg).includes('switched flag orders-on-django off')); i++) await sleep(50)
-  const feature = await u.admin('GET', '/projects/default/features/orders-on-django') as { environments: Array<{ name: string, enabled: boolean }> }
+  feature = await u.admin('GET', '/projects/default/features/orders-on-django') as { environments: Array<{ name: string, enabled: boolean }> }
   t.equal(feature.environments.find((e) => e.name === 'development')?.enabled, false, 'the flag is off in Unleash for every replica')
   // Once the proxy fetches the change, the flag itself says off, guard or not.
   for (let i = 0; i < 100; i++) {
@@ -149,4 +159,29 @@ t.test('with disableFlag, a trip switches the flag off in a real Unleash', async
     await sleep(100)
   }
   t.match(await (await request(`${proxy.adminUrl}/explain?path=/api/orders/1&header=x-user-id:u1`)).body.json(), { reason: 'flag_off', backend: 'legacy' })
+})
+
+t.test('one address with a hundred user ids cannot trip the guard; ten addresses can', async (t) => {
+  const legacy = await startUpstream(t, 'legacy', (_req, res) => { res.writeHead(200, { 'x-backend': 'legacy' }).end() })
+  const django = await startUpstream(t, 'django', (_req, res) => { res.writeHead(500, { 'x-backend': 'django' }).end() })
+  const flags = { files: { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [rollout(100)] }]) } }
+  // Behind a trusted load balancer, so X-Forwarded-For stands for distinct clients.
+  const config = yaml(legacy.url, django.url, ', minClients: 5, cooldown: 10m').replace('cohort:', 'client: { trustedProxies: [loopback] }\ncohort:')
+  const from = async (proxy: TestProxy, ip: (i: number) => string, n: number): Promise<Record<string, number>> => {
+    const by: Record<string, number> = {}
+    for (let i = 0; i < n; i++) {
+      const res = await request(`${proxy.url}/api/orders/${i}`, { headers: { 'x-user-id': `u${i}`, 'x-forwarded-for': ip(i) } })
+      const key = `${res.statusCode} ${String(res.headers['x-backend'] ?? '')}`
+      by[key] = (by[key] ?? 0) + 1
+      await res.body.dump()
+    }
+    return by
+  }
+  const one = await startProxy(t, config, flags)
+  t.same(await from(one, () => '203.0.113.7', 100), { '500 django': 100 }, 'one address, 100 user ids, all failing: still on the flag')
+  t.match((await (await request(`${one.adminUrl}/guard`)).body.json()) as object, { routes: { orders: { state: 'closed', trips: 0 } } })
+
+  const ten = await startProxy(t, config, flags)
+  t.same(await from(ten, (i) => `203.0.113.${i % 10}`, 20), { '500 django': 10, '200 legacy': 10 }, 'ten addresses failing trip it at minRequests; then the baseline serves')
+  t.match((await (await request(`${ten.adminUrl}/guard`)).body.json()) as object, { routes: { orders: { state: 'open', trips: 1, lastTrip: { cause: 'error_ratio', clients: 10, consecutive: 1 } } } })
 })
