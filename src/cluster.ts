@@ -8,8 +8,8 @@ import cluster, { type Worker } from 'node:cluster'
 import { AggregatorRegistry } from 'prom-client'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { loadConfigFile } from './config.js'
-import { ConfigError, formatProblem } from './errors.js'
+import { loadConfigFile, type Config } from './config.js'
+import { reloadConfig } from './reload.js'
 import { Runtime } from './runtime.js'
 import { buildAdminServer, type AdminSources } from './admin.js'
 import { startInstance, withOverrides, urlOf, type Instance, type StartOptions } from './instance.js'
@@ -125,17 +125,11 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
   const adminUrl = urlOf(admin)
   logger.info({ admin: adminUrl, workers: opts.workers, config: opts.configFile, version: config.version }, 'primary listening')
 
+  const source = { configFile: opts.configFile, overrides: (c: Config) => withOverrides(c, opts) }
   function reload (trigger: string): void {
-    try {
-      const next = withOverrides(loadConfigFile(opts.configFile), opts)
-      if (next.version === runtime.snapshot.config.version) return
-      runtime.apply(next)
-    } catch (err) {
-      const problems = err instanceof ConfigError ? err.problems.map(formatProblem) : [String((err as Error).message)]
-      logger.error({ trigger, file: opts.configFile, problems }, `config reload rejected, workers keep version ${runtime.snapshot.config.version}`)
-      return
-    }
-    logger.info({ trigger, version: runtime.snapshot.config.version, workers: workers().length }, 'config reloaded; telling workers')
+    const result = reloadConfig(runtime, source, trigger, logger)
+    if (!result.ok || !result.changed) return
+    logger.info({ version: result.version, workers: workers().length }, 'config reloaded; telling workers')
     for (const w of workers()) w.send({ type: 'spx:reload' })
   }
   const stopWatching = opts.watch === false ? () => {} : watchConfigFile(opts.configFile, () => reload('file-change'))

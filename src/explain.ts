@@ -5,7 +5,8 @@
  * against the rollout, variant, and where the flags came from.
  */
 import type { Snapshot } from './runtime.js'
-import { resolve, chooseBackend } from './forward.js'
+import { resolve } from './resolve.js'
+import { chooseBackend } from './choose.js'
 import { normalizedStrategyValue, resolveContextValue, type Context, type FeatureInterface } from './flags/sdk.js'
 import type { FlagSource } from './flags/source.js'
 
@@ -82,6 +83,8 @@ export async function explainRequest (snap: Snapshot, input: ExplainInput): Prom
   if (override.kind !== 'none') result.override = override.kind === 'accepted' ? { accepted: true, backend: override.backend } : { accepted: false, reason: override.reason }
   const flag = route.config.flag
   if (flag === undefined || cohort === undefined) return result
+  // Traffic may still fail over (retry.ts) when the chosen backend cannot be reached.
+  result.failover = route.config.failover
   result.context = cohort.context
   result.contextFrom = cohort.from
   const status = snap.flags?.status()

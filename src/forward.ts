@@ -1,187 +1,31 @@
 /**
- * The catch-all traffic handler: match a route, forward to its backend's pool,
- * stream bodies both ways, and turn transport failures into problem responses.
- * Works on one snapshot of the route table from start to finish.
+ * The catch-all traffic handler: resolve the route (resolve.ts), choose the backend
+ * (choose.ts), hold the first body bytes (request-body.ts), forward on undici's
+ * dispatch API (exchange.ts) with retry and failover as retry.ts says, and turn
+ * transport failures into problem responses. Works on one snapshot of the route
+ * table from start to finish.
  */
-import { pipeline, PassThrough, Transform, type TransformCallback, type Readable } from 'node:stream'
-import type { IncomingMessage } from 'node:http'
+import { pipeline, PassThrough, type Readable } from 'node:stream'
+import type { IncomingMessage, IncomingHttpHeaders } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { BackendConfig, ShadowConfig } from './config.js'
+import type { ShadowConfig } from './config.js'
 import type { BackendPool } from './pools.js'
 import type { Captured } from './shadow.js'
 import type { Runtime, Snapshot } from './runtime.js'
 import type { Route } from './routing.js'
-import { routingSegments } from './patterns.js'
 import { Errors, ProxyError } from './errors.js'
 import { sendProblem } from './problem.js'
-import { upstreamRequestHeaders, clientResponseHeaders, unmapAddress, requestHeadProblem } from './headers.js'
+import { clientResponseHeaders } from './headers.js'
 import { classifyUpstreamError } from './upstream-errors.js'
-import proxyAddr from 'proxy-addr'
-import type { IncomingHttpHeaders } from 'node:http'
-import { decide, routeBackends, type Decision } from './decision.js'
-import { buildCohort, type Cohort } from './cohort.js'
-import { readOverride, type OverrideResult } from './override.js'
 import { serializeCookie } from './cookies.js'
 import { exchange, Cancel, type ExchangeEvents } from './exchange.js'
-
-/** Methods that may be sent twice: retried once, and only when they carry no body. */
-const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'DELETE', 'PUT'])
-
-export interface ResolvedTarget {
-  readonly route: Route
-  /** Path (after the route's rewrite) and query; the chosen backend's base path goes in front. */
-  readonly path: string
-  /** The request's path as the client sent it, without the query. */
-  readonly rawPath: string
-}
-
-export type Resolution = ResolvedTarget | { readonly error: ProxyError }
-
-/**
- * Request target → route and outgoing path; shared by traffic, websocket and explain.
- * The path reaches the backend byte for byte, apart from the route's rewrite.
- */
-export function resolve (snap: Snapshot, method: string, url: string, headers: Readonly<Record<string, string | string[] | undefined>>, rawHeaders?: readonly string[]): Resolution {
-  const limits = snap.config.client
-  if (rawHeaders !== undefined) {
-    const problem = requestHeadProblem(rawHeaders, limits.maxHeaderCount, limits.maxHeaderSize)
-    if (problem !== undefined) return { error: problem }
-  }
-  if (url.length > limits.maxUrlLength) return { error: new ProxyError(Errors.URI_TOO_LONG, `request target is longer than ${limits.maxUrlLength} bytes`) }
-  if (url.charCodeAt(0) !== 47 /* / */) return { error: new ProxyError(Errors.BAD_REQUEST_TARGET, 'use origin-form: a path starting with "/"') }
-  const q = url.indexOf('?')
-  const rawPath = q === -1 ? url : url.slice(0, q)
-  const { segs, error } = routingSegments(rawPath)
-  if (segs === undefined) return { error: new ProxyError(Errors.BAD_PATH, error as string) }
-  const host = headers.host
-  const route = snap.table.match({ method, host: typeof host === 'string' ? host : undefined, segs, headers })
-  if (route === undefined) return { error: new ProxyError(Errors.NO_ROUTE, `no route matches ${method} on this host and path`) }
-  return { route, rawPath, path: rewritePath(rawPath, route) + (q === -1 ? '' : url.slice(q)) }
-}
-
-export interface Choice {
-  readonly decision: Decision
-  readonly cohort: Cohort | undefined
-  readonly override: OverrideResult
-}
-
-const NO_OVERRIDE: OverrideResult = Object.freeze({ kind: 'none' })
-
-/**
- * The backend for this request. Static routes cost nothing here (not even the client
- * address, which `clientIp` only works out when asked); flagged routes build the
- * cohort and ask the flags (in memory, never over the network).
- */
-export function chooseBackend (snap: Snapshot, route: Route, headers: IncomingHttpHeaders, clientIp: () => string): Choice | Promise<Choice> {
-  if (route.config.flag === undefined) return { decision: decide(route, undefined, undefined, undefined), cohort: undefined, override: NO_OVERRIDE }
-  const override = readOverride(headers, snap.config.override, snap.overrideSecret, route.name, routeBackends(route))
-  const cohort = buildCohort(snap.config.cohort, { headers, clientIp: clientIp() }, snap.jwt)
-  return cohort instanceof Promise ? cohort.then((c) => flagChoice(snap, route, c, override)) : flagChoice(snap, route, cohort, override)
-}
-
-function flagChoice (snap: Snapshot, route: Route, cohort: Cohort, override: OverrideResult): Choice {
-  let decision = decide(route, snap.flags, cohort.context, override.kind === 'accepted' ? override.backend : undefined)
-  // A tripped rollback guard sends the flag's traffic back to the baseline.
-  if (decision.reason === 'flag_on' && decision.backend !== route.backend && route.config.guard !== undefined && snap.guard.admit(route.name) === 'baseline') {
-    decision = { ...decision, backend: route.backend, reason: 'guard' }
-  }
-  return { decision, cohort, override }
-}
-
-/** The client address as routing sees it: the peer, or what trusted proxies in front report. */
-export function clientAddress (snap: Snapshot, raw: IncomingMessage): string {
-  // With no trusted proxies the peer is the client; no X-Forwarded-For to parse.
-  if (snap.config.client.trustedProxies.length === 0) return unmapAddress(raw.socket.remoteAddress)
-  return unmapAddress(proxyAddr(raw, snap.trust))
-}
-
-/** Headers for the backend request: the client's end-to-end headers plus the proxy's own. */
-export function upstreamHeadersFor (snap: Snapshot, raw: IncomingMessage, requestId: string, backend: BackendConfig, client: string): string[] {
-  const peer = unmapAddress(raw.socket.remoteAddress)
-  const clientHost = raw.headers.host
-  return upstreamRequestHeaders(raw.rawHeaders, raw.headers, {
-    requestId,
-    peer,
-    peerTrusted: snap.isTrusted(peer),
-    clientAddress: client,
-    realIpHeader: snap.config.client.realIpHeader,
-    override: snap.config.override,
-    proto: 'http',
-    clientHost,
-    upstreamHost: backend.preserveHost && clientHost !== undefined ? clientHost : backend.host
-  })
-}
-
-function rewritePath (rawPath: string, route: Route): string {
-  const rw = route.config.rewrite
-  if (rw === undefined) return rawPath
-  let path = rawPath
-  if (rw.stripPrefix !== undefined) {
-    const prefix = rw.stripPrefix.replace(/\/$/, '')
-    // Validation guarantees the routing path starts with the prefix; the raw path may
-    // encode it differently ("%61pi"), in which case it is forwarded unchanged.
-    if (path === prefix) path = '/'
-    else if (path.startsWith(prefix + '/')) path = path.slice(prefix.length)
-  }
-  if (rw.addPrefix !== undefined) path = rw.addPrefix.replace(/\/$/, '') + path
-  return path
-}
-
-/** Counts a chunked body and fails it once it passes the route's limit. */
-class BodyLimit extends Transform {
-  #left: number
-  constructor (limit: number) {
-    super()
-    this.#left = limit
-  }
-
-  override _transform (chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.#left -= chunk.length
-    if (this.#left < 0) cb(new ProxyError(Errors.BODY_TOO_LARGE, 'request body exceeds the limit for this route'))
-    else cb(null, chunk)
-  }
-}
-
-/**
- * Bytes of a request body the proxy holds before it takes a backend connection.
- * A client trickling its body (slow POST) is then cut by client.requestTimeout
- * without ever occupying the backend pool; bodies that arrive at a normal pace
- * pass this in one or two reads and stream from there.
- */
-export const PREBUFFER_BYTES = 64 * 1024
+import { resolve } from './resolve.js'
+import { chooseBackend, clientAddress } from './choose.js'
+import { upstreamHeadersFor } from './forward-headers.js'
+import { BodyLimit, prebuffer, PREBUFFER_BYTES, type Prebuffered } from './request-body.js'
+import { nextStep } from './retry.js'
 
 function ignore (): void {}
-
-interface Prebuffered { readonly chunks: Buffer[], readonly ended: boolean }
-
-function prebuffer (source: Readable, max: number, signal: Cancel): Promise<Prebuffered> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    const cleanup = (): void => {
-      source.off('data', onData)
-      source.off('end', onEnd)
-      source.off('error', onError)
-      signal.onAbort = undefined
-    }
-    const onData = (c: Buffer): void => {
-      chunks.push(c)
-      size += c.length
-      if (size >= max) {
-        cleanup()
-        source.pause()
-        resolve({ chunks, ended: false })
-      }
-    }
-    const onEnd = (): void => { cleanup(); resolve({ chunks, ended: true }) }
-    const onError = (err: Error): void => { cleanup(); reject(err) }
-    const onAbort = (): void => { cleanup(); reject(new Error('aborted')) }
-    source.on('data', onData)
-    source.once('end', onEnd)
-    source.once('error', onError)
-    signal.onAbort = onAbort
-  })
-}
 
 function detailFor (error: ProxyError | { code: string }, backend: string): string {
   switch (error.code) {
@@ -365,28 +209,35 @@ export function createProxyHandler (runtime: Runtime) {
         state.errorCode = err.code
         return sendProblem(reply, err, err.detail, !raw.complete)
       }
-      const c = classifyUpstreamError(err)
-      const replayable = c.beforeSend && !hasBody && RETRYABLE.has(method)
+      const failure = classifyUpstreamError(err)
+      const step = nextStep({
+        method,
+        hasBody,
+        beforeSend: failure.beforeSend,
+        attempt,
+        backend: bp.backend.name,
+        baseline: route.backend,
+        failover: route.config.failover,
+        failedOver: state.reason === 'failover'
+      })
       // Nothing reached the flag-selected backend: the baseline serves instead.
-      if (replayable && route.config.failover && state.reason !== 'failover' && bp.backend.name !== route.backend) {
-        const baseline = snap.pools.get(route.backend)
-        if (baseline !== undefined) {
-          request.log.warn({ reqId: request.id, route: route.name, from: bp.backend.name, to: route.backend, kind: c.kind }, 'failover to the baseline backend')
-          state.failoverFrom = { backend: bp.backend.name, kind: c.kind }
-          bp = baseline
-          state.backend = route.backend
-          state.reason = 'failover'
-          continue
-        }
+      const baseline = step.kind === 'failover' ? snap.pools.get(step.to) : undefined
+      if (baseline !== undefined) {
+        request.log.warn({ reqId: request.id, route: route.name, from: bp.backend.name, to: route.backend, kind: failure.kind }, 'failover to the baseline backend')
+        state.failoverFrom = { backend: bp.backend.name, kind: failure.kind }
+        bp = baseline
+        state.backend = route.backend
+        state.reason = 'failover'
+        continue
       }
-      if (attempt === 0 && replayable) {
+      if (step.kind === 'retry') {
         state.retried = true
         continue
       }
-      state.upstreamError = c.kind
-      state.errorCode = c.error.code
-      request.log.warn({ reqId: request.id, err, route: route.name, backend: bp.backend.name, kind: c.kind }, 'backend request failed')
-      return sendProblem(reply, c.error, detailFor(c.error, bp.backend.name), !raw.complete)
+      state.upstreamError = failure.kind
+      state.errorCode = failure.error.code
+      request.log.warn({ reqId: request.id, err, route: route.name, backend: bp.backend.name, kind: failure.kind }, 'backend request failed')
+      return sendProblem(reply, failure.error, detailFor(failure.error, bp.backend.name), !raw.complete)
     }
   }
 }

@@ -20,8 +20,8 @@ const DROP_FROM_CLIENT = new Set([
  */
 const CLIENT_ADDRESS = new Set(['x-real-ip', 'true-client-ip', 'x-client-ip', 'x-cluster-client-ip'])
 
-/** Hop-by-hop headers never copied from a backend response. */
-const DROP_FROM_BACKEND = new Set([
+/** Hop-by-hop headers never copied from a backend response (a websocket 101 keeps connection and upgrade). */
+export const HOP_BY_HOP_RESPONSE: ReadonlySet<string> = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings'
 ])
 
@@ -124,7 +124,7 @@ export function clientResponseHeaders (headers: Record<string, string | string[]
   for (const name in headers) {
     const value = headers[name]
     if (value === undefined) continue
-    if (DROP_FROM_BACKEND.has(name) || name.startsWith('proxy-')) continue
+    if (HOP_BY_HOP_RESPONSE.has(name) || name.startsWith('proxy-')) continue
     if (listed?.has(name) === true) continue
     if (typeof value === 'string') out.push(name, value)
     else for (const v of value) out.push(name, v)

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { loadConfigFile, type Config } from './config.js'
-import { ConfigError, formatProblem } from './errors.js'
+import { reloadConfig, type ReloadResult } from './reload.js'
 import { Runtime } from './runtime.js'
 import { buildProxyServer } from './server.js'
 import { buildAdminServer, localSources } from './admin.js'
@@ -29,9 +29,7 @@ export interface StartOptions {
   admin?: boolean
 }
 
-export type ReloadResult =
-  | { ok: true, changed: boolean, version: string, restartRequired: string[] }
-  | { ok: false, error: string }
+export type { ReloadResult }
 
 export interface Instance {
   readonly runtime: Runtime
@@ -91,38 +89,12 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   const adminUrl = admin === undefined ? undefined : urlOf(admin)
   logger.info({ proxy: proxyUrl, admin: adminUrl, config: opts.configFile, version: config.version, routes: config.routes.length }, 'listening')
 
-  function rejected (trigger: string, keptVersion: string, err: unknown): ReloadResult {
-    metrics.reload(false)
-    const problems = err instanceof ConfigError ? err.problems.map(formatProblem) : [String((err as Error).message)]
-    logger.error({ trigger, file: opts.configFile, problems, keptVersion }, `config reload rejected, still serving version ${keptVersion}: ${problems[0] ?? ''}`)
-    return { ok: false, error: problems.join('\n') }
-  }
-
+  const source = { configFile: opts.configFile, overrides: (c: Config) => withOverrides(c, opts) }
   function reload (trigger: string): ReloadResult {
-    const current = runtime.snapshot.config
-    let next: Config
-    try {
-      next = withOverrides(loadConfigFile(opts.configFile), opts)
-    } catch (err) {
-      return rejected(trigger, current.version, err)
-    }
-    if (next.version === current.version) {
-      // Valid and identical to what runs (say, a bad edit reverted): a success, which
-      // clears strangler_config_last_reload_successful.
-      metrics.reload(true)
-      return { ok: true, changed: false, version: current.version, restartRequired: [] }
-    }
-    let restartRequired: string[]
-    try {
-      restartRequired = runtime.apply(next)
-    } catch (err) {
-      return rejected(trigger, current.version, err)
-    }
-    metrics.reload(true)
-    metrics.configApplied(runtime.snapshot)
-    logger.info({ trigger, version: next.version, previousVersion: current.version, routes: next.routes.length, restartRequired }, 'config reloaded')
-    if (restartRequired.length > 0) logger.warn({ fields: restartRequired }, 'these settings change only on restart')
-    return { ok: true, changed: true, version: next.version, restartRequired }
+    const result = reloadConfig(runtime, source, trigger, logger)
+    metrics.reload(result.ok)
+    if (result.ok && result.changed) metrics.configApplied(runtime.snapshot)
+    return result
   }
 
   const stopWatching = opts.watch === false ? () => {} : watchConfigFile(opts.configFile, () => reload('file-change'))

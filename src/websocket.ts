@@ -11,13 +11,13 @@ import type { Logger } from 'pino'
 import type { Runtime } from './runtime.js'
 import { Errors } from './errors.js'
 import { writeRawProblem } from './problem.js'
-import { resolve, upstreamHeadersFor, chooseBackend, clientAddress } from './forward.js'
-import { connectionTokens, newRequestId } from './headers.js'
+import { resolve } from './resolve.js'
+import { chooseBackend, clientAddress } from './choose.js'
+import { upstreamHeadersFor } from './forward-headers.js'
+import { connectionTokens, newRequestId, HOP_BY_HOP_RESPONSE } from './headers.js'
 import { classifyUpstreamError } from './upstream-errors.js'
 import { newRequestState } from './request-state.js'
 import type { Metrics } from './metrics.js'
-
-const HOP = new Set(['transfer-encoding', 'keep-alive', 'proxy-connection', 'te', 'trailer'])
 
 function rawHead (status: number, message: string, rawHeaders: readonly string[], drop: ReadonlySet<string>, extra: string): string {
   let head = `HTTP/1.1 ${status} ${message}\r\n`
@@ -108,7 +108,7 @@ export function createUpgradeHandler (runtime: Runtime, server: Server, logger: 
     upstreamReq.on('response', (res) => {
       // The backend declined the upgrade: relay its answer and close.
       answered = true
-      const drop = new Set([...HOP, 'connection', 'upgrade', ...(connectionTokens(res.headers.connection) ?? [])])
+      const drop = new Set([...HOP_BY_HOP_RESPONSE, ...(connectionTokens(res.headers.connection) ?? [])])
       socket.write(rawHead(res.statusCode ?? 502, res.statusMessage ?? '', res.rawHeaders, drop, `x-request-id: ${id}\r\nconnection: close\r\n`))
       res.pipe(socket)
       done(res.statusCode ?? 502, fields)
@@ -118,7 +118,8 @@ export function createUpgradeHandler (runtime: Runtime, server: Server, logger: 
       answered = true
       upstreamReq.setTimeout(0)
       upstream.setTimeout(0)
-      const drop = new Set([...HOP, ...[...(connectionTokens(res.headers.connection) ?? [])].filter((t) => t !== 'upgrade')])
+      // A 101 keeps Connection: upgrade and Upgrade, which the handshake needs.
+      const drop = new Set([...HOP_BY_HOP_RESPONSE, ...(connectionTokens(res.headers.connection) ?? [])].filter((t) => t !== 'upgrade' && t !== 'connection'))
       socket.write(rawHead(101, 'Switching Protocols', res.rawHeaders, drop, ''))
       if (upstreamHead.length > 0) socket.write(upstreamHead)
       if (head.length > 0) upstream.write(head)

@@ -1,0 +1,46 @@
+/**
+ * The backend for one request: the route's decision (decision.ts) with the rollback
+ * guard's diversion applied, plus the cohort and override it was made with. Static
+ * routes cost nothing here; flagged routes build the cohort and ask the flags (in
+ * memory, never over the network).
+ */
+import type { IncomingMessage, IncomingHttpHeaders } from 'node:http'
+import proxyAddr from 'proxy-addr'
+import type { Snapshot } from './runtime.js'
+import type { Route } from './routing.js'
+import { decide, routeBackends, type Decision } from './decision.js'
+import { buildCohort, type Cohort } from './cohort.js'
+import { readOverride, type OverrideResult } from './override.js'
+import { unmapAddress } from './headers.js'
+
+export interface Choice {
+  readonly decision: Decision
+  readonly cohort: Cohort | undefined
+  readonly override: OverrideResult
+}
+
+const NO_OVERRIDE: OverrideResult = Object.freeze({ kind: 'none' })
+
+/** `clientIp` is asked only for flagged routes (static ones need no client address). */
+export function chooseBackend (snap: Snapshot, route: Route, headers: IncomingHttpHeaders, clientIp: () => string): Choice | Promise<Choice> {
+  if (route.config.flag === undefined) return { decision: decide(route, undefined, undefined, undefined), cohort: undefined, override: NO_OVERRIDE }
+  const override = readOverride(headers, snap.config.override, snap.overrideSecret, route.name, routeBackends(route))
+  const cohort = buildCohort(snap.config.cohort, { headers, clientIp: clientIp() }, snap.jwt)
+  return cohort instanceof Promise ? cohort.then((c) => flagChoice(snap, route, c, override)) : flagChoice(snap, route, cohort, override)
+}
+
+function flagChoice (snap: Snapshot, route: Route, cohort: Cohort, override: OverrideResult): Choice {
+  let decision = decide(route, snap.flags, cohort.context, override.kind === 'accepted' ? override.backend : undefined)
+  // A tripped rollback guard sends the flag's traffic back to the baseline.
+  if (decision.reason === 'flag_on' && decision.backend !== route.backend && route.config.guard !== undefined && snap.guard.admit(route.name) === 'baseline') {
+    decision = { ...decision, backend: route.backend, reason: 'guard' }
+  }
+  return { decision, cohort, override }
+}
+
+/** The client address as routing sees it: the peer, or what trusted proxies in front report. */
+export function clientAddress (snap: Snapshot, raw: IncomingMessage): string {
+  // With no trusted proxies the peer is the client; no X-Forwarded-For to parse.
+  if (snap.config.client.trustedProxies.length === 0) return unmapAddress(raw.socket.remoteAddress)
+  return unmapAddress(proxyAddr(raw, snap.trust))
+}

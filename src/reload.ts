@@ -1,0 +1,46 @@
+/**
+ * One reload of routes.yaml, the same for a single process and for the primary of
+ * --workers: load and validate, keep the running table when nothing changed, swap the
+ * snapshot, log what happened. A file with any problem is rejected whole and the last
+ * good table keeps serving.
+ */
+import type { Logger } from 'pino'
+import { loadConfigFile, type Config } from './config.js'
+import { ConfigError, formatProblem } from './errors.js'
+import type { Runtime } from './runtime.js'
+
+export type ReloadResult =
+  | { ok: true, changed: boolean, version: string, restartRequired: string[] }
+  | { ok: false, error: string }
+
+export interface ReloadSource {
+  readonly configFile: string
+  /** PORT / ADMIN_PORT and the like, applied on every load. */
+  readonly overrides: (config: Config) => Config
+}
+
+export function reloadConfig (runtime: Runtime, source: ReloadSource, trigger: string, logger: Logger): ReloadResult {
+  const current = runtime.snapshot.config
+  const rejected = (err: unknown): ReloadResult => {
+    const problems = err instanceof ConfigError ? err.problems.map(formatProblem) : [String((err as Error).message)]
+    logger.error({ trigger, file: source.configFile, problems, keptVersion: current.version }, `config reload rejected, still serving version ${current.version}: ${problems[0] ?? ''}`)
+    return { ok: false, error: problems.join('\n') }
+  }
+  let next: Config
+  try {
+    next = source.overrides(loadConfigFile(source.configFile))
+  } catch (err) {
+    return rejected(err)
+  }
+  // Valid and identical to what runs (say, a bad edit reverted): a success.
+  if (next.version === current.version) return { ok: true, changed: false, version: current.version, restartRequired: [] }
+  let restartRequired: string[]
+  try {
+    restartRequired = runtime.apply(next)
+  } catch (err) {
+    return rejected(err)
+  }
+  logger.info({ trigger, version: next.version, previousVersion: current.version, routes: next.routes.length, restartRequired }, 'config reloaded')
+  if (restartRequired.length > 0) logger.warn({ fields: restartRequired }, 'these settings change only on restart')
+  return { ok: true, changed: true, version: next.version, restartRequired }
+}

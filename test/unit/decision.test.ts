@@ -1,0 +1,51 @@
+/** decide(): every reason a route's decision can have, against a stand-in flag source. */
+import t from 'tap'
+import { decide } from '../../src/decision.js'
+import { buildRouteTable, type Route } from '../../src/routing.js'
+import { parseConfig } from '../../src/config.js'
+import type { FlagSource, FlagResult } from '../../src/flags/source.js'
+
+const config = parseConfig(`flags: { file: flags.yaml }
+backends:
+  legacy: { url: "http://127.0.0.1:1" }
+  django: { url: "http://127.0.0.1:2" }
+  next: { url: "http://127.0.0.1:3" }
+routes:
+  - { name: static, match: { path: /s/* }, backend: django }
+  - { name: flagged, match: { path: /f/* }, backend: legacy, flag: { name: f, backend: django } }
+  - { name: variants, match: { path: /v/* }, backend: legacy, flag: { name: v, variants: { blue: django, green: next } } }
+  - { name: both, match: { path: /b/* }, backend: legacy, flag: { name: b, backend: django, variants: { green: next } } }
+`, 'routes.yaml')
+const table = buildRouteTable(config)
+const route = (name: string): Route => table.routes.find((r) => r.name === name) as Route
+
+/** A flag source that answers every flag with `result`. */
+function flags (result: Partial<FlagResult>): FlagSource {
+  return { evaluate: () => ({ available: true, enabled: true, variant: undefined, ...result }) } as unknown as FlagSource
+}
+
+const ctx = { userId: 'u1', properties: {} }
+const cases: Array<[string, string, FlagSource | undefined, string | undefined, string]> = [
+  ['a static route', 'static', flags({}), undefined, 'django static'],
+  ['an override wins over everything', 'flagged', flags({ enabled: false }), 'django', 'django override'],
+  ['no flag source: the baseline', 'flagged', undefined, undefined, 'legacy flag_unavailable'],
+  ['flag unknown or not loaded: the baseline', 'flagged', flags({ available: false }), undefined, 'legacy flag_unavailable'],
+  ['flag off: the baseline', 'flagged', flags({ enabled: false }), undefined, 'legacy flag_off'],
+  ['flag on: the flag backend', 'flagged', flags({}), undefined, 'django flag_on'],
+  ['variant blue: its backend', 'variants', flags({ variant: 'blue' }), undefined, 'django flag_on'],
+  ['variant green: its backend', 'variants', flags({ variant: 'green' }), undefined, 'next flag_on'],
+  ['on with an unmapped variant and no flag backend: the baseline', 'variants', flags({ variant: 'purple' }), undefined, 'legacy flag_on'],
+  ['on with no variant and no flag backend: the baseline', 'variants', flags({}), undefined, 'legacy flag_on'],
+  ['a variant named like an Object member is unmapped', 'variants', flags({ variant: 'constructor' }), undefined, 'legacy flag_on'],
+  ['__proto__ too', 'variants', flags({ variant: '__proto__' }), undefined, 'legacy flag_on'],
+  ['backend and variants: a mapped variant wins', 'both', flags({ variant: 'green' }), undefined, 'next flag_on'],
+  ['backend and variants: an unmapped one takes the flag backend', 'both', flags({ variant: 'red' }), undefined, 'django flag_on']
+]
+
+for (const [name, routeName, source, override, want] of cases) {
+  t.test(name, async (t) => {
+    const d = decide(route(routeName), source, source === undefined && routeName !== 'static' ? undefined : ctx, override)
+    t.equal(`${d.backend} ${d.reason}`, want)
+    if (routeName !== 'static') t.equal(d.flag, route(routeName).config.flag?.name, 'names the flag')
+  })
+}
