@@ -109,7 +109,9 @@ routes: [ { name: orders, match: { path: /api/orders/* }, backend: legacy } ]
 `)
     const result = await underAttack(proxy, { mode, seconds: 10 })
     t.comment(`during the attack: ${result.ok} served, ${result.failed} failed, worst ${result.worstMs.toFixed(0)} ms`)
-    t.ok(result.ok >= 10, `${result.ok} normal requests served during the attack`)
+    // The range attack is over in a second or two; the slow read lasts its 10 s.
+    t.ok(result.ok >= (mode === '-X' ? 10 : 1), `${result.ok} normal requests served during the attack`)
+    if (mode === '-R') t.equal(result.failed, 0, 'none failed')
     const released = await until(async () => {
       const p = await backendPool(proxy.adminUrl, 'legacy')
       return p.running === 0 && p.queued === 0
