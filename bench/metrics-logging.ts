@@ -8,11 +8,11 @@
  */
 import { openSync } from 'node:fs'
 import { pino } from 'pino'
-import { createLogger, createAccessLog, batchedDestination } from '../src/log.js'
-import { Metrics } from '../src/metrics.js'
-import { newRequestState, type RequestState } from '../src/request-state.js'
-import { Runtime } from '../src/runtime.js'
-import { parseConfig } from '../src/config.js'
+import { createLogger, createAccessLog, batchedDestination } from '../src/observe/log.js'
+import { Metrics } from '../src/observe/metrics.js'
+import { newRequestState, type RequestState } from '../src/proxy/request-state.js'
+import { Runtime } from '../src/lifecycle/runtime.js'
+import { parseConfig } from '../src/config/config.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
 const N = Number(process.env.BENCH_N ?? 300_000)

@@ -2,9 +2,9 @@
  * Route matching cost as the table grows: 10, 100 and 1,000 routes, matching a mix of
  * paths that hit early, late and no route. Reported per match; no timings asserted.
  */
-import { parseConfig } from '../src/config.js'
-import { buildRouteTable } from '../src/routing.js'
-import { routingSegments } from '../src/patterns.js'
+import { parseConfig } from '../src/config/config.js'
+import { buildRouteTable } from '../src/routing/table.js'
+import { routingSegments } from '../src/routing/patterns.js'
 
 function table (n: number): ReturnType<typeof buildRouteTable> {
   const routes: string[] = []

@@ -8,8 +8,8 @@ import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
 import { ensureDjango, startDjango, startLegacy, type App } from './stack.js'
-import { createLogger } from '../src/log.js'
-import { startInstance } from '../src/instance.js'
+import { createLogger } from '../src/observe/log.js'
+import { startInstance } from '../src/lifecycle/instance.js'
 
 const config = fileURLToPath(new URL('../routes.yaml', import.meta.url))
 const PORT = Number(process.env.PORT ?? 8080)

@@ -5,15 +5,15 @@
  */
 import { parseArgs } from 'node:util'
 import { readFileSync } from 'node:fs'
-import { loadConfigFile } from './config.js'
+import { loadConfigFile } from './config/config.js'
 import { ConfigError, Errors, ProxyError, formatProblem } from './errors.js'
-import { createLogger } from './log.js'
-import { startInstance } from './instance.js'
-import { Runtime } from './runtime.js'
-import { explainRequest } from './explain.js'
-import { runPrimary, runWorker } from './cluster.js'
-import { overrideToken, MAX_LIFETIME_SECONDS } from './override.js'
-import { parseDuration } from './units.js'
+import { createLogger } from './observe/log.js'
+import { startInstance } from './lifecycle/instance.js'
+import { Runtime } from './lifecycle/runtime.js'
+import { explainRequest } from './decision/explain.js'
+import { runPrimary, runWorker } from './lifecycle/cluster.js'
+import { overrideToken, MAX_LIFETIME_SECONDS } from './decision/override.js'
+import { parseDuration } from './config/units.js'
 
 const USAGE = `strangler-proxy: route by route, cohort by cohort migration proxy
 

@@ -4,8 +4,8 @@ import { join } from 'node:path'
 import { request } from 'undici'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { startUpstream, startProxy, closedPort, accessLines, sleep, ROOT } from './helper.js'
-import { createLogger, createAccessLog } from '../src/log.js'
-import { newRequestState, responseStatus, type RequestState } from '../src/request-state.js'
+import { createLogger, createAccessLog } from '../src/observe/log.js'
+import { newRequestState, responseStatus, type RequestState } from '../src/proxy/request-state.js'
 
 t.test('one access line per request with route, backend, status and timings', async (t) => {
   const legacy = await startUpstream(t, 'legacy')

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { parseConfig, DEFAULTS } from '../src/config.js'
+import { parseConfig, DEFAULTS } from '../src/config/config.js'
 import { ConfigError, formatProblem } from '../src/errors.js'
 
 function problems (yaml: string): string[] {

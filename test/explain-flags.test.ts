@@ -4,7 +4,7 @@ import { startUpstream, startProxy, runCli, writeConfig, tempDir } from './helpe
 import { flagsJson, flaggedYaml, rollout } from './flags-helper.js'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { normalizedStrategyValue } from '../src/flags/sdk.js'
+import { normalizedStrategyValue } from '../src/flags/unleash-internals.js'
 
 const FLAGS = flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [rollout(30)] }])
 

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Writable } from 'node:stream'
-import { createLogger } from '../src/log.js'
-import { startInstance, type Instance } from '../src/instance.js'
+import { createLogger } from '../src/observe/log.js'
+import { startInstance, type Instance } from '../src/lifecycle/instance.js'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 

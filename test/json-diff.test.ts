@@ -1,5 +1,5 @@
 import t from 'tap'
-import { diffJson, pattern, sameText } from '../src/json-diff.js'
+import { diffJson, pattern, sameText } from '../src/safety/json-diff.js'
 
 const none = { ignore: new Set<string>(), unordered: new Set<string>() }
 

@@ -2,7 +2,7 @@ import t from 'tap'
 import { Evaluator } from '../src/flags/evaluator.js'
 import { MemoryRepository } from '../src/flags/memory-repository.js'
 import { contextDecides } from '../src/flags/result-cache.js'
-import { UnleashClient, defaultStrategies, type FeatureInterface, type ClientFeaturesResponse } from '../src/flags/sdk.js'
+import { UnleashClient, defaultStrategies, type FeatureInterface, type ClientFeaturesResponse } from '../src/flags/unleash-internals.js'
 
 const rollout = (percent: number, extra: Record<string, unknown> = {}): FeatureInterface => ({
   name: 'orders-on-new',

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { parseConfig } from '../src/config.js'
-import { buildRouteTable, firstMatch, hostWithoutPort } from '../src/routing.js'
-import { routingSegments } from '../src/patterns.js'
+import { parseConfig } from '../src/config/config.js'
+import { buildRouteTable, firstMatch, hostWithoutPort } from '../src/routing/table.js'
+import { routingSegments } from '../src/routing/patterns.js'
 
 // Deliberately listed least specific first: file order must only break exact ties.
 const table = buildRouteTable(parseConfig(`

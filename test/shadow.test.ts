@@ -199,7 +199,7 @@ t.test('/parity keeps no users\' values unless recordValues is set; credential h
   await (await request(`${full.url}/api/orders/1`)).body.dump()
   t.match((await parity(full, 1)).orders?.samples[0]?.differences[0], { field: '$.session', primary: 'secret-session-legacy', shadow: 'secret-session-django' }, 'recordValues: true keeps them')
 
-  const { parseConfig } = await import('../src/config.js')
+  const { parseConfig } = await import('../src/config/config.js')
   t.throws(() => parseConfig(yaml(legacy.url, django.url, '{ backend: django, compare: { headers: [content-type, Set-Cookie, authorization] } }'), 'routes.yaml'), {
     problems: [
       { field: 'routes[0].shadow.compare.headers[1]', message: '"Set-Cookie" carries credentials and cannot be compared' },

@@ -6,7 +6,7 @@ import t from 'tap'
 import { Agent, request } from 'undici'
 import { startUpstream, startProxy, sleep, type TestProxy } from './helper.js'
 import { rollout } from './flags-helper.js'
-import { normalizedStrategyValue } from '../src/flags/sdk.js'
+import { normalizedStrategyValue } from '../src/flags/unleash-internals.js'
 import { startUnleashServer, unavailable, CLIENT_TOKEN } from './unleash-server.js'
 import { putFeature, firstStrategyId } from './unleash-admin.js'
 

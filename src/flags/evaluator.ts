@@ -4,7 +4,7 @@
  * never re-implements any of it; results that depend on the request context alone
  * are remembered (result-cache.ts).
  */
-import { UnleashClient, defaultStrategies, type UnleashClientInstance, type Context, type FeatureInterface, type Segment, type RepositoryInterface } from './sdk.js'
+import { UnleashClient, defaultStrategies, type UnleashClientInstance, type Context, type FeatureInterface, type Segment, type RepositoryInterface } from './unleash-internals.js'
 import type { FlagResult } from './source.js'
 import { ResultCache } from './result-cache.js'
 

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { parseDocument } from 'yaml'
-import type { ClientFeaturesResponse } from './sdk.js'
+import type { ClientFeaturesResponse } from './unleash-internals.js'
 
 export class FlagsFileError extends Error {}
 

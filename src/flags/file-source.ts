@@ -4,11 +4,11 @@
  * edit keeps the last good flags.
  */
 import type { Logger } from 'pino'
-import { watchConfigFile } from '../watch.js'
+import { watchConfigFile } from '../lifecycle/watch.js'
 import { Evaluator } from './evaluator.js'
 import { MemoryRepository } from './memory-repository.js'
 import { parseFlags, readFlagsText } from './features-file.js'
-import type { Context, FeatureInterface, Segment } from './sdk.js'
+import type { Context, FeatureInterface, Segment } from './unleash-internals.js'
 import type { FlagResult, FlagSource, FlagStatus } from './source.js'
 
 export class FileFlagSource implements FlagSource {

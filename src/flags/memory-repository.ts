@@ -1,6 +1,6 @@
 /** A RepositoryInterface over features held in memory, replaced whole on each file load. */
 import { EventEmitter } from 'node:events'
-import type { ClientFeaturesResponse, FeatureInterface, Segment, RepositoryInterface } from './sdk.js'
+import type { ClientFeaturesResponse, FeatureInterface, Segment, RepositoryInterface } from './unleash-internals.js'
 
 export class MemoryRepository extends EventEmitter implements RepositoryInterface {
   #features = new Map<string, FeatureInterface>()

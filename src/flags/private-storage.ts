@@ -5,7 +5,7 @@
  */
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { safeName } from './sdk.js'
+import { safeName } from './unleash-internals.js'
 
 /** The name unleash-client's file provider uses, so existing backups keep working. */
 export function backupFile (dir: string, key: string): string {

@@ -12,7 +12,7 @@
  * missing), and contexts with neither userId nor sessionId (default stickiness then
  * falls back to random).
  */
-import type { Context, FeatureInterface } from './sdk.js'
+import type { Context, FeatureInterface } from './unleash-internals.js'
 import type { FlagResult } from './source.js'
 
 /** Per definition; the whole map is dropped when full (bounded memory, no LRU bookkeeping per hit). */

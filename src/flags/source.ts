@@ -2,7 +2,7 @@
  * What every flag source offers the proxy. Evaluation is synchronous and
  * in-memory: a slow or dead flag service can never slow a request down.
  */
-import type { Context, FeatureInterface, Segment } from './sdk.js'
+import type { Context, FeatureInterface, Segment } from './unleash-internals.js'
 
 /** Where the flags in memory came from. */
 export type FlagOrigin = 'live' | 'backup' | 'bootstrap' | 'file' | 'none'

@@ -14,7 +14,7 @@ import type { Logger } from 'pino'
 import { Evaluator } from './evaluator.js'
 import { readFlagsFile } from './features-file.js'
 import { PrivateFileStorage, backupFile } from './private-storage.js'
-import { Repository, type Context, type FeatureInterface, type Segment, type ClientFeaturesResponse } from './sdk.js'
+import { Repository, type Context, type FeatureInterface, type Segment, type ClientFeaturesResponse } from './unleash-internals.js'
 import type { FlagOrigin, FlagResult, FlagSource, FlagStatus } from './source.js'
 
 export interface UnleashSourceOptions {

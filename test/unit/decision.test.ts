@@ -1,8 +1,8 @@
 /** decide(): every reason a route's decision can have, against a stand-in flag source. */
 import t from 'tap'
-import { decide } from '../../src/decision.js'
-import { buildRouteTable, type Route } from '../../src/routing.js'
-import { parseConfig } from '../../src/config.js'
+import { decide } from '../../src/decision/decide.js'
+import { buildRouteTable, type Route } from '../../src/routing/table.js'
+import { parseConfig } from '../../src/config/config.js'
 import type { FlagSource, FlagResult } from '../../src/flags/source.js'
 
 const config = parseConfig(`flags: { file: flags.yaml }

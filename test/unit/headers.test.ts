@@ -1,6 +1,6 @@
 /** Header building in both directions, checked against literal expected lists. */
 import t from 'tap'
-import { upstreamRequestHeaders, clientResponseHeaders, requestHeadProblem, withoutCookie, type ForwardContext } from '../../src/headers.js'
+import { upstreamRequestHeaders, clientResponseHeaders, requestHeadProblem, withoutCookie, type ForwardContext } from '../../src/proxy/headers.js'
 
 const ctx: ForwardContext = {
   requestId: 'req-1',

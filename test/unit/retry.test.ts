@@ -1,6 +1,6 @@
 /** nextStep: the retry and failover policy, case by case (method × body × failure × attempt × route). */
 import t from 'tap'
-import { nextStep, type FailedAttempt } from '../../src/retry.js'
+import { nextStep, type FailedAttempt } from '../../src/proxy/retry.js'
 
 const base: FailedAttempt = { method: 'GET', hasBody: false, beforeSend: true, attempt: 0, backend: 'django', baseline: 'legacy', failover: true, failedOver: false }
 

@@ -1,6 +1,6 @@
 /** rewritePath: stripPrefix and addPrefix on raw paths, byte for byte. */
 import t from 'tap'
-import { rewritePath } from '../../src/resolve.js'
+import { rewritePath } from '../../src/routing/resolve.js'
 
 const cases: Array<[string, { stripPrefix?: string, addPrefix?: string } | undefined, string]> = [
   ['/checkout/cart', undefined, '/checkout/cart'],

@@ -4,11 +4,11 @@
  * the number of series is bounded by the config, not by traffic.
  */
 import { Registry, Counter, Gauge, collectDefaultMetrics } from 'prom-client'
-import type { Snapshot } from './runtime.js'
-import type { RequestState } from './request-state.js'
-import { Ledger } from './ledger.js'
+import type { Snapshot } from '../lifecycle/runtime.js'
+import type { RequestState } from '../proxy/request-state.js'
+import { Ledger } from './sliding-share.js'
 import { RequestSeries } from './request-series.js'
-import type { FlagStatus } from './flags/source.js'
+import type { FlagStatus } from '../flags/source.js'
 
 /** Seconds. Proxied HTTP: sub-millisecond local hops up to the 30 s default header timeout. */
 export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]

@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs'
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import { jwtVerify, type JWTPayload } from 'jose'
-import type { JwtConfig } from './config.js'
+import type { JwtConfig } from '../config/config.js'
 import { readCookie } from './cookies.js'
-import { Errors, ProxyError } from './errors.js'
+import { Errors, ProxyError } from '../errors.js'
 
 export interface JwtVerifier {
   /** Claims of the request's token, or undefined when it has none or it does not verify. */

@@ -8,8 +8,8 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { JWTPayload } from 'jose'
-import type { CohortConfig, ValueSource } from './config.js'
-import type { Context } from './flags/sdk.js'
+import type { CohortConfig, ValueSource } from '../config/config.js'
+import type { Context } from '../flags/unleash-internals.js'
 import type { JwtVerifier } from './jwt.js'
 import { readCookie } from './cookies.js'
 

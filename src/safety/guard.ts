@@ -17,7 +17,7 @@
  * backend fail on purpose: a trip on errors needs failures from several client
  * addresses, and no one address counts for more than its share of the window.
  */
-import type { GuardConfig } from './config.js'
+import type { GuardConfig } from '../config/config.js'
 
 export type GuardState = 'closed' | 'open' | 'probing'
 

@@ -7,12 +7,12 @@
  */
 import type { Dispatcher } from 'undici'
 import type { Logger } from 'pino'
-import type { ShadowConfig } from './config.js'
-import type { BackendPool } from './pools.js'
-import { Ledger } from './ledger.js'
+import type { ShadowConfig } from '../config/config.js'
+import type { BackendPool } from '../proxy/pools.js'
+import { Ledger } from '../observe/sliding-share.js'
 import { createHmac, randomBytes } from 'node:crypto'
 import { diffJson, pattern, sameText, withinDepth, MAX_DEPTH, type Difference, type PathSet } from './json-diff.js'
-import { classifyUpstreamError } from './upstream-errors.js'
+import { classifyUpstreamError } from '../proxy/upstream-errors.js'
 
 export type ShadowResult = 'match' | 'mismatch' | 'error' | 'skipped'
 

@@ -6,12 +6,12 @@
  */
 import type { IncomingMessage, IncomingHttpHeaders } from 'node:http'
 import proxyAddr from 'proxy-addr'
-import type { Snapshot } from './runtime.js'
-import type { Route } from './routing.js'
-import { decide, routeBackends, type Decision } from './decision.js'
+import type { Snapshot } from '../lifecycle/runtime.js'
+import type { Route } from '../routing/table.js'
+import { decide, routeBackends, type Decision } from './decide.js'
 import { buildCohort, type Cohort } from './cohort.js'
 import { readOverride, type OverrideResult } from './override.js'
-import { unmapAddress } from './headers.js'
+import { unmapAddress } from '../proxy/headers.js'
 
 export interface Choice {
   readonly decision: Decision

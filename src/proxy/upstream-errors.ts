@@ -3,7 +3,7 @@
  * Classified from the error itself: a refused connection, a reset and a connect
  * timeout are different incidents and must not collapse into one 500.
  */
-import { Errors, type ErrorDef } from './errors.js'
+import { Errors, type ErrorDef } from '../errors.js'
 
 export type UpstreamErrorKind =
   | 'connect_refused' | 'connect_timeout' | 'response_timeout' | 'reset' | 'invalid_response' | 'other'

@@ -5,8 +5,8 @@
  * good table keeps serving.
  */
 import type { Logger } from 'pino'
-import { loadConfigFile, type Config } from './config.js'
-import { ConfigError, formatProblem } from './errors.js'
+import { loadConfigFile, type Config } from '../config/config.js'
+import { ConfigError, formatProblem } from '../errors.js'
 import type { Runtime } from './runtime.js'
 
 export type ReloadResult =

@@ -4,7 +4,7 @@
  * body never occupies the backend pool.
  */
 import { Transform, type TransformCallback, type Readable } from 'node:stream'
-import { Errors, ProxyError } from './errors.js'
+import { Errors, ProxyError } from '../errors.js'
 import type { Cancel } from './exchange.js'
 
 /** Counts a chunked body and fails it once it passes the route's limit. */

@@ -4,7 +4,7 @@
  * reload does not drop warm keep-alive connections.
  */
 import { Pool } from 'undici'
-import type { BackendConfig } from './config.js'
+import type { BackendConfig } from '../config/config.js'
 
 export interface BackendPool {
   readonly backend: BackendConfig

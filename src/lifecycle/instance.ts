@@ -4,13 +4,13 @@
  */
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { loadConfigFile, type Config } from './config.js'
+import { loadConfigFile, type Config } from '../config/config.js'
 import { reloadConfig, type ReloadResult } from './reload.js'
 import { Runtime } from './runtime.js'
-import { buildProxyServer } from './server.js'
-import { buildAdminServer, localSources } from './admin.js'
+import { buildProxyServer } from '../proxy/server.js'
+import { buildAdminServer, localSources } from '../admin/server.js'
 import { watchConfigFile } from './watch.js'
-import { Metrics } from './metrics.js'
+import { Metrics } from '../observe/metrics.js'
 
 export interface StartOptions {
   configFile: string

@@ -10,10 +10,10 @@ import { isIP } from 'node:net'
 import { Ajv, type ErrorObject } from 'ajv'
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, type Document, type Node as YamlNode } from 'yaml'
 import proxyAddr from 'proxy-addr'
-import { ConfigError, Errors, ProxyError, type ConfigProblem } from './errors.js'
-import { configSchema } from './config-schema.js'
+import { ConfigError, Errors, ProxyError, type ConfigProblem } from '../errors.js'
+import { configSchema } from './schema.js'
 import { parseDuration, parseSize } from './units.js'
-import { parsePathPattern, parseHostPattern } from './patterns.js'
+import { parsePathPattern, parseHostPattern } from '../routing/patterns.js'
 
 export interface Timeouts {
   readonly connect: number

@@ -12,7 +12,7 @@
  * routes that share a request's prefix, not the size of the table.
  * Never does I/O.
  */
-import type { Config, RouteConfig } from './config.js'
+import type { Config, RouteConfig } from '../config/config.js'
 import {
   parsePathPattern, parseHostPattern, matchPath, matchHost, segmentRank, Seg,
   type PathPattern, type HostPattern

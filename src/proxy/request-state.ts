@@ -5,9 +5,9 @@
 import type { IncomingMessage } from 'node:http'
 import type { FastifyReply } from 'fastify'
 import type { UpstreamErrorKind } from './upstream-errors.js'
-import type { DecisionReason } from './decision.js'
+import type { DecisionReason } from '../decision/decide.js'
 import type { Cancel } from './exchange.js'
-import type { OverrideRejection } from './override.js'
+import type { OverrideRejection } from '../decision/override.js'
 import type { ClientConnection, Entry } from './client-connection.js'
 
 export interface RequestState extends Entry {

@@ -4,8 +4,8 @@
  * by the traffic handler, websocket upgrades and shadow copies.
  */
 import type { IncomingMessage } from 'node:http'
-import type { Snapshot } from './runtime.js'
-import type { BackendConfig } from './config.js'
+import type { Snapshot } from '../lifecycle/runtime.js'
+import type { BackendConfig } from '../config/config.js'
 import { upstreamRequestHeaders, unmapAddress } from './headers.js'
 
 /** Headers for the backend request: the client's end-to-end headers plus the proxy's own. */

@@ -5,7 +5,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import { randomUUID } from 'node:crypto'
-import { Errors, ProxyError } from './errors.js'
+import { Errors, ProxyError } from '../errors.js'
 
 /** Hop-by-hop headers and headers the proxy owns; never copied from the client. */
 const DROP_FROM_CLIENT = new Set([

@@ -3,11 +3,11 @@
  * websocket upgrades and explain; never touches flags. The path reaches the backend
  * byte for byte, apart from the route's rewrite.
  */
-import type { Snapshot } from './runtime.js'
-import type { Route } from './routing.js'
+import type { Snapshot } from '../lifecycle/runtime.js'
+import type { Route } from './table.js'
 import { routingSegments } from './patterns.js'
-import { Errors, ProxyError } from './errors.js'
-import { requestHeadProblem } from './headers.js'
+import { Errors, ProxyError } from '../errors.js'
+import { requestHeadProblem } from '../proxy/headers.js'
 
 export interface ResolvedTarget {
   readonly route: Route

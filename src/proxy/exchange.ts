@@ -5,7 +5,7 @@
  */
 import type { ServerResponse, IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher, Pool } from 'undici'
-import { Errors, ProxyError } from './errors.js'
+import { Errors, ProxyError } from '../errors.js'
 
 export interface ExchangeEvents {
   /**

@@ -4,11 +4,11 @@
  * flag, the context used, each strategy's result, stickiness value and bucket
  * against the rollout, variant, and where the flags came from.
  */
-import type { Snapshot } from './runtime.js'
-import { resolve } from './resolve.js'
+import type { Snapshot } from '../lifecycle/runtime.js'
+import { resolve } from '../routing/resolve.js'
 import { chooseBackend } from './choose.js'
-import { normalizedStrategyValue, resolveContextValue, type Context, type FeatureInterface } from './flags/sdk.js'
-import type { FlagSource } from './flags/source.js'
+import { normalizedStrategyValue, resolveContextValue, type Context, type FeatureInterface } from '../flags/unleash-internals.js'
+import type { FlagSource } from '../flags/source.js'
 
 export interface ExplainInput {
   readonly method: string

@@ -2,9 +2,9 @@
  * Route + the request's cohort + flags → which backend, and why. Pure: no I/O,
  * no clock; the same inputs always give the same decision.
  */
-import type { Route } from './routing.js'
-import type { FlagSource } from './flags/source.js'
-import type { Context } from './flags/sdk.js'
+import type { Route } from '../routing/table.js'
+import type { FlagSource } from '../flags/source.js'
+import type { Context } from '../flags/unleash-internals.js'
 
 export type DecisionReason = 'static' | 'flag_on' | 'flag_off' | 'flag_unavailable' | 'override' | 'failover' | 'guard'
 
