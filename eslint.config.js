@@ -1,6 +1,27 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
+/**
+ * The folders of src/, lowest first. A folder may import values only from folders
+ * below it (and from errors.ts and problem.ts at the root); types may be imported
+ * from anywhere, since they describe shapes and are erased at run time.
+ * docs/architecture.md says what each folder is for.
+ */
+const LAYERS = ['observe', 'routing', 'config', 'flags', 'decision', 'proxy', 'safety', 'admin', 'lifecycle']
+
+const layerRules = LAYERS.map((folder, i) => ({
+  files: [`src/${folder}/**/*.ts`],
+  rules: {
+    '@typescript-eslint/no-restricted-imports': ['error', {
+      patterns: [{
+        group: [...LAYERS.slice(i + 1).map((above) => `../${above}/*`), '../cli.js'],
+        allowTypeImports: true,
+        message: `src/${folder}/ may import only types from ${LAYERS.slice(i + 1).join(', ')} (the folders above it; see docs/architecture.md)`
+      }]
+    }]
+  }
+}))
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', '.tap/', 'bench/node_modules/', 'coverage/'] },
   js.configs.recommended,
@@ -10,5 +31,11 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       'no-control-regex': 'off'
     }
+  },
+  ...layerRules,
+  {
+    // The shared root files are below every folder.
+    files: ['src/errors.ts', 'src/problem.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ group: ['./*/*'], allowTypeImports: true, message: 'errors.ts and problem.ts are shared by every folder and import none of them' }] }] }
   }
 )

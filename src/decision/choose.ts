@@ -4,14 +4,12 @@
  * routes cost nothing here; flagged routes build the cohort and ask the flags (in
  * memory, never over the network).
  */
-import type { IncomingMessage, IncomingHttpHeaders } from 'node:http'
-import proxyAddr from 'proxy-addr'
+import type { IncomingHttpHeaders } from 'node:http'
 import type { Snapshot } from '../lifecycle/runtime.js'
 import type { Route } from '../routing/table.js'
 import { decide, routeBackends, type Decision } from './decide.js'
 import { buildCohort, type Cohort } from './cohort.js'
 import { readOverride, type OverrideResult } from './override.js'
-import { unmapAddress } from '../proxy/headers.js'
 
 export interface Choice {
   readonly decision: Decision
@@ -36,11 +34,4 @@ function flagChoice (snap: Snapshot, route: Route, cohort: Cohort, override: Ove
     decision = { ...decision, backend: route.backend, reason: 'guard' }
   }
   return { decision, cohort, override }
-}
-
-/** The client address as routing sees it: the peer, or what trusted proxies in front report. */
-export function clientAddress (snap: Snapshot, raw: IncomingMessage): string {
-  // With no trusted proxies the peer is the client; no X-Forwarded-For to parse.
-  if (snap.config.client.trustedProxies.length === 0) return unmapAddress(raw.socket.remoteAddress)
-  return unmapAddress(proxyAddr(raw, snap.trust))
 }

@@ -4,7 +4,7 @@
  * edit keeps the last good flags.
  */
 import type { Logger } from 'pino'
-import { watchConfigFile } from '../lifecycle/watch.js'
+import { watchConfigFile } from '../config/watch.js'
 import { Evaluator } from './evaluator.js'
 import { MemoryRepository } from './memory-repository.js'
 import { parseFlags, readFlagsText } from './features-file.js'

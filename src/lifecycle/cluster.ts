@@ -13,7 +13,7 @@ import { reloadConfig } from './reload.js'
 import { Runtime } from './runtime.js'
 import { buildAdminServer, type AdminSources } from '../admin/server.js'
 import { startInstance, withOverrides, urlOf, type Instance, type StartOptions } from './instance.js'
-import { watchConfigFile } from './watch.js'
+import { watchConfigFile } from '../config/watch.js'
 
 type Message =
   | { type: 'spx:ready', proxy: string }

@@ -9,7 +9,7 @@ import { reloadConfig, type ReloadResult } from './reload.js'
 import { Runtime } from './runtime.js'
 import { buildProxyServer } from '../proxy/server.js'
 import { buildAdminServer, localSources } from '../admin/server.js'
-import { watchConfigFile } from './watch.js'
+import { watchConfigFile } from '../config/watch.js'
 import { Metrics } from '../observe/metrics.js'
 
 export interface StartOptions {

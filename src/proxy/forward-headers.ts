@@ -6,7 +6,8 @@
 import type { IncomingMessage } from 'node:http'
 import type { Snapshot } from '../lifecycle/runtime.js'
 import type { BackendConfig } from '../config/config.js'
-import { upstreamRequestHeaders, unmapAddress } from './headers.js'
+import { upstreamRequestHeaders } from './headers.js'
+import { unmapAddress } from '../decision/client-address.js'
 
 /** Headers for the backend request: the client's end-to-end headers plus the proxy's own. */
 export function upstreamHeadersFor (snap: Snapshot, raw: IncomingMessage, requestId: string, backend: BackendConfig, client: string): string[] {

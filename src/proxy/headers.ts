@@ -5,7 +5,6 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import { randomUUID } from 'node:crypto'
-import { Errors, ProxyError } from '../errors.js'
 
 /** Hop-by-hop headers and headers the proxy owns; never copied from the client. */
 const DROP_FROM_CLIENT = new Set([
@@ -140,35 +139,6 @@ export function withoutCookie (value: string, name: string): string {
   }).map((p) => p.trim()).filter((p) => p !== '').join('; ')
 }
 
-/** "::ffff:10.0.0.1" → "10.0.0.1"; the form people grep logs for. */
-export function unmapAddress (addr: string | undefined): string {
-  if (addr === undefined) return 'unknown'
-  return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr
-}
-
-/**
- * What is wrong with a request head, checked before anything else: more than one Host
- * (RFC 9112 §3.2), more header lines than allowed, or more bytes than allowed. Node's
- * own byte limit is not exact with many small headers, and past its line-count limit
- * it drops the rest silently; a cut header list must never be forwarded, so both
- * are counted here.
- */
-export function requestHeadProblem (rawHeaders: readonly string[], maxCount: number, maxBytes: number): ProxyError | undefined {
-  if (rawHeaders.length > maxCount * 2) return new ProxyError(Errors.HEADERS_TOO_LARGE, `more than ${maxCount} request header lines`)
-  let seenHost = false
-  // name + ": " + value + CRLF, as on the wire.
-  let bytes = 0
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i] as string
-    bytes += name.length + (rawHeaders[i + 1] as string).length + 4
-    if (name.length === 4 && name.toLowerCase() === 'host') {
-      if (seenHost) return new ProxyError(Errors.BAD_REQUEST, 'more than one Host header')
-      seenHost = true
-    }
-  }
-  if (bytes > maxBytes) return new ProxyError(Errors.HEADERS_TOO_LARGE, `request headers exceed ${maxBytes} bytes`)
-  return undefined
-}
 
 const REQUEST_ID = /^[\x21-\x7e]{1,200}$/
 

@@ -7,7 +7,7 @@ import type { Snapshot } from '../lifecycle/runtime.js'
 import type { Route } from './table.js'
 import { routingSegments } from './patterns.js'
 import { Errors, ProxyError } from '../errors.js'
-import { requestHeadProblem } from '../proxy/headers.js'
+import { requestHeadProblem } from './request-head.js'
 
 export interface ResolvedTarget {
   readonly route: Route

@@ -1,6 +1,7 @@
 /** Header building in both directions, checked against literal expected lists. */
 import t from 'tap'
-import { upstreamRequestHeaders, clientResponseHeaders, requestHeadProblem, withoutCookie, type ForwardContext } from '../../src/proxy/headers.js'
+import { upstreamRequestHeaders, clientResponseHeaders, withoutCookie, type ForwardContext } from '../../src/proxy/headers.js'
+import { requestHeadProblem } from '../../src/routing/request-head.js'
 
 const ctx: ForwardContext = {
   requestId: 'req-1',
