@@ -1,7 +1,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ROOT } from './helper.js'
+import { ROOT } from './helpers/proxy.js'
 
 /** Lowest versions without published advisories that affect a proxy. */
 const FLOORS: Record<string, string> = {
@@ -10,7 +10,12 @@ const FLOORS: Record<string, string> = {
   '@fastify/http-proxy': '11.4.4',
   undici: '7.24.0'
 }
-const REQUIRED = new Set(['fastify', 'undici'])
+/** Where each must be installed: the proxy's own lock, and the benchmark's (its bare @fastify/http-proxy baseline). */
+const LOCKS: Record<string, ReadonlySet<string>> = {
+  'package-lock.json': new Set(['fastify', 'undici']),
+  'bench/package-lock.json': new Set(['fastify', 'undici', '@fastify/http-proxy', '@fastify/reply-from'])
+}
+const REQUIRED = LOCKS['package-lock.json'] as ReadonlySet<string>
 
 function atLeast (version: string, floor: string): boolean {
   const a = version.split(/[.+-]/).slice(0, 3).map(Number)
@@ -22,13 +27,15 @@ function atLeast (version: string, floor: string): boolean {
 }
 
 t.test('no installed copy of the HTTP stack is below its advisory floor', async (t) => {
-  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string, dev?: boolean }> }
-  for (const [name, floor] of Object.entries(FLOORS)) {
-    // Copies that only build tools pull in (dev: true) never serve traffic.
-    const copies = Object.entries(lock.packages).filter(([path, meta]) => meta.dev !== true && (path === `node_modules/${name}` || path.endsWith(`/node_modules/${name}`)))
-    if (REQUIRED.has(name)) t.ok(copies.length > 0, `${name} is installed`)
-    for (const [path, meta] of copies) {
-      t.ok(atLeast(meta.version ?? '0.0.0', floor), `${path}@${meta.version} >= ${floor}`)
+  for (const [file, required] of Object.entries(LOCKS)) {
+    const lock = JSON.parse(readFileSync(join(ROOT, file), 'utf8')) as { packages: Record<string, { version?: string, dev?: boolean }> }
+    for (const [name, floor] of Object.entries(FLOORS)) {
+      // Copies that only build tools pull in (dev: true) never serve traffic.
+      const copies = Object.entries(lock.packages).filter(([path, meta]) => meta.dev !== true && (path === `node_modules/${name}` || path.endsWith(`/node_modules/${name}`)))
+      if (required.has(name)) t.ok(copies.length > 0, `${file}: ${name} is installed`)
+      for (const [path, meta] of copies) {
+        t.ok(atLeast(meta.version ?? '0.0.0', floor), `${file}: ${path}@${meta.version} >= ${floor}`)
+      }
     }
   }
   // The copy actually loaded, too: a stale node_modules would not show in the lock.

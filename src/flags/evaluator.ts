@@ -4,7 +4,7 @@
  * never re-implements any of it; results that depend on the request context alone
  * are remembered (result-cache.ts).
  */
-import { UnleashClient, defaultStrategies, type UnleashClientInstance, type Context, type FeatureInterface, type Segment, type RepositoryInterface } from './unleash-internals.js'
+import { UnleashClient, defaultStrategies, type UnleashClientInstance, type Context, type FeatureInterface, type RepositoryInterface } from './unleash-internals.js'
 import type { FlagResult } from './source.js'
 import { ResultCache } from './result-cache.js'
 
@@ -47,10 +47,6 @@ export class Evaluator {
 
   definition (flag: string): FeatureInterface | undefined {
     return this.#repository.getToggle(flag)
-  }
-
-  segment (id: number): Segment | undefined {
-    return this.#repository.getSegment(id)
   }
 
   strategyEnabled (feature: FeatureInterface, index: number, context: Context): boolean {

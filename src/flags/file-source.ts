@@ -8,7 +8,7 @@ import { watchConfigFile } from '../config/watch.js'
 import { Evaluator } from './evaluator.js'
 import { MemoryRepository } from './memory-repository.js'
 import { parseFlags, readFlagsText } from './features-file.js'
-import type { Context, FeatureInterface, Segment } from './unleash-internals.js'
+import type { Context, FeatureInterface } from './unleash-internals.js'
 import type { FlagResult, FlagSource, FlagStatus } from './source.js'
 
 export class FileFlagSource implements FlagSource {
@@ -59,7 +59,6 @@ export class FileFlagSource implements FlagSource {
   }
 
   definition (flag: string): FeatureInterface | undefined { return this.#evaluator.definition(flag) }
-  segment (id: number): Segment | undefined { return this.#evaluator.segment(id) }
   strategyEnabled (feature: FeatureInterface, index: number, context: Context): boolean { return this.#evaluator.strategyEnabled(feature, index, context) }
 
   status (): FlagStatus {

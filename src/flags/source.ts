@@ -2,7 +2,7 @@
  * What every flag source offers the proxy. Evaluation is synchronous and
  * in-memory: a slow or dead flag service can never slow a request down.
  */
-import type { Context, FeatureInterface, Segment } from './unleash-internals.js'
+import type { Context, FeatureInterface } from './unleash-internals.js'
 
 /** Where the flags in memory came from. */
 export type FlagOrigin = 'live' | 'backup' | 'bootstrap' | 'file' | 'none'
@@ -32,7 +32,6 @@ export interface FlagResult {
 export interface FlagSource {
   evaluate (flag: string, context: Context, withVariant: boolean): FlagResult
   definition (flag: string): FeatureInterface | undefined
-  segment (id: number): Segment | undefined
   /** Evaluates one strategy of a flag on its own, for explain. */
   strategyEnabled (feature: FeatureInterface, strategyIndex: number, context: Context): boolean
   status (): FlagStatus

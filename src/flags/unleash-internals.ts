@@ -9,13 +9,11 @@ import type * as ClientModule from 'unleash-client/lib/client.js'
 import type * as RepositoryModule from 'unleash-client/lib/repository/index.js'
 import type { Strategy } from 'unleash-client/lib/strategy/strategy.js'
 import type { Context as ContextType } from 'unleash-client/lib/context.js'
-import type { DefaultBootstrapProvider as BootstrapType } from 'unleash-client/lib/repository/bootstrap-provider.js'
 
 const require = createRequire(import.meta.url)
 
 export const UnleashClient = (require('unleash-client/lib/client.js') as { default: typeof ClientModule.default.default }).default
 export const Repository = (require('unleash-client/lib/repository/index.js') as { default: typeof RepositoryModule.default.default }).default
-export const DefaultBootstrapProvider = (require('unleash-client/lib/repository/bootstrap-provider.js') as { DefaultBootstrapProvider: typeof BootstrapType }).DefaultBootstrapProvider
 export const defaultStrategies = (require('unleash-client/lib/strategy/index.js') as { defaultStrategies: Strategy[] }).defaultStrategies
 export const { normalizedStrategyValue } = require('unleash-client/lib/strategy/util.js') as { normalizedStrategyValue: (id: string, groupId: string) => number }
 export const { safeName, resolveContextValue } = require('unleash-client/lib/helpers.js') as {

@@ -14,7 +14,7 @@ import type { Logger } from 'pino'
 import { Evaluator } from './evaluator.js'
 import { readFlagsFile } from './features-file.js'
 import { PrivateFileStorage, backupFile } from './private-storage.js'
-import { Repository, type Context, type FeatureInterface, type Segment, type ClientFeaturesResponse } from './unleash-internals.js'
+import { Repository, type Context, type FeatureInterface, type ClientFeaturesResponse } from './unleash-internals.js'
 import type { FlagOrigin, FlagResult, FlagSource, FlagStatus } from './source.js'
 
 export interface UnleashSourceOptions {
@@ -195,7 +195,6 @@ export class UnleashFlagSource implements FlagSource {
   }
 
   definition (flag: string): FeatureInterface | undefined { return this.#active.evaluator.definition(flag) }
-  segment (id: number): Segment | undefined { return this.#active.evaluator.segment(id) }
   strategyEnabled (feature: FeatureInterface, index: number, context: Context): boolean {
     return this.#active.evaluator.strategyEnabled(feature, index, context)
   }

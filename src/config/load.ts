@@ -1,0 +1,64 @@
+/**
+ * routes.yaml → a validated, defaulted, frozen Config: read the file, parse the YAML
+ * with positions, check the shape against the schema, then normalise. Every problem
+ * in a file is reported at once. Reads files but never starts anything.
+ */
+import { readFileSync } from 'node:fs'
+import { Ajv } from 'ajv'
+import { LineCounter, parseDocument } from 'yaml'
+import { ConfigError, Errors, ProxyError } from '../errors.js'
+import { configSchema } from './schema.js'
+import type { Config } from './types.js'
+import type { RawConfig } from './raw.js'
+import { Problems, ajvMessage, ajvPath, fieldName } from './problems.js'
+import { normalize } from './normalize.js'
+
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true })
+const validateShape = ajv.compile(configSchema)
+
+export function loadConfigFile (file: string): Config {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ProxyError(Errors.CONFIG_UNREADABLE, `${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err })
+  }
+  return parseConfig(text, file)
+}
+
+export function parseConfig (text: string, file: string): Config {
+  const lines = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
+  const problems = new Problems(file, doc, lines)
+
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => {
+      const { line, col } = lines.linePos(e.pos[0])
+      return { file, line, column: col, field: '(yaml)', message: e.message.split('\n')[0] as string }
+    }))
+  }
+  const raw: unknown = doc.toJS()
+  if (!validateShape(raw)) {
+    const seen = new Set<string>()
+    const errors = validateShape.errors ?? []
+    for (const err of errors) {
+      // anyOf produces one error per branch plus a summary; the summary is enough,
+      // unless a branch already named a problem deeper inside the same value.
+      if (err.schemaPath.includes('/anyOf/')) continue
+      if (err.keyword === 'anyOf' && errors.some((e) => e.instancePath.startsWith(err.instancePath + '/') && !e.schemaPath.includes('/anyOf/'))) continue
+      if (err.keyword === 'pattern' && err.propertyName !== undefined) continue
+      const path = ajvPath(err)
+      const { message, extraKey } = ajvMessage(err)
+      const fullPath = extraKey === undefined ? path : [...path, extraKey]
+      const key = `${fieldName(fullPath)}|${message}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      problems.add(fullPath, message, extraKey !== undefined)
+    }
+    throw new ConfigError(problems.list)
+  }
+  // The schema just held, and raw-check.ts proves it and RawConfig name the same keys.
+  const config = normalize(raw as RawConfig, file, text, problems, doc, lines)
+  if (problems.list.length > 0) throw new ConfigError(problems.list)
+  return config
+}

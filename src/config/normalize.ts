@@ -1,0 +1,303 @@
+/**
+ * The raw shape (raw.ts) → Config: defaults from defaults.ts, units parsed, and the
+ * checks the schema cannot express (backend references, duplicate names, URL
+ * contents, patterns, CIDRs, cross-field rules), each reported with its position.
+ */
+import { dirname, resolve as resolvePath } from 'node:path'
+import { createHash } from 'node:crypto'
+import { isIP } from 'node:net'
+import type { Document, LineCounter, Node as YamlNode } from 'yaml'
+import proxyAddr from 'proxy-addr'
+import { parseDuration, parseSize } from './units.js'
+import { parsePathPattern, parseHostPattern } from '../routing/patterns.js'
+import { DEFAULTS } from './defaults.js'
+import type { Problems, Path } from './problems.js'
+import type { RawConfig, RawGuard, RawSources } from './raw.js'
+import type { BackendConfig, ClientLimits, CohortConfig, Config, FlagsConfig, GuardConfig, RouteConfig, ValueSource } from './types.js'
+
+/** Headers never compared by shadow traffic: their values would be kept in /parity samples. */
+const CREDENTIAL_HEADERS = new Set(['set-cookie', 'cookie', 'authorization', 'proxy-authorization'])
+
+// Methods Node's HTTP parser accepts; anything else could never match.
+const KNOWN_METHODS = new Set(['ACL', 'BIND', 'CHECKOUT', 'CONNECT', 'COPY', 'DELETE', 'GET', 'HEAD', 'LINK', 'LOCK',
+  'M-SEARCH', 'MERGE', 'MKACTIVITY', 'MKCALENDAR', 'MKCOL', 'MOVE', 'NOTIFY', 'OPTIONS', 'PATCH', 'POST', 'PROPFIND',
+  'PROPPATCH', 'PURGE', 'PUT', 'QUERY', 'REBIND', 'REPORT', 'SEARCH', 'SOURCE', 'SUBSCRIBE', 'TRACE', 'UNBIND', 'UNLINK',
+  'UNLOCK', 'UNSUBSCRIBE'])
+
+export function normalize (raw: RawConfig, file: string, text: string, problems: Problems, doc: Document, lines: LineCounter): Config {
+  const dur = (value: string | undefined, fallback: number): number => value === undefined ? fallback : (parseDuration(value) as number)
+  const sz = (path: Path, value: string | number | undefined, fallback: number): number => {
+    if (value === undefined) return fallback
+    const n = parseSize(value)
+    if (n === undefined) {
+      problems.add(path, 'must be a size, e.g. 1048576, 512kb, 10mb')
+      return fallback
+    }
+    return n
+  }
+
+  const backends = new Map<string, BackendConfig>()
+  for (const [name, b] of Object.entries(raw.backends)) {
+    const at = ['backends', name]
+    let url: URL | undefined
+    try {
+      url = new URL(b.url)
+    } catch {
+      problems.add([...at, 'url'], `"${b.url}" is not a valid URL`)
+    }
+    if (url !== undefined) {
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') problems.add([...at, 'url'], `scheme must be http or https, got "${url.protocol.slice(0, -1)}"`)
+      if (url.username !== '' || url.password !== '') problems.add([...at, 'url'], 'must not carry credentials; routes.yaml holds no secrets')
+      if (url.search !== '' || url.hash !== '') problems.add([...at, 'url'], 'must not have a query or fragment')
+    }
+    if (b.timeout !== undefined && b.timeouts?.headers !== undefined) {
+      problems.add([...at, 'timeout'], 'set either timeout or timeouts.headers, not both')
+    }
+    const basePath = url === undefined || url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '')
+    backends.set(name, Object.freeze({
+      name,
+      origin: url?.origin ?? 'http://invalid',
+      basePath,
+      host: url?.host ?? '',
+      timeouts: Object.freeze({
+        connect: dur(b.timeouts?.connect, DEFAULTS.timeouts.connect),
+        headers: dur(b.timeouts?.headers ?? b.timeout, DEFAULTS.timeouts.headers),
+        bodyIdle: dur(b.timeouts?.bodyIdle, DEFAULTS.timeouts.bodyIdle)
+      }),
+      pool: Object.freeze({
+        connections: b.pool?.connections ?? DEFAULTS.pool.connections,
+        keepAliveTimeout: dur(b.pool?.keepAliveTimeout, DEFAULTS.pool.keepAliveTimeout)
+      }),
+      preserveHost: b.preserveHost ?? DEFAULTS.backend.preserveHost,
+      legacy: b.legacy ?? DEFAULTS.backend.legacy
+    }))
+  }
+
+  const c = raw.client ?? {}
+  const trustedProxies = c.trustedProxies ?? []
+  trustedProxies.forEach((cidr, i) => {
+    try {
+      proxyAddr.compile(cidr)
+      if (!/^(loopback|linklocal|uniquelocal)$/.test(cidr) && isIP(cidr.split('/')[0] as string) === 0) throw new Error('not an address')
+    } catch {
+      problems.add(['client', 'trustedProxies', i], `"${cidr}" is not an IP address, a CIDR range, or one of loopback, linklocal, uniquelocal`)
+    }
+  })
+  const client: ClientLimits = Object.freeze({
+    headersTimeout: dur(c.headersTimeout, DEFAULTS.client.headersTimeout),
+    requestTimeout: dur(c.requestTimeout, DEFAULTS.client.requestTimeout),
+    keepAliveTimeout: dur(c.keepAliveTimeout, DEFAULTS.client.keepAliveTimeout),
+    maxHeaderSize: sz(['client', 'maxHeaderSize'], c.maxHeaderSize, DEFAULTS.client.maxHeaderSize),
+    maxUrlLength: sz(['client', 'maxUrlLength'], c.maxUrlLength, DEFAULTS.client.maxUrlLength),
+    maxBodySize: sz(['client', 'maxBodySize'], c.maxBodySize, DEFAULTS.client.maxBodySize),
+    maxHeaderCount: c.maxHeaderCount ?? DEFAULTS.client.maxHeaderCount,
+    sendTimeout: dur(c.sendTimeout, DEFAULTS.client.sendTimeout),
+    trustedProxies: Object.freeze([...trustedProxies]),
+    realIpHeader: c.realIpHeader === false ? undefined : (c.realIpHeader ?? DEFAULTS.client.realIpHeader).toLowerCase()
+  })
+  if (client.requestTimeout !== 0 && client.headersTimeout > client.requestTimeout) {
+    problems.add(['client', 'headersTimeout'], 'must not be longer than client.requestTimeout')
+  }
+
+  const names = new Map<string, number>()
+  const routes = raw.routes.map((r, index): RouteConfig => {
+    const at = ['routes', index]
+    const first = names.get(r.name)
+    if (first !== undefined) problems.add([...at, 'name'], `duplicate route name "${r.name}" (first used by routes[${first}])`)
+    else names.set(r.name, index)
+    if (!backends.has(r.backend)) problems.add([...at, 'backend'], `unknown backend "${r.backend}"; defined: ${[...backends.keys()].join(', ')}`)
+    const pathError = parsePathPattern(r.match.path).error
+    if (pathError !== undefined) problems.add([...at, 'match', 'path'], pathError)
+    if (r.match.host !== undefined) {
+      const hostError = parseHostPattern(r.match.host).error
+      if (hostError !== undefined) problems.add([...at, 'match', 'host'], hostError)
+    }
+    const methods = r.match.methods?.map((m) => m.toUpperCase())
+    methods?.forEach((m, i) => {
+      if (!KNOWN_METHODS.has(m)) problems.add([...at, 'match', 'methods', i], `unknown HTTP method "${m}"`)
+    })
+    if (r.rewrite?.stripPrefix !== undefined && !pathCoveredBy(r.match.path, r.rewrite.stripPrefix)) {
+      problems.add([...at, 'rewrite', 'stripPrefix'], `"${r.rewrite.stripPrefix}" is not a prefix of every path matched by "${r.match.path}"`)
+    }
+    r.shadow?.compare?.headers?.forEach((h, i) => {
+      // Credentials are never compared: their values would be kept in /parity samples.
+      if (CREDENTIAL_HEADERS.has(h.toLowerCase())) problems.add([...at, 'shadow', 'compare', 'headers', i], `"${h}" carries credentials and cannot be compared`)
+    })
+    if (r.shadow !== undefined && !backends.has(r.shadow.backend)) problems.add([...at, 'shadow', 'backend'], `unknown backend "${r.shadow.backend}"; defined: ${[...backends.keys()].join(', ')}`)
+    if (r.flag !== undefined) {
+      if (raw.flags === undefined) problems.add([...at, 'flag'], 'names a flag but no flags: source is configured')
+      if (r.flag.backend === undefined && r.flag.variants === undefined) problems.add([...at, 'flag'], 'needs backend (used when the flag is on) or variants (variant name → backend)')
+      if (r.flag.backend !== undefined && !backends.has(r.flag.backend)) problems.add([...at, 'flag', 'backend'], `unknown backend "${r.flag.backend}"; defined: ${[...backends.keys()].join(', ')}`)
+      for (const [variant, b] of Object.entries(r.flag.variants ?? {})) {
+        if (!backends.has(b)) problems.add([...at, 'flag', 'variants', variant], `unknown backend "${b}"; defined: ${[...backends.keys()].join(', ')}`)
+      }
+    }
+    const headers = r.match.headers === undefined
+      ? undefined
+      : Object.freeze(Object.fromEntries(Object.entries(r.match.headers).map(([k, v]) => [k.toLowerCase(), v])))
+    const keyNode = doc.getIn(['routes', index], true) as YamlNode | undefined
+    return Object.freeze({
+      name: r.name,
+      index,
+      line: lines.linePos(keyNode?.range?.[0] ?? 0).line,
+      match: Object.freeze({
+        path: r.match.path,
+        ...(methods === undefined ? {} : { methods: Object.freeze(methods) }),
+        ...(r.match.host === undefined ? {} : { host: r.match.host.toLowerCase() }),
+        ...(headers === undefined ? {} : { headers })
+      }),
+      backend: r.backend,
+      ...(r.rewrite === undefined ? {} : { rewrite: Object.freeze({ ...r.rewrite }) }),
+      maxBodySize: sz([...at, 'maxBodySize'], r.maxBodySize, client.maxBodySize),
+      websocket: r.websocket ?? DEFAULTS.route.websocket,
+      failover: r.failover ?? DEFAULTS.route.failover,
+      shadow: r.shadow === undefined
+        ? undefined
+        : Object.freeze({
+          backend: r.shadow.backend,
+          sampleRate: r.shadow.sampleRate ?? DEFAULTS.shadow.sampleRate,
+          methods: Object.freeze((r.shadow.methods ?? DEFAULTS.shadow.methods).map((m) => m.toUpperCase())),
+          maxBodySize: sz([...at, 'shadow', 'maxBodySize'], r.shadow.maxBodySize, DEFAULTS.shadow.maxBodySize),
+          maxConcurrent: r.shadow.maxConcurrent ?? DEFAULTS.shadow.maxConcurrent,
+          timeout: dur(r.shadow.timeout, DEFAULTS.shadow.timeout),
+          learnNoise: r.shadow.learnNoise ?? DEFAULTS.shadow.learnNoise,
+          recordValues: r.shadow.recordValues ?? DEFAULTS.shadow.recordValues,
+          compare: Object.freeze({
+            headers: Object.freeze((r.shadow.compare?.headers ?? DEFAULTS.shadow.compareHeaders).map((h) => h.toLowerCase())),
+            ignore: new Set(r.shadow.compare?.ignore ?? []),
+            unordered: new Set(r.shadow.compare?.unorderedArrays ?? []),
+            text: r.shadow.compare?.text ?? DEFAULTS.shadow.text
+          })
+        }),
+      guard: r.flag === undefined || r.guard === false || raw.guard === false ? undefined : guardConfig(raw.guard, r.guard, dur),
+      flag: r.flag === undefined
+        ? undefined
+        : Object.freeze({ name: r.flag.name, backend: r.flag.backend, variants: r.flag.variants === undefined ? undefined : Object.freeze({ ...r.flag.variants }) })
+    })
+  })
+
+  const baseDir = dirname(resolvePath(file))
+  const flags = normalizeFlags(raw.flags, baseDir, dur, problems)
+  routes.forEach((r, i) => {
+    if (r.guard?.disableFlag === true && flags?.unleash === undefined) {
+      problems.add(['routes', i, 'guard', 'disableFlag'], 'needs flags.unleash: the guard switches the flag off in Unleash')
+    }
+  })
+  const cohort = normalizeCohort(raw.cohort, baseDir, dur, problems)
+
+  return Object.freeze({
+    file,
+    version: createHash('sha256').update(text).digest('hex').slice(0, 12),
+    listen: Object.freeze({ ...DEFAULTS.listen, ...raw.listen }),
+    admin: Object.freeze({ ...DEFAULTS.admin, ...raw.admin, allowedHosts: Object.freeze((raw.admin?.allowedHosts ?? []).map((h) => h.toLowerCase())) }),
+    client,
+    shutdown: Object.freeze({ timeout: dur(raw.shutdown?.timeout, DEFAULTS.shutdown.timeout) }),
+    backends,
+    routes: Object.freeze(routes),
+    flags,
+    cohort,
+    override: Object.freeze({ ...DEFAULTS.override, ...raw.override })
+  })
+}
+
+type Dur = (value: string | undefined, fallback: number) => number
+
+/** Defaults, then the top-level guard:, then the route's own guard:. */
+function guardConfig (top: RawGuard | undefined, route: RawGuard | undefined, dur: Dur): GuardConfig {
+  const d = DEFAULTS.guard
+  const g = { ...top, ...route }
+  return Object.freeze({
+    window: dur(g.window, d.window),
+    minRequests: g.minRequests ?? d.minRequests,
+    maxErrorRatioIncrease: g.maxErrorRatioIncrease ?? d.maxErrorRatioIncrease,
+    maxLatencyRatio: g.maxLatencyRatio ?? d.maxLatencyRatio,
+    minLatencyIncrease: dur(g.minLatencyIncrease, d.minLatencyIncrease),
+    cooldown: dur(g.cooldown, d.cooldown),
+    probeFraction: g.probeFraction ?? d.probeFraction,
+    probeRequests: g.probeRequests ?? d.probeRequests,
+    minClients: g.minClients ?? d.minClients,
+    maxClientShare: g.maxClientShare ?? d.maxClientShare,
+    disableFlag: g.disableFlag ?? d.disableFlag
+  })
+}
+
+function normalizeFlags (raw: RawConfig['flags'], baseDir: string, dur: Dur, problems: Problems): FlagsConfig | undefined {
+  if (raw === undefined) return undefined
+  const u = raw.unleash
+  if (u !== undefined) {
+    // unleash-client retries a fetch twice with at least 1 s between tries; a
+    // shorter timeout makes its HTTP layer refuse every request.
+    if (u.timeout !== undefined && dur(u.timeout, 0) < 1000) problems.add(['flags', 'unleash', 'timeout'], 'must be at least 1s')
+    try {
+      const url = new URL(u.url)
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') problems.add(['flags', 'unleash', 'url'], 'scheme must be http or https')
+      if (url.username !== '' || url.password !== '') problems.add(['flags', 'unleash', 'url'], 'must not carry credentials; the token comes from UNLEASH_API_TOKEN')
+    } catch {
+      problems.add(['flags', 'unleash', 'url'], `"${u.url}" is not a valid URL`)
+    }
+  }
+  return Object.freeze({
+    file: raw.file === undefined ? undefined : resolvePath(baseDir, raw.file),
+    unleash: u === undefined
+      ? undefined
+      : Object.freeze({
+        url: u.url,
+        appName: u.appName ?? DEFAULTS.unleash.appName,
+        environment: u.environment ?? DEFAULTS.unleash.environment,
+        projectName: u.projectName,
+        refreshInterval: dur(u.refreshInterval, DEFAULTS.unleash.refreshInterval),
+        timeout: dur(u.timeout, DEFAULTS.unleash.timeout),
+        backupDir: u.backupDir === undefined ? undefined : resolvePath(baseDir, u.backupDir)
+      })
+  })
+}
+
+function sourcesOf (v: RawSources | undefined): readonly ValueSource[] {
+  return Object.freeze(v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((s) => Object.freeze({ ...s })))
+}
+
+function normalizeCohort (raw: RawConfig['cohort'], baseDir: string, dur: Dur, problems: Problems): CohortConfig {
+  const c = raw ?? {}
+  const userId = sourcesOf(c.userId)
+  const sessionId = sourcesOf(c.sessionId)
+  const properties = Object.freeze(Object.fromEntries(Object.entries(c.properties ?? {}).map(([k, v]) => [k, sourcesOf(v)])))
+  const usesJwt = [userId, sessionId, ...Object.values(properties)].some((list) => list.some((s) => 'jwt' in s))
+  const j = c.jwt
+  if (usesJwt && (j === undefined || (j.secretEnv === undefined && j.publicKeyFile === undefined))) {
+    problems.add(['cohort'], 'a jwt: value source needs cohort.jwt with secretEnv or publicKeyFile to verify tokens')
+  }
+  if (j?.secretEnv !== undefined && j.publicKeyFile !== undefined) problems.add(['cohort', 'jwt'], 'set either secretEnv or publicKeyFile, not both')
+  const sc = c.sessionCookie
+  return Object.freeze({
+    userId,
+    sessionId,
+    properties,
+    jwt: j === undefined
+      ? undefined
+      : Object.freeze({
+        header: j.header ?? DEFAULTS.jwt.header,
+        cookie: j.cookie,
+        secretEnv: j.secretEnv,
+        publicKeyFile: j.publicKeyFile === undefined ? undefined : resolvePath(baseDir, j.publicKeyFile),
+        algorithms: Object.freeze(j.algorithms ?? (j.publicKeyFile === undefined ? DEFAULTS.jwt.hmacAlgorithms : DEFAULTS.jwt.keyAlgorithms)),
+        issuer: j.issuer,
+        audience: j.audience,
+        requireExp: j.requireExp ?? DEFAULTS.jwt.requireExp
+      }),
+    sessionCookie: sc === false
+      ? undefined
+      : Object.freeze({
+        name: sc?.name ?? DEFAULTS.sessionCookie.name,
+        maxAge: dur(sc?.maxAge, DEFAULTS.sessionCookie.maxAge),
+        secure: sc?.secure ?? DEFAULTS.sessionCookie.secure,
+        sameSite: sc?.sameSite ?? DEFAULTS.sessionCookie.sameSite
+      })
+  })
+}
+
+/** True when every path the pattern can match starts with `prefix` on a segment boundary. */
+function pathCoveredBy (pattern: string, prefix: string): boolean {
+  const literal = pattern.replace(/\/?\*$/, '').split('/:')[0] as string
+  const p = prefix.replace(/\/$/, '')
+  return literal === p || literal.startsWith(p + '/')
+}

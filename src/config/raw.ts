@@ -1,0 +1,83 @@
+/**
+ * routes.yaml as the schema (schema.ts) lets it through, before normalising:
+ * durations and sizes still as written. raw-check.ts keeps these types and the
+ * schema in step at compile time.
+ */
+import type { ValueSource } from './types.js'
+
+export interface RawBackend {
+  url: string
+  timeout?: string
+  timeouts?: { connect?: string, headers?: string, bodyIdle?: string }
+  pool?: { connections?: number, keepAliveTimeout?: string }
+  preserveHost?: boolean
+  legacy?: boolean
+}
+export interface RawRoute {
+  name: string
+  match: { path: string, methods?: string[], host?: string, headers?: Record<string, string | true> }
+  backend: string
+  rewrite?: { stripPrefix?: string, addPrefix?: string }
+  maxBodySize?: string | number
+  websocket?: boolean
+  failover?: boolean
+  guard?: false | RawGuard
+  shadow?: {
+    backend: string
+    sampleRate?: number
+    methods?: string[]
+    maxBodySize?: string | number
+    maxConcurrent?: number
+    timeout?: string
+    learnNoise?: boolean
+    recordValues?: boolean
+    compare?: { headers?: string[], ignore?: string[], unorderedArrays?: string[], text?: 'exact' | 'whitespace' }
+  }
+  flag?: { name: string, backend?: string, variants?: Record<string, string> }
+}
+export type RawSources = ValueSource | ValueSource[]
+export interface RawGuard {
+  window?: string
+  minRequests?: number
+  maxErrorRatioIncrease?: number
+  maxLatencyRatio?: number
+  minLatencyIncrease?: string
+  cooldown?: string
+  probeFraction?: number
+  probeRequests?: number
+  minClients?: number
+  maxClientShare?: number
+  disableFlag?: boolean
+}
+export interface RawConfig {
+  flags?: {
+    file?: string
+    unleash?: { url: string, appName?: string, environment?: string, projectName?: string, refreshInterval?: string, timeout?: string, backupDir?: string }
+  }
+  cohort?: {
+    userId?: RawSources
+    sessionId?: RawSources
+    properties?: Record<string, RawSources>
+    jwt?: { header?: string, cookie?: string, secretEnv?: string, publicKeyFile?: string, algorithms?: string[], issuer?: string, audience?: string, requireExp?: boolean }
+    sessionCookie?: false | { name?: string, maxAge?: string, secure?: boolean, sameSite?: 'lax' | 'strict' | 'none' }
+  }
+  override?: { header?: string, cookie?: string }
+  guard?: false | RawGuard
+  listen?: { host?: string, port?: number }
+  admin?: { host?: string, port?: number, allowedHosts?: string[] }
+  client?: {
+    headersTimeout?: string
+    requestTimeout?: string
+    keepAliveTimeout?: string
+    maxHeaderSize?: string | number
+    maxUrlLength?: string | number
+    maxBodySize?: string | number
+    maxHeaderCount?: number
+    sendTimeout?: string
+    trustedProxies?: string[]
+    realIpHeader?: string | false
+  }
+  shutdown?: { timeout?: string }
+  backends: Record<string, RawBackend>
+  routes: RawRoute[]
+}

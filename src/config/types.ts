@@ -1,0 +1,171 @@
+/**
+ * The configuration as the rest of the proxy sees it: validated, defaulted, frozen.
+ * Durations are milliseconds and sizes bytes.
+ */
+
+export interface Timeouts {
+  readonly connect: number
+  readonly headers: number
+  readonly bodyIdle: number
+}
+
+export interface BackendConfig {
+  readonly name: string
+  /** scheme://host:port, what the pool connects to. */
+  readonly origin: string
+  /** Path prefix from the backend URL, '' when the URL has none. */
+  readonly basePath: string
+  /** host[:port] as a Host header would carry it. */
+  readonly host: string
+  readonly timeouts: Timeouts
+  readonly pool: { readonly connections: number, readonly keepAliveTimeout: number }
+  readonly preserveHost: boolean
+  /** Marks the app being replaced: the migration ledger counts every other backend as new. */
+  readonly legacy: boolean
+}
+
+export interface RouteMatch {
+  readonly path: string
+  readonly methods?: readonly string[]
+  readonly host?: string
+  readonly headers?: Readonly<Record<string, string | true>>
+}
+
+export type ValueSource = { readonly header: string } | { readonly cookie: string } | { readonly jwt: string }
+
+export interface JwtConfig {
+  readonly header: string
+  readonly cookie: string | undefined
+  /** Name of the environment variable holding the HMAC secret. */
+  readonly secretEnv: string | undefined
+  readonly publicKeyFile: string | undefined
+  readonly algorithms: readonly string[]
+  readonly issuer: string | undefined
+  readonly audience: string | undefined
+  /** Tokens without an expiry are refused (default): they would identify a cohort forever. */
+  readonly requireExp: boolean
+}
+
+export interface CohortConfig {
+  readonly userId: readonly ValueSource[]
+  readonly sessionId: readonly ValueSource[]
+  readonly properties: Readonly<Record<string, readonly ValueSource[]>>
+  readonly jwt: JwtConfig | undefined
+  /** The proxy-issued cookie that makes anonymous visitors sticky; undefined when disabled. */
+  readonly sessionCookie: { readonly name: string, readonly maxAge: number, readonly secure: boolean, readonly sameSite: 'lax' | 'strict' | 'none' } | undefined
+}
+
+export interface UnleashConfig {
+  readonly url: string
+  readonly appName: string
+  readonly environment: string
+  readonly projectName: string | undefined
+  readonly refreshInterval: number
+  readonly timeout: number
+  readonly backupDir: string | undefined
+}
+
+export interface FlagsConfig {
+  /** Absolute path: the flag source itself, or Unleash's bootstrap when unleash is set. */
+  readonly file: string | undefined
+  readonly unleash: UnleashConfig | undefined
+}
+
+/** Shadow traffic and comparison rules for one route (see shadow.ts). */
+export interface ShadowConfig {
+  /** Compared with the primary; when the primary is this backend, the route's baseline is the shadow. */
+  readonly backend: string
+  readonly sampleRate: number
+  readonly methods: readonly string[]
+  readonly maxBodySize: number
+  readonly maxConcurrent: number
+  readonly timeout: number
+  readonly learnNoise: boolean
+  /** Keep mismatching values in /parity samples as they are (default: type, size, short hash). */
+  readonly recordValues: boolean
+  readonly compare: {
+    readonly headers: readonly string[]
+    readonly ignore: ReadonlySet<string>
+    readonly unordered: ReadonlySet<string>
+    readonly text: 'exact' | 'whitespace'
+  }
+}
+
+/** The rollback guard's settings for one flagged route (see guard.ts). */
+export interface GuardConfig {
+  readonly window: number
+  readonly minRequests: number
+  readonly maxErrorRatioIncrease: number
+  readonly maxLatencyRatio: number
+  /** Milliseconds a p99 must also grow by, so 1 ms → 3 ms is not a regression. */
+  readonly minLatencyIncrease: number
+  readonly cooldown: number
+  readonly probeFraction: number
+  readonly probeRequests: number
+  /** A trip needs failures from at least this many client addresses in the window. */
+  readonly minClients: number
+  /** One client address's errors count for at most this share of the window's requests. */
+  readonly maxClientShare: number
+  /** Also switch the flag off in Unleash when a trip holds (needs UNLEASH_ADMIN_TOKEN and flags.unleash). */
+  readonly disableFlag: boolean
+}
+
+export interface RouteFlag {
+  readonly name: string
+  readonly backend: string | undefined
+  readonly variants: Readonly<Record<string, string>> | undefined
+}
+
+export interface RouteConfig {
+  readonly name: string
+  /** Position in the file, the last tie-breaker between equally specific routes. */
+  readonly index: number
+  readonly line: number
+  readonly match: RouteMatch
+  readonly backend: string
+  readonly rewrite?: { readonly stripPrefix?: string, readonly addPrefix?: string }
+  readonly maxBodySize: number
+  readonly websocket: boolean
+  readonly flag: RouteFlag | undefined
+  /** Serve from the baseline when the flag-selected backend cannot be connected to (idempotent, bodyless requests). */
+  readonly failover: boolean
+  /** Undefined for routes without a flag, or with guard: false. */
+  readonly guard: GuardConfig | undefined
+  readonly shadow: ShadowConfig | undefined
+}
+
+export interface ClientLimits {
+  readonly headersTimeout: number
+  readonly requestTimeout: number
+  readonly keepAliveTimeout: number
+  readonly maxHeaderSize: number
+  readonly maxUrlLength: number
+  readonly maxBodySize: number
+  /** More request header lines than this is a 431, like too many bytes. */
+  readonly maxHeaderCount: number
+  /** A client that takes nothing of a response for this long is cut (0: never). */
+  readonly sendTimeout: number
+  readonly trustedProxies: readonly string[]
+  /** Header (lower case) set to the client address for the backend; undefined: none. */
+  readonly realIpHeader: string | undefined
+}
+
+export interface Config {
+  readonly file: string
+  /** Content hash of the file: the route table's version. */
+  readonly version: string
+  readonly listen: { readonly host: string, readonly port: number }
+  readonly admin: {
+    readonly host: string
+    readonly port: number
+    /** Host names the admin port answers to besides IP literals and localhost (DNS rebinding). */
+    readonly allowedHosts: readonly string[]
+  }
+  readonly client: ClientLimits
+  readonly shutdown: { readonly timeout: number }
+  readonly backends: ReadonlyMap<string, BackendConfig>
+  readonly routes: readonly RouteConfig[]
+  readonly flags: FlagsConfig | undefined
+  readonly cohort: CohortConfig
+  readonly override: { readonly header: string, readonly cookie: string }
+}
