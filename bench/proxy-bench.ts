@@ -13,7 +13,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort } from '../test/free-port.js'
+import { freePort } from '../test/helpers/free-port.js'
 import { fileURLToPath } from 'node:url'
 import { Agent, request } from 'undici'
 

@@ -8,7 +8,7 @@
  *   SOAK_SECONDS=600 npm run soak --prefix bench
  */
 import http from 'node:http'
-import { freePort } from '../test/free-port.js'
+import { freePort } from '../test/helpers/free-port.js'
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { request } from 'undici'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { startUpstream, startProxy, closedPort, accessLines, sleep, ROOT } from './helper.js'
+import { startUpstream, closedPort } from './helpers/backends.js'
+import { startProxy, accessLines, sleep, ROOT } from './helpers/proxy.js'
 import { createLogger, createAccessLog } from '../src/observe/log.js'
 import { newRequestState, responseStatus, type RequestState } from '../src/proxy/request-state.js'
 
@@ -88,7 +89,7 @@ t.test('the access line is byte for byte what pino would write for the same fiel
 
 /** Runs a script that logs through the default (stdout) destination; resolves with its stdout lines once `until` holds or it exits. */
 function logScript (body: string, until: (lines: string[]) => boolean): Promise<{ lines: string[], exited: boolean }> {
-  const script = `import { createLogger } from ${JSON.stringify(join(ROOT, 'src/log.ts'))}\nconst logger = createLogger()\n${body}`
+  const script = `import { createLogger } from ${JSON.stringify(join(ROOT, 'src/observe/log.ts'))}\nconst logger = createLogger()\n${body}`
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT })
   let out = ''
   return new Promise((resolve) => {

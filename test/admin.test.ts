@@ -1,6 +1,7 @@
 import t from 'tap'
 import { request } from 'undici'
-import { startUpstream, startProxy, yamlFor } from './helper.js'
+import { startUpstream } from './helpers/backends.js'
+import { startProxy, yamlFor } from './helpers/proxy.js'
 
 const ROUTES = `  - { name: reports, match: { path: /reports/* }, backend: django, rewrite: { stripPrefix: /reports } }
   - { name: default, match: { path: /* }, backend: legacy }`

@@ -1,7 +1,7 @@
 /** The import directions between src/ folders hold: a value imported the wrong way fails lint. */
 import t from 'tap'
 import { ESLint } from 'eslint'
-import { ROOT } from './helper.js'
+import { ROOT } from './helpers/proxy.js'
 
 const eslint = new ESLint({ cwd: ROOT })
 

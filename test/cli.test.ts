@@ -2,7 +2,9 @@ import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { request } from 'undici'
-import { startUpstream, closedPort, tempDir, writeConfig, runCli, spawnCli, sleep, yamlFor, ROOT } from './helper.js'
+import { startUpstream, closedPort } from './helpers/backends.js'
+import { tempDir, writeConfig, sleep, yamlFor, ROOT } from './helpers/proxy.js'
+import { runCli, spawnCli } from './helpers/cli.js'
 
 const BROKEN = `backends:
   legacy: { url: "http://127.0.0.1:8000", timeout: 30 }

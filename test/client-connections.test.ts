@@ -7,8 +7,10 @@
 import t from 'tap'
 import net from 'node:net'
 import { request } from 'undici'
-import { startUpstream, startProxy, rawRequest, accessLines, sleep } from './helper.js'
-import { backendPool, until } from './pool-metrics.js'
+import { startUpstream } from './helpers/backends.js'
+import { startProxy, accessLines, sleep } from './helpers/proxy.js'
+import { rawRequest } from './helpers/raw-http.js'
+import { backendPool, until } from './helpers/pool-metrics.js'
 
 const BIG = Buffer.alloc(4 * 1024 * 1024, 'x')
 

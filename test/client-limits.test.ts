@@ -1,7 +1,9 @@
 import t from 'tap'
 import net from 'node:net'
 import { request } from 'undici'
-import { startUpstream, startProxy, yamlFor, rawRequest, accessLines, sleep } from './helper.js'
+import { startUpstream } from './helpers/backends.js'
+import { startProxy, yamlFor, accessLines, sleep } from './helpers/proxy.js'
+import { rawRequest } from './helpers/raw-http.js'
 
 const LIMITS = 'client: { headersTimeout: 500ms, requestTimeout: 1s, maxHeaderSize: 4kb, maxUrlLength: 256, maxBodySize: 1kb }'
 const ROUTES = `  - { name: upload, match: { path: /upload/* }, backend: legacy, maxBodySize: 64kb }

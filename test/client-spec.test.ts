@@ -14,7 +14,7 @@ import { buildCohort } from '../src/decision/cohort.js'
 import { FileFlagSource } from '../src/flags/file-source.js'
 import type { Context } from '../src/flags/unleash-internals.js'
 import { createLogger } from '../src/observe/log.js'
-import { tempDir } from './helper.js'
+import { tempDir } from './helpers/proxy.js'
 
 const require = createRequire(import.meta.url)
 const specDir = join(require.resolve('@unleash/client-specification/package.json'), '..', 'specifications')

@@ -2,8 +2,9 @@ import t from 'tap'
 import { createHmac } from 'node:crypto'
 import { request } from 'undici'
 import { SignJWT } from 'jose'
-import { startUpstream, startProxy, accessLines, sleep } from './helper.js'
-import { flagsJson, flaggedYaml, rollout } from './flags-helper.js'
+import { startUpstream } from './helpers/backends.js'
+import { startProxy, accessLines, sleep } from './helpers/proxy.js'
+import { flagsJson, flaggedYaml, rollout } from './helpers/flags.js'
 
 const SECRET = 'test-jwt-secret-of-enough-length-123'
 const key = new TextEncoder().encode(SECRET)

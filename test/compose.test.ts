@@ -12,9 +12,11 @@ import { join } from 'node:path'
 import { parse } from 'yaml'
 import { request } from 'undici'
 import { parseConfig } from '../src/config/config.js'
-import { ROOT, runCli, startUpstream, startProxy } from './helper.js'
+import { startUpstream } from './helpers/backends.js'
+import { ROOT, startProxy } from './helpers/proxy.js'
+import { runCli } from './helpers/cli.js'
 import { djangoMissing, PYTHON } from '../examples/stack.js'
-import { startUnleashServer, unavailable, ADMIN_TOKEN, CLIENT_TOKEN } from './unleash-server.js'
+import { startUnleashServer, unavailable, ADMIN_TOKEN, CLIENT_TOKEN } from './helpers/unleash-server.js'
 
 interface Service {
   image?: string

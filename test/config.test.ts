@@ -105,14 +105,16 @@ t.test('empty or missing sections are named', async (t) => {
   ])
 })
 
-t.test('the routes.yaml example in README is valid', async (t) => {
+t.test('the routes.yaml examples in docs/routes-yaml.md and README are valid', async (t) => {
   const { readFileSync } = await import('node:fs')
   const { join } = await import('node:path')
-  const { ROOT } = await import('./helper.js')
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
-  const example = /## routes\.yaml by example\n+```yaml\n([^]*?)```/.exec(readme)?.[1]
-  t.ok(example, 'README has the example')
-  const config = parseConfig(example as string, 'README.md')
+  const { ROOT } = await import('./helpers/proxy.js')
+  const doc = readFileSync(join(ROOT, 'docs/routes-yaml.md'), 'utf8')
+  const example = /## routes\.yaml by example\n+```yaml\n([^]*?)```/.exec(doc)?.[1]
+  t.ok(example, 'docs/routes-yaml.md has the example')
+  const short = /## routes\.yaml in short\n+```yaml\n([^]*?)```/.exec(readFileSync(join(ROOT, 'README.md'), 'utf8'))?.[1]
+  t.equal(parseConfig(short as string, 'README.md').routes.length, 3, 'the README\'s short example')
+  const config = parseConfig(example as string, 'docs/routes-yaml.md')
   t.ok(config.routes.length >= 5)
   t.equal(config.flags?.unleash?.environment, 'production')
   t.same(config.cohort.userId, [{ jwt: 'sub' }, { header: 'x-user-id' }, { cookie: 'uid' }])

@@ -6,8 +6,9 @@
  */
 import t from 'tap'
 import { request } from 'undici'
-import { startProxy, freePort } from './helper.js'
-import { flagsJson, rollout } from './flags-helper.js'
+import { freePort } from './helpers/backends.js'
+import { startProxy } from './helpers/proxy.js'
+import { flagsJson, rollout } from './helpers/flags.js'
 import { djangoMissing, startDjango, startLegacy, type App } from '../examples/stack.js'
 
 t.test('legacy app and Django behind the proxy', async (t) => {

@@ -2,10 +2,10 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Errors } from '../src/errors.js'
-import { ROOT } from './helper.js'
+import { ROOT } from './helpers/proxy.js'
 
-t.test('every error code is documented in README with its status', async (t) => {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+t.test('every error code is documented in docs/errors.md with its status', async (t) => {
+  const readme = readFileSync(join(ROOT, 'docs/errors.md'), 'utf8')
   for (const e of Object.values(Errors)) {
     const row = readme.split('\n').find((l) => l.startsWith(`| \`${e.code}\` |`))
     t.ok(row, `${e.code} has a row in the error table`)

@@ -1,8 +1,9 @@
 import t from 'tap'
 import type { Test } from 'tap'
 import { request } from 'undici'
-import { startUpstream, startProxy, closedPort, accessLines, sleep } from './helper.js'
-import { flagsJson, rollout } from './flags-helper.js'
+import { startUpstream, closedPort } from './helpers/backends.js'
+import { startProxy, accessLines, sleep } from './helpers/proxy.js'
+import { flagsJson, rollout } from './helpers/flags.js'
 
 async function setup (t: Test, failover = '') {
   const legacy = await startUpstream(t, 'legacy')

@@ -2,8 +2,9 @@ import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join, dirname } from 'node:path'
 import { request } from 'undici'
-import { startUpstream, startProxy, accessLines, sleep, type TestProxy } from './helper.js'
-import { flagsJson, flaggedYaml, rollout } from './flags-helper.js'
+import { startUpstream } from './helpers/backends.js'
+import { startProxy, accessLines, sleep, type TestProxy } from './helpers/proxy.js'
+import { flagsJson, flaggedYaml, rollout } from './helpers/flags.js'
 
 async function backendFor (proxy: TestProxy, headers: Record<string, string> = {}, path = '/api/orders/1'): Promise<string> {
   const res = await request(`${proxy.url}${path}`, { headers })

@@ -11,10 +11,10 @@ import { normalizedStrategyValue } from '../src/flags/unleash-internals.js'
 import type { FlagSource } from '../src/flags/source.js'
 import { createLogger } from '../src/observe/log.js'
 import type { Test } from 'tap'
-import { tempDir, sleep } from './helper.js'
-import { flagsJson, rollout, type Feature } from './flags-helper.js'
-import { startUnleashServer, unavailable, CLIENT_TOKEN } from './unleash-server.js'
-import { putFeature, ensureContextField } from './unleash-admin.js'
+import { tempDir, sleep } from './helpers/proxy.js'
+import { flagsJson, rollout, type Feature } from './helpers/flags.js'
+import { startUnleashServer, unavailable, CLIENT_TOKEN } from './helpers/unleash-server.js'
+import { putFeature, ensureContextField } from './helpers/unleash-admin.js'
 
 const FEATURES: Feature[] = [
   { name: 'always-on', enabled: true, strategies: [{ name: 'default' }] },

@@ -1,6 +1,8 @@
 import t from 'tap'
 import { request } from 'undici'
-import { startUpstream, startProxy, yamlFor, rawRequest, accessLines } from './helper.js'
+import { startUpstream } from './helpers/backends.js'
+import { startProxy, yamlFor, accessLines } from './helpers/proxy.js'
+import { rawRequest } from './helpers/raw-http.js'
 
 t.test('method, path and query reach the backend byte for byte', async (t) => {
   const legacy = await startUpstream(t, 'legacy')

@@ -2,10 +2,11 @@ import t from 'tap'
 import { request } from 'undici'
 import { Guard, type GuardState } from '../src/safety/guard.js'
 import { DEFAULTS } from '../src/config/config.js'
-import { startUpstream, startProxy, sleep, accessLines, type TestProxy } from './helper.js'
-import { flagsJson, rollout } from './flags-helper.js'
-import { startUnleashServer, unavailable, CLIENT_TOKEN, ADMIN_TOKEN } from './unleash-server.js'
-import { putFeature } from './unleash-admin.js'
+import { startUpstream } from './helpers/backends.js'
+import { startProxy, sleep, accessLines, type TestProxy } from './helpers/proxy.js'
+import { flagsJson, rollout } from './helpers/flags.js'
+import { startUnleashServer, unavailable, CLIENT_TOKEN, ADMIN_TOKEN } from './helpers/unleash-server.js'
+import { putFeature } from './helpers/unleash-admin.js'
 
 const config = { ...DEFAULTS.guard, window: 10_000, minRequests: 10, cooldown: 1_000, probeFraction: 0.5, probeRequests: 6 }
 

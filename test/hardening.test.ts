@@ -4,7 +4,9 @@
  * reaching a backend, and no error leaks a stack, an address or a Server header.
  */
 import t, { type Test } from 'tap'
-import { startUpstream, startProxy, rawRequest, yamlFor } from './helper.js'
+import { startUpstream } from './helpers/backends.js'
+import { startProxy, yamlFor } from './helpers/proxy.js'
+import { rawRequest } from './helpers/raw-http.js'
 
 const ROUTES = `  - { name: api, match: { path: /api/*, host: shop.example }, backend: legacy, rewrite: { stripPrefix: /api } }
   - { name: default, match: { path: /*, host: shop.example }, backend: legacy }`

@@ -1,7 +1,9 @@
 import t from 'tap'
 import net from 'node:net'
 import { request } from 'undici'
-import { startUpstream, startProxy, yamlFor, rawRequest, parseRaw } from './helper.js'
+import { startUpstream } from './helpers/backends.js'
+import { startProxy, yamlFor } from './helpers/proxy.js'
+import { rawRequest, parseRaw } from './helpers/raw-http.js'
 
 const ROUTE = '  - { name: all, match: { path: /* }, backend: legacy }'
 

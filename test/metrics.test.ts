@@ -5,8 +5,9 @@ import { request } from 'undici'
 import { Registry, Counter, Histogram, AggregatorRegistry } from 'prom-client'
 import { RequestSeries } from '../src/observe/request-series.js'
 import { DURATION_BUCKETS } from '../src/observe/metrics.js'
-import { startUpstream, startProxy, closedPort, sleep, type TestProxy } from './helper.js'
-import { flagsJson, flaggedYaml } from './flags-helper.js'
+import { startUpstream, closedPort } from './helpers/backends.js'
+import { startProxy, sleep, type TestProxy } from './helpers/proxy.js'
+import { flagsJson, flaggedYaml } from './helpers/flags.js'
 
 async function scrape (proxy: TestProxy): Promise<string> {
   const res = await request(`${proxy.adminUrl}/metrics`)

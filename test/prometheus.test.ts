@@ -10,8 +10,9 @@ import { join } from 'node:path'
 import net from 'node:net'
 import { request } from 'undici'
 import { parse } from 'yaml'
-import { startUpstream, startProxy, closedPort, tempDir, sleep, ROOT } from './helper.js'
-import { flagsJson, flaggedYaml, rollout } from './flags-helper.js'
+import { startUpstream, closedPort } from './helpers/backends.js'
+import { startProxy, tempDir, sleep, ROOT } from './helpers/proxy.js'
+import { flagsJson, flaggedYaml, rollout } from './helpers/flags.js'
 
 const RULES = join(ROOT, 'deploy/prometheus/rules/strangler.rules.yml')
 const DASHBOARD = join(ROOT, 'deploy/grafana/dashboards/strangler-proxy.json')

@@ -2,7 +2,8 @@ import t from 'tap'
 import { writeFileSync, appendFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, renameSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { request } from 'undici'
-import { startUpstream, startProxy, yamlFor, sleep, type TestProxy } from './helper.js'
+import { startUpstream } from './helpers/backends.js'
+import { startProxy, yamlFor, sleep, type TestProxy } from './helpers/proxy.js'
 
 async function backendOf (proxy: TestProxy, path: string): Promise<string> {
   const res = await request(`${proxy.url}${path}`)

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { request } from 'undici'
-import { startUpstream, startRawUpstream, startProxy, sleep, type TestProxy } from './helper.js'
+import { startUpstream, startRawUpstream } from './helpers/backends.js'
+import { startProxy, sleep, type TestProxy } from './helpers/proxy.js'
 
 const CHANGED = new Set([3, 17, 29, 41, 58, 76, 90])
 let clock = 0

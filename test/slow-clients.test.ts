@@ -6,8 +6,9 @@
 import t, { type Test } from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { request } from 'undici'
-import { startUpstream, startProxy, accessLines, sleep, type TestProxy } from './helper.js'
-import { backendPool, until } from './pool-metrics.js'
+import { startUpstream } from './helpers/backends.js'
+import { startProxy, accessLines, sleep, type TestProxy } from './helpers/proxy.js'
+import { backendPool, until } from './helpers/pool-metrics.js'
 
 const missing = spawnSync('slowhttptest', ['-h']).error !== undefined
 

@@ -2,8 +2,9 @@ import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join, dirname } from 'node:path'
 import { Agent, request } from 'undici'
-import { startUpstream, startProxy, type TestProxy } from './helper.js'
-import { flagsJson, flaggedYaml, rollout } from './flags-helper.js'
+import { startUpstream } from './helpers/backends.js'
+import { startProxy, type TestProxy } from './helpers/proxy.js'
+import { flagsJson, flaggedYaml, rollout } from './helpers/flags.js'
 
 const USERS = 10_000
 

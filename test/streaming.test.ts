@@ -1,7 +1,8 @@
 import t from 'tap'
 import { Readable } from 'node:stream'
 import { request } from 'undici'
-import { startUpstream, startProxy, yamlFor } from './helper.js'
+import { startUpstream } from './helpers/backends.js'
+import { startProxy, yamlFor } from './helpers/proxy.js'
 
 const MB = 1024 * 1024
 const SIZE = 100 * MB

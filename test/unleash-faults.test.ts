@@ -1,8 +1,9 @@
 import t from 'tap'
 import { request } from 'undici'
-import { startUpstream, startProxy, closedPort, tempDir, sleep, type TestProxy } from './helper.js'
-import { startFakeUnleash } from './fake-unleash.js'
-import { flagsJson, rollout } from './flags-helper.js'
+import { startUpstream, closedPort } from './helpers/backends.js'
+import { startProxy, tempDir, sleep, type TestProxy } from './helpers/proxy.js'
+import { startFakeUnleash } from './helpers/fake-unleash.js'
+import { flagsJson, rollout } from './helpers/flags.js'
 
 const ON_FOR_ALICE = [{ name: 'orders-on-django', enabled: true, strategies: [{ name: 'userWithId', parameters: { userIds: 'alice' } }] }]
 

@@ -4,11 +4,12 @@
  */
 import t from 'tap'
 import { Agent, request } from 'undici'
-import { startUpstream, startProxy, sleep, type TestProxy } from './helper.js'
-import { rollout } from './flags-helper.js'
+import { startUpstream } from './helpers/backends.js'
+import { startProxy, sleep, type TestProxy } from './helpers/proxy.js'
+import { rollout } from './helpers/flags.js'
 import { normalizedStrategyValue } from '../src/flags/unleash-internals.js'
-import { startUnleashServer, unavailable, CLIENT_TOKEN } from './unleash-server.js'
-import { putFeature, firstStrategyId } from './unleash-admin.js'
+import { startUnleashServer, unavailable, CLIENT_TOKEN } from './helpers/unleash-server.js'
+import { putFeature, firstStrategyId } from './helpers/unleash-admin.js'
 
 const FLAG = 'orders-on-django'
 const USERS = Array.from({ length: 300 }, (_, i) => `shopper-${i}`)

@@ -1,7 +1,9 @@
 import t from 'tap'
 import type { Test } from 'tap'
 import { request } from 'undici'
-import { startUpstream, startRawUpstream, startProxy, closedPort, rawRequest, accessLines, type LogLine } from './helper.js'
+import { startUpstream, startRawUpstream, closedPort } from './helpers/backends.js'
+import { startProxy, accessLines, type LogLine } from './helpers/proxy.js'
+import { rawRequest } from './helpers/raw-http.js'
 
 function proxyTo (backendYaml: string, extra = ''): string {
   return `listen: { host: 127.0.0.1 }\n${extra}\nbackends:\n  legacy: ${backendYaml}\nroutes:\n  - { name: all, match: { path: /* }, backend: legacy }\n`

@@ -2,8 +2,10 @@ import t from 'tap'
 import net from 'node:net'
 import { createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import { startUpstream, startProxy, rawRequest, sleep, type Upstream } from './helper.js'
-import type { T } from './helper.js'
+import { startUpstream, type Upstream } from './helpers/backends.js'
+import { startProxy, sleep } from './helpers/proxy.js'
+import { rawRequest } from './helpers/raw-http.js'
+import type { T } from './helpers/proxy.js'
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ=='
 const ACCEPT = createHash('sha1').update(KEY + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64')

