@@ -1,7 +1,7 @@
 /**
  * Every error the proxy can produce, one line each, with a stable code.
  * Codes are part of the public contract: dashboards, clients and runbooks key on them.
- * A test checks that each code is documented in README.md.
+ * A test checks that each code is documented in docs/errors.md.
  */
 
 export interface ErrorDef {
