@@ -32,3 +32,35 @@ t.test('text: exact or whitespace-normalised', async (t) => {
   t.ok(sameText('<p>a  b</p>\n', '<p>a b</p>', 'whitespace'))
   t.notOk(sameText('<p>a b</p>', '<p>a c</p>', 'whitespace'))
 })
+
+t.test('the documented rule set: lines unordered, their ids ignored, generatedAt ignored', async (t) => {
+  const opts = { ignore: new Set(['$.generatedAt', '$.lines[*].id']), unordered: new Set(['$.lines']) }
+  const legacy = { generatedAt: 1, lines: [{ id: 11, sku: 'A', qty: 1 }, { id: 12, sku: 'B', qty: 2 }] }
+  const django = { generatedAt: 2, lines: [{ id: 907, sku: 'B', qty: 2 }, { id: 906, sku: 'A', qty: 1 }] }
+  t.same(diffJson(legacy, django, opts), [], 'reordered lines with new ids are equal')
+  const wrongQty = { generatedAt: 2, lines: [{ id: 907, sku: 'B', qty: 3 }, { id: 906, sku: 'A', qty: 1 }] }
+  t.same(diffJson(legacy, wrongQty, opts).map((d) => d.path), ['$.lines'], 'a changed quantity is still a difference')
+})
+
+t.test('an ignored key present on one side only is not a difference; another key is', async (t) => {
+  const opts = { ignore: new Set(['$.meta.trace', '$.lines[*].debug']), unordered: new Set<string>() }
+  t.same(diffJson({ meta: { trace: 'x' }, lines: [{ n: 1 }] }, { meta: {}, lines: [{ n: 1, debug: true }] }, opts), [])
+  t.same(diffJson({ meta: {} }, { meta: { other: 1 } }, opts), [{ path: '$.meta.other', primary: undefined, shadow: 1 }])
+})
+
+t.test('nested wildcards: ignore and unordered below array elements', async (t) => {
+  const opts = { ignore: new Set(['$.orders[*].items[*].id']), unordered: new Set(['$.orders[*].items']) }
+  const a = { orders: [{ no: 1, items: [{ id: 1, sku: 'A' }, { id: 2, sku: 'B' }] }, { no: 2, items: [{ id: 3, sku: 'C' }] }] }
+  const b = { orders: [{ no: 1, items: [{ id: 8, sku: 'B' }, { id: 9, sku: 'A' }] }, { no: 2, items: [{ id: 7, sku: 'C' }] }] }
+  t.same(diffJson(a, b, opts), [], 'items of every order compared as multisets, ids ignored')
+  const c = { orders: [{ no: 1, items: [{ id: 8, sku: 'B' }, { id: 9, sku: 'A' }] }, { no: 2, items: [{ id: 7, sku: 'D' }] }] }
+  t.same(diffJson(a, c, opts).map((d) => d.path), ['$.orders[1].items'], 'the second order\'s items differ, reported at that order')
+  t.same(diffJson({ orders: [{ no: 1 }] }, { orders: [{ no: 2 }] }, opts), [{ path: '$.orders[0].no', primary: 1, shadow: 2 }], 'other fields of the elements are compared in order')
+})
+
+t.test('noise learned inside array elements applies to every element, also in unordered arrays', async (t) => {
+  const noise = new Set(['$.lines[*].updatedAt'])
+  const opts = { ignore: { has: (p: string) => noise.has(p) }, unordered: new Set(['$.lines']) }
+  t.same(diffJson({ lines: [{ n: 1, updatedAt: 'a' }, { n: 2, updatedAt: 'b' }] }, { lines: [{ n: 2, updatedAt: 'c' }, { n: 1, updatedAt: 'd' }] }, opts), [])
+  t.same(diffJson({ lines: [{ n: 1, updatedAt: 'a' }] }, { lines: [{ n: 1, updatedAt: 'b' }] }, { ...opts, unordered: new Set<string>() }), [], 'ordered too')
+})

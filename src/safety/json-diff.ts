@@ -30,10 +30,24 @@ export function pattern (path: string): string {
   return path.replace(/\[\d+\]/g, '[*]')
 }
 
-function canonical (v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`
+function keyPath (path: string, k: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`
+}
+
+/**
+ * One text per value, key order aside, leaving out the fields `ignore` names at their
+ * place under `path`: elements of an unordered array are compared by it, and an
+ * ignored id inside them must not make equal elements differ.
+ */
+function canonical (v: unknown, path: string, ignore: PathSet): string {
+  if (Array.isArray(v)) return `[${v.map((e) => canonical(e, `${path}[*]`, ignore)).join(',')}]`
   if (v !== null && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`
+    const parts: string[] = []
+    for (const k of Object.keys(v).sort()) {
+      const p = keyPath(path, k)
+      if (!ignore.has(pattern(p))) parts.push(`${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k], p, ignore)}`)
+    }
+    return `{${parts.join(',')}}`
   }
   return JSON.stringify(v)
 }
@@ -64,8 +78,9 @@ export function diffJson (primary: unknown, shadow: unknown, opts: JsonCompareOp
   if (opts.ignore.has(pattern(path))) return out
   if (Array.isArray(primary) && Array.isArray(shadow)) {
     if (opts.unordered.has(pattern(path))) {
-      const a = primary.map(canonical).sort()
-      const b = shadow.map(canonical).sort()
+      const element = `${pattern(path)}[*]`
+      const a = primary.map((e) => canonical(e, element, opts.ignore)).sort()
+      const b = shadow.map((e) => canonical(e, element, opts.ignore)).sort()
       if (a.length !== b.length || a.some((x, i) => x !== b[i])) out.push({ path, primary, shadow })
       return out
     }
@@ -78,7 +93,7 @@ export function diffJson (primary: unknown, shadow: unknown, opts: JsonCompareOp
   if (isObj(primary) && isObj(shadow)) {
     const keys = new Set([...Object.keys(primary), ...Object.keys(shadow)])
     for (const k of [...keys].sort()) {
-      const p = /^[A-Za-z_$][\w$]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`
+      const p = keyPath(path, k)
       if (!(k in primary) || !(k in shadow)) {
         if (!opts.ignore.has(pattern(p))) out.push({ path: p, primary: primary[k], shadow: shadow[k] })
         continue
@@ -87,7 +102,7 @@ export function diffJson (primary: unknown, shadow: unknown, opts: JsonCompareOp
     }
     return out
   }
-  if (canonical(primary) !== canonical(shadow)) out.push({ path, primary, shadow })
+  if (canonical(primary, path, opts.ignore) !== canonical(shadow, path, opts.ignore)) out.push({ path, primary, shadow })
   return out
 }
 
