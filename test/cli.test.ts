@@ -25,7 +25,7 @@ t.test('validate: exit 1 naming file, line, column and field of every problem', 
   const res = await runCli(['validate', file])
   t.equal(res.code, 1)
   t.equal(res.stdout, '')
-  t.equal(res.stderr, `${file}:2:52: backends.legacy.timeout: must be a duration with a unit, e.g. 250ms, 5s, 2m\nSPX_CONFIG_INVALID: 1 problem(s)\n`)
+  t.equal(res.stderr, `${file}:2:52: backends.legacy.timeout: must be a duration with a unit, e.g. 250ms, 5s, 2m\n${file}:6:14: routes[0].backend: unknown backend "djagno"; defined: legacy\nSPX_CONFIG_INVALID: 2 problem(s)\n`, 'the type error and the reference, at once')
   const fixed = writeConfig(t, BROKEN.replace('timeout: 30', 'timeout: 30s'))
   const again = await runCli(['validate', fixed])
   t.equal(again.code, 1)

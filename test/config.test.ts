@@ -119,3 +119,34 @@ t.test('the routes.yaml examples in docs/routes-yaml.md and README are valid', a
   t.equal(config.flags?.unleash?.environment, 'production')
   t.same(config.cohort.userId, [{ jwt: 'sub' }, { header: 'x-user-id' }, { cookie: 'uid' }])
 })
+
+t.test('a value of the wrong type hides nothing: every other problem is reported with it', async (t) => {
+  t.same(problems(`client: { headersTimeout: 90s, requestTimeout: 60s }
+backends:
+  legacy: { url: "http://127.0.0.1:8000", timeout: 30 }
+  django: { url: "ftp://127.0.0.1:8001" }
+routes:
+  - { name: orders, match: { path: /api/orders/* }, backend: djagno }
+  - { name: orders, match: { path: /api/other/* }, backend: legazy }
+  - { name: rest, match: { path: /* }, backend: legacy, maxBodySize: lots }
+`), [
+    'routes.yaml:3:52: backends.legacy.timeout: must be a duration with a unit, e.g. 250ms, 5s, 2m',
+    'routes.yaml:8:70: routes[2].maxBodySize: must be a size, e.g. 1048576, 512kb, 10mb',
+    'routes.yaml:4:18: backends.django.url: scheme must be http or https, got "ftp"',
+    'routes.yaml:1:27: client.headersTimeout: must not be longer than client.requestTimeout',
+    'routes.yaml:6:62: routes[0].backend: unknown backend "djagno"; defined: legacy, django',
+    'routes.yaml:7:13: routes[1].name: duplicate route name "orders" (first used by routes[0])',
+    'routes.yaml:7:61: routes[1].backend: unknown backend "legazy"; defined: legacy, django'
+  ])
+})
+
+t.test('a missing required key still stops at the shape: nothing is guessed', async (t) => {
+  t.same(problems(`backends:
+  legacy: { url: "http://127.0.0.1:8000", timeout: 30 }
+routes:
+  - { name: orders, match: { path: /api/* } }
+`), [
+    'routes.yaml:2:52: backends.legacy.timeout: must be a duration with a unit, e.g. 250ms, 5s, 2m',
+    'routes.yaml:4:5: routes[0]: missing required key "backend"'
+  ])
+})
