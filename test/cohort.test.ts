@@ -149,3 +149,20 @@ t.test('overrides: honoured with a signed, unexpired token; otherwise ignored, c
   t.match(metrics, 'strangler_override_rejected_total{route="orders",reason="expired"} 1')
   t.notMatch(JSON.stringify(proxy.logs), /tester-secret/, 'the secret is never logged')
 })
+
+t.test('issuer and audience: a token from another issuer or for another audience is never used', async (t) => {
+  const legacy = await startUpstream(t, 'legacy')
+  const django = await startUpstream(t, 'django')
+  const cohort = JWT_COHORT.replace('secretEnv: TEST_JWT_SECRET', 'secretEnv: TEST_JWT_SECRET, issuer: "https://login.shop.example", audience: shop')
+  const proxy = await startProxy(t, flaggedYaml(legacy.url, django.url).replace(/cohort:\n.*\n.*\n/, cohort + '\n'), {
+    env: { TEST_JWT_SECRET: SECRET },
+    files: { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [{ name: 'userWithId', parameters: { userIds: 'alice' } }] }]) }
+  })
+  const signed = async (iss: string, aud: string): Promise<string> => await new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'HS256' }).setIssuer(iss).setAudience(aud).setExpirationTime('10m').sign(key)
+  const go = async (token: string): Promise<string> => ((await (await request(`${proxy.url}/api/orders/1`, { headers: { authorization: `Bearer ${token}` } })).body.json()) as { backend: string }).backend
+  t.equal(await go(await signed('https://login.shop.example', 'shop')), 'django', 'the configured issuer and audience')
+  t.equal(await go(await signed('https://evil.example', 'shop')), 'legacy', 'another issuer, same secret')
+  t.equal(await go(await signed('https://login.shop.example', 'admin-portal')), 'legacy', 'another audience')
+  const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'alice', iss: 'https://login.shop.example', aud: 'shop', exp: Math.floor(Date.now() / 1000) + 600 })).toString('base64url')}.`
+  t.equal(await go(none), 'legacy', 'alg: none')
+})

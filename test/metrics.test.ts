@@ -32,6 +32,7 @@ t.test('per-backend series: requests, latency, errors, decisions, ledger, pools,
     .replace('backends:\n', `backends:\n  gone: { url: "http://127.0.0.1:${down}" }\n`)
     .replace('  legacy: {', '  legacy: { legacy: true,')
     .replace('routes:\n', 'routes:\n  - { name: gone, match: { path: /gone/* }, backend: gone }\n')
+    .replace('  - { name: default, match: { path: /* }, backend: legacy }\n', '')
   const proxy = await startProxy(t, yaml, {
     files: { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [{ name: 'userWithId', parameters: { userIds: 'alice' } }] }]) }
   })
@@ -39,8 +40,11 @@ t.test('per-backend series: requests, latency, errors, decisions, ledger, pools,
   await (await request(`${proxy.url}/api/orders/9`, { headers: { 'x-user-id': 'bob' } })).body.dump()
   await (await request(`${proxy.url}/api/orders/9`, { method: 'POST', body: 'x', headers: { 'x-user-id': 'bob' } })).body.dump()
   await (await request(`${proxy.url}/gone/x`)).body.dump()
+  // Requests no route matches (404 SPX_NO_ROUTE) are no part of any route's ledger.
+  for (let i = 0; i < 5; i++) await (await request(`${proxy.url}/nowhere/${i}`)).body.dump()
   await sleep(20)
   const text = await scrape(proxy)
+  t.equal(value(text, 'strangler_requests_total{route="_none",backend="_none",method="GET",code="404"}'), 5, 'unrouted requests are counted apart')
   t.equal(value(text, 'strangler_requests_total{route="orders",backend="django",method="GET",code="200"}'), 3)
   t.equal(value(text, 'strangler_requests_total{route="orders",backend="legacy",method="POST",code="200"}'), 1)
   t.equal(value(text, 'strangler_requests_total{route="gone",backend="gone",method="GET",code="503"}'), 1)

@@ -84,3 +84,12 @@ t.test('clients choosing huge identities cannot grow the cache: long keys are no
   t.ok(chars <= 1_048_576, `key characters stay under 1 Mi (${chars} in ${entries} entries)`)
   t.ok(entries > 0, 'ordinary-sized keys are still remembered')
 })
+
+t.test('a remoteAddress strategy behind the cache: the same user from two addresses gets two answers, every time', async (t) => {
+  const byAddress = { name: 'orders-on-new', enabled: true, strategies: [{ name: 'remoteAddress', parameters: { IPs: '203.0.113.0/24' }, constraints: [] }] } as unknown as FeatureInterface
+  const { evaluator } = evaluatorWith(byAddress)
+  for (let round = 0; round < 3; round++) {
+    t.equal(evaluator.evaluate('orders-on-new', { userId: 'user-7', remoteAddress: '203.0.113.9', properties: {} }, false).enabled, true, `round ${round}: inside the range`)
+    t.equal(evaluator.evaluate('orders-on-new', { userId: 'user-7', remoteAddress: '198.51.100.9', properties: {} }, false).enabled, false, `round ${round}: outside it`)
+  }
+})

@@ -47,7 +47,15 @@ const cases: Array<[string, string, string | undefined, Record<string, string>, 
   ['GET', '/x', 'other.shop.example', {}, 'tenant-wild'],
   ['GET', '/x', 'shop.example', {}, 'catch-all'],
   ['GET', '/%61pi/orders/%34%32', undefined, {}, 'order-by-id'],
-  ['GET', '/api%2Forders/42', undefined, {}, 'catch-all']
+  ['GET', '/api%2Forders/42', undefined, {}, 'catch-all'],
+  // An empty segment is no value for :id.
+  ['GET', '/api/orders/', undefined, {}, 'orders'],
+  ['GET', '/api/orders//', undefined, {}, 'orders'],
+  // Wildcard hosts match whole labels only.
+  ['GET', '/x', 'evilshop.example', {}, 'catch-all'],
+  ['GET', '/x', 'a.b.shop.example', {}, 'tenant-wild'],
+  ['GET', '/x', '.shop.example', {}, 'catch-all'],
+  ['GET', '/x', 'shop.example.evil.example', {}, 'catch-all']
 ]
 
 for (const [method, path, host, headers, want] of cases) {
