@@ -28,6 +28,42 @@ Environment: STRANGLER_CONFIG, PORT, ADMIN_PORT, LOG_LEVEL, LOG_FORMAT=pretty, S
              UNLEASH_URL, UNLEASH_API_TOKEN, STRANGLER_OVERRIDE_SECRET
 `
 
+/** Each command's own usage, for `COMMAND --help`. */
+const COMMAND_USAGE: Record<string, string> = {
+  start: `Usage: strangler-proxy start [--config routes.yaml] [--workers N]
+
+Runs the proxy: traffic on listen (PORT), admin endpoints on admin (ADMIN_PORT).
+  -c, --config FILE   routes.yaml to serve (default $STRANGLER_CONFIG, else ./routes.yaml)
+  -w, --workers N     worker processes sharing the port (default $STRANGLER_WORKERS, else 1)
+Signals: SIGHUP reloads routes.yaml, SIGTERM/SIGINT drain and exit.
+`,
+  validate: `Usage: strangler-proxy validate [routes.yaml]
+
+Checks a config file; prints every problem as file:line:column: field: message and
+exits 1 when there is any, 0 when the file is valid.
+`,
+  explain: `Usage: strangler-proxy explain [--config routes.yaml] METHOD PATH [--header name:value]... [--cookie name=value]... [--ip addr]
+
+Prints, as JSON, the route, backend and reason a request would get, with the flag's
+working (context, strategies, bucket), without forwarding anything.
+`,
+  'override-token': `Usage: strangler-proxy override-token BACKEND [--route NAME] [--ttl 8h]
+
+Prints a tester override token for BACKEND, signed with STRANGLER_OVERRIDE_SECRET,
+valid for --ttl (at most 30d) and, with --route, on that route only. Send it as the
+x-strangler-override header or the spx_override cookie.
+`
+}
+
+const HELP = { help: { type: 'boolean', short: 'h' } } as const
+
+/** True (after printing the command's usage) when --help was asked for. */
+function helpAsked (command: string, values: { help?: boolean | undefined }): boolean {
+  if (values.help !== true) return false
+  process.stdout.write(COMMAND_USAGE[command] ?? USAGE)
+  return true
+}
+
 function version (): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
   return pkg.version
@@ -36,6 +72,15 @@ function version (): string {
 function usageError (message: string): never {
   process.stderr.write(`${Errors.USAGE.code}: ${message}\n\n${USAGE}`)
   process.exit(2)
+}
+
+/** Node majors with security support, which production should run (the Docker image ships the newest). */
+const SUPPORTED_NODE = [22, 24]
+
+function warnOnUnsupportedNode (logger: { warn: (obj: object, msg: string) => void }): void {
+  const major = Number(process.versions.node.split('.')[0])
+  if (SUPPORTED_NODE.includes(major)) return
+  logger.warn({ node: process.versions.node, supported: SUPPORTED_NODE }, `Node ${major} gets no security fixes${major === 20 ? ' since April 2026' : ''}; run production on Node 22 or 24`)
 }
 
 function configPath (flag: string | undefined): string {
@@ -65,10 +110,12 @@ function reportConfigFailure (err: unknown): never {
 }
 
 async function cmdStart (args: string[], role: 'single' | 'worker' = 'single'): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, workers: { type: 'string', short: 'w' } }, strict: true })
+  const { values } = parseArgs({ args, options: { ...HELP, config: { type: 'string', short: 'c' }, workers: { type: 'string', short: 'w' } }, strict: true })
+  if (helpAsked('start', values)) return
   const workers = Number(values.workers ?? process.env.STRANGLER_WORKERS ?? 1)
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) usageError(`--workers ${String(values.workers)} is not a number of workers (1–64)`)
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info', pretty: process.env.LOG_FORMAT === 'pretty' })
+  warnOnUnsupportedNode(logger)
   const port = envPort('PORT')
   const adminPort = envPort('ADMIN_PORT')
   const token = process.env.STRANGLER_ADMIN_TOKEN
@@ -110,7 +157,8 @@ async function cmdStart (args: string[], role: 'single' | 'worker' = 'single'): 
 }
 
 function cmdValidate (args: string[]): void {
-  const { positionals } = parseArgs({ args, allowPositionals: true, strict: true })
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: HELP })
+  if (helpAsked('validate', values)) return
   if (positionals.length > 1) usageError('validate takes one file')
   const file = configPath(positionals[0])
   try {
@@ -127,12 +175,14 @@ async function cmdExplain (args: string[]): Promise<void> {
     allowPositionals: true,
     strict: true,
     options: {
+      ...HELP,
       config: { type: 'string', short: 'c' },
       header: { type: 'string', short: 'H', multiple: true },
       cookie: { type: 'string', multiple: true },
       ip: { type: 'string' }
     }
   })
+  if (helpAsked('explain', values)) return
   if (positionals.length !== 2) usageError('explain needs METHOD and PATH')
   const headers: Record<string, string> = {}
   for (const h of values.header ?? []) {
@@ -160,7 +210,8 @@ async function cmdExplain (args: string[]): Promise<void> {
 }
 
 function cmdOverrideToken (args: string[]): void {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { route: { type: 'string' }, ttl: { type: 'string' } } })
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { ...HELP, route: { type: 'string' }, ttl: { type: 'string' } } })
+  if (helpAsked('override-token', values)) return
   if (positionals.length !== 1) usageError('override-token needs BACKEND')
   const secret = process.env.STRANGLER_OVERRIDE_SECRET
   if (secret === undefined || secret === '') usageError('STRANGLER_OVERRIDE_SECRET is not set')

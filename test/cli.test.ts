@@ -156,3 +156,33 @@ t.test('start: an empty STRANGLER_ADMIN_TOKEN is refused rather than turning aut
   t.equal(res.code, 2)
   t.match(res.stderr, 'STRANGLER_ADMIN_TOKEN is set but empty')
 })
+
+t.test('every command answers --help with its usage and exit 0; unknown options exit 2 with the usage; --version', async (t) => {
+  for (const command of ['start', 'validate', 'explain', 'override-token']) {
+    for (const flag of ['--help', '-h']) {
+      const res = await runCli([command, flag])
+      t.equal(res.code, 0, `${command} ${flag}: exit 0`)
+      t.match(res.stdout, `Usage: strangler-proxy ${command}`, `${command} ${flag}: its usage`)
+      t.equal(res.stderr, '')
+    }
+  }
+  const unknown = await runCli(['start', '--frobnicate'])
+  t.equal(unknown.code, 2)
+  t.match(unknown.stderr, /SPX_USAGE: .*frobnicate[^]*Usage:/)
+  const { readFileSync } = await import('node:fs')
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
+  const version = await runCli(['--version'])
+  t.same([version.code, version.stdout], [0, `${pkg.version}\n`])
+})
+
+t.test('start warns once on a Node major without security support', async (t) => {
+  const legacy = await startUpstream(t, 'legacy')
+  const file = writeConfig(t, yamlFor({ legacy: legacy.url }, '  - { name: all, match: { path: /* }, backend: legacy }'))
+  const cli = spawnCli(t, ['start', '--config', file], { PORT: '0', ADMIN_PORT: '0' })
+  await cli.waitFor((l) => l.msg === 'listening')
+  const warned = cli.lines.filter((l) => /run production on Node 22 or 24/.test(String(l.msg)))
+  const major = Number(process.versions.node.split('.')[0])
+  t.equal(warned.length, [22, 24].includes(major) ? 0 : 1, `Node ${process.versions.node}`)
+  cli.child.kill('SIGTERM')
+  await cli.exited
+})
