@@ -7,7 +7,12 @@ COPY src ./src
 RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev --no-audit --no-fund
 
+# Node 24 is one of the versions CI runs the whole suite on (.ci/run).
 FROM node:24-bookworm-slim
+LABEL org.opencontainers.image.title="strangler-proxy" \
+      org.opencontainers.image.description="A strangler-fig migration proxy: route by route, cohort by cohort, measured and safe." \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production \
     STRANGLER_CONFIG=/etc/strangler-proxy/routes.yaml \
     XDG_STATE_HOME=/var/lib
@@ -25,7 +30,10 @@ EXPOSE 8080 8081
 # The admin port answers /healthz while the process runs.
 HEALTHCHECK --interval=5s --timeout=2s --start-period=5s --retries=5 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.ADMIN_PORT || 8081) + '/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# Node is PID 1: the CLI installs its own SIGTERM/SIGINT handlers, which drain.
+# No init process is needed: Node is PID 1 and installs its own SIGTERM, SIGINT and
+# SIGHUP handlers (drain, reload), and its only children are its --workers processes,
+# which node:cluster waits for itself; it never starts anything that could leave
+# orphans for PID 1 to reap.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["start"]

