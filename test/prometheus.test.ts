@@ -41,7 +41,7 @@ interface Panel { title: string, type: string, targets?: Array<{ expr: string }>
 
 /** What Grafana substitutes, with windows that fit a 1 s scrape interval. */
 function grafanaExpr (expr: string): string {
-  return expr.replaceAll('$__rate_interval', '20s').replaceAll('$__range', '5m').replaceAll('$route', '.*')
+  return expr.replaceAll('$__rate_interval', '20s').replaceAll('$__range', '5m').replaceAll('$route', '.*').replaceAll('$job', '.*').replaceAll('$instance', '.*')
 }
 
 t.test('real Prometheus evaluates every dashboard query and rule over real traffic', async (t) => {
@@ -143,4 +143,18 @@ scrape_configs:
   const share = await query('strangler_migration_share{route="orders"}')
   const value = Number((share.data?.result[0] as { value: [number, string] } | undefined)?.value[1])
   t.ok(value > 0.3 && value < 0.7, `orders ledger at ${(value * 100).toFixed(0)} % on django for a 50 % rollout`)
+})
+
+t.test('the dashboard imports anywhere: a data-source variable, job and instance variables, every query scoped by them', async (t) => {
+  const text = readFileSync(DASHBOARD, 'utf8')
+  const dashboard = JSON.parse(text) as { __inputs?: Array<{ type: string, pluginId: string }>, templating: { list: Array<{ name: string, type: string, query: unknown }> }, panels: Panel[] }
+  t.match(dashboard.__inputs, [{ type: 'datasource', pluginId: 'prometheus' }], '__inputs for the import dialog')
+  const vars = Object.fromEntries(dashboard.templating.list.map((v) => [v.name, v]))
+  t.match(vars.datasource, { type: 'datasource', query: 'prometheus' })
+  t.match(vars.job, { type: 'query' })
+  t.match(vars.instance, { type: 'query' })
+  const uids = [...text.matchAll(/"uid":\s*"([^"]*)"/g)].map((m) => m[1]).filter((u) => u !== undefined && !u.startsWith('${') && u !== 'strangler-proxy')
+  t.same(uids, [], 'no hard-coded data-source uid')
+  const unscoped = dashboard.panels.flatMap((p) => (p.targets ?? []).map((x) => x.expr)).filter((expr) => [...expr.matchAll(/strangler_[a-z_:]+(\{[^}]*\})?/g)].some((m) => !(m[1] ?? '').includes('job=~"$job", instance=~"$instance"')))
+  t.same(unscoped, [], 'every series selected by job and instance, so one replica or many')
 })
