@@ -78,6 +78,13 @@ t.test('backend response headers: hop-by-hop and the ones Connection names dropp
   ])
 })
 
+t.test('request head limits say what was wrong', async (t) => {
+  t.match(requestHeadProblem(['Host', 'a', 'HOST', 'b'], 200, 16384), { code: 'SPX_BAD_REQUEST', status: 400, detail: 'more than one Host header' })
+  t.match(requestHeadProblem(Array.from({ length: 6 }, (_, i) => i % 2 === 0 ? `x-${i}` : 'v'), 2, 16384), { code: 'SPX_HEADERS_TOO_LARGE', status: 431, detail: 'more than 2 request header lines' })
+  t.match(requestHeadProblem(['x-a', 'v'.repeat(200)], 200, 100), { code: 'SPX_HEADERS_TOO_LARGE', status: 431, detail: 'request headers exceed 100 bytes' })
+  t.equal(requestHeadProblem(['Host', 'a', 'x-hosts', 'b', 'hos', 'c'], 200, 16384), undefined, 'names that only resemble Host')
+})
+
 t.test('request head limits: duplicate Host, line count and bytes', async (t) => {
   t.equal(requestHeadProblem(['Host', 'a', 'host', 'b'], 200, 16384)?.code, 'SPX_BAD_REQUEST')
   t.equal(requestHeadProblem(Array.from({ length: 402 }, (_, i) => i % 2 === 0 ? `x-${i}` : 'v'), 200, 16384)?.code, 'SPX_HEADERS_TOO_LARGE', '201 lines')
