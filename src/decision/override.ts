@@ -57,7 +57,8 @@ export function readOverride (
   if (value === undefined || value === '') return NONE
   if (secret === undefined) return reject('disabled', 'overrides are disabled (STRANGLER_OVERRIDE_SECRET is not set)')
   const sigDot = value.lastIndexOf('.')
-  const expDot = sigDot <= 0 ? -1 : value.lastIndexOf('.', sigDot - 1)
+  // With no dot, or one at the start, this finds nothing past 0: malformed below.
+  const expDot = value.lastIndexOf('.', sigDot - 1)
   const expires = Number(value.slice(expDot + 1, sigDot))
   if (expDot <= 0 || !/^\d{1,12}$/.test(value.slice(expDot + 1, sigDot))) return reject('malformed', 'expected <backend>[@<route>].<expires>.<signature>')
   const subject = value.slice(0, sigDot)

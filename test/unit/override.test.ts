@@ -44,3 +44,44 @@ t.test('the cookie works when the header is absent; the header wins when both ar
   t.match(read(undefined, { cookie: `a=1; spx_override=${sign(`django.${NOW + 60}`)}` }), { kind: 'accepted', backend: 'django' })
   t.match(read(sign(`legacy.${NOW + 60}`), { cookie: `spx_override=${sign(`django.${NOW + 60}`)}` }), { kind: 'accepted', backend: 'legacy' })
 })
+
+t.test('what a rejection says', async (t) => {
+  const reasons = (value: string, opts: Record<string, unknown> = {}): string => {
+    const r = read(value, opts as never)
+    return r.kind === 'rejected' ? r.reason : r.kind
+  }
+  t.equal(reasons(sign(`django.${NOW + 60}`), { secret: undefined }), 'overrides are disabled (STRANGLER_OVERRIDE_SECRET is not set)')
+  t.equal(reasons(`django.${SECRET}`), 'expected <backend>[@<route>].<expires>.<signature>')
+  t.equal(reasons(sign(`django.${NOW + 60}`, 'other')), 'wrong override signature')
+  t.equal(reasons(sign(`django.${NOW - 1}`)), 'override token expired')
+  t.equal(reasons(sign(`django.${NOW + 31 * 24 * 3600}`)), 'override token valid for more than 30 days')
+  t.equal(reasons(sign(`django@checkout.${NOW + 60}`)), 'override token is for route "checkout"')
+  t.equal(reasons(sign(`search.${NOW + 60}`)), 'backend "search" is not one this route can use')
+})
+
+t.test('malformed shapes: no backend, one dot, digits only, a signature alone', async (t) => {
+  for (const value of [sign(`.${NOW + 60}`), `.${NOW + 60}.abc`, 'django', `django.${NOW + 60}`, `${NOW + 60}`, '.', '..', sign(`django.${NOW + 60}x`), sign(`django.x${NOW + 60}`)]) {
+    const r = read(value)
+    t.equal(r.kind === 'rejected' ? r.why : r.kind, 'malformed', JSON.stringify(value))
+  }
+  t.equal(read(sign(`django@orders.x.${NOW + 60}`)).kind, 'rejected', 'a route segment that is not the route')
+})
+
+t.test('the route scope is the whole name after @, and the clock defaults to now', async (t) => {
+  const route = (value: string, name: string): string => {
+    const r = readOverride({ 'x-strangler-override': value }, names, SECRET, name, allowed, NOW)
+    return r.kind === 'rejected' ? r.why : r.kind
+  }
+  t.equal(route(sign(`django@orders.${NOW + 60}`), 'orders-v2'), 'wrong_route')
+  t.equal(route(sign(`django@orders-v2.${NOW + 60}`), 'orders'), 'wrong_route')
+  t.equal(route(sign(`django@orders.${NOW + 60}`), 'orders'), 'accepted')
+  const soon = Math.floor(Date.now() / 1000) + 3600
+  t.match(readOverride({ 'x-strangler-override': sign(`django.${soon}`) }, names, SECRET, 'orders', allowed), { kind: 'accepted', backend: 'django' }, 'a token valid for an hour, against the real clock')
+})
+
+t.test('overrideToken mints what the documented format says', async (t) => {
+  const { overrideToken } = await import('../../src/decision/override.js')
+  t.equal(overrideToken(SECRET, 'django', NOW + 60), sign(`django.${NOW + 60}`))
+  t.equal(overrideToken(SECRET, 'django', NOW + 60, 'orders'), sign(`django@orders.${NOW + 60}`))
+  t.equal(read(overrideToken(SECRET, 'django', NOW + 60, 'orders')).kind, 'accepted')
+})
