@@ -89,6 +89,21 @@ t.test('the admin port answers only to IP literals, localhost and admin.allowedH
   const refused = await request(`${proxy.adminUrl}/metrics`, { headers: { host: 'attacker.test' } })
   t.match(await refused.body.json(), { code: 'SPX_ADMIN_FORBIDDEN', status: 403 })
   for (const host of ['127.0.0.1:8081', 'localhost', '[::1]:8081', '10.1.2.3:8081', 'admin.internal:8081', 'ADMIN.internal']) t.equal(await as(host), 200, host)
+
+  // Bound to a name (this machine's, when it resolves to a local address): that name is answered too.
+  const { hostname } = await import('node:os')
+  const { lookup } = await import('node:dns/promises')
+  const name = hostname().toLowerCase()
+  const local = await lookup(name).then((a) => a.address.startsWith('127.') || a.address === '::1', () => false)
+  if (!local || name === 'localhost') {
+    t.pass('bound name', { skip: `${name} does not resolve to a loopback address here` })
+    return
+  }
+  const named = await startProxy(t, yamlFor({ legacy: legacy.url }, '  - { name: all, match: { path: /* }, backend: legacy }', `admin: { host: ${name} }`))
+  const port = new URL(named.adminUrl).port
+  const res = await request(`http://127.0.0.1:${port}/routes`, { headers: { host: `${name}:${port}` } })
+  t.equal(res.statusCode, 200, `the bound name ${name}`)
+  await res.body.dump()
 })
 
 t.test('state-changing admin calls must be JSON and same-origin (no cross-site POST)', async (t) => {
