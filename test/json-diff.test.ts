@@ -64,3 +64,36 @@ t.test('noise learned inside array elements applies to every element, also in un
   t.same(diffJson({ lines: [{ n: 1, updatedAt: 'a' }, { n: 2, updatedAt: 'b' }] }, { lines: [{ n: 2, updatedAt: 'c' }, { n: 1, updatedAt: 'd' }] }, opts), [])
   t.same(diffJson({ lines: [{ n: 1, updatedAt: 'a' }] }, { lines: [{ n: 1, updatedAt: 'b' }] }, { ...opts, unordered: new Set<string>() }), [], 'ordered too')
 })
+
+t.test('withinDepth counts nesting of arrays and objects, without recursion', async (t) => {
+  const { withinDepth } = await import('../src/safety/json-diff.js')
+  const nest = (n: number, leaf: unknown = 1): unknown => { let v: unknown = leaf; for (let i = 0; i < n; i++) v = i % 2 === 0 ? [v] : { k: v }; return v }
+  t.ok(withinDepth(1, 0), 'a scalar has no depth')
+  t.ok(withinDepth(null, 0))
+  t.ok(withinDepth(nest(3), 3), 'three levels within 3')
+  t.notOk(withinDepth(nest(4), 3), 'four levels exceed 3')
+  t.ok(withinDepth({ a: 1, b: 'x', c: null, d: [1, 2] }, 2))
+  t.notOk(withinDepth({ a: [1], b: { c: { d: [] } } }, 3), 'the deepest branch decides, wherever it is')
+  t.ok(withinDepth(nest(64)), 'the default allows 64')
+  t.notOk(withinDepth(nest(20_000)), '20,000 levels: refused, and no stack overflow')
+})
+
+t.test('values of different kinds differ; unordered arrays of different lengths or nested arrays are compared whole', async (t) => {
+  t.same(diffJson({ a: [1] }, { a: { 0: 1 } }, none), [{ path: '$.a', primary: [1], shadow: { 0: 1 } }], 'an array is not an object')
+  t.same(diffJson({ a: {} }, { a: [] }, none), [{ path: '$.a', primary: {}, shadow: [] }])
+  t.same(diffJson({ a: null }, { a: {} }, none), [{ path: '$.a', primary: null, shadow: {} }])
+  const unordered = { ...none, unordered: new Set(['$.l']) }
+  t.same(diffJson({ l: [1, 2] }, { l: [2, 1, 1] }, unordered).map((d) => d.path), ['$.l'], 'different lengths')
+  t.same(diffJson({ l: [[1, 2], [3]] }, { l: [[3], [1, 2]] }, unordered), [], 'nested arrays as elements, reordered')
+  t.same(diffJson({ l: [[1, 2]] }, { l: [[2, 1]] }, unordered).map((d) => d.path), ['$.l'], 'but inside them order still counts')
+  t.same(diffJson({ l: [{ a: 1, b: 2 }] }, { l: [{ b: 2, a: 1 }] }, unordered), [], 'key order inside elements never matters')
+  t.same(diffJson({ l: [{ a: 1 }] }, { l: [{ a: 1, b: 2 }] }, unordered).map((d) => d.path), ['$.l'], 'an extra key in an element')
+  t.same(diffJson({ a: 1 }, {}, none), [{ path: '$.a', primary: 1, shadow: undefined }], 'a key only the primary has')
+})
+
+t.test('text comparison: exact means byte for byte; whitespace folds runs and trims', async (t) => {
+  t.ok(sameText('a b', 'a b', 'exact'))
+  t.notOk(sameText('a b', 'a b ', 'exact'))
+  t.ok(sameText('  a \t\n b  ', 'a b', 'whitespace'))
+  t.notOk(sameText('ab', 'a b', 'whitespace'), 'whitespace is folded, not removed')
+})
