@@ -15,19 +15,6 @@ import { runPrimary, runWorker } from './lifecycle/cluster.js'
 import { overrideToken, MAX_LIFETIME_SECONDS } from './decision/override.js'
 import { parseDuration } from './config/units.js'
 
-const USAGE = `strangler-proxy: route by route, cohort by cohort migration proxy
-
-Usage:
-  strangler-proxy start [--config routes.yaml] [--workers N]
-  strangler-proxy validate [routes.yaml]
-  strangler-proxy explain [--config routes.yaml] METHOD PATH [--header name:value]... [--cookie name=value]... [--ip addr]
-  strangler-proxy override-token BACKEND [--route NAME] [--ttl 8h]   (signs with STRANGLER_OVERRIDE_SECRET)
-  strangler-proxy --version
-
-Environment: STRANGLER_CONFIG, PORT, ADMIN_PORT, LOG_LEVEL, LOG_FORMAT=pretty, STRANGLER_ADMIN_TOKEN,
-             UNLEASH_URL, UNLEASH_API_TOKEN, STRANGLER_OVERRIDE_SECRET
-`
-
 /** Each command's own usage, for `COMMAND --help`. */
 const COMMAND_USAGE: Record<string, string> = {
   start: `Usage: strangler-proxy start [--config routes.yaml] [--workers N]
@@ -54,6 +41,17 @@ valid for --ttl (at most 30d) and, with --route, on that route only. Send it as 
 x-strangler-override header or the spx_override cookie.
 `
 }
+
+/** The overview: each command's usage line, taken from its own usage. */
+const USAGE = `strangler-proxy: route by route, cohort by cohort migration proxy
+
+Usage:
+${Object.values(COMMAND_USAGE).map((u) => '  ' + (u.split('\n')[0] as string).replace('Usage: ', '')).join('\n')}
+  strangler-proxy --version
+
+Environment: STRANGLER_CONFIG, PORT, ADMIN_PORT, LOG_LEVEL, LOG_FORMAT=pretty, STRANGLER_ADMIN_TOKEN,
+             UNLEASH_URL, UNLEASH_API_TOKEN, STRANGLER_OVERRIDE_SECRET
+`
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const
 
