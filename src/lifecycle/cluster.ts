@@ -8,11 +8,10 @@ import cluster, { type Worker } from 'node:cluster'
 import { AggregatorRegistry } from 'prom-client'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { loadConfigFile, type Config } from '../config/config.js'
 import { reloadConfig } from './reload.js'
 import { Runtime } from './runtime.js'
 import { buildAdminServer, type AdminSources } from '../admin/server.js'
-import { startInstance, withOverrides, urlOf, type Instance, type StartOptions } from './instance.js'
+import { startInstance, configSource, urlOf, type Instance, type StartOptions } from './instance.js'
 import { watchConfigFile } from '../config/watch.js'
 
 type Message =
@@ -54,7 +53,8 @@ export interface Primary {
 
 export async function runPrimary (opts: StartOptions & { workers: number, logger: Logger }): Promise<Primary> {
   const { logger } = opts
-  const config = withOverrides(loadConfigFile(opts.configFile), opts)
+  const source = configSource(opts)
+  const config = source.load()
   // For /routes and /explain; the workers hold their own copies for traffic.
   const runtime = new Runtime(config, { logger, env: opts.env ?? {}, watchFlags: true })
   await runtime.startFlags(opts.flagsStartWaitMs ?? 2000)
@@ -125,7 +125,6 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
   const adminUrl = urlOf(admin)
   logger.info({ admin: adminUrl, workers: opts.workers, config: opts.configFile, version: config.version }, 'primary listening')
 
-  const source = { configFile: opts.configFile, overrides: (c: Config) => withOverrides(c, opts) }
   function reload (trigger: string): void {
     const result = reloadConfig(runtime, source, trigger, logger)
     if (!result.ok || !result.changed) return

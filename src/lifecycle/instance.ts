@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { loadConfigFile, type Config } from '../config/config.js'
-import { reloadConfig, type ReloadResult } from './reload.js'
+import { reloadConfig, type ReloadResult, type ReloadSource } from './reload.js'
 import { Runtime } from './runtime.js'
 import { buildProxyServer } from '../proxy/server.js'
 import { buildAdminServer, localSources } from '../admin/server.js'
@@ -43,12 +43,17 @@ export interface Instance {
   shutdown (reason: string): Promise<void>
 }
 
-export function withOverrides (config: Config, opts: Pick<StartOptions, 'port' | 'adminPort'>): Config {
+function withOverrides (config: Config, opts: Pick<StartOptions, 'port' | 'adminPort'>): Config {
   return Object.freeze({
     ...config,
     listen: opts.port === undefined ? config.listen : Object.freeze({ ...config.listen, port: opts.port }),
     admin: opts.adminPort === undefined ? config.admin : Object.freeze({ ...config.admin, port: opts.adminPort })
   })
+}
+
+/** routes.yaml as this process serves it: PORT / ADMIN_PORT take precedence over the file, on start and on every reload. */
+export function configSource (opts: Pick<StartOptions, 'configFile' | 'port' | 'adminPort'>): ReloadSource {
+  return { configFile: opts.configFile, load: () => withOverrides(loadConfigFile(opts.configFile), opts) }
 }
 
 export function urlOf (app: FastifyInstance): string {
@@ -61,7 +66,8 @@ export function urlOf (app: FastifyInstance): string {
 /** Loads and validates the config; throws ConfigError (with every problem) before anything listens. */
 export async function startInstance (opts: StartOptions): Promise<Instance> {
   const { logger } = opts
-  const config = withOverrides(loadConfigFile(opts.configFile), opts)
+  const source = configSource(opts)
+  const config = source.load()
   const runtime = new Runtime(config, { logger, env: opts.env ?? {}, watchFlags: opts.watch ?? true })
   await runtime.startFlags(opts.flagsStartWaitMs ?? 2000)
   let listening = false
@@ -89,7 +95,6 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   const adminUrl = admin === undefined ? undefined : urlOf(admin)
   logger.info({ proxy: proxyUrl, admin: adminUrl, config: opts.configFile, version: config.version, routes: config.routes.length }, 'listening')
 
-  const source = { configFile: opts.configFile, overrides: (c: Config) => withOverrides(c, opts) }
   function reload (trigger: string): ReloadResult {
     const result = reloadConfig(runtime, source, trigger, logger)
     metrics.reload(result.ok)

@@ -5,7 +5,7 @@
  * good table keeps serving.
  */
 import type { Logger } from 'pino'
-import { loadConfigFile, type Config } from '../config/config.js'
+import type { Config } from '../config/config.js'
 import { ConfigError, formatProblem } from '../errors.js'
 import type { Runtime } from './runtime.js'
 
@@ -13,10 +13,10 @@ export type ReloadResult =
   | { ok: true, changed: boolean, version: string, restartRequired: string[] }
   | { ok: false, error: string }
 
+/** Where the config comes from: the file, and how it is read (with PORT / ADMIN_PORT applied). */
 export interface ReloadSource {
   readonly configFile: string
-  /** PORT / ADMIN_PORT and the like, applied on every load. */
-  readonly overrides: (config: Config) => Config
+  readonly load: () => Config
 }
 
 export function reloadConfig (runtime: Runtime, source: ReloadSource, trigger: string, logger: Logger): ReloadResult {
@@ -28,7 +28,7 @@ export function reloadConfig (runtime: Runtime, source: ReloadSource, trigger: s
   }
   let next: Config
   try {
-    next = source.overrides(loadConfigFile(source.configFile))
+    next = source.load()
   } catch (err) {
     return rejected(err)
   }
