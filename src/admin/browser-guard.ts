@@ -21,11 +21,12 @@ function hostName (host: string): string {
 
 export type AdminRefusal = { readonly status: 403 | 400, readonly detail: string } | undefined
 
-export function adminRequestRefusal (method: string, headers: IncomingHttpHeaders, allowedHosts: readonly string[]): AdminRefusal {
+/** `admin`: the name the port is bound to and the configured ones are answered, besides IPs and localhost. */
+export function adminRequestRefusal (method: string, headers: IncomingHttpHeaders, admin: { readonly host: string, readonly allowedHosts: readonly string[] }): AdminRefusal {
   const host = headers.host
   if (host !== undefined) {
     const name = hostName(host)
-    if (isIP(name) === 0 && name !== 'localhost' && !allowedHosts.includes(name)) {
+    if (isIP(name) === 0 && name !== 'localhost' && name !== admin.host.toLowerCase() && !admin.allowedHosts.includes(name)) {
       return { status: 403, detail: `the admin port does not answer to host "${name}"; list it in admin.allowedHosts` }
     }
   }

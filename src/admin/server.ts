@@ -80,9 +80,7 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
   })
 
   app.addHook('onRequest', async (request, reply) => {
-    const admin = runtime.snapshot.config.admin
-    // The name the port is bound to is one it answers to, besides allowedHosts.
-    const refusal = adminRequestRefusal(request.method, request.headers, [...admin.allowedHosts, admin.host.toLowerCase()])
+    const refusal = adminRequestRefusal(request.method, request.headers, runtime.snapshot.config.admin)
     if (refusal !== undefined) return sendProblem(reply, refusal.status === 403 ? Errors.ADMIN_FORBIDDEN : Errors.ADMIN_BAD_REQUEST, refusal.detail)
     if (opts.token === undefined) return
     const path = request.url.split('?')[0]
