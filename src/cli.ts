@@ -14,6 +14,7 @@ import { explainRequest } from './decision/explain.js'
 import { runPrimary, runWorker } from './lifecycle/cluster.js'
 import { overrideToken, MAX_LIFETIME_SECONDS } from './decision/override.js'
 import { parseDuration } from './config/units.js'
+import { publishedSchema } from './config/published-schema.js'
 
 /** Each command's own usage, for `COMMAND --help`. */
 const COMMAND_USAGE: Record<string, string> = {
@@ -33,6 +34,11 @@ exits 1 when there is any, 0 when the file is valid.
 
 Prints, as JSON, the route, backend and reason a request would get, with the flag's
 working (context, strategies, bucket), without forwarding anything.
+`,
+  schema: `Usage: strangler-proxy schema
+
+Prints the JSON Schema of routes.yaml, with a description and an example for every
+key, for editors (the repository ships it as schema/routes.schema.json).
 `,
   'override-token': `Usage: strangler-proxy override-token BACKEND [--route NAME] [--ttl 8h]
 
@@ -167,6 +173,12 @@ function cmdValidate (args: string[]): void {
   }
 }
 
+function cmdSchema (args: string[]): void {
+  const { values } = parseArgs({ args, strict: true, options: HELP })
+  if (helpAsked('schema', values)) return
+  process.stdout.write(JSON.stringify(publishedSchema(), null, 2) + '\n')
+}
+
 async function cmdExplain (args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
@@ -229,6 +241,7 @@ async function main (argv: string[]): Promise<void> {
       case 'validate': return cmdValidate(rest)
       case 'explain': return await cmdExplain(rest)
       case 'override-token': return cmdOverrideToken(rest)
+      case 'schema': return cmdSchema(rest)
       case '--version': case '-v': process.stdout.write(version() + '\n'); return
       case undefined: case '--help': case '-h': case 'help': process.stdout.write(USAGE); return
       default: usageError(`unknown command "${command}"`)
