@@ -37,6 +37,20 @@ t.test('promtool: rules are valid and their unit tests pass', async (t) => {
   t.equal(config.status, 0, config.stdout.toString() + config.stderr.toString())
 })
 
+t.test('every alert can be acted on: severity, summary, description and a runbook page', async (t) => {
+  const rules = parse(readFileSync(RULES, 'utf8')) as { groups: Array<{ rules: Array<{ alert?: string, labels?: Record<string, string>, annotations?: Record<string, string> }> }> }
+  const alerts = rules.groups.flatMap((g) => g.rules).filter((r) => r.alert !== undefined)
+  t.ok(alerts.length >= 10, `${alerts.length} alerts`)
+  for (const { alert, labels, annotations } of alerts) {
+    t.match(labels?.severity, /^(critical|warning)$/, `${alert ?? ''}: severity`)
+    t.ok((annotations?.summary ?? '').length > 10 && (annotations?.description ?? '').length > 40, `${alert ?? ''}: summary and description`)
+    t.equal(annotations?.runbook_url, `{{ $externalLabels.runbook_base_url }}/${alert ?? ''}.md`, `${alert ?? ''}: runbook_url`)
+    const page = readFileSync(join(ROOT, 'docs/runbooks', `${alert ?? ''}.md`), 'utf8')
+    t.match(page, new RegExp(`^# ${alert ?? ''} \\(${labels?.severity ?? ''}\\)`), `${alert ?? ''}: the page names the alert and its severity`)
+    for (const section of ['What it means', 'Confirm', 'Roll back', 'Escalate']) t.match(page, new RegExp(`^## ${section}$`, 'm'), `${alert ?? ''}: ${section}`)
+  }
+})
+
 interface Panel { title: string, type: string, targets?: Array<{ expr: string }> }
 
 /** What Grafana substitutes, with windows that fit a 1 s scrape interval. */
