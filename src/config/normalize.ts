@@ -12,8 +12,8 @@ import { parseDuration, parseSize } from './units.js'
 import { parsePathPattern, parseHostPattern } from '../routing/patterns.js'
 import { DEFAULTS } from './defaults.js'
 import type { Problems, Path } from './problems.js'
-import type { RawConfig, RawGuard, RawSources } from './raw.js'
-import type { BackendConfig, ClientLimits, CohortConfig, Config, FlagsConfig, GuardConfig, RouteConfig, ValueSource } from './types.js'
+import type { RawConfig, RawGuard, RawRamp, RawSources } from './raw.js'
+import type { BackendConfig, ClientLimits, CohortConfig, Config, FlagsConfig, GuardConfig, RampConfig, RouteConfig, ValueSource } from './types.js'
 
 /** Headers never compared by shadow traffic: their values would be kept in /parity samples. */
 const CREDENTIAL_HEADERS = new Set(['set-cookie', 'cookie', 'authorization', 'proxy-authorization'])
@@ -172,7 +172,8 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
       guard: r.flag === undefined || r.guard === false || raw.guard === false ? undefined : guardConfig(raw.guard, r.guard, dur),
       flag: r.flag === undefined
         ? undefined
-        : Object.freeze({ name: r.flag.name, backend: r.flag.backend, variants: r.flag.variants === undefined ? undefined : Object.freeze({ ...r.flag.variants }) })
+        : Object.freeze({ name: r.flag.name, backend: r.flag.backend, variants: r.flag.variants === undefined ? undefined : Object.freeze({ ...r.flag.variants }) }),
+      ramp: r.ramp === undefined ? undefined : rampConfig(r.ramp, r.flag?.backend !== undefined, [...at, 'ramp'], problems, dur)
     })
   })
 
@@ -201,6 +202,34 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
 }
 
 type Dur = (value: string | undefined, fallback: number) => number
+
+function rampConfig (r: RawRamp, hasFlagBackend: boolean, at: Path, problems: Problems, dur: Dur): RampConfig {
+  const d = DEFAULTS.ramp
+  // A ramp moves one rollout percentage: variants split by weight, not by a rollout.
+  if (!hasFlagBackend) problems.add(at, 'needs a route flag with backend: (a ramp moves the rollout of the flag that sends users to that backend)')
+  r.steps.forEach((s, i) => {
+    if (i > 0 && s <= (r.steps[i - 1] as number)) problems.add([...at, 'steps', i], `${s} is not above the step before it (${r.steps[i - 1] as number}); steps climb`)
+  })
+  r.approve?.forEach((a, i) => {
+    if (!r.steps.includes(a)) problems.add([...at, 'approve', i], `${a} is not one of the steps (${r.steps.join(', ')})`)
+  })
+  const hold = dur(r.hold, d.hold)
+  if (hold < 1000) problems.add([...at, 'hold'], 'must be at least 1s')
+  return Object.freeze({
+    steps: Object.freeze([...r.steps]),
+    hold,
+    minRequests: r.minRequests ?? d.minRequests,
+    minComparisons: r.minComparisons ?? d.minComparisons,
+    gates: Object.freeze({
+      maxErrorRatioIncrease: r.gates?.maxErrorRatioIncrease ?? d.maxErrorRatioIncrease,
+      maxLatencyRatio: r.gates?.maxLatencyRatio ?? d.maxLatencyRatio,
+      minParity: r.gates?.minParity ?? d.minParity
+    }),
+    approve: new Set(r.approve ?? []),
+    onFail: r.onFail ?? d.onFail,
+    maxFailures: r.maxFailures ?? d.maxFailures
+  })
+}
 
 /** Defaults, then the top-level guard:, then the route's own guard:. */
 function guardConfig (top: RawGuard | undefined, route: RawGuard | undefined, dur: Dur): GuardConfig {

@@ -34,6 +34,17 @@ export interface RawRoute {
     compare?: { headers?: string[], ignore?: string[], unorderedArrays?: string[], text?: 'exact' | 'whitespace' }
   }
   flag?: { name: string, backend?: string, variants?: Record<string, string> }
+  ramp?: RawRamp
+}
+export interface RawRamp {
+  steps: number[]
+  hold?: string
+  minRequests?: number
+  minComparisons?: number
+  gates?: { maxErrorRatioIncrease?: number, maxLatencyRatio?: number, minParity?: number }
+  approve?: number[]
+  onFail?: 'stepBack' | 'abort'
+  maxFailures?: number
 }
 export type RawSources = ValueSource | ValueSource[]
 export interface RawGuard {

@@ -236,6 +236,29 @@ export const configSchema = {
             }
           },
           guard: { anyOf: [{ const: false }, guard] },
+          ramp: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['steps'],
+            properties: {
+              steps: { type: 'array', minItems: 1, maxItems: 20, items: { type: 'number', exclusiveMinimum: 0, maximum: 100 } },
+              hold: duration,
+              minRequests: { type: 'integer', minimum: 1 },
+              minComparisons: { type: 'integer', minimum: 1 },
+              gates: {
+                type: 'object',
+                additionalProperties: false,
+                properties: {
+                  maxErrorRatioIncrease: { type: 'number', minimum: 0, maximum: 1 },
+                  maxLatencyRatio: { type: 'number', minimum: 1 },
+                  minParity: { type: 'number', minimum: 0, maximum: 1 }
+                }
+              },
+              approve: { type: 'array', items: { type: 'number', exclusiveMinimum: 0, maximum: 100 } },
+              onFail: { enum: ['stepBack', 'abort'] },
+              maxFailures: { type: 'integer', minimum: 1, maximum: 100 }
+            }
+          },
           flag: {
             type: 'object',
             additionalProperties: false,

@@ -132,6 +132,31 @@ export interface RouteConfig {
   /** Undefined for routes without a flag, or with guard: false. */
   readonly guard: GuardConfig | undefined
   readonly shadow: ShadowConfig | undefined
+  /** Only on routes with flag.backend. */
+  readonly ramp: RampConfig | undefined
+}
+
+/** A ramp plan: the rollout percentages a route's flag climbs, and what each step must show. */
+export interface RampConfig {
+  /** Strictly increasing percentages in (0, 100]. */
+  readonly steps: readonly number[]
+  /** Least time at a step before it may advance (ms). */
+  readonly hold: number
+  /** Least requests on the new backend in the step's window before it is judged. */
+  readonly minRequests: number
+  /** Least shadow comparisons before parity is judged (routes with shadow:). */
+  readonly minComparisons: number
+  readonly gates: {
+    readonly maxErrorRatioIncrease: number
+    readonly maxLatencyRatio: number
+    /** Judged only on routes with shadow:. */
+    readonly minParity: number
+  }
+  /** Steps that wait for a person before they are entered. */
+  readonly approve: ReadonlySet<number>
+  readonly onFail: 'stepBack' | 'abort'
+  /** Gate failures in one ramp after which it aborts to 0. */
+  readonly maxFailures: number
 }
 
 export interface ClientLimits {
