@@ -8,7 +8,8 @@ import { watchConfigFile } from '../config/watch.js'
 import { Evaluator } from './evaluator.js'
 import { MemoryRepository } from './memory-repository.js'
 import { parseFlags, readFlagsText } from './features-file.js'
-import type { Context, FeatureInterface } from './unleash-internals.js'
+import type { ClientFeaturesResponse, Context, FeatureInterface } from './unleash-internals.js'
+import { withRollout } from './rollout.js'
 import type { FlagResult, FlagSource, FlagStatus } from './source.js'
 
 export class FileFlagSource implements FlagSource {
@@ -22,6 +23,10 @@ export class FileFlagSource implements FlagSource {
   #lastError: string | undefined
   /** The text the current flags came from: an event without a change is not a reload. */
   #text: string | undefined
+  /** The flags as the file has them, before rollouts set by a ramp. */
+  #fromFile: ClientFeaturesResponse = { version: 2, features: [] }
+  /** flag → rollout percentage a ramp plan holds it at (in memory; the ramp's own state file survives restarts). */
+  readonly #rollouts = new Map<string, number>()
   #stopWatching: () => void = () => {}
 
   constructor (file: string, logger: Logger, watch = true) {
@@ -39,7 +44,8 @@ export class FileFlagSource implements FlagSource {
       if (text === this.#text && this.#up) return true
       const data = parseFlags(text, this.#file)
       this.#text = text
-      this.#repository.replace(data)
+      this.#fromFile = data
+      this.#apply()
       this.#loaded = true
       this.#up = true
       this.#lastUpdate = new Date()
@@ -52,6 +58,26 @@ export class FileFlagSource implements FlagSource {
       this.#log.error({ file: this.#file, error: this.#lastError }, this.#loaded ? 'flags file rejected, keeping the last good flags' : 'flags file unreadable, routes use their baseline backend')
       return false
     }
+  }
+
+  #apply (): void {
+    const features = this.#fromFile.features.map((f) => {
+      const percent = this.#rollouts.get(f.name)
+      return percent === undefined ? f : withRollout(f, percent)
+    })
+    this.#repository.replace({ ...this.#fromFile, features })
+  }
+
+  /** The flag's definition as the file has it, without a ramp's rollout. */
+  fileDefinition (flag: string): FeatureInterface | undefined {
+    return this.#fromFile.features.find((f) => f.name === flag)
+  }
+
+  /** Holds the flag's gradual rollout at `percent` over the file's value; undefined gives the file's value back. */
+  setRollout (flag: string, percent: number | undefined): void {
+    if (percent === undefined) this.#rollouts.delete(flag)
+    else this.#rollouts.set(flag, percent)
+    this.#apply()
   }
 
   evaluate (flag: string, context: Context, withVariant: boolean): FlagResult {
