@@ -7,7 +7,8 @@
 import type { Snapshot } from '../lifecycle/runtime.js'
 import { resolve } from '../routing/resolve.js'
 import { chooseBackend } from './choose.js'
-import { normalizedStrategyValue, resolveContextValue, type Context, type FeatureInterface } from '../flags/unleash-internals.js'
+import type { Context, FeatureInterface } from '../flags/unleash-internals.js'
+import { strategyBucket } from '../flags/rollout.js'
 import type { FlagSource } from '../flags/source.js'
 
 export interface ExplainInput {
@@ -18,16 +19,7 @@ export interface ExplainInput {
   readonly clientIp?: string
 }
 
-/** Which context field a rollout strategy hashes, as unleash-client's strategies do. */
-function stickinessOf (strategy: string, params: Record<string, unknown>): string | undefined {
-  switch (strategy) {
-    case 'flexibleRollout': return typeof params.stickiness === 'string' && params.stickiness !== '' ? params.stickiness : 'default'
-    case 'gradualRolloutUserId': return 'userId'
-    case 'gradualRolloutSessionId': return 'sessionId'
-    default: return undefined
-  }
-}
-
+/** One strategy of a flag as explain shows it, with the bucket of the context in a gradual rollout. */
 function strategyDetail (flags: FlagSource, feature: FeatureInterface, index: number, context: Context): Record<string, unknown> {
   const s = feature.strategies?.[index]
   const params = (s?.parameters ?? {}) as Record<string, unknown>
@@ -38,18 +30,13 @@ function strategyDetail (flags: FlagSource, feature: FeatureInterface, index: nu
     segments: (s as { segments?: number[] } | undefined)?.segments ?? [],
     enabled: flags.strategyEnabled(feature, index, context)
   }
-  const stickiness = stickinessOf(s?.name ?? '', params)
-  if (stickiness === undefined) return detail
-  const value = stickiness === 'default'
-    ? context.userId ?? context.sessionId
-    : stickiness === 'random' ? undefined : resolveContextValue(context, stickiness)
-  const groupId = typeof params.groupId === 'string' && params.groupId !== '' ? params.groupId : feature.name
-  const rollout = Number(params.rollout ?? params.percentage)
-  detail.stickiness = stickiness
-  detail.stickinessValue = value ?? null
-  detail.groupId = groupId
-  detail.rollout = rollout
-  detail.bucket = value === undefined ? null : normalizedStrategyValue(String(value), groupId)
+  const b = strategyBucket(feature, s, context)
+  if (b === undefined) return detail
+  detail.stickiness = b.stickiness
+  detail.stickinessValue = b.value ?? null
+  detail.groupId = b.groupId
+  detail.rollout = Number(params.rollout ?? params.percentage)
+  detail.bucket = b.bucket ?? null
   return detail
 }
 

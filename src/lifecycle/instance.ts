@@ -11,6 +11,12 @@ import { buildProxyServer } from '../proxy/server.js'
 import { buildAdminServer, localSources } from '../admin/server.js'
 import { watchConfigFile } from '../config/watch.js'
 import { Metrics } from '../observe/metrics.js'
+import { RampDriver, rampRoutes } from '../ramp/driver.js'
+import { LocalFigures } from '../ramp/figures.js'
+import { RampStore } from '../ramp/store.js'
+import { rolloutTarget } from '../ramp/targets.js'
+import { RAMP_STATES } from '../ramp/machine.js'
+import { privateDir } from '../flags/create.js'
 
 export interface StartOptions {
   configFile: string
@@ -34,6 +40,8 @@ export type { ReloadResult }
 export interface Instance {
   readonly runtime: Runtime
   readonly metrics: Metrics
+  /** Drives the config's ramp plans; undefined in a --workers worker. */
+  readonly ramp: RampDriver | undefined
   readonly proxy: FastifyInstance
   readonly admin: FastifyInstance | undefined
   readonly proxyUrl: string
@@ -63,6 +71,25 @@ export function urlOf (app: FastifyInstance): string {
   return `http://${host}:${addr.port}`
 }
 
+/** How often ramps are judged: a step's hold is minutes in production, seconds in tests. */
+const RAMP_INTERVAL_MS = 1000
+
+function createRampDriver (runtime: Runtime, metrics: Metrics, opts: StartOptions): RampDriver {
+  const config = runtime.snapshot.config
+  const env = opts.env ?? {}
+  const driver: RampDriver = new RampDriver({
+    logger: opts.logger,
+    store: new RampStore(privateDir(config.flags?.unleash?.backupDir, env), opts.configFile),
+    target: rolloutTarget(config, () => runtime.snapshot.flags, env),
+    figures: new LocalFigures(metrics, () => runtime.shadow),
+    ramps: () => rampRoutes(runtime.snapshot.config.routes),
+    transition: (route, to) => metrics.rampTransition(route, to),
+    nextCohort: (bands) => { runtime.nextCohort = bands }
+  })
+  metrics.watchRamps(() => driver.status(), RAMP_STATES)
+  return driver
+}
+
 /** Loads and validates the config; throws ConfigError (with every problem) before anything listens. */
 export async function startInstance (opts: StartOptions): Promise<Instance> {
   const { logger } = opts
@@ -73,13 +100,15 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   let listening = false
   const metrics = new Metrics(() => runtime.snapshot)
   metrics.configApplied(runtime.snapshot)
+  const ramp = opts.admin === false ? undefined : createRampDriver(runtime, metrics, opts)
   const proxy = buildProxyServer(runtime, logger, metrics)
   const admin = opts.admin === false
     ? undefined
     : buildAdminServer(runtime, logger, {
       ...(opts.adminToken === undefined ? {} : { token: opts.adminToken }),
       isListening: () => listening,
-      sources: localSources(runtime, metrics)
+      sources: localSources(runtime, metrics),
+      ...(ramp === undefined ? {} : { ramp })
     })
 
   try {
@@ -91,6 +120,7 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
     throw err
   }
   listening = true
+  await ramp?.start(RAMP_INTERVAL_MS)
   const proxyUrl = urlOf(proxy)
   const adminUrl = admin === undefined ? undefined : urlOf(admin)
   logger.info({ proxy: proxyUrl, admin: adminUrl, config: opts.configFile, version: config.version, routes: config.routes.length }, 'listening')
@@ -118,6 +148,7 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
     const deadline = runtime.snapshot.config.shutdown.timeout
     runtime.draining = true
     stopWatching()
+    ramp?.stop()
     process.off('unhandledRejection', onRejection)
     logger.info({ reason, deadlineMs: deadline }, 'draining: readiness is now failing, in-flight requests may finish')
     // Websocket clients reconnect, and will land on a ready replica; they do not
@@ -139,6 +170,7 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   return {
     runtime,
     metrics,
+    ramp,
     proxy,
     admin,
     proxyUrl,

@@ -61,6 +61,17 @@ export class RequestSeries {
     if (reason !== undefined) cell.reasons.set(reason, (cell.reasons.get(reason) ?? 0) + 1)
   }
 
+  /** Counts so far for one route and backend: requests, 5xx answers and the duration histogram (per bucket). */
+  totals (route: string, backend: string): BackendTotals {
+    const cell = this.#cells.get(route)?.get(backend)
+    if (cell === undefined) return { requests: 0, errors: 0, buckets: new Array<number>(this.#bounds.length + 1).fill(0) }
+    let errors = 0
+    for (const byStatus of cell.codes.values()) {
+      for (const [code, n] of byStatus) if (code >= 500) errors += n
+    }
+    return { requests: cell.count, errors, buckets: [...cell.buckets] }
+  }
+
   /**
    * Registers the three metrics. They read the counts at scrape time and give the
    * same samples (and, for --workers, the same JSON to aggregate) as prom-client's own
@@ -103,6 +114,13 @@ export class RequestSeries {
       out.push({ labels: { route, backend }, value: cell.count, metricName: `${name}_count` })
     })
   }
+}
+
+export interface BackendTotals {
+  readonly requests: number
+  readonly errors: number
+  /** Per bucket of DURATION_BUCKETS (not cumulative), the last one +Inf. */
+  readonly buckets: readonly number[]
 }
 
 interface Help { readonly name: string, readonly help: string }

@@ -21,6 +21,8 @@ import { serializeCookie } from '../decision/cookies.js'
 import { exchange, Cancel, type ExchangeEvents } from './exchange.js'
 import { resolve } from '../routing/resolve.js'
 import { chooseBackend } from '../decision/choose.js'
+import { rolloutBucket } from '../flags/rollout.js'
+import type { Context } from '../flags/unleash-internals.js'
 import { clientAddress } from '../decision/client-address.js'
 import { upstreamHeadersFor } from './forward-headers.js'
 import { BodyLimit, prebuffer, PREBUFFER_BYTES, type Prebuffered } from './request-body.js'
@@ -40,9 +42,12 @@ function detailFor (error: ProxyError | { code: string }, backend: string): stri
 }
 
 /** Starts the shadow copy for routes with shadow:, returning the comparison to run when the primary's body is in. */
-function startShadow (runtime: Runtime, snap: Snapshot, route: Route, primary: BackendPool, path: string, raw: IncomingMessage, requestId: string, client: string, body: Buffer | Readable | undefined, rawPath: string): ((p: Captured | undefined) => void) | undefined {
+function startShadow (runtime: Runtime, snap: Snapshot, route: Route, primary: BackendPool, path: string, raw: IncomingMessage, requestId: string, client: string, body: Buffer | Readable | undefined, rawPath: string, context: Context | undefined): ((p: Captured | undefined) => void) | undefined {
   const config = route.config.shadow
   if (config === undefined) return undefined
+  // While a ramp holds a step, copies come from the cohort that moves next only.
+  const band = runtime.nextCohort.get(route.name)
+  if (band !== undefined && !inBand(snap, route, context, band)) return undefined
   const other = primary.backend.name === config.backend ? route.backend : config.backend
   const target = snap.pools.get(other)
   if (target === undefined || other === primary.backend.name) return undefined
@@ -59,6 +64,12 @@ function startShadow (runtime: Runtime, snap: Snapshot, route: Route, primary: B
     headers: (pool) => upstreamHeadersFor(snap, raw, requestId, pool.backend, client),
     body: body === undefined || Buffer.isBuffer(body) ? body : 'streamed'
   })
+}
+
+function inBand (snap: Snapshot, route: Route, context: Context | undefined, [low, high]: readonly [number, number]): boolean {
+  const feature = route.config.flag === undefined ? undefined : snap.flags?.definition(route.config.flag.name)
+  const bucket = feature === undefined || context === undefined ? undefined : rolloutBucket(feature, context)
+  return bucket !== undefined && bucket > low && bucket <= high
 }
 
 export function createProxyHandler (runtime: Runtime) {
@@ -172,7 +183,7 @@ export function createProxyHandler (runtime: Runtime) {
         }
         // The copy for parity goes out once the primary has answered, so the user's
         // latency never includes it.
-        const compare = startShadow(runtime, snap, route, bp, target.path, raw, requestId, client, body, target.rawPath)
+        const compare = startShadow(runtime, snap, route, bp, target.path, raw, requestId, client, body, target.rawPath, choice.cohort?.context)
         if (compare !== undefined) {
           shadow = captureForShadow(compare, status, headers, (route.config.shadow as ShadowConfig).maxBodySize)
           events.data = shadow.data
