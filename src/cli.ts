@@ -15,6 +15,8 @@ import { runPrimary, runWorker } from './lifecycle/cluster.js'
 import { overrideToken, MAX_LIFETIME_SECONDS } from './decision/override.js'
 import { parseDuration } from './config/units.js'
 import { publishedSchema } from './config/published-schema.js'
+import { callAdmin, problemText, rampTable, type AdminTarget } from './admin/client.js'
+import { RAMP_ACTIONS } from './ramp/machine.js'
 
 /** Each command's own usage, for `COMMAND --help`. */
 const COMMAND_USAGE: Record<string, string> = {
@@ -34,6 +36,18 @@ exits 1 when there is any, 0 when the file is valid.
 
 Prints, as JSON, the route, backend and reason a request would get, with the flag's
 working (context, strategies, bucket), without forwarding anything.
+`,
+  ramp: `Usage: strangler-proxy ramp status|pause|resume|approve|abort|skip [ROUTE] [--config routes.yaml] [--admin URL]
+
+Shows or steers the ramp plans of a running proxy through its admin port (the
+address from the config's admin:, or --admin; STRANGLER_ADMIN_TOKEN when one is set).
+  status [ROUTE]   each ramp's step, state and the reason for its last decision
+  pause ROUTE      stop moving; the rollout stays where it is
+  resume ROUTE     continue a paused ramp (or restart an aborted one from its first step)
+  approve ROUTE    enter the step that waits for approval
+  abort ROUTE      set the rollout to 0 and stop
+  skip ROUTE       enter the next step now, without judging the gates
+Exit 0 when done, 1 when the proxy refuses (with its reason), 2 on usage errors.
 `,
   schema: `Usage: strangler-proxy schema
 
@@ -173,6 +187,47 @@ function cmdValidate (args: string[]): void {
   }
 }
 
+/** The running proxy's admin address: --admin, else the config's admin: (ADMIN_PORT overrides its port). */
+function adminTarget (values: { admin?: string | undefined, config?: string | undefined }): AdminTarget {
+  const token = process.env.STRANGLER_ADMIN_TOKEN || undefined
+  if (values.admin !== undefined) return { url: values.admin, token }
+  let admin: { host: string, port: number }
+  try {
+    admin = loadConfigFile(configPath(values.config)).admin
+  } catch (err) {
+    reportConfigFailure(err)
+  }
+  const host = admin.host === '0.0.0.0' ? '127.0.0.1' : admin.host === '::' ? '[::1]' : admin.host.includes(':') ? `[${admin.host}]` : admin.host
+  return { url: `http://${host}:${envPort('ADMIN_PORT') ?? admin.port}`, token }
+}
+
+async function cmdRamp (args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { ...HELP, config: { type: 'string', short: 'c' }, admin: { type: 'string' } } })
+  if (helpAsked('ramp', values)) return
+  const [action, route, ...extra] = positionals
+  if (extra.length > 0) usageError('ramp takes one route')
+  const target = adminTarget(values)
+  if (action === 'status') {
+    const answer = await callAdmin(target, 'GET', '/ramp')
+    if (answer.status !== 200) fail(problemText(answer))
+    const routes = (answer.body as { routes: Parameters<typeof rampTable>[0] }).routes.filter((r) => route === undefined || r.route === route)
+    if (route !== undefined && routes.length === 0) fail(`route "${route}" has no ramp plan`)
+    process.stdout.write(rampTable(routes))
+    return
+  }
+  if (action === undefined || !(RAMP_ACTIONS as readonly string[]).includes(action)) usageError(`ramp needs status or one of ${RAMP_ACTIONS.join(', ')}`)
+  if (route === undefined) usageError(`ramp ${action} needs ROUTE`)
+  const answer = await callAdmin(target, 'POST', `/ramp/${encodeURIComponent(route)}/${action}`)
+  if (answer.status !== 200) fail(problemText(answer))
+  process.stdout.write(rampTable([answer.body as Parameters<typeof rampTable>[0][number]]))
+}
+
+/** A refusal from the running proxy: its reason, exit 1. */
+function fail (message: string): never {
+  process.stderr.write(message + '\n')
+  process.exit(1)
+}
+
 function cmdSchema (args: string[]): void {
   const { values } = parseArgs({ args, strict: true, options: HELP })
   if (helpAsked('schema', values)) return
@@ -242,6 +297,7 @@ async function main (argv: string[]): Promise<void> {
       case 'explain': return await cmdExplain(rest)
       case 'override-token': return cmdOverrideToken(rest)
       case 'schema': return cmdSchema(rest)
+      case 'ramp': return await cmdRamp(rest)
       case '--version': case '-v': process.stdout.write(version() + '\n'); return
       case undefined: case '--help': case '-h': case 'help': process.stdout.write(USAGE); return
       default: usageError(`unknown command "${command}"`)

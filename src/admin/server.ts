@@ -14,6 +14,8 @@ import { explainRequest, describeRoutes } from '../decision/explain.js'
 import { newRequestId } from '../proxy/headers.js'
 import { adminRequestRefusal } from './browser-guard.js'
 import type { Metrics } from '../observe/metrics.js'
+import type { RampDriver } from '../ramp/driver.js'
+import { RAMP_ACTIONS, type RampAction } from '../ramp/machine.js'
 
 /**
  * Where the per-process state behind /metrics, /guard and /parity comes from: this
@@ -41,6 +43,8 @@ export interface AdminOptions {
   /** True once the traffic listener is up. */
   isListening: () => boolean
   sources: AdminSources
+  /** The ramp driver of this process; absent with --workers (a fleet runs `ramp run`). */
+  ramp?: RampDriver
 }
 
 /** An error message fit for an unauthenticated probe: no URLs, addresses or paths. */
@@ -123,10 +127,28 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
 
   app.get('/parity', async () => ({ routes: await opts.sources.parity() }))
 
+  const noRamps = 'this process drives no ramps: with --workers, run one `strangler-proxy ramp run` for the fleet'
+  app.get('/ramp', async (_request, reply) => opts.ramp === undefined ? sendProblem(reply, Errors.ADMIN_NOT_FOUND, noRamps) : { routes: opts.ramp.status() })
+
+  app.post('/ramp/:route/:action', async (request, reply) => {
+    const { route, action } = request.params as { route: string, action: string }
+    if (opts.ramp === undefined) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, noRamps)
+    if (!(RAMP_ACTIONS as readonly string[]).includes(action)) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, `ramp actions: ${RAMP_ACTIONS.join(', ')}; not "${action}"`)
+    const result = await opts.ramp.act(route, action as RampAction, 'admin API')
+    if (!result.ok) return sendProblem(reply, result.status === 404 ? Errors.ADMIN_NOT_FOUND : Errors.RAMP_CONFLICT, result.detail)
+    return result.ramp
+  })
+
   app.get('/metrics', async (_request, reply) => {
     const m = await opts.sources.metrics()
     return reply.header('content-type', m.contentType).send(m.body)
   })
+
+  /** explain shows the step a ramping route is at, and why. */
+  const withRamp = (result: Record<string, unknown>): Record<string, unknown> => {
+    const view = typeof result.route === 'string' ? opts.ramp?.view(result.route) : undefined
+    return view === undefined ? result : { ...result, ramp: { percent: view.percent, nextPercent: view.nextPercent ?? null, state: view.state, reason: view.reason } }
+  }
 
   app.get('/explain', async (request, reply) => {
     const q = request.query as Record<string, unknown>
@@ -136,7 +158,7 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
     }
     if (typeof q.host === 'string') headers.host = q.host
     if (typeof q.cookie === 'string') headers.cookie = q.cookie
-    return explainRequest(runtime.snapshot, { method: typeof q.method === 'string' ? q.method : 'GET', path: q.path, headers, ...(typeof q.ip === 'string' ? { clientIp: q.ip } : {}) })
+    return withRamp(await explainRequest(runtime.snapshot, { method: typeof q.method === 'string' ? q.method : 'GET', path: q.path, headers, ...(typeof q.ip === 'string' ? { clientIp: q.ip } : {}) }))
   })
 
   app.post('/explain', async (request, reply) => {
@@ -146,9 +168,9 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
     if (b === null || typeof b.path !== 'string' || (b.method !== undefined && typeof b.method !== 'string') || !validHeaders) {
       return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, 'send {"method": "GET", "path": "/some/path", "headers": {"name": "value"}}')
     }
-    return explainRequest(runtime.snapshot, { method: (b.method as string | undefined) ?? 'GET', path: b.path, headers: headers as Record<string, string>, ...(typeof b.ip === 'string' ? { clientIp: b.ip } : {}) })
+    return withRamp(await explainRequest(runtime.snapshot, { method: (b.method as string | undefined) ?? 'GET', path: b.path, headers: headers as Record<string, string>, ...(typeof b.ip === 'string' ? { clientIp: b.ip } : {}) }))
   })
 
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, Errors.NO_ROUTE, `admin endpoints: /healthz /readyz /routes /explain /guard /parity /metrics; not ${request.method} ${request.url.split('?')[0]}`))
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, Errors.NO_ROUTE, `admin endpoints: /healthz /readyz /routes /explain /guard /parity /ramp /metrics; not ${request.method} ${request.url.split('?')[0]}`))
   return app
 }

@@ -1,0 +1,56 @@
+/**
+ * The CLI's side of the admin port: `ramp status|pause|…` ask the running proxy
+ * over HTTP, with the admin token when one is set, and turn its answers into text.
+ * No argv, environment or exit here (cli.ts owns those).
+ */
+import { request } from 'undici'
+
+export interface AdminTarget {
+  /** http://host:port of the admin listener. */
+  readonly url: string
+  readonly token: string | undefined
+}
+
+export interface AdminAnswer {
+  readonly status: number
+  readonly body: unknown
+}
+
+export async function callAdmin (target: AdminTarget, method: 'GET' | 'POST', path: string): Promise<AdminAnswer> {
+  const res = await request(target.url.replace(/\/+$/, '') + path, {
+    method,
+    headers: {
+      accept: 'application/json',
+      ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
+      ...(target.token === undefined ? {} : { authorization: `Bearer ${target.token}` })
+    },
+    ...(method === 'POST' ? { body: '{}' } : {}),
+    headersTimeout: 10_000,
+    bodyTimeout: 10_000
+  })
+  const text = await res.body.text()
+  const json = (res.headers['content-type'] ?? '').includes('json')
+  return { status: res.statusCode, body: json && text !== '' ? JSON.parse(text) as unknown : text }
+}
+
+/** Rows of left-aligned columns, the first row the header. */
+export function table (rows: ReadonlyArray<readonly string[]>): string {
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
+  return rows.map((r) => r.map((c, i) => i === r.length - 1 ? c : c.padEnd(widths[i] as number)).join('  ')).join('\n') + '\n'
+}
+
+interface RampRow { route: string, flag: string, percent: number, nextPercent?: number, state: string, steps: number[], reason: string }
+
+export function rampTable (routes: readonly RampRow[]): string {
+  if (routes.length === 0) return 'no route has a ramp plan\n'
+  return table([
+    ['ROUTE', 'FLAG', 'STEP', 'NEXT', 'STATE', 'PLAN', 'WHY'],
+    ...routes.map((r) => [r.route, r.flag, `${r.percent} %`, r.nextPercent === undefined ? '-' : `${r.nextPercent} %`, r.state, r.steps.join(' → '), r.reason])
+  ])
+}
+
+/** The problem+json detail of a refused admin call, or the status. */
+export function problemText (answer: AdminAnswer): string {
+  const b = answer.body as { code?: string, detail?: string } | string
+  return typeof b === 'object' && b !== null ? `${b.code ?? answer.status}: ${b.detail ?? ''}` : `HTTP ${answer.status}: ${String(b).slice(0, 200)}`
+}
