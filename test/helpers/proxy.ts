@@ -46,10 +46,12 @@ export interface ProxyOptions {
   /** Extra files next to routes.yaml (flags.yaml, keys). */
   files?: Record<string, string>
   flagsStartWaitMs?: number
+  /** Start in this directory (a restart of an earlier proxy: same routes.yaml, same state). */
+  dir?: string
 }
 
 export async function startProxy (t: T, yaml: string, opts: ProxyOptions = {}): Promise<TestProxy> {
-  const dir = tempDir(t)
+  const dir = opts.dir ?? tempDir(t)
   for (const [name, content] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), content)
   const file = writeConfig(t, yaml, dir)
   const logs: LogLine[] = []

@@ -1,0 +1,214 @@
+/**
+ * Ramp plans on a single proxy with file flags, on real sockets: the proxy climbs the
+ * steps on its own traffic, holds with too little of it, steps back on injected 5xx
+ * keeping the earlier cohort on the new backend, waits for approval, obeys the CLI
+ * and resumes at the same step after a restart. Holds are seconds here.
+ */
+import t, { type Test } from 'tap'
+import { dirname } from 'node:path'
+import { request } from 'undici'
+import { startUpstream, type Upstream } from './helpers/backends.js'
+import { startProxy, sleep, type TestProxy } from './helpers/proxy.js'
+import { flagsJson, flaggedYaml, rollout } from './helpers/flags.js'
+import { runCli } from './helpers/cli.js'
+import { normalizedStrategyValue } from '../src/flags/unleash-internals.js'
+
+const FLAG = 'orders-on-django'
+
+/** One user id per bucket 1..100 of the flag's rollout, found by unleash-client's own hash. */
+const USERS: string[] = (() => {
+  const byBucket = new Map<number, string>()
+  for (let i = 0; byBucket.size < 100; i++) {
+    const b = normalizedStrategyValue(`user-${i}`, FLAG)
+    if (!byBucket.has(b)) byBucket.set(b, `user-${i}`)
+  }
+  return Array.from({ length: 100 }, (_, i) => byBucket.get(i + 1) as string)
+})()
+
+interface Ramp { route: string, percent: number, nextPercent?: number, state: string, reason: string, failures: number, lastJudgement?: { verdict: string, gates: Array<{ gate: string, pass: boolean | null }> } }
+
+async function rampOf (p: TestProxy): Promise<Ramp> {
+  const res = await request(`${p.adminUrl}/ramp`)
+  const body = await res.body.json() as { routes: Ramp[] }
+  return body.routes[0] as Ramp
+}
+
+/** Sends a round of requests, one per bucket, until stopped; records which backend each user got. */
+function traffic (p: TestProxy, seen: Map<number, string[]>, users = USERS): { stop: () => Promise<void> } {
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      await Promise.all(users.map(async (user, i) => {
+        const res = await request(`${p.url}/api/orders/1`, { headers: { 'x-user-id': user } })
+        const text = await res.body.text()
+        const backend = res.statusCode >= 500 ? `${res.statusCode}` : (JSON.parse(text) as { backend: string }).backend
+        const list = seen.get(i + 1) ?? []
+        list.push(backend)
+        seen.set(i + 1, list)
+      }))
+    }
+  })()
+  return { stop: async () => { running = false; await loop } }
+}
+
+async function until (p: TestProxy, what: (r: Ramp) => boolean, ms: number): Promise<Ramp> {
+  const end = Date.now() + ms
+  let r = await rampOf(p)
+  while (!what(r) && Date.now() < end) {
+    await sleep(200)
+    r = await rampOf(p)
+  }
+  return r
+}
+
+async function setup (t: Test, ramp: string, django?: Upstream, flagPercent = 0, dir?: string): Promise<{ p: TestProxy, legacy: Upstream, django: Upstream }> {
+  const legacy = await startUpstream(t, 'legacy')
+  django ??= await startUpstream(t, 'django')
+  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'guard: false   # the ramp alone decides here; latency noise under a loaded CI must not trip the guard').replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }\n    ramp: ${ramp}`), {
+    files: { 'flags.json': flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(flagPercent)] }]) },
+    ...(dir === undefined ? {} : { dir })
+  })
+  return { p, legacy, django }
+}
+
+t.test('a ramp climbs 1 → 5 → 25 on the traffic it sees, and says why at each step', async (t) => {
+  const { p } = await setup(t, '{ steps: [1, 5, 25, 50, 100], hold: 2s, minRequests: 3, approve: [50] }')
+  t.equal((await rampOf(p)).percent, 1, 'starts at the first step')
+  const seen = new Map<number, string[]>()
+  const load = traffic(p, seen)
+  const at5 = await until(p, (r) => r.percent === 5, 15_000)
+  t.equal(at5.percent, 5, `then 5 % (${at5.reason})`)
+  t.match(at5.reason, /entered 5 %; gates passed: 5xx 0\.00 %/, 'the reason names the gates')
+  const at25 = await until(p, (r) => r.state === 'awaiting_approval', 15_000)
+  await load.stop()
+  t.equal(at25.percent, 25, 'then 25 %')
+  t.equal(at25.nextPercent, 50)
+  t.match(at25.reason, /waits for approval to enter 50 %/, 'and 50 % waits for a person')
+  // What users see: bucket 3 has been on django since 5 %, bucket 60 never left legacy.
+  t.equal(seen.get(60)?.every((b) => b === 'legacy'), true, 'bucket 60 always on legacy')
+  t.equal(seen.get(1)?.every((b) => b === 'django'), true, 'bucket 1 always on django')
+  const metrics = await (await request(`${p.adminUrl}/metrics`)).body.text()
+  t.match(metrics, /strangler_ramp_step_percent\{route="orders"\} 25/)
+  t.match(metrics, /strangler_ramp_state\{route="orders",state="awaiting_approval"\} 1/)
+  t.match(metrics, /strangler_ramp_transitions_total\{route="orders",to="step_up"\} [3-9]/)
+  const explain = await (await request(`${p.adminUrl}/explain?path=/api/orders/1&header=x-user-id:${USERS[9] as string}`)).body.json() as { backend: string, ramp: { percent: number, state: string } }
+  t.same([explain.backend, explain.ramp.percent, explain.ramp.state], ['django', 25, 'awaiting_approval'], 'explain shows the step')
+
+  const approved = await request(`${p.adminUrl}/ramp/orders/approve`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+  t.equal(approved.statusCode, 200)
+  t.equal(((await approved.body.json()) as Ramp).percent, 50, 'approved: 50 %')
+  const again = await request(`${p.adminUrl}/ramp/orders/approve`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+  t.equal(again.statusCode, 409, 'nothing left to approve')
+  t.match(await again.body.json(), { code: 'SPX_RAMP_CONFLICT', detail: /nothing to approve: the ramp is running/ })
+})
+
+t.test('too little traffic neither promotes nor fails: the ramp waits and says so', async (t) => {
+  const { p } = await setup(t, '{ steps: [10, 50], hold: 1s, minRequests: 1000 }')
+  const seen = new Map<number, string[]>()
+  const load = traffic(p, seen)
+  await sleep(3500)
+  await load.stop()
+  const r = await rampOf(p)
+  t.equal(r.percent, 10)
+  t.equal(r.state, 'running')
+  t.match(r.reason, /^waiting: \d+ of 1000 requests on the new backend/)
+  t.equal(r.failures, 0)
+})
+
+t.test('5xx at 25 % step back to 5 %: only the newest cohort returns to legacy', async (t) => {
+  let failing = false
+  const django = await startUpstream(t, 'django', (_req, res) => {
+    res.writeHead(failing ? 500 : 200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ backend: 'django' }))
+  })
+  const { p } = await setup(t, '{ steps: [1, 5, 25, 50], hold: 2s, minRequests: 5, maxFailures: 5 }', django)
+  const seen = new Map<number, string[]>()
+  const load = traffic(p, seen)
+  await until(p, (r) => r.percent === 25, 20_000)
+  seen.clear()
+  failing = true
+  const back = await until(p, (r) => r.failures > 0, 15_000)
+  failing = false
+  await sleep(1500)
+  await load.stop()
+  t.equal(back.percent, 5, `stepped back to 5 % (${back.reason})`)
+  t.match(back.reason, /stepped back from 25 % to 5 %: gate failed: errors \(5xx [\d.]+ % on the new backend vs 0\.00 % on the baseline/)
+  // Buckets 1–5 reached django (or its 500s) on every request: never sent back to legacy.
+  for (let b = 1; b <= 5; b++) t.notOk(seen.get(b)?.includes('legacy'), `bucket ${b} never back on legacy`)
+  const after = (seen.get(20) ?? []).slice(-3)
+  t.same(after, ['legacy', 'legacy', 'legacy'], 'bucket 20 is back on legacy')
+  const metrics = await (await request(`${p.adminUrl}/metrics`)).body.text()
+  t.match(metrics, /strangler_ramp_transitions_total\{route="orders",to="step_back"\} 1/)
+  t.ok(p.logs.some((l) => l.level === 40 && /stepped back from 25 %/.test(String(l.msg))), 'a warning in the log')
+})
+
+t.test('pause, resume, skip and abort from the CLI; a restart resumes at the same step', async (t) => {
+  const first = await setup(t, '{ steps: [10, 30, 60], hold: 1h, minRequests: 1 }')
+  const dir = dirname(first.p.file)
+  const cli = async (...args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> => await runCli(['ramp', ...args, '--admin', first.p.adminUrl])
+  let r = await cli('skip', 'orders')
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /orders\s+orders-on-django\s+30 %\s+60 %\s+running\s+10 → 30 → 60\s+skipped to 30 % by admin API/)
+  r = await cli('pause', 'orders')
+  t.match(r.stdout, /30 %\s+60 %\s+paused/)
+  r = await cli('pause', 'orders')
+  t.equal(r.code, 1, 'pausing twice is refused')
+  t.match(r.stderr, /SPX_RAMP_CONFLICT: cannot pause a paused ramp/)
+  r = await cli('resume', 'orders')
+  t.match(r.stdout, /running/)
+  r = await cli('status')
+  t.match(r.stdout, /^ROUTE\s+FLAG\s+STEP\s+NEXT\s+STATE/)
+  r = await cli('approve', 'nope')
+  t.equal(r.code, 1)
+  t.match(r.stderr, /SPX_ADMIN_NOT_FOUND: route "nope" has no ramp plan/)
+  r = await runCli(['ramp', 'jump', 'orders', '--admin', first.p.adminUrl])
+  t.equal(r.code, 2, 'an unknown action is a usage error')
+
+  // A user in bucket 20 is on django at 30 %.
+  const user20 = USERS[19] as string
+  const backendOf = async (p: TestProxy): Promise<string> => ((await (await request(`${p.url}/api/orders/1`, { headers: { 'x-user-id': user20 } })).body.json()) as { backend: string }).backend
+  t.equal(await backendOf(first.p), 'django')
+  await first.p.shutdown('restart')
+  const second = await setup(t, '{ steps: [10, 30, 60], hold: 1h, minRequests: 1 }', undefined, 0, dir)
+  const resumed = await rampOf(second.p)
+  t.equal(resumed.percent, 30, 'the restart resumes at 30 %, not at the start')
+  t.equal(await backendOf(second.p), 'django', 'and serves it')
+  r = await runCli(['ramp', 'abort', 'orders', '--admin', second.p.adminUrl])
+  t.match(r.stdout, /0 %\s+10 %\s+aborted/)
+  t.equal(await backendOf(second.p), 'legacy', 'abort: back on legacy')
+})
+
+t.test('a rollout edited in flags.yaml under a ramp pauses it instead of writing over it', async (t) => {
+  const legacy = await startUpstream(t, 'legacy')
+  const django = await startUpstream(t, 'django')
+  const { writeFileSync } = await import('node:fs')
+  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'guard: false   # the ramp alone decides here; latency noise under a loaded CI must not trip the guard').replace('    flag: { name: orders-on-django, backend: django }', '    flag: { name: orders-on-django, backend: django }\n    ramp: { steps: [10, 30], hold: 1h }'), {
+    files: { 'flags.json': flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(0)] }]) },
+    watch: true
+  })
+  t.equal((await rampOf(p)).percent, 10)
+  writeFileSync(`${dirname(p.file)}/flags.json`, flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(70)] }]))
+  const r = await until(p, (x) => x.state === 'paused', 5000)
+  t.equal(r.state, 'paused')
+  t.match(r.reason, /the rollout of orders-on-django is 70 % in flags\.yaml, the ramp had set 10 %; it was changed outside the ramp/)
+  const explain = await (await request(`${p.adminUrl}/explain?path=/api/orders/1&header=x-user-id:${USERS[49] as string}`)).body.json() as { backend: string }
+  t.equal(explain.backend, 'django', 'the person\'s 70 % applies (bucket 50)')
+})
+
+t.test('while a ramp holds a step, shadow copies come only from the cohort that moves next', async (t) => {
+  const legacy = await startUpstream(t, 'legacy')
+  const django = await startUpstream(t, 'django')
+  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'guard: false').replace('    flag: { name: orders-on-django, backend: django }', '    flag: { name: orders-on-django, backend: django }\n    shadow: { backend: django, compare: { ignore: [$.backend, $.headers, $.rawHeaders] } }\n    ramp: { steps: [10, 30, 60], hold: 1h, minRequests: 1, minComparisons: 5 }'), {
+    files: { 'flags.json': flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(0)] }]) }
+  })
+  const load = traffic(p, new Map())
+  const r = await until(p, (x) => x.lastJudgement?.gates.find((g) => g.gate === 'parity')?.pass !== undefined, 8000)
+  await load.stop()
+  await sleep(300)
+  const copies = django.seen.filter((s) => s.headers['x-strangler-shadow'] === '1').map((s) => USERS.indexOf(String(s.headers['x-user-id'])) + 1)
+  t.ok(copies.length >= 20, `${copies.length} copies`)
+  t.same(copies.filter((b) => b <= 10 || b > 30), [], 'every copy is from a user in buckets 11–30')
+  t.same([...new Set(copies)].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 11), 'and every user of that cohort is copied')
+  const parity = r.lastJudgement?.gates.find((g) => g.gate === 'parity')
+  t.equal(parity?.pass, true, 'the parity gate judges those copies')
+})
