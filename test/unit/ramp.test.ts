@@ -1,0 +1,99 @@
+/** The ramp's pure cores, table-driven: the gates' arithmetic and the state machine. */
+import t from 'tap'
+import { judge } from '../../src/ramp/gates.js'
+import { quantile } from '../../src/ramp/figures.js'
+import { initialRecord, onAction, onJudgement, percentOf, fitToPlan, type RampRecord } from '../../src/ramp/machine.js'
+import type { RampConfig } from '../../src/config/config.js'
+
+const plan = (over: Partial<RampConfig> = {}): RampConfig => ({
+  steps: [1, 5, 25, 50, 100],
+  hold: 10_000,
+  minRequests: 100,
+  minComparisons: 20,
+  gates: { maxErrorRatioIncrease: 0.01, maxLatencyRatio: 1.5, minParity: 0.99 },
+  approve: new Set([50]),
+  onFail: 'stepBack',
+  maxFailures: 3,
+  ...over
+})
+const side = (requests: number, errors: number, p99: number | undefined): { requests: number, errors: number, p99: number | undefined } => ({ requests, errors, p99 })
+
+t.test('gates: verdicts and reasons', async (t) => {
+  const cases: Array<[string, Parameters<typeof judge>[1], number, 'wait' | 'pass' | 'fail', RegExp]> = [
+    ['too few on the new backend', { candidate: side(99, 0, 0.01), baseline: side(5000, 0, 0.01), parity: undefined }, 60_000, 'wait', /^waiting: 99 of 100 requests on the new backend$/],
+    ['too few on the baseline', { candidate: side(100, 0, 0.01), baseline: side(9, 0, 0.01), parity: undefined }, 60_000, 'wait', /^waiting: 9 of 10 requests on the baseline$/],
+    ['hold not over', { candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: undefined }, 9_999, 'wait', /^waiting: held 9 s of 10 s$/],
+    ['all pass', { candidate: side(100, 1, 0.015), baseline: side(100, 0, 0.01), parity: undefined }, 10_000, 'pass', /^gates passed: 5xx 1\.00 % on the new backend vs 0\.00 %.*: \+1\.00 %, limit \+1\.00 %; p99 15\.0 ms .* 10\.0 ms on the baseline: 1\.50×, limit 1\.5×$/],
+    ['errors just over', { candidate: side(100, 2, 0.01), baseline: side(1000, 9, 0.01), parity: undefined }, 10_000, 'fail', /^gate failed: errors \(5xx 2\.00 % on the new backend vs 0\.90 %/],
+    ['errors fail before hold is over', { candidate: side(100, 50, 0.01), baseline: side(100, 0, 0.01), parity: undefined }, 1_000, 'fail', /gate failed: errors/],
+    ['latency over', { candidate: side(100, 0, 0.0151), baseline: side(100, 0, 0.01), parity: undefined }, 10_000, 'fail', /^gate failed: latency \(p99 15\.1 ms/],
+    ['no baseline p99: latency passes', { candidate: side(100, 0, 0.5), baseline: side(100, 0, undefined), parity: undefined }, 10_000, 'pass', /no ratio/],
+    ['parity pending', { candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: { match: 19, mismatch: 0 } }, 10_000, 'wait', /^waiting: 19 of 20 shadow comparisons of the next cohort$/],
+    ['parity under', { candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: { match: 98, mismatch: 2 } }, 10_000, 'fail', /^gate failed: parity \(98 of 100 shadow comparisons of the next cohort match \(98\.00 %\), minimum 99\.00 %\)$/],
+    ['parity at the minimum', { candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: { match: 99, mismatch: 1 } }, 10_000, 'pass', /99 of 100/]
+  ]
+  for (const [name, figures, elapsed, verdict, reason] of cases) {
+    const j = judge(plan(), figures, elapsed)
+    t.equal(j.verdict, verdict, name)
+    t.match(j.reason, reason, `${name}: reason`)
+  }
+})
+
+t.test('quantile interpolates inside the bucket like histogram_quantile', async (t) => {
+  t.equal(quantile([0.1, 0.2], [0, 0, 0], 0.99), undefined)
+  t.equal(quantile([0.1, 0.2], [100, 0, 0], 0.5), 0.05)
+  t.equal(quantile([0.1, 0.2], [50, 50, 0], 0.99), 0.1 + 0.1 * (49 / 50))
+  t.equal(quantile([0.1, 0.2], [0, 0, 10], 0.99), 0.2, '+Inf answers the highest finite bound')
+})
+
+const pass = judge(plan(), { candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: undefined }, 10_000)
+const fail = judge(plan(), { candidate: side(100, 50, 0.01), baseline: side(100, 0, 0.01), parity: undefined }, 10_000)
+const at = (step: number, over: Partial<RampRecord> = {}): RampRecord => ({ flag: 'f', step, state: 'running', since: 0, failures: 0, reason: '', owned: true, updatedAt: 0, ...over })
+
+t.test('the state machine: judgements', async (t) => {
+  const cases: Array<[string, RampConfig, RampRecord, typeof pass, number, string, string | undefined]> = [
+    ['pass: next step', plan(), at(0), pass, 5, 'running', 'step_up'],
+    ['pass into an approval step: waits', plan(), at(2), pass, 25, 'awaiting_approval', 'awaiting_approval'],
+    ['pass at the step before the last: completes', plan({ approve: new Set() }), at(3), pass, 100, 'completed', 'completed'],
+    ['fail: one step back', plan(), at(2), fail, 5, 'running', 'step_back'],
+    ['fail at the first step: abort', plan(), at(0), fail, 0, 'aborted', 'aborted'],
+    ['fail with onFail abort', plan({ onFail: 'abort' }), at(3), fail, 0, 'aborted', 'aborted'],
+    ['the third failure aborts', plan(), at(3, { failures: 2 }), fail, 0, 'aborted', 'aborted'],
+    ['a paused ramp is not judged', plan(), at(2, { state: 'paused' }), fail, 25, 'paused', undefined]
+  ]
+  for (const [name, p, record, j, percent, state, transition] of cases) {
+    const out = onJudgement(p, record, j, 1)
+    t.same([percentOf(p, out.record), out.record.state, out.transition], [percent, state, transition], name)
+  }
+})
+
+t.test('the state machine: a person\'s actions', async (t) => {
+  const p = plan()
+  const cases: Array<[string, RampRecord, Parameters<typeof onAction>[2], number | string, string]> = [
+    ['approve a waiting step', at(2, { state: 'awaiting_approval' }), 'approve', 50, 'running'],
+    ['approve when nothing waits', at(2), 'approve', 'nothing to approve: the ramp is running', ''],
+    ['skip ignores the gates', at(1), 'skip', 25, 'running'],
+    ['skip to the last step completes', at(3), 'skip', 100, 'completed'],
+    ['pause holds the step', at(2), 'pause', 25, 'paused'],
+    ['pause twice', at(2, { state: 'paused' }), 'pause', 'cannot pause a paused ramp', ''],
+    ['resume', at(2, { state: 'paused', owned: false }), 'resume', 25, 'running'],
+    ['resume a running ramp', at(2), 'resume', 'only a paused or aborted ramp resumes; this one is running', ''],
+    ['abort', at(3), 'abort', 0, 'aborted'],
+    ['resume after abort restarts at the first step', at(-1, { state: 'aborted', failures: 3 }), 'resume', 1, 'running']
+  ]
+  for (const [name, record, action, percent, state] of cases) {
+    const out = onAction(p, record, action, 1, 'tester')
+    if (typeof percent === 'string') t.equal(out, percent, name)
+    else if (typeof out === 'string') t.fail(`${name}: ${out}`)
+    else {
+      t.same([percentOf(p, out.record), out.record.state], [percent, state], name)
+      t.equal(out.record.owned, true, `${name}: the ramp owns the rollout afterwards`)
+    }
+  }
+})
+
+t.test('a new ramp and a changed plan never take users back', async (t) => {
+  t.same([initialRecord(plan(), 'f', 0).step, initialRecord(plan({ approve: new Set([1]) }), 'f', 0).state], [0, 'awaiting_approval'])
+  t.equal(fitToPlan(plan({ steps: [10, 20, 40] }), at(3), 25).step, 1, '25 % under steps 10/20/40 → 20 %')
+  t.equal(fitToPlan(plan({ steps: [10, 20, 40] }), at(0), 5).step, -1, 'below the first step → 0 %')
+})
