@@ -79,7 +79,7 @@ function createRampDriver (runtime: Runtime, metrics: Metrics, opts: StartOption
   const env = opts.env ?? {}
   const driver: RampDriver = new RampDriver({
     logger: opts.logger,
-    store: new RampStore(privateDir(config.flags?.unleash?.backupDir, env), opts.configFile),
+    store: new RampStore(() => privateDir(config.flags?.unleash?.backupDir, env), opts.configFile),
     target: rolloutTarget(config, () => runtime.snapshot.flags, env),
     figures: new LocalFigures(metrics, () => runtime.shadow),
     ramps: () => rampRoutes(runtime.snapshot.config.routes),

@@ -72,6 +72,7 @@ export class RampDriver {
   readonly #judgements = new Map<string, Judgement>()
   /** Routes whose step changed in the last pass: requests in flight then belong to the old step. */
   readonly #settling = new Set<string>()
+  #loaded = false
   #queue: Promise<unknown> = Promise.resolve()
   #timer: NodeJS.Timeout | undefined
 
@@ -82,7 +83,6 @@ export class RampDriver {
 
   /** Loads saved state and takes up every ramp; then ticks every intervalMs. */
   async start (intervalMs: number): Promise<void> {
-    this.#records = this.#deps.store.load()
     await this.tick()
     this.#timer = setInterval(() => { void this.tick() }, intervalMs)
     this.#timer.unref()
@@ -96,6 +96,18 @@ export class RampDriver {
   async tick (): Promise<void> {
     await this.#serial(async () => {
       const ramps = this.#deps.ramps()
+      if (!this.#loaded) {
+        // Loaded when the first ramp appears (at start, or in a reload).
+        if (ramps.length === 0) return
+        try {
+          this.#records = this.#deps.store.load()
+        } catch (err) {
+          // Guessing a step is worse than standing still: the ramps wait until the file is fixed.
+          this.#deps.logger.error({ error: (err as Error).message }, 'ramp state unreadable: ramps stay where they are until it is fixed or removed')
+          return
+        }
+        this.#loaded = true
+      }
       const live = new Set(ramps.map((r) => r.route))
       for (const route of [...this.#records.keys()]) {
         if (!live.has(route)) this.#forget(route)

@@ -9,10 +9,18 @@ import { join, resolve } from 'node:path'
 import type { RampRecord } from './machine.js'
 
 export class RampStore {
-  readonly file: string
+  readonly #dir: () => string
+  readonly #name: string
+  #file: string | undefined
 
-  constructor (dir: string, configFile: string) {
-    this.file = join(dir, `ramps-${createHash('sha256').update(resolve(configFile)).digest('hex').slice(0, 12)}.json`)
+  /** `dir` is asked for on first use: a config without ramps never creates the state directory. */
+  constructor (dir: () => string, configFile: string) {
+    this.#dir = dir
+    this.#name = `ramps-${createHash('sha256').update(resolve(configFile)).digest('hex').slice(0, 12)}.json`
+  }
+
+  get file (): string {
+    return (this.#file ??= join(this.#dir(), this.#name))
   }
 
   /** Route name → record; empty when there is no file yet. A damaged file is an error: guessing a step is worse than stopping. */
