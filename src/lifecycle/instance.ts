@@ -83,8 +83,7 @@ function createRampDriver (runtime: Runtime, metrics: Metrics, opts: StartOption
     target: rolloutTarget(config, () => runtime.snapshot.flags, env),
     figures: new LocalFigures(metrics, () => runtime.shadow),
     ramps: () => rampRoutes(runtime.snapshot.config.routes),
-    transition: (route, to) => metrics.rampTransition(route, to),
-    nextCohort: (bands) => { runtime.nextCohort = bands }
+    transition: (route, to) => metrics.rampTransition(route, to)
   })
   metrics.watchRamps(() => driver.status(), RAMP_STATES)
   return driver

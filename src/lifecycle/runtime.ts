@@ -54,8 +54,6 @@ export class Runtime {
   readonly #deps: RuntimeDeps
   readonly guard: Guard
   readonly shadow: ShadowTraffic
-  /** Route → the buckets (low, high] of the cohort a ramp moves next; shadow copies come from them. */
-  nextCohort: ReadonlyMap<string, readonly [number, number]> = new Map()
   /** "backend override ignored", at most once per 10 s per reason. */
   readonly overrideWarnings: RateLimitedLog
 

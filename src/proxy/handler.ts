@@ -21,8 +21,8 @@ import { serializeCookie } from '../decision/cookies.js'
 import { exchange, Cancel, type ExchangeEvents } from './exchange.js'
 import { resolve } from '../routing/resolve.js'
 import { chooseBackend } from '../decision/choose.js'
-import { rolloutBucket } from '../flags/rollout.js'
-import type { Context } from '../flags/unleash-internals.js'
+import { rolloutBucket, rolloutOf } from '../flags/rollout.js'
+import type { Context, FeatureInterface } from '../flags/unleash-internals.js'
 import { clientAddress } from '../decision/client-address.js'
 import { upstreamHeadersFor } from './forward-headers.js'
 import { BodyLimit, prebuffer, PREBUFFER_BYTES, type Prebuffered } from './request-body.js'
@@ -46,8 +46,7 @@ function startShadow (runtime: Runtime, snap: Snapshot, route: Route, primary: B
   const config = route.config.shadow
   if (config === undefined) return undefined
   // While a ramp holds a step, copies come from the cohort that moves next only.
-  const band = runtime.nextCohort.get(route.name)
-  if (band !== undefined && !inBand(snap, route, context, band)) return undefined
+  if (route.config.ramp !== undefined && !inNextCohort(snap, route, context)) return undefined
   const other = primary.backend.name === config.backend ? route.backend : config.backend
   const target = snap.pools.get(other)
   if (target === undefined || other === primary.backend.name) return undefined
@@ -66,10 +65,17 @@ function startShadow (runtime: Runtime, snap: Snapshot, route: Route, primary: B
   })
 }
 
-function inBand (snap: Snapshot, route: Route, context: Context | undefined, [low, high]: readonly [number, number]): boolean {
+/**
+ * The next cohort of a ramp: users whose bucket lies above the rollout this proxy
+ * serves and at most the plan's next step. Read from the flag itself, so every
+ * replica agrees whichever process drives the ramp.
+ */
+function inNextCohort (snap: Snapshot, route: Route, context: Context | undefined): boolean {
   const feature = route.config.flag === undefined ? undefined : snap.flags?.definition(route.config.flag.name)
-  const bucket = feature === undefined || context === undefined ? undefined : rolloutBucket(feature, context)
-  return bucket !== undefined && bucket > low && bucket <= high
+  const low = feature === undefined ? undefined : rolloutOf(feature)
+  const high = low === undefined ? undefined : route.config.ramp?.steps.find((s) => s > low)
+  const bucket = high === undefined || context === undefined ? undefined : rolloutBucket(feature as FeatureInterface, context)
+  return bucket !== undefined && bucket > (low as number) && bucket <= (high as number)
 }
 
 export function createProxyHandler (runtime: Runtime) {

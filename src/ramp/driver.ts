@@ -55,8 +55,6 @@ export interface RampDriverDeps {
   readonly ramps: () => readonly RampRoute[]
   /** Called after every transition, for metrics (and the timeline). */
   readonly transition?: (route: string, to: Transition, record: RampRecord) => void
-  /** The users whose bucket lies in (low, high] are the next cohort: shadow copies are drawn from them. */
-  readonly nextCohort?: (bands: ReadonlyMap<string, readonly [number, number]>) => void
   readonly now?: () => number
 }
 
@@ -119,7 +117,6 @@ export class RampDriver {
           this.#note(ramp.route, `could not reach ${this.#deps.target.where}: ${(err as Error).message}`)
         }
       }
-      this.#publishBands()
       this.#save()
     })
   }
@@ -132,7 +129,6 @@ export class RampDriver {
       const outcome = onAction(ramp.plan, record, action, this.#now(), who)
       if (typeof outcome === 'string') return { ok: false, status: 409, detail: outcome } as const
       await this.#apply(ramp, outcome)
-      this.#publishBands()
       this.#save()
       return { ok: true, ramp: this.#view(ramp) } as const
     })
@@ -265,17 +261,6 @@ export class RampDriver {
     this.#judgements.delete(route)
     this.#settling.delete(route)
     if (flag !== undefined) this.#deps.target.release(flag)
-  }
-
-  #publishBands (): void {
-    const bands = new Map<string, readonly [number, number]>()
-    for (const ramp of this.#plans.values()) {
-      const r = this.#records.get(ramp.route)
-      if (r === undefined || !ramp.sides.shadowed || (r.state !== 'running' && r.state !== 'awaiting_approval')) continue
-      const next = ramp.plan.steps[r.step + 1]
-      if (next !== undefined) bands.set(ramp.route, [percentOf(ramp.plan, r), next])
-    }
-    this.#deps.nextCohort?.(bands)
   }
 
   #save (): void {
