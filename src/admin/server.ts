@@ -3,7 +3,6 @@
  * table and explain. Never reachable from the traffic port. With
  * STRANGLER_ADMIN_TOKEN set, everything but the probes needs that bearer token.
  */
-import { timingSafeEqual, createHash } from 'node:crypto'
 import { basename } from 'node:path'
 import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify'
 import type { Logger } from 'pino'
@@ -12,10 +11,10 @@ import { Errors } from '../errors.js'
 import { sendProblem } from '../problem.js'
 import { explainRequest, describeRoutes } from '../decision/explain.js'
 import { newRequestId } from '../proxy/headers.js'
-import { adminRequestRefusal } from './browser-guard.js'
+import { protectAdmin } from './access.js'
+import { registerRampRoutes } from './ramp-routes.js'
 import type { Metrics } from '../observe/metrics.js'
 import type { RampDriver } from '../ramp/driver.js'
-import { RAMP_ACTIONS, type RampAction } from '../ramp/machine.js'
 
 /**
  * Where the per-process state behind /metrics, /guard and /parity comes from: this
@@ -56,13 +55,6 @@ function withoutAddresses (message: string): string {
     .replace(/'\/[^']*'|(?<=\s)\/\S+/g, '<path>')
 }
 
-function tokenMatches (expected: string, header: string | undefined): boolean {
-  if (header === undefined || !header.startsWith('Bearer ')) return false
-  const a = createHash('sha256').update(expected).digest()
-  const b = createHash('sha256').update(header.slice(7)).digest()
-  return timingSafeEqual(a, b)
-}
-
 function parseHeaderList (value: unknown): Record<string, string> | undefined {
   const list = value === undefined ? [] : Array.isArray(value) ? value : [value]
   const out: Record<string, string> = {}
@@ -83,17 +75,7 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
     genReqId: (req) => newRequestId(req.headers['x-request-id'])
   })
 
-  app.addHook('onRequest', async (request, reply) => {
-    const refusal = adminRequestRefusal(request.method, request.headers, runtime.snapshot.config.admin)
-    if (refusal !== undefined) return sendProblem(reply, refusal.status === 403 ? Errors.ADMIN_FORBIDDEN : Errors.ADMIN_BAD_REQUEST, refusal.detail)
-    if (opts.token === undefined) return
-    const path = request.url.split('?')[0]
-    if (path === '/healthz' || path === '/readyz') return
-    if (!tokenMatches(opts.token, request.headers.authorization)) {
-      reply.header('www-authenticate', 'Bearer')
-      return sendProblem(reply, Errors.ADMIN_UNAUTHORIZED, 'send Authorization: Bearer <STRANGLER_ADMIN_TOKEN>')
-    }
-  })
+  protectAdmin(app, { token: opts.token, admin: () => runtime.snapshot.config.admin })
 
   app.get('/healthz', async () => ({ status: 'ok' }))
 
@@ -127,17 +109,9 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
 
   app.get('/parity', async () => ({ routes: await opts.sources.parity() }))
 
-  const noRamps = 'this process drives no ramps: with --workers, run one `strangler-proxy ramp run` for the fleet'
-  app.get('/ramp', async (_request, reply) => opts.ramp === undefined ? sendProblem(reply, Errors.ADMIN_NOT_FOUND, noRamps) : { routes: opts.ramp.status() })
-
-  app.post('/ramp/:route/:action', async (request, reply) => {
-    const { route, action } = request.params as { route: string, action: string }
-    if (opts.ramp === undefined) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, noRamps)
-    if (!(RAMP_ACTIONS as readonly string[]).includes(action)) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, `ramp actions: ${RAMP_ACTIONS.join(', ')}; not "${action}"`)
-    const result = await opts.ramp.act(route, action as RampAction, 'admin API')
-    if (!result.ok) return sendProblem(reply, result.status === 404 ? Errors.ADMIN_NOT_FOUND : Errors.RAMP_CONFLICT, result.detail)
-    return result.ramp
-  })
+  registerRampRoutes(app, () => runtime.snapshot.config.ramps.driver === 'fleet'
+    ? { unavailable: 'ramps.driver is fleet: `strangler-proxy ramp run` drives the ramps; ask it (ramp status --admin DRIVER_URL)' }
+    : opts.ramp === undefined ? { unavailable: 'this process drives no ramps: a --workers primary does not (see docs/ramp-plans.md)' } : { driver: opts.ramp })
 
   app.get('/metrics', async (_request, reply) => {
     const m = await opts.sources.metrics()

@@ -1,0 +1,26 @@
+/** GET /ramp and POST /ramp/ROUTE/ACTION, on the proxy's admin port and on the fleet driver's. */
+import type { FastifyInstance } from 'fastify'
+import { Errors } from '../errors.js'
+import { sendProblem } from '../problem.js'
+import type { RampDriver } from '../ramp/driver.js'
+import { RAMP_ACTIONS, type RampAction } from '../ramp/machine.js'
+
+/** The driver to ask, or why this process has none. */
+export type RampHost = { readonly driver: RampDriver } | { readonly unavailable: string }
+
+export function registerRampRoutes (app: FastifyInstance, host: () => RampHost): void {
+  app.get('/ramp', async (_request, reply) => {
+    const h = host()
+    return 'unavailable' in h ? sendProblem(reply, Errors.ADMIN_NOT_FOUND, h.unavailable) : { routes: h.driver.status() }
+  })
+
+  app.post('/ramp/:route/:action', async (request, reply) => {
+    const { route, action } = request.params as { route: string, action: string }
+    const h = host()
+    if ('unavailable' in h) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, h.unavailable)
+    if (!(RAMP_ACTIONS as readonly string[]).includes(action)) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, `ramp actions: ${RAMP_ACTIONS.join(', ')}; not "${action}"`)
+    const result = await h.driver.act(route, action as RampAction, 'admin API')
+    if (!result.ok) return sendProblem(reply, result.status === 404 ? Errors.ADMIN_NOT_FOUND : Errors.RAMP_CONFLICT, result.detail)
+    return result.ramp
+  })
+}
