@@ -13,7 +13,7 @@ import { parsePathPattern, parseHostPattern } from '../routing/patterns.js'
 import { DEFAULTS } from './defaults.js'
 import type { Problems, Path } from './problems.js'
 import type { RawConfig, RawGuard, RawRamp, RawSources } from './raw.js'
-import type { BackendConfig, ClientLimits, CohortConfig, Config, FlagsConfig, GuardConfig, RampConfig, RouteConfig, ValueSource } from './types.js'
+import type { BackendConfig, ClientLimits, CohortConfig, Config, FlagsConfig, GuardConfig, RampConfig, RampsConfig, RouteConfig, ValueSource } from './types.js'
 
 /** Headers never compared by shadow traffic: their values would be kept in /parity samples. */
 const CREDENTIAL_HEADERS = new Set(['set-cookie', 'cookie', 'authorization', 'proxy-authorization'])
@@ -197,11 +197,28 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
     routes: Object.freeze(routes),
     flags,
     cohort,
-    override: Object.freeze({ ...DEFAULTS.override, ...raw.override })
+    override: Object.freeze({ ...DEFAULTS.override, ...raw.override }),
+    ramps: normalizeRamps(raw, routes, dur, problems)
   })
 }
 
 type Dur = (value: string | undefined, fallback: number) => number
+
+function normalizeRamps (raw: RawConfig, routes: readonly RouteConfig[], dur: Dur, problems: Problems): RampsConfig {
+  const r = raw.ramps
+  const driver = r?.driver ?? DEFAULTS.ramps.driver
+  if (r?.prometheus !== undefined) {
+    const url = URL.canParse(r.prometheus) ? new URL(r.prometheus) : undefined
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) problems.add(['ramps', 'prometheus'], `"${r.prometheus}" is not an http(s) URL`)
+  }
+  if (driver === 'fleet' && routes.some((x) => x.ramp !== undefined)) {
+    if (raw.flags?.unleash === undefined) problems.add(['ramps', 'driver'], 'fleet needs flags.unleash: the fleet driver writes each step into Unleash, where every replica reads it')
+    if (r?.prometheus === undefined) problems.add(['ramps', 'driver'], 'fleet needs ramps.prometheus: the fleet driver reads the gates from the sums over all replicas')
+  }
+  const interval = dur(r?.interval, DEFAULTS.ramps.interval)
+  if (interval < 100) problems.add(['ramps', 'interval'], 'must be at least 100ms')
+  return Object.freeze({ driver, prometheus: r?.prometheus, interval })
+}
 
 function rampConfig (r: RawRamp, hasFlagBackend: boolean, at: Path, problems: Problems, dur: Dur): RampConfig {
   const d = DEFAULTS.ramp

@@ -74,6 +74,7 @@ export interface RawConfig {
   }
   override?: { header?: string, cookie?: string }
   guard?: false | RawGuard
+  ramps?: { driver?: 'proxy' | 'fleet', prometheus?: string, interval?: string }
   listen?: { host?: string, port?: number }
   admin?: { host?: string, port?: number, allowedHosts?: string[] }
   client?: {

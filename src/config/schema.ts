@@ -133,6 +133,15 @@ export const configSchema = {
       }
     },
     guard: { anyOf: [{ const: false }, guard] },
+    ramps: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        driver: { enum: ['proxy', 'fleet'] },
+        prometheus: { type: 'string', minLength: 1 },
+        interval: duration
+      }
+    },
     override: {
       type: 'object',
       additionalProperties: false,

@@ -193,4 +193,14 @@ export interface Config {
   readonly flags: FlagsConfig | undefined
   readonly cohort: CohortConfig
   readonly override: { readonly header: string, readonly cookie: string }
+  readonly ramps: RampsConfig
+}
+
+/** Who drives the ramp plans: each proxy its own, or one `strangler-proxy ramp run` for a fleet. */
+export interface RampsConfig {
+  readonly driver: 'proxy' | 'fleet'
+  /** The fleet driver's Prometheus (its HTTP API base URL). */
+  readonly prometheus: string | undefined
+  /** How often ramps are judged (ms). */
+  readonly interval: number
 }

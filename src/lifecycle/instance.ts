@@ -71,9 +71,6 @@ export function urlOf (app: FastifyInstance): string {
   return `http://${host}:${addr.port}`
 }
 
-/** How often ramps are judged: a step's hold is minutes in production, seconds in tests. */
-const RAMP_INTERVAL_MS = 1000
-
 function createRampDriver (runtime: Runtime, metrics: Metrics, opts: StartOptions): RampDriver {
   const config = runtime.snapshot.config
   const env = opts.env ?? {}
@@ -82,7 +79,8 @@ function createRampDriver (runtime: Runtime, metrics: Metrics, opts: StartOption
     store: new RampStore(() => privateDir(config.flags?.unleash?.backupDir, env), opts.configFile),
     target: rolloutTarget(config, () => runtime.snapshot.flags, env),
     figures: new LocalFigures(metrics, () => runtime.shadow),
-    ramps: () => rampRoutes(runtime.snapshot.config.routes),
+    // With ramps.driver: fleet, `ramp run` drives and this proxy only follows the flags.
+    ramps: () => runtime.snapshot.config.ramps.driver === 'proxy' ? rampRoutes(runtime.snapshot.config.routes) : [],
     transition: (route, to) => metrics.rampTransition(route, to)
   })
   metrics.watchRamps(() => driver.status(), RAMP_STATES)
@@ -119,7 +117,7 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
     throw err
   }
   listening = true
-  await ramp?.start(RAMP_INTERVAL_MS)
+  await ramp?.start(config.ramps.interval)
   const proxyUrl = urlOf(proxy)
   const adminUrl = admin === undefined ? undefined : urlOf(admin)
   logger.info({ proxy: proxyUrl, admin: adminUrl, config: opts.configFile, version: config.version, routes: config.routes.length }, 'listening')

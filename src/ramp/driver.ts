@@ -56,6 +56,8 @@ export interface RampDriverDeps {
   /** Called after every transition, for metrics (and the timeline). */
   readonly transition?: (route: string, to: Transition, record: RampRecord) => void
   readonly now?: () => number
+  /** Least time between writing a step and starting its window: a fleet's replicas must have refreshed their flags (default: one pass). */
+  readonly settleMs?: number
 }
 
 export type ActionResult = { readonly ok: true, readonly ramp: RampView } | { readonly ok: false, readonly status: 404 | 409, readonly detail: string }
@@ -68,8 +70,8 @@ export class RampDriver {
   readonly #applied = new Map<string, number>()
   readonly #plans = new Map<string, RampRoute>()
   readonly #judgements = new Map<string, Judgement>()
-  /** Routes whose step changed in the last pass: requests in flight then belong to the old step. */
-  readonly #settling = new Set<string>()
+  /** Route → when its step was written: until the step has settled, answers belong to the old step. */
+  readonly #settling = new Map<string, number>()
   #loaded = false
   #queue: Promise<unknown> = Promise.resolve()
   #timer: NodeJS.Timeout | undefined
@@ -196,10 +198,14 @@ export class RampDriver {
       return
     }
     if (record.state !== 'running') return
-    if (this.#settling.delete(route)) {
-      // The window starts one pass after the step: answers still in flight when it
-      // changed were decided under the old step and must not count for the new one.
+    const written = this.#settling.get(route)
+    if (written !== undefined) {
+      // The window starts one pass (and settleMs) after the step: answers still in
+      // flight, or from replicas not yet refreshed, belong to the old step.
+      if (this.#now() - written < (this.#deps.settleMs ?? 0)) return
+      this.#settling.delete(route)
       this.#deps.figures.mark(ramp.sides, this.#now())
+      this.#records.set(route, { ...record, since: this.#now() })
       return
     }
     const figures = await this.#deps.figures.read(ramp.sides, record.since)
@@ -236,7 +242,7 @@ export class RampDriver {
     try {
       await this.#deps.target.write(ramp.flag, percent)
       this.#applied.set(ramp.route, percent)
-      this.#settling.add(ramp.route)
+      this.#settling.set(ramp.route, this.#now())
     } catch (err) {
       // #applied keeps the last value written: the next pass sees the difference and tries again.
       this.#note(ramp.route, `could not set the rollout of ${ramp.flag} to ${percent} % in ${this.#deps.target.where}: ${(err as Error).message}; retrying`)
