@@ -17,6 +17,7 @@ import { parseDuration } from './config/units.js'
 import { publishedSchema } from './config/published-schema.js'
 import { callAdmin, problemText, rampTable, type AdminTarget } from './admin/client.js'
 import { RAMP_ACTIONS } from './ramp/machine.js'
+import { runRampDriver } from './lifecycle/ramp-runner.js'
 
 /** Each command's own usage, for `COMMAND --help`. */
 const COMMAND_USAGE: Record<string, string> = {
@@ -38,6 +39,7 @@ Prints, as JSON, the route, backend and reason a request would get, with the fla
 working (context, strategies, bucket), without forwarding anything.
 `,
   ramp: `Usage: strangler-proxy ramp status|pause|resume|approve|abort|skip [ROUTE] [--config routes.yaml] [--admin URL]
+       strangler-proxy ramp run [--config routes.yaml] [--listen 127.0.0.1:8082] [--prometheus URL]
 
 Shows or steers the ramp plans of a running proxy through its admin port (the
 address from the config's admin:, or --admin; STRANGLER_ADMIN_TOKEN when one is set).
@@ -47,6 +49,9 @@ address from the config's admin:, or --admin; STRANGLER_ADMIN_TOKEN when one is 
   approve ROUTE    enter the step that waits for approval
   abort ROUTE      set the rollout to 0 and stop
   skip ROUTE       enter the next step now, without judging the gates
+  run              the fleet's single ramp driver (ramps.driver: fleet): gates from
+                   Prometheus sums over every replica, steps written into Unleash
+                   (UNLEASH_ADMIN_TOKEN); /ramp, /metrics and /healthz on --listen
 Exit 0 when done, 1 when the proxy refuses (with its reason), 2 on usage errors.
 `,
   schema: `Usage: strangler-proxy schema
@@ -202,10 +207,11 @@ function adminTarget (values: { admin?: string | undefined, config?: string | un
 }
 
 async function cmdRamp (args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { ...HELP, config: { type: 'string', short: 'c' }, admin: { type: 'string' } } })
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { ...HELP, config: { type: 'string', short: 'c' }, admin: { type: 'string' }, listen: { type: 'string' }, prometheus: { type: 'string' } } })
   if (helpAsked('ramp', values)) return
   const [action, route, ...extra] = positionals
   if (extra.length > 0) usageError('ramp takes one route')
+  if (action === 'run') return await cmdRampRun(values)
   const target = adminTarget(values)
   if (action === 'status') {
     const answer = await callAdmin(target, 'GET', '/ramp')
@@ -220,6 +226,35 @@ async function cmdRamp (args: string[]): Promise<void> {
   const answer = await callAdmin(target, 'POST', `/ramp/${encodeURIComponent(route)}/${action}`)
   if (answer.status !== 200) fail(problemText(answer))
   process.stdout.write(rampTable([answer.body as Parameters<typeof rampTable>[0][number]]))
+}
+
+async function cmdRampRun (values: { config?: string | undefined, listen?: string | undefined, prometheus?: string | undefined }): Promise<void> {
+  const listen = values.listen ?? '127.0.0.1:8082'
+  const i = listen.lastIndexOf(':')
+  const port = Number(listen.slice(i + 1))
+  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) usageError(`--listen ${listen} is not HOST:PORT`)
+  const token = process.env.STRANGLER_ADMIN_TOKEN
+  if (token === '') usageError('STRANGLER_ADMIN_TOKEN is set but empty; set a token, or unset the variable')
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info', pretty: process.env.LOG_FORMAT === 'pretty' })
+  let runner: Awaited<ReturnType<typeof runRampDriver>>
+  try {
+    runner = await runRampDriver({
+      configFile: configPath(values.config),
+      logger,
+      host: listen.slice(0, i).replace(/^\[|\]$/g, ''),
+      port,
+      ...(token === undefined ? {} : { adminToken: token }),
+      ...(values.prometheus === undefined ? {} : { prometheus: values.prometheus }),
+      env: process.env
+    })
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof ProxyError) reportConfigFailure(err)
+    fail(`ramp run: ${(err as Error).message}`)
+  }
+  process.on('SIGHUP', () => runner.reload('SIGHUP'))
+  const stop = (): void => { void runner.stop().then(() => process.exit(0)) }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
 }
 
 /** A refusal from the running proxy: its reason, exit 1. */

@@ -4,15 +4,15 @@
  * Rules also pass promtool's checks and unit tests.
  */
 import t from 'tap'
-import { spawn, spawnSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import net from 'node:net'
 import { request } from 'undici'
 import { parse } from 'yaml'
 import { startUpstream, closedPort } from './helpers/backends.js'
-import { startProxy, tempDir, sleep, ROOT } from './helpers/proxy.js'
+import { startProxy, sleep, ROOT } from './helpers/proxy.js'
 import { flagsJson, flaggedYaml, rollout } from './helpers/flags.js'
+import { startPrometheus } from './helpers/prometheus.js'
 
 const RULES = join(ROOT, 'deploy/prometheus/rules/strangler.rules.yml')
 const DASHBOARD = join(ROOT, 'deploy/grafana/dashboards/strangler-proxy.json')
@@ -72,39 +72,7 @@ t.test('real Prometheus evaluates every dashboard query and rule over real traff
     .replace('routes:\n', 'routes:\n  - { name: gone, match: { path: /gone/* }, backend: gone }\n  - { name: shadowed, match: { path: /other/* }, backend: legacy, shadow: { backend: django } }\n')
   const proxy = await startProxy(t, yaml, { files: { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [rollout(50)] }]) } })
 
-  const dir = tempDir(t)
-  const port = await new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(p))
-    })
-  })
-  writeFileSync(join(dir, 'prometheus.yml'), `global: { scrape_interval: 1s, evaluation_interval: 1s }
-rule_files: [ "${RULES}" ]
-scrape_configs:
-  - job_name: strangler-proxy
-    static_configs: [ { targets: [ "${new URL(proxy.adminUrl).host}" ] } ]
-`)
-  const prom = spawn('prometheus', [
-    `--config.file=${join(dir, 'prometheus.yml')}`,
-    `--storage.tsdb.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`
-  ], { stdio: ['ignore', 'ignore', 'pipe'] })
-  let promLog = ''
-  prom.stderr.on('data', (c: Buffer) => { promLog = (promLog + c.toString()).slice(-4000) })
-  t.teardown(() => { prom.kill('SIGKILL') })
-  const api = `http://127.0.0.1:${port}`
-  for (let i = 0; ; i++) {
-    try {
-      const res = await request(`${api}/-/ready`)
-      await res.body.dump()
-      if (res.statusCode === 200) break
-    } catch {
-      // Not listening yet.
-    }
-    if (i > 100) throw new Error(`prometheus did not start: ${promLog}`)
-    await sleep(100)
-  }
+  const { api } = await startPrometheus(t, [new URL(proxy.adminUrl).host], { ruleFiles: [RULES] })
 
   // Eight seconds of traffic as 50 users: both backends, and a route whose backend is down.
   const until = Date.now() + 8000

@@ -212,3 +212,35 @@ t.test('while a ramp holds a step, shadow copies come only from the cohort that 
   const parity = r.lastJudgement?.gates.find((g) => g.gate === 'parity')
   t.equal(parity?.pass, true, 'the parity gate judges those copies')
 })
+
+t.test('a bad ramp plan is refused with file, line and field, every problem at once', async (t) => {
+  const legacy = 'http://127.0.0.1:1'
+  const yaml = flaggedYaml(legacy, legacy, 'ramps: { driver: fleet, interval: 10ms }')
+    .replace('    flag: { name: orders-on-django, backend: django }', '    flag: { name: orders-on-django, variants: { a: django } }\n    ramp: { steps: [5, 5, 2], approve: [50], hold: 500ms, onFail: retreat }')
+  const dir = (await import('./helpers/proxy.js')).tempDir(t)
+  const { writeFileSync } = await import('node:fs')
+  writeFileSync(`${dir}/routes.yaml`, yaml)
+  writeFileSync(`${dir}/flags.json`, flagsJson([]))
+  const r = await runCli(['validate', `${dir}/routes.yaml`])
+  t.equal(r.code, 1)
+  const lines = r.stderr.trim().split('\n')
+  t.equal(lines.at(-1), 'SPX_CONFIG_INVALID: 9 problem(s)')
+  for (const expected of [
+    /routes\.yaml:15:\d+: routes\[0\]\.ramp\.onFail: must be equal to one of the allowed values/,
+    /routes\.yaml:\d+:\d+: ramps\.driver: fleet needs flags\.unleash/,
+    /routes\.yaml:\d+:\d+: ramps\.interval: must be at least 100ms/,
+    /routes\.yaml:\d+:\d+: routes\[0\]\.ramp: needs a route flag with backend:/,
+    /routes\.yaml:\d+:\d+: routes\[0\]\.ramp\.steps\[1\]: 5 is not above the step before it \(5\); steps climb/,
+    /routes\.yaml:\d+:\d+: routes\[0\]\.ramp\.steps\[2\]: 2 is not above the step before it \(5\)/,
+    /routes\.yaml:\d+:\d+: routes\[0\]\.ramp\.approve\[0\]: 50 is not one of the steps \(5, 5, 2\)/,
+    /routes\.yaml:\d+:\d+: routes\[0\]\.ramp\.hold: must be at least 1s/
+  ]) t.ok(lines.some((l) => expected.test(l)), String(expected))
+})
+
+t.test('ramp run refuses a config whose proxies drive their own ramps', async (t) => {
+  const legacy = await startUpstream(t, 'legacy')
+  const { p } = await setup(t, '{ steps: [10, 30] }', legacy)
+  const r = await runCli(['ramp', 'run', '--config', p.file, '--listen', '127.0.0.1:0'])
+  t.equal(r.code, 1)
+  t.match(r.stderr, /ramp run: ramps\.driver is not fleet: every proxy drives its own ramps, and a second driver would fight them/)
+})

@@ -7,7 +7,6 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config/config.js'
 import { ConfigError, formatProblem } from '../errors.js'
-import type { Runtime } from './runtime.js'
 
 export type ReloadResult =
   | { ok: true, changed: boolean, version: string, restartRequired: string[] }
@@ -19,7 +18,14 @@ export interface ReloadSource {
   readonly load: () => Config
 }
 
-export function reloadConfig (runtime: Runtime, source: ReloadSource, trigger: string, logger: Logger): ReloadResult {
+/** What a reload swaps the config of: the proxy's runtime, or the fleet ramp driver's config. */
+export interface ConfigHolder {
+  readonly snapshot: { readonly config: Config }
+  /** Takes a validated config; returns the fields that need a restart. Throws to reject it. */
+  apply (config: Config): string[]
+}
+
+export function reloadConfig (runtime: ConfigHolder, source: ReloadSource, trigger: string, logger: Logger): ReloadResult {
   const current = runtime.snapshot.config
   const rejected = (err: unknown): ReloadResult => {
     const problems = err instanceof ConfigError ? err.problems.map(formatProblem) : [String((err as Error).message)]

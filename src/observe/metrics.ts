@@ -8,6 +8,7 @@ import type { Snapshot } from '../lifecycle/runtime.js'
 import type { RequestState } from '../proxy/request-state.js'
 import { Ledger } from './sliding-share.js'
 import { RequestSeries, type BackendTotals } from './request-series.js'
+import { registerRampMetrics, type RampGauge } from './ramp-metrics.js'
 import type { FlagStatus } from '../flags/source.js'
 
 /** Seconds. Proxied HTTP: sub-millisecond local hops up to the 30 s default header timeout. */
@@ -15,8 +16,6 @@ export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 
 /** Label value for requests that matched no route (route names cannot start with "_"). */
 export const NO_ROUTE = '_none'
-
-export interface RampGauge { readonly route: string, readonly percent: number, readonly state: string }
 
 export class Metrics {
   readonly registry = new Registry()
@@ -29,7 +28,7 @@ export class Metrics {
   readonly #overrideRejected: Counter<'route' | 'reason'>
   readonly #version: Gauge<'version'>
   readonly #routeBackend: Gauge<'route' | 'backend' | 'role'>
-  readonly #rampTransitions: Counter<'route' | 'to'>
+  readonly #rampTransitions: (route: string, to: string) => void
   #ramps: () => Iterable<RampGauge> = () => []
   #rampStates: readonly string[] = []
   #legacy: ReadonlySet<string> = new Set()
@@ -50,31 +49,7 @@ export class Metrics {
     this.#routeBackend = new Gauge({ name: 'strangler_route_backend_info', aggregator: 'max', help: 'Backends each route can use: role baseline (the route\'s backend), flag or variant. For comparing a new backend with the baseline on the same route.', labelNames: ['route', 'backend', 'role'], registers })
     this.#overrideRejected = new Counter({ name: 'strangler_override_rejected_total', help: 'Backend overrides not honoured, by route and reason (disabled, malformed, bad_signature, expired, wrong_route, backend_not_allowed).', labelNames: ['route', 'reason'], registers })
     this.#unhandled = new Counter({ name: 'strangler_unhandled_rejections_total', help: 'Promise rejections nothing handled: a bug, logged at error; the process keeps serving.', registers })
-    this.#rampTransitions = new Counter({ name: 'strangler_ramp_transitions_total', help: 'Ramp plan transitions by route and what happened (step_up, step_back, awaiting_approval, paused, running, completed, aborted).', labelNames: ['route', 'to'], registers })
-    const ramps = (): Iterable<RampGauge> => this.#ramps()
-    const states = (): readonly string[] => this.#rampStates
-    new Gauge({
-      name: 'strangler_ramp_step_percent', aggregator: 'max',
-      help: 'Per route with a ramp plan, the rollout percentage of the step it is at.',
-      labelNames: ['route'],
-      registers,
-      collect () {
-        this.reset()
-        for (const r of ramps()) this.set({ route: r.route }, r.percent)
-      }
-    })
-    new Gauge({
-      name: 'strangler_ramp_state', aggregator: 'max',
-      help: 'Per route with a ramp plan, 1 for the state it is in (running, awaiting_approval, paused, completed, aborted), 0 for the others.',
-      labelNames: ['route', 'state'],
-      registers,
-      collect () {
-        this.reset()
-        for (const r of ramps()) {
-          for (const state of states()) this.set({ route: r.route, state }, state === r.state ? 1 : 0)
-        }
-      }
-    })
+    this.#rampTransitions = registerRampMetrics(this.registry, () => this.#ramps(), () => this.#rampStates)
     // Both results exist from the start, so rate() and increase() see the first failure.
     this.#reloads.inc({ result: 'success' }, 0)
     this.#reloads.inc({ result: 'failure' }, 0)
@@ -237,7 +212,7 @@ export class Metrics {
   }
 
   rampTransition (route: string, to: string): void {
-    this.#rampTransitions.inc({ route, to })
+    this.#rampTransitions(route, to)
   }
 
   unhandledRejection (): void {

@@ -1,0 +1,104 @@
+/**
+ * `strangler-proxy ramp run`: the single ramp driver of a fleet. It reads the gates
+ * from Prometheus (sums over every replica), writes each step into Unleash through its
+ * admin API, and serves GET /ramp, the ramp actions, /metrics and /healthz on its own
+ * port. Exactly one runs per fleet (docs/ramp-plans.md).
+ */
+import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify'
+import { Registry } from 'prom-client'
+import type { Logger } from 'pino'
+import type { Config } from '../config/config.js'
+import { watchConfigFile } from '../config/watch.js'
+import { privateDir } from '../flags/create.js'
+import { registerRampMetrics } from '../observe/ramp-metrics.js'
+import { RampDriver, rampRoutes } from '../ramp/driver.js'
+import { RAMP_STATES } from '../ramp/machine.js'
+import { PrometheusFigures } from '../ramp/prometheus-figures.js'
+import { RampStore } from '../ramp/store.js'
+import { UnleashTarget } from '../ramp/targets.js'
+import { protectAdmin } from '../admin/access.js'
+import { registerRampRoutes } from '../admin/ramp-routes.js'
+import { configSource, urlOf } from './instance.js'
+import { reloadConfig, type ConfigHolder } from './reload.js'
+
+export interface RampRunOptions {
+  readonly configFile: string
+  readonly logger: Logger
+  readonly host: string
+  readonly port: number
+  readonly adminToken?: string
+  /** Overrides ramps.prometheus. */
+  readonly prometheus?: string
+  /** UNLEASH_ADMIN_TOKEN, UNLEASH_URL, XDG_STATE_HOME. */
+  readonly env: Readonly<Record<string, string | undefined>>
+  /** Reload routes.yaml when it changes (default true). */
+  readonly watch?: boolean
+}
+
+export interface RampRunner {
+  readonly url: string
+  readonly driver: RampDriver
+  readonly server: FastifyInstance
+  reload (trigger: string): void
+  stop (): Promise<void>
+}
+
+/** Why this config cannot be driven by `ramp run`, or undefined. */
+function refusal (config: Config, opts: RampRunOptions): string | undefined {
+  if (config.ramps.driver !== 'fleet') return 'ramps.driver is not fleet: every proxy drives its own ramps, and a second driver would fight them; set ramps: { driver: fleet } in routes.yaml for a fleet'
+  if (config.flags?.unleash === undefined) return 'ramp run writes the steps into Unleash: routes.yaml needs flags.unleash'
+  if ((opts.prometheus ?? config.ramps.prometheus) === undefined) return 'ramp run reads the gates from Prometheus: set ramps.prometheus or --prometheus'
+  if ((opts.env.UNLEASH_ADMIN_TOKEN ?? '') === '') return 'ramp run writes the steps through Unleash\'s admin API: set UNLEASH_ADMIN_TOKEN (an admin token)'
+  return undefined
+}
+
+export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> {
+  const { logger } = opts
+  const source = configSource({ configFile: opts.configFile })
+  let config = source.load()
+  const why = refusal(config, opts)
+  if (why !== undefined) throw new Error(why)
+  const unleash = config.flags?.unleash as NonNullable<NonNullable<Config['flags']>['unleash']>
+  const registry = new Registry()
+  const views: { driver?: RampDriver } = {}
+  const transition = registerRampMetrics(registry, () => views.driver?.status() ?? [], () => RAMP_STATES)
+  const driver = new RampDriver({
+    logger,
+    store: new RampStore(() => privateDir(unleash.backupDir, opts.env), opts.configFile),
+    target: new UnleashTarget({ url: opts.env.UNLEASH_URL ?? unleash.url, project: unleash.projectName ?? 'default', environment: unleash.environment, token: opts.env.UNLEASH_ADMIN_TOKEN as string }),
+    figures: new PrometheusFigures(opts.prometheus ?? config.ramps.prometheus as string),
+    ramps: () => config.ramps.driver === 'fleet' ? rampRoutes(config.routes) : [],
+    transition,
+    // Every replica must have fetched the new rollout before the window opens.
+    settleMs: unleash.refreshInterval + config.ramps.interval
+  })
+  views.driver = driver
+
+  const server = Fastify({ loggerInstance: logger.child({ server: 'ramp-driver' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) })
+  protectAdmin(server, { token: opts.adminToken, admin: () => ({ host: opts.host, port: opts.port, allowedHosts: config.admin.allowedHosts }) })
+  server.get('/healthz', async () => ({ status: 'ok' }))
+  server.get('/metrics', async (_request, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()))
+  registerRampRoutes(server, () => ({ driver }))
+  await server.listen({ host: opts.host, port: opts.port })
+
+  const holder: ConfigHolder = {
+    get snapshot () { return { config } },
+    apply: (next) => { config = next; return [] }
+  }
+  const reload = (trigger: string): void => { reloadConfig(holder, source, trigger, logger) }
+  const stopWatching = opts.watch === false ? () => {} : watchConfigFile(opts.configFile, () => reload('file-change'))
+  await driver.start(config.ramps.interval)
+  const url = urlOf(server)
+  logger.info({ url, prometheus: opts.prometheus ?? config.ramps.prometheus, ramps: driver.status().length }, 'ramp driver running')
+  return {
+    url,
+    driver,
+    server,
+    reload,
+    stop: async () => {
+      stopWatching()
+      driver.stop()
+      await server.close()
+    }
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * One ramp driver for a fleet, with real parts: a real Unleash, three proxy replicas,
+ * a real Prometheus scraping their admin ports, and `ramp run`'s driver. It advances
+ * the rollout in Unleash from the Prometheus sums, every replica follows, injected
+ * errors step it back, and a person's edit in Unleash pauses it instead of a fight.
+ */
+import t from 'tap'
+import { request } from 'undici'
+import { Writable } from 'node:stream'
+import { join } from 'node:path'
+import { startUpstream } from './helpers/backends.js'
+import { startProxy, tempDir, writeConfig, sleep, type TestProxy, type LogLine } from './helpers/proxy.js'
+import { rollout } from './helpers/flags.js'
+import { freePort } from './helpers/free-port.js'
+import { startPrometheus, prometheusMissing } from './helpers/prometheus.js'
+import { startUnleashServer, unavailable, ADMIN_TOKEN, CLIENT_TOKEN } from './helpers/unleash-server.js'
+import { putFeature, firstStrategyId } from './helpers/unleash-admin.js'
+import { runRampDriver } from '../src/lifecycle/ramp-runner.js'
+import { createLogger } from '../src/observe/log.js'
+import { normalizedStrategyValue } from '../src/flags/unleash-internals.js'
+
+const FLAG = 'orders-on-django'
+const REFRESH_MS = 500
+const USERS: string[] = (() => {
+  const byBucket = new Map<number, string>()
+  for (let i = 0; byBucket.size < 100; i++) {
+    const b = normalizedStrategyValue(`user-${i}`, FLAG)
+    if (!byBucket.has(b)) byBucket.set(b, `user-${i}`)
+  }
+  return Array.from({ length: 100 }, (_, i) => byBucket.get(i + 1) as string)
+})()
+
+interface Ramp { route: string, percent: number, state: string, reason: string, failures: number }
+
+t.test('ramp run drives a fleet of three through Unleash on Prometheus sums', async (t) => {
+  const why = unavailable() ?? prometheusMissing()
+  if (why !== undefined) {
+    if (process.env.STRANGLER_REQUIRE_UNLEASH === '1' || process.env.STRANGLER_REQUIRE_PROMETHEUS === '1') throw new Error(why)
+    t.pass('the fleet ramp driver', { skip: why })
+    return
+  }
+  const u = await startUnleashServer(t)
+  await putFeature(u, { name: FLAG, enabled: true, strategies: [rollout(0, FLAG)] })
+  const rolloutInUnleash = async (): Promise<number> => {
+    const list = await u.admin('GET', `/projects/default/features/${FLAG}/environments/development/strategies`) as Array<{ parameters: { rollout: string } }>
+    return Number(list[0]?.parameters.rollout)
+  }
+
+  let failing = false
+  const legacy = await startUpstream(t, 'legacy')
+  const django = await startUpstream(t, 'django', (_req, res) => {
+    res.writeHead(failing ? 503 : 200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ backend: 'django' }))
+  })
+  const promPort = await freePort()
+  const yaml = `listen: { host: 127.0.0.1 }
+backends:
+  legacy: { url: "${legacy.url}" }
+  django: { url: "${django.url}" }
+flags:
+  unleash: { url: "${u.url}", appName: spx-fleet, environment: development, refreshInterval: ${REFRESH_MS}ms }
+cohort: { userId: { header: x-user-id } }
+guard: false
+ramps: { driver: fleet, prometheus: "http://127.0.0.1:${promPort}", interval: 500ms }
+routes:
+  - name: orders
+    match: { path: /api/orders/* }
+    backend: legacy
+    flag: { name: ${FLAG}, backend: django }
+    ramp: { steps: [5, 20, 50], hold: 4s, minRequests: 15, maxFailures: 5 }
+  - { name: default, match: { path: /* }, backend: legacy }
+`
+  const replicas: TestProxy[] = []
+  for (let i = 0; i < 3; i++) replicas.push(await startProxy(t, yaml, { env: { UNLEASH_API_TOKEN: CLIENT_TOKEN }, flagsStartWaitMs: 10_000 }))
+  const prom = await startPrometheus(t, replicas.map((p) => new URL(p.adminUrl).host), { port: promPort })
+
+  // Replicas follow the flag; with ramps.driver: fleet they do not drive.
+  const refused = await request(`${replicas[0]?.adminUrl ?? ''}/ramp`)
+  t.equal(refused.statusCode, 404)
+  t.match(await refused.body.json(), { code: 'SPX_ADMIN_NOT_FOUND', detail: /ramps\.driver is fleet/ })
+
+  const logs: LogLine[] = []
+  const logger = createLogger({ level: 'info', destination: new Writable({ write (c: Buffer, _e, cb) { for (const l of c.toString().split('\n')) if (l !== '') logs.push(JSON.parse(l) as LogLine); cb() } }) })
+  const driverDir = tempDir(t)
+  const runner = await runRampDriver({ configFile: writeConfig(t, yaml, driverDir), logger, host: '127.0.0.1', port: 0, env: { UNLEASH_ADMIN_TOKEN: ADMIN_TOKEN, XDG_STATE_HOME: join(driverDir, 'state') }, watch: false })
+  t.teardown(() => runner.stop())
+  const rampOf = async (): Promise<Ramp> => ((await (await request(`${runner.url}/ramp`)).body.json()) as { routes: Ramp[] }).routes[0] as Ramp
+  const until = async (what: (r: Ramp) => boolean, ms: number): Promise<Ramp> => {
+    const end = Date.now() + ms
+    let r = await rampOf()
+    while (!what(r) && Date.now() < end) { await sleep(250); r = await rampOf() }
+    return r
+  }
+  t.equal(await rolloutInUnleash(), 5, 'the driver wrote the first step into Unleash')
+
+  // Traffic for every user through every replica in turn.
+  let running = true
+  let sent = 0
+  const loop = (async () => {
+    while (running) {
+      await Promise.all(USERS.map(async (user, i) => {
+        const p = replicas[(sent + i) % 3] as TestProxy
+        await (await request(`${p.url}/api/orders/1`, { headers: { 'x-user-id': user } })).body.dump()
+      }))
+      sent++
+      await sleep(50)
+    }
+  })()
+  t.teardown(async () => { running = false; await loop })
+
+  const at20 = await until((r) => r.percent === 20, 40_000)
+  t.equal(at20.percent, 20, `advanced to 20 % on the Prometheus sums (${at20.reason})`)
+  t.equal(await rolloutInUnleash(), 20, 'and wrote it into Unleash')
+  await sleep(REFRESH_MS + 1000)
+  const bucket15 = USERS[14] as string
+  for (const [i, p] of replicas.entries()) {
+    const explain = await (await request(`${p.adminUrl}/explain?path=/api/orders/1&header=x-user-id:${bucket15}`)).body.json() as { backend: string }
+    t.equal(explain.backend, 'django', `replica ${i + 1} follows within the refresh interval and a second`)
+  }
+  const sum = await prom.query('sum(strangler_requests_total{route="orders"})')
+  t.ok(Number(sum.data?.result[0]?.value[1]) > 0, 'Prometheus sums the replicas')
+
+  failing = true
+  const back = await until((r) => r.failures > 0, 40_000)
+  failing = false
+  t.equal(back.percent, 5, `injected 503s step it back to 5 % (${back.reason})`)
+  t.match(back.reason, /stepped back from 20 % to 5 %: gate failed: errors/)
+  t.equal(await rolloutInUnleash(), 5, 'in Unleash too')
+
+  // A person edits the rollout in Unleash: the driver pauses instead of writing over it.
+  const id = await firstStrategyId(u, FLAG)
+  await u.admin('PUT', `/projects/default/features/${FLAG}/environments/development/strategies/${id}`, { name: 'flexibleRollout', parameters: { rollout: '40', stickiness: 'default', groupId: FLAG }, constraints: [] })
+  const paused = await until((r) => r.state === 'paused', 10_000)
+  t.equal(paused.state, 'paused')
+  t.match(paused.reason, /the rollout of orders-on-django is 40 % in Unleash, the ramp had set 5 %; it was changed outside the ramp/)
+  await sleep(1500)
+  t.equal(await rolloutInUnleash(), 40, 'the person\'s 40 % stands')
+  const metrics = await (await request(`${runner.url}/metrics`)).body.text()
+  t.match(metrics, /strangler_ramp_state\{route="orders",state="paused"\} 1/)
+  t.match(metrics, /strangler_ramp_transitions_total\{route="orders",to="step_back"\} 1/)
+  t.ok(logs.some((l) => /changed outside the ramp/.test(String(l.msg))), 'the driver logs why')
+})
