@@ -10,25 +10,17 @@ import { Writable } from 'node:stream'
 import { join } from 'node:path'
 import { startUpstream } from './helpers/backends.js'
 import { startProxy, tempDir, writeConfig, sleep, type TestProxy, type LogLine } from './helpers/proxy.js'
-import { rollout } from './helpers/flags.js'
+import { rollout, usersByBucket } from './helpers/flags.js'
 import { freePort } from './helpers/free-port.js'
 import { startPrometheus, prometheusMissing } from './helpers/prometheus.js'
 import { startUnleashServer, unavailable, ADMIN_TOKEN, CLIENT_TOKEN } from './helpers/unleash-server.js'
 import { putFeature, firstStrategyId } from './helpers/unleash-admin.js'
 import { runRampDriver } from '../src/lifecycle/ramp-runner.js'
 import { createLogger } from '../src/observe/log.js'
-import { normalizedStrategyValue } from '../src/flags/unleash-internals.js'
 
 const FLAG = 'orders-on-django'
 const REFRESH_MS = 500
-const USERS: string[] = (() => {
-  const byBucket = new Map<number, string>()
-  for (let i = 0; byBucket.size < 100; i++) {
-    const b = normalizedStrategyValue(`user-${i}`, FLAG)
-    if (!byBucket.has(b)) byBucket.set(b, `user-${i}`)
-  }
-  return Array.from({ length: 100 }, (_, i) => byBucket.get(i + 1) as string)
-})()
+const USERS = usersByBucket(FLAG)
 
 interface Ramp { route: string, percent: number, state: string, reason: string, failures: number }
 
@@ -125,6 +117,8 @@ routes:
   failing = false
   t.equal(back.percent, 5, `injected 503s step it back to 5 % (${back.reason})`)
   t.match(back.reason, /stepped back from 20 % to 5 %: gate failed: errors/)
+  const deadline = Date.now() + 3000
+  while (await rolloutInUnleash() !== 5 && Date.now() < deadline) await sleep(100)
   t.equal(await rolloutInUnleash(), 5, 'in Unleash too')
 
   // A person edits the rollout in Unleash: the driver pauses instead of writing over it.

@@ -9,21 +9,12 @@ import { dirname } from 'node:path'
 import { request } from 'undici'
 import { startUpstream, type Upstream } from './helpers/backends.js'
 import { startProxy, sleep, type TestProxy } from './helpers/proxy.js'
-import { flagsJson, flaggedYaml, rollout } from './helpers/flags.js'
+import { flagsJson, flaggedYaml, rollout, usersByBucket } from './helpers/flags.js'
 import { runCli } from './helpers/cli.js'
-import { normalizedStrategyValue } from '../src/flags/unleash-internals.js'
 
 const FLAG = 'orders-on-django'
 
-/** One user id per bucket 1..100 of the flag's rollout, found by unleash-client's own hash. */
-const USERS: string[] = (() => {
-  const byBucket = new Map<number, string>()
-  for (let i = 0; byBucket.size < 100; i++) {
-    const b = normalizedStrategyValue(`user-${i}`, FLAG)
-    if (!byBucket.has(b)) byBucket.set(b, `user-${i}`)
-  }
-  return Array.from({ length: 100 }, (_, i) => byBucket.get(i + 1) as string)
-})()
+const USERS = usersByBucket(FLAG)
 
 interface Ramp { route: string, percent: number, nextPercent?: number, state: string, reason: string, failures: number, lastJudgement?: { verdict: string, gates: Array<{ gate: string, pass: boolean | null }> } }
 

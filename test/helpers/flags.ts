@@ -1,4 +1,6 @@
 /** Flags in Unleash's client-features format, for tests. */
+import { normalizedStrategyValue } from '../../src/flags/unleash-internals.js'
+
 export interface Strategy {
   name: string
   parameters?: Record<string, string>
@@ -40,4 +42,14 @@ routes:
     flag: ${flag}
   - { name: default, match: { path: /* }, backend: legacy }
 `
+}
+
+/** One user id per bucket 1..100 of a flag's rollout (index 0 is bucket 1), found with unleash-client's own hash. */
+export function usersByBucket (groupId: string): string[] {
+  const byBucket = new Map<number, string>()
+  for (let i = 0; byBucket.size < 100; i++) {
+    const b = normalizedStrategyValue(`user-${i}`, groupId)
+    if (!byBucket.has(b)) byBucket.set(b, `user-${i}`)
+  }
+  return Array.from({ length: 100 }, (_, i) => byBucket.get(i + 1) as string)
 }
