@@ -20,6 +20,8 @@ export const DEFAULTS = Object.freeze({
   sessionCookie: { name: 'spx_sid', maxAge: 365 * 24 * 3_600_000, secure: false, sameSite: 'lax' as const },
   guard: { window: 60_000, minRequests: 20, maxErrorRatioIncrease: 0.05, maxLatencyRatio: 2, minLatencyIncrease: 50, cooldown: 60_000, probeFraction: 0.1, probeRequests: 20, minClients: 5, maxClientShare: 0.2, disableFlag: false },
   override: { header: 'x-strangler-override', cookie: 'spx_override' },
+  timeline: { impactDelay: 5 * 60_000, maxFileSize: 10 * 1024 * 1024, parityThreshold: 0.99 },
+  notify: { timeout: 5_000 },
   ramps: { driver: 'proxy' as const, interval: 1_000 },
   ramp: { hold: 30 * 60_000, minRequests: 500, minComparisons: 50, maxErrorRatioIncrease: 0.01, maxLatencyRatio: 1.5, minParity: 0.995, onFail: 'stepBack' as const, maxFailures: 3 },
   route: { websocket: true, failover: true },

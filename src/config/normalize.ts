@@ -198,7 +198,17 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
     flags,
     cohort,
     override: Object.freeze({ ...DEFAULTS.override, ...raw.override }),
-    ramps: normalizeRamps(raw, routes, dur, problems)
+    ramps: normalizeRamps(raw, routes, dur, problems),
+    timeline: Object.freeze({
+      impactDelay: dur(raw.timeline?.impactDelay, DEFAULTS.timeline.impactDelay),
+      maxFileSize: sz(['timeline', 'maxFileSize'], raw.timeline?.maxFileSize, DEFAULTS.timeline.maxFileSize),
+      parityThreshold: raw.timeline?.parityThreshold ?? DEFAULTS.timeline.parityThreshold
+    }),
+    notify: Object.freeze((raw.notify ?? []).map((n, i) => {
+      const url = URL.canParse(n.url) ? new URL(n.url) : undefined
+      if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) problems.add(['notify', i, 'url'], `"${n.url}" is not an http(s) URL`)
+      return Object.freeze({ url: n.url, kinds: n.kinds === undefined ? undefined : new Set(n.kinds), secretEnv: n.secretEnv, timeout: dur(n.timeout, DEFAULTS.notify.timeout) })
+    }))
   })
 }
 

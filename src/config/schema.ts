@@ -36,6 +36,9 @@ const guard = {
   }
 }
 
+/** Every kind of timeline event (src/timeline/). */
+export const TIMELINE_KINDS = ['config_applied', 'config_rejected', 'flag_changed', 'guard_tripped', 'guard_recovered', 'failover_started', 'failover_ended', 'parity_low', 'parity_recovered', 'drain_started', 'ramp_transition'] as const
+
 export const configSchema = {
   $defs: {
     duration: { type: 'string', pattern: DURATION_PATTERN },
@@ -133,6 +136,29 @@ export const configSchema = {
       }
     },
     guard: { anyOf: [{ const: false }, guard] },
+    timeline: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        impactDelay: duration,
+        maxFileSize: size,
+        parityThreshold: { type: 'number', exclusiveMinimum: 0, maximum: 1 }
+      }
+    },
+    notify: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['url'],
+        properties: {
+          url: { type: 'string', minLength: 1 },
+          kinds: { type: 'array', minItems: 1, items: { enum: TIMELINE_KINDS } },
+          secretEnv: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$' },
+          timeout: duration
+        }
+      }
+    },
     ramps: {
       type: 'object',
       additionalProperties: false,

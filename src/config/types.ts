@@ -194,6 +194,27 @@ export interface Config {
   readonly cohort: CohortConfig
   readonly override: { readonly header: string, readonly cookie: string }
   readonly ramps: RampsConfig
+  readonly timeline: TimelineConfig
+  readonly notify: readonly NotifyTarget[]
+}
+
+export interface TimelineConfig {
+  /** How long after an event its impact is measured, and how far back the comparison looks (ms). */
+  readonly impactDelay: number
+  /** The events file is rotated past this size (bytes); one older file is kept. */
+  readonly maxFileSize: number
+  /** Shadow parity below this is a parity_low event (recovered at or above it). */
+  readonly parityThreshold: number
+}
+
+/** A webhook receiving timeline events. */
+export interface NotifyTarget {
+  readonly url: string
+  /** Only these kinds; undefined: every kind. */
+  readonly kinds: ReadonlySet<string> | undefined
+  /** Environment variable holding the HMAC-SHA256 key of the signature header. */
+  readonly secretEnv: string | undefined
+  readonly timeout: number
 }
 
 /** Who drives the ramp plans: each proxy its own, or one `strangler-proxy ramp run` for a fleet. */
