@@ -6,13 +6,14 @@ import type { Logger } from 'pino'
 import type { FlagsConfig } from '../config/config.js'
 import { FileFlagSource } from './file-source.js'
 import { UnleashFlagSource } from './unleash-source.js'
-import type { FlagSource } from './source.js'
+import type { FlagChangeListener, FlagSource } from './source.js'
 
 export interface FlagDeps {
   readonly logger: Logger
   readonly env: Readonly<Record<string, string | undefined>>
   /** Reload the flags file when it changes (default true). */
   readonly watch?: boolean
+  readonly onChange?: FlagChangeListener
 }
 
 /**
@@ -32,7 +33,7 @@ export function createFlagSource (config: FlagsConfig, deps: FlagDeps): FlagSour
   const u = config.unleash
   if (u === undefined) {
     if (config.file === undefined) throw new Error('flags: needs file or unleash')
-    return new FileFlagSource(config.file, deps.logger, deps.watch ?? true)
+    return new FileFlagSource(config.file, deps.logger, deps.watch ?? true, deps.onChange)
   }
   return new UnleashFlagSource({
     url: deps.env.UNLEASH_URL ?? u.url,
@@ -43,6 +44,7 @@ export function createFlagSource (config: FlagsConfig, deps: FlagDeps): FlagSour
     token: deps.env.UNLEASH_API_TOKEN,
     backupDir: privateDir(u.backupDir, deps.env),
     bootstrapFile: config.file,
-    projectName: u.projectName
+    projectName: u.projectName,
+    ...(deps.onChange === undefined ? {} : { onChange: deps.onChange })
   }, deps.logger)
 }

@@ -10,7 +10,8 @@ import { MemoryRepository } from './memory-repository.js'
 import { parseFlags, readFlagsText } from './features-file.js'
 import type { ClientFeaturesResponse, Context, FeatureInterface } from './unleash-internals.js'
 import { withRollout } from './rollout.js'
-import type { FlagResult, FlagSource, FlagStatus } from './source.js'
+import type { FlagChangeListener, FlagResult, FlagSource, FlagStatus } from './source.js'
+import { diffFlags } from './diff.js'
 
 export class FileFlagSource implements FlagSource {
   readonly #file: string
@@ -29,8 +30,11 @@ export class FileFlagSource implements FlagSource {
   readonly #rollouts = new Map<string, number>()
   #stopWatching: () => void = () => {}
 
-  constructor (file: string, logger: Logger, watch = true) {
+  readonly #onChange: FlagChangeListener | undefined
+
+  constructor (file: string, logger: Logger, watch = true, onChange?: FlagChangeListener) {
     this.#file = file
+    this.#onChange = onChange
     this.#log = logger
     this.#evaluator = new Evaluator(this.#repository, (err) => this.#log.warn({ err }, 'flag evaluation problem'))
     this.load()
@@ -43,6 +47,7 @@ export class FileFlagSource implements FlagSource {
       const text = readFlagsText(this.#file)
       if (text === this.#text && this.#up) return true
       const data = parseFlags(text, this.#file)
+      const before = this.#loaded ? this.#fromFile.features : undefined
       this.#text = text
       this.#fromFile = data
       this.#apply()
@@ -51,6 +56,8 @@ export class FileFlagSource implements FlagSource {
       this.#lastUpdate = new Date()
       this.#lastError = undefined
       this.#log.info({ file: this.#file, flags: data.features.length }, 'flags loaded')
+      const changes = before === undefined ? [] : diffFlags(before, data.features)
+      if (changes.length > 0) this.#onChange?.(changes, 'file')
       return true
     } catch (err) {
       this.#up = false

@@ -3,6 +3,7 @@
  * in-memory: a slow or dead flag service can never slow a request down.
  */
 import type { Context, FeatureInterface } from './unleash-internals.js'
+import type { FlagChange } from './diff.js'
 
 /** Where the flags in memory came from. */
 export type FlagOrigin = 'live' | 'backup' | 'bootstrap' | 'file' | 'none'
@@ -28,6 +29,9 @@ export interface FlagResult {
   /** Variant name when the flag has variants and one was assigned. */
   readonly variant: string | undefined
 }
+
+/** Called with what changed each time the source observes new definitions (not at the first load). */
+export type FlagChangeListener = (changes: readonly FlagChange[], source: FlagStatus['source']) => void
 
 export interface FlagSource {
   evaluate (flag: string, context: Context, withVariant: boolean): FlagResult

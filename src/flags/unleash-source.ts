@@ -15,7 +15,8 @@ import { Evaluator } from './evaluator.js'
 import { readFlagsFile } from './features-file.js'
 import { PrivateFileStorage, backupFile } from './private-storage.js'
 import { Repository, type Context, type FeatureInterface, type ClientFeaturesResponse } from './unleash-internals.js'
-import type { FlagOrigin, FlagResult, FlagSource, FlagStatus } from './source.js'
+import type { FlagChangeListener, FlagOrigin, FlagResult, FlagSource, FlagStatus } from './source.js'
+import { diffFlags } from './diff.js'
 
 export interface UnleashSourceOptions {
   url: string
@@ -28,6 +29,8 @@ export interface UnleashSourceOptions {
   backupDir: string
   bootstrapFile: string | undefined
   projectName: string | undefined
+  /** What changed, each time Unleash serves definitions that differ from the last seen. */
+  onChange?: FlagChangeListener
 }
 
 type ApiSave = (response: unknown, fromApi: boolean) => Promise<void>
@@ -60,6 +63,8 @@ function stopRepository (repository: TrackingRepository): void {
 export class UnleashFlagSource implements FlagSource {
   readonly #opts: UnleashSourceOptions
   readonly #log: Logger
+  /** The definitions last observed, for reporting what changed. */
+  #seen: FeatureInterface[] | undefined
   readonly #instanceId = `strangler-proxy-${randomUUID()}`
   #active: Generation
   #candidate: Generation | undefined
@@ -124,6 +129,7 @@ export class UnleashFlagSource implements FlagSource {
       if (generation !== this.#active || this.#origin !== 'none') return
       this.#origin = backupFirst ? 'backup' : 'bootstrap'
       this.#log.warn({ origin: this.#origin, flags: generation.evaluator.count() }, `serving ${this.#origin} flags until Unleash answers`)
+      this.#seen = generation.repository.getToggles()
       this.#wakeWaiters()
     })
     repository.on('unchanged', () => {
@@ -153,6 +159,12 @@ export class UnleashFlagSource implements FlagSource {
     }
     if (generation !== this.#active) return
     if (this.#origin !== 'live') this.#log.info({ flags: generation.evaluator.count() }, 'flags synchronized with Unleash')
+    const seen = generation.repository.getToggles()
+    if (this.#seen !== undefined) {
+      const changes = diffFlags(this.#seen, seen)
+      if (changes.length > 0) this.#opts.onChange?.(changes, 'unleash')
+    }
+    this.#seen = seen
     this.#origin = 'live'
     this.#authFailed = false
     this.#failures = 0
