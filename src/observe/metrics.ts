@@ -29,6 +29,8 @@ export class Metrics {
   readonly #version: Gauge<'version'>
   readonly #routeBackend: Gauge<'route' | 'backend' | 'role'>
   readonly #rampTransitions: (route: string, to: string) => void
+  readonly #timelineEvents: Counter<'kind' | 'route'>
+  readonly #notifyFailures: Counter<'target' | 'reason'>
   #ramps: () => Iterable<RampGauge> = () => []
   #rampStates: readonly string[] = []
   #legacy: ReadonlySet<string> = new Set()
@@ -49,6 +51,8 @@ export class Metrics {
     this.#routeBackend = new Gauge({ name: 'strangler_route_backend_info', aggregator: 'max', help: 'Backends each route can use: role baseline (the route\'s backend), flag or variant. For comparing a new backend with the baseline on the same route.', labelNames: ['route', 'backend', 'role'], registers })
     this.#overrideRejected = new Counter({ name: 'strangler_override_rejected_total', help: 'Backend overrides not honoured, by route and reason (disabled, malformed, bad_signature, expired, wrong_route, backend_not_allowed).', labelNames: ['route', 'reason'], registers })
     this.#unhandled = new Counter({ name: 'strangler_unhandled_rejections_total', help: 'Promise rejections nothing handled: a bug, logged at error; the process keeps serving.', registers })
+    this.#timelineEvents = new Counter({ name: 'strangler_timeline_events_total', help: 'Migration timeline events by kind and route (_none for events without a route).', labelNames: ['kind', 'route'], registers })
+    this.#notifyFailures = new Counter({ name: 'strangler_notify_failures_total', help: 'Timeline webhook deliveries given up, by target host and reason (failed after retries, dropped from a full queue).', labelNames: ['target', 'reason'], registers })
     this.#rampTransitions = registerRampMetrics(this.registry, () => this.#ramps(), () => this.#rampStates)
     // Both results exist from the start, so rate() and increase() see the first failure.
     this.#reloads.inc({ result: 'success' }, 0)
@@ -213,6 +217,14 @@ export class Metrics {
 
   rampTransition (route: string, to: string): void {
     this.#rampTransitions(route, to)
+  }
+
+  timelineEvent (kind: string, route: string): void {
+    this.#timelineEvents.inc({ kind, route })
+  }
+
+  notifyFailure (target: string, reason: string): void {
+    this.#notifyFailures.inc({ target, reason })
   }
 
   unhandledRejection (): void {

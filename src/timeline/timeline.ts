@@ -1,0 +1,217 @@
+/**
+ * The migration timeline of one proxy (or fleet driver): every change to where traffic
+ * goes, recorded with its cause, kept on disk, sent to webhooks, counted in metrics,
+ * and, impactDelay later, given its measured impact. Failovers are recorded as bursts
+ * and parity as threshold crossings, never per request.
+ */
+import { hostname } from 'node:os'
+import type { Logger } from 'pino'
+import type { Config } from '../config/config.js'
+import { diffConfig, routesTouched, type ConfigDiff } from '../config/diff.js'
+import type { FlagChange } from '../flags/diff.js'
+import type { ImpactMeter, Pending } from './impact.js'
+import type { EventCause, EventKind, TimelineEvent } from './event.js'
+import type { TimelineStore } from './store.js'
+import type { Notifier } from './notify.js'
+
+/** Events kept in memory for queries; older ones stay on disk until rotated away. */
+const MEMORY_LIMIT = 10_000
+/** A failover burst ends after this long without a failover on the route. */
+export const FAILOVER_QUIET_MS = 10_000
+/** Bursts and parity crossings are looked at this often; counters are sampled as the impact window needs. */
+const TICK_MS = 1000
+
+export interface TimelineDeps {
+  readonly logger: Logger
+  readonly store: TimelineStore
+  readonly impact: ImpactMeter
+  readonly notifier: Notifier
+  readonly config: () => Config
+  readonly counted: (kind: EventKind, route: string) => void
+  readonly parity?: () => ReadonlyMap<string, number>
+  readonly now?: () => number
+}
+
+export interface TimelineQuery {
+  readonly since?: number
+  readonly route?: string
+  readonly kind?: string
+  readonly limit?: number
+}
+
+export interface NewEvent {
+  readonly kind: EventKind
+  readonly routes: readonly string[]
+  readonly flag?: string
+  readonly before?: unknown
+  readonly after?: unknown
+  readonly cause: EventCause
+  readonly summary: string
+}
+
+export class Timeline {
+  readonly #deps: TimelineDeps
+  readonly #now: () => number
+  readonly #events: TimelineEvent[] = []
+  readonly #pending = new Map<string, { pending: Pending, timer: NodeJS.Timeout }>()
+  readonly #failovers = new Map<string, { started: number, last: number, count: number }>()
+  readonly #parityLow = new Set<string>()
+  readonly #instance = { host: hostname(), pid: process.pid }
+  #seq = 0
+  #sampled = 0
+  #timer: NodeJS.Timeout | undefined
+
+  constructor (deps: TimelineDeps) {
+    this.#deps = deps
+    this.#now = deps.now ?? Date.now
+  }
+
+  /** Reads history back; then samples counters and watches bursts and crossings. */
+  start (): void {
+    try {
+      this.#events.push(...this.#deps.store.load().slice(-MEMORY_LIMIT))
+    } catch (err) {
+      this.#deps.logger.error({ error: (err as Error).message }, 'timeline history unreadable; recording new events only')
+    }
+    this.#deps.impact.sample(this.#now())
+    this.#timer = setInterval(() => this.#tick(), TICK_MS)
+    this.#timer.unref()
+  }
+
+  stop (): void {
+    clearInterval(this.#timer)
+    for (const p of this.#pending.values()) clearTimeout(p.timer)
+    this.#pending.clear()
+    this.#deps.notifier.close()
+  }
+
+  record (e: NewEvent): TimelineEvent {
+    const now = this.#now()
+    const config = this.#deps.config()
+    const event: TimelineEvent = {
+      id: `${now.toString(36)}-${process.pid.toString(36)}-${(this.#seq++).toString(36)}`,
+      time: new Date(now).toISOString(),
+      kind: e.kind,
+      routes: [...e.routes],
+      ...(e.flag === undefined ? {} : { flag: e.flag }),
+      ...(e.before === undefined ? {} : { before: e.before }),
+      ...(e.after === undefined ? {} : { after: e.after }),
+      cause: e.cause,
+      summary: e.summary,
+      configVersion: config.version,
+      instance: this.#instance
+    }
+    this.#events.push(event)
+    if (this.#events.length > MEMORY_LIMIT) this.#events.shift()
+    try {
+      this.#deps.store.appendEvent(event)
+    } catch (err) {
+      this.#deps.logger.error({ error: (err as Error).message }, 'could not write the timeline file; the event is kept in memory only')
+    }
+    for (const route of event.routes.length === 0 ? ['_none'] : event.routes) this.#deps.counted(event.kind, route)
+    this.#deps.logger.info({ timeline: { id: event.id, kind: event.kind, routes: event.routes, cause: event.cause } }, `timeline: ${event.summary}`)
+    this.#deps.notifier.send(event)
+    if (event.routes.length > 0) this.#measure(event, now)
+    return event
+  }
+
+  query (q: TimelineQuery): TimelineEvent[] {
+    const out = this.#events.filter((e) =>
+      (q.since === undefined || Date.parse(e.time) >= q.since) &&
+      (q.route === undefined || e.routes.includes(q.route)) &&
+      (q.kind === undefined || e.kind === q.kind))
+    return out.slice(-Math.min(q.limit ?? 100, 1000))
+  }
+
+  // Producers: each turns what happened into one event with its cause and summary.
+
+  configApplied (before: Config, after: Config, cause: EventCause): void {
+    this.#deps.notifier.configure(after.notify)
+    const d = diffConfig(before, after)
+    this.record({ kind: 'config_applied', routes: routesTouched(d, after), cause, before: { version: before.version }, after: { version: after.version, ...d }, summary: `config ${before.version} → ${after.version}: ${describeDiff(d)}` })
+  }
+
+  configRejected (problems: readonly string[], cause: EventCause): void {
+    this.record({ kind: 'config_rejected', routes: [], cause, after: { problems }, summary: `config rejected, still serving ${this.#deps.config().version}: ${problems[0] ?? ''}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}` })
+  }
+
+  flagsChanged (changes: readonly FlagChange[], source: 'file' | 'unleash'): void {
+    const routes = this.#deps.config().routes
+    for (const c of changes) {
+      const using = routes.filter((r) => r.flag?.name === c.flag).map((r) => r.name)
+      const what = c.changed.map((k) => k === 'rollout' ? `rollout ${c.before?.rollout ?? '-'} → ${c.after?.rollout ?? '-'} %` : k === 'enabled' ? (c.after?.enabled === true ? 'enabled' : 'disabled') : k).join(', ')
+      this.record({ kind: 'flag_changed', routes: using, flag: c.flag, cause: 'flag-source', before: c.before, after: c.after, summary: `flag ${c.flag} changed in ${source === 'file' ? 'the flags file' : 'Unleash'}: ${what}` })
+    }
+  }
+
+  guardChanged (route: string, from: string, to: string, why: string): void {
+    if (to === 'open' && from !== 'open') this.record({ kind: 'guard_tripped', routes: [route], cause: 'guard', before: { state: from }, after: { state: to }, summary: `rollback guard on ${route} ${why}; flagged traffic goes to the baseline` })
+    else if (to === 'closed') this.record({ kind: 'guard_recovered', routes: [route], cause: 'guard', before: { state: from }, after: { state: to }, summary: `rollback guard on ${route} closed: ${why}` })
+  }
+
+  failover (route: string): void {
+    const now = this.#now()
+    const burst = this.#failovers.get(route)
+    if (burst !== undefined) {
+      burst.last = now
+      burst.count++
+      return
+    }
+    this.#failovers.set(route, { started: now, last: now, count: 1 })
+    this.record({ kind: 'failover_started', routes: [route], cause: 'failover', summary: `failover started on ${route}: the new backend cannot be reached, requests go to the baseline` })
+  }
+
+  drainStarted (reason: string): void {
+    this.record({ kind: 'drain_started', routes: [], cause: 'shutdown', after: { reason }, summary: `draining on ${reason}` })
+  }
+
+  rampTransition (route: string, to: string, percent: number, reason: string): void {
+    this.record({ kind: 'ramp_transition', routes: [route], cause: 'ramp', after: { transition: to, percent }, summary: `ramp on ${route}: ${reason}` })
+  }
+
+  #tick (): void {
+    const now = this.#now()
+    if (now - this.#sampled >= this.#deps.impact.sampleEveryMs) {
+      this.#deps.impact.sample(now)
+      this.#sampled = now
+    }
+    for (const [route, b] of this.#failovers) {
+      if (now - b.last < FAILOVER_QUIET_MS) continue
+      this.#failovers.delete(route)
+      this.record({ kind: 'failover_ended', routes: [route], cause: 'failover', after: { requests: b.count, durationMs: b.last - b.started }, summary: `failover ended on ${route} after ${b.count} request(s) in ${Math.round((b.last - b.started) / 1000)} s` })
+    }
+    const threshold = this.#deps.config().timeline.parityThreshold
+    for (const [route, parity] of this.#deps.parity?.() ?? []) {
+      const low = parity < threshold
+      if (low === this.#parityLow.has(route)) continue
+      if (low) this.#parityLow.add(route)
+      else this.#parityLow.delete(route)
+      this.record({ kind: low ? 'parity_low' : 'parity_recovered', routes: [route], cause: 'shadow', after: { parity, threshold }, summary: `shadow parity on ${route} ${low ? 'fell below' : 'is back at'} ${(threshold * 100).toFixed(1)} %: ${(parity * 100).toFixed(2)} %` })
+    }
+  }
+
+  #measure (event: TimelineEvent, now: number): void {
+    const pending = this.#deps.impact.start(event.routes, now)
+    const timer = setTimeout(() => {
+      this.#pending.delete(event.id)
+      event.impact = this.#deps.impact.finish(pending, this.#now())
+      try {
+        this.#deps.store.appendImpact(event.id, event.impact)
+      } catch (err) {
+        this.#deps.logger.error({ error: (err as Error).message }, 'could not write the timeline file')
+      }
+    }, this.#deps.impact.delayMs)
+    timer.unref()
+    this.#pending.set(event.id, { pending, timer })
+  }
+}
+
+function describeDiff (d: ConfigDiff): string {
+  const parts: string[] = []
+  for (const [what, x] of [['route', d.routes], ['backend', d.backends]] as const) {
+    if (x.added.length > 0) parts.push(`${what}s added: ${x.added.join(', ')}`)
+    if (x.removed.length > 0) parts.push(`${what}s removed: ${x.removed.join(', ')}`)
+    for (const c of x.changed) parts.push(`${what} ${c.name}: ${c.fields.map((f) => f.field).join(', ')} changed`)
+  }
+  return parts.length === 0 ? 'no route or backend changed' : parts.join('; ')
+}
