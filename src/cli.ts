@@ -15,7 +15,7 @@ import { runPrimary, runWorker } from './lifecycle/cluster.js'
 import { overrideToken, MAX_LIFETIME_SECONDS } from './decision/override.js'
 import { parseDuration } from './config/units.js'
 import { publishedSchema } from './config/published-schema.js'
-import { callAdmin, problemText, rampTable, type AdminTarget } from './admin/client.js'
+import { callAdmin, problemText, rampTable, timelineRows, type AdminTarget } from './admin/client.js'
 import { RAMP_ACTIONS } from './ramp/machine.js'
 import { runRampDriver } from './lifecycle/ramp-runner.js'
 
@@ -53,6 +53,13 @@ address from the config's admin:, or --admin; STRANGLER_ADMIN_TOKEN when one is 
                    Prometheus sums over every replica, steps written into Unleash
                    (UNLEASH_ADMIN_TOKEN); /ramp, /metrics and /healthz on --listen
 Exit 0 when done, 1 when the proxy refuses (with its reason), 2 on usage errors.
+`,
+  timeline: `Usage: strangler-proxy timeline [--route R] [--kind K] [--since 2h] [--limit N] [--follow] [--config routes.yaml] [--admin URL]
+
+Prints the migration timeline of a running proxy: every change to where traffic goes
+(config, flags, guard, failover, parity, ramps) with its cause, oldest first.
+  --since     a duration back from now (2h, 30m) or a time (2026-11-30T08:00:00Z)
+  --follow    keep printing new events as they happen
 `,
   schema: `Usage: strangler-proxy schema
 
@@ -257,6 +264,39 @@ async function cmdRampRun (values: { config?: string | undefined, listen?: strin
   process.on('SIGINT', stop)
 }
 
+async function cmdTimeline (args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { ...HELP, config: { type: 'string', short: 'c' }, admin: { type: 'string' }, route: { type: 'string' }, kind: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' }, follow: { type: 'boolean', short: 'f' } } })
+  if (helpAsked('timeline', values)) return
+  if (positionals.length > 0) usageError('timeline takes no positional arguments')
+  const target = adminTarget(values)
+  const query = (since: string | undefined): string => {
+    const q = new URLSearchParams()
+    if (values.route !== undefined) q.set('route', values.route)
+    if (values.kind !== undefined) q.set('kind', values.kind)
+    if (since !== undefined) q.set('since', since)
+    if (values.limit !== undefined) q.set('limit', values.limit)
+    return `/timeline?${q.toString()}`
+  }
+  type Row = Parameters<typeof timelineRows>[0][number]
+  const fetchEvents = async (since: string | undefined): Promise<Row[]> => {
+    const answer = await callAdmin(target, 'GET', query(since))
+    if (answer.status !== 200) fail(problemText(answer))
+    return (answer.body as { events: Row[] }).events
+  }
+  const first = await fetchEvents(values.since)
+  process.stdout.write(timelineRows(first, true))
+  if (values.follow !== true) return
+  const seen = new Set(first.map((e) => e.id))
+  let since = first.at(-1)?.time ?? new Date().toISOString()
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    const fresh = (await fetchEvents(since)).filter((e) => !seen.has(e.id))
+    for (const e of fresh) seen.add(e.id)
+    process.stdout.write(timelineRows(fresh, false))
+    since = fresh.at(-1)?.time ?? since
+  }
+}
+
 /** A refusal from the running proxy: its reason, exit 1. */
 function fail (message: string): never {
   process.stderr.write(message + '\n')
@@ -333,6 +373,7 @@ async function main (argv: string[]): Promise<void> {
       case 'override-token': return cmdOverrideToken(rest)
       case 'schema': return cmdSchema(rest)
       case 'ramp': return await cmdRamp(rest)
+      case 'timeline': return await cmdTimeline(rest)
       case '--version': case '-v': process.stdout.write(version() + '\n'); return
       case undefined: case '--help': case '-h': case 'help': process.stdout.write(USAGE); return
       default: usageError(`unknown command "${command}"`)

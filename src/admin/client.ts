@@ -54,3 +54,11 @@ export function problemText (answer: AdminAnswer): string {
   const b = answer.body as { code?: string, detail?: string } | string
   return typeof b === 'object' && b !== null ? `${b.code ?? answer.status}: ${b.detail ?? ''}` : `HTTP ${answer.status}: ${String(b).slice(0, 200)}`
 }
+
+interface EventRow { id: string, time: string, kind: string, routes: string[], cause: string, summary: string }
+
+export function timelineRows (events: readonly EventRow[], header: boolean): string {
+  const rows = events.map((e) => [e.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.kind, e.routes.join(',') || '-', e.cause, e.summary])
+  if (!header) return rows.length === 0 ? '' : table(rows)
+  return rows.length === 0 ? 'no events\n' : table([['TIME', 'KIND', 'ROUTES', 'CAUSE', 'WHAT'], ...rows])
+}

@@ -15,6 +15,9 @@ import { protectAdmin } from './access.js'
 import { registerRampRoutes } from './ramp-routes.js'
 import type { Metrics } from '../observe/metrics.js'
 import type { RampDriver } from '../ramp/driver.js'
+import type { Timeline } from '../timeline/timeline.js'
+import { parseDuration } from '../config/units.js'
+import { TIMELINE_KINDS } from '../config/schema.js'
 
 /**
  * Where the per-process state behind /metrics, /guard and /parity comes from: this
@@ -44,6 +47,8 @@ export interface AdminOptions {
   sources: AdminSources
   /** The ramp driver of this process; absent with --workers (a fleet runs `ramp run`). */
   ramp?: RampDriver
+  /** The migration timeline; absent in a --workers primary. */
+  timeline?: Timeline
 }
 
 /** An error message fit for an unauthenticated probe: no URLs, addresses or paths. */
@@ -65,6 +70,12 @@ function parseHeaderList (value: unknown): Record<string, string> | undefined {
     out[item.slice(0, i).trim().toLowerCase()] = item.slice(i + 1).trim()
   }
   return out
+}
+
+/** A time, or a duration back from now; NaN when it is neither. */
+function sinceOf (text: string): number {
+  const back = parseDuration(text)
+  return back !== undefined ? Date.now() - back : Date.parse(text)
 }
 
 export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminOptions): FastifyInstance {
@@ -113,6 +124,18 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
     ? { unavailable: 'ramps.driver is fleet: `strangler-proxy ramp run` drives the ramps; ask it (ramp status --admin DRIVER_URL)' }
     : opts.ramp === undefined ? { unavailable: 'this process drives no ramps: a --workers primary does not (see docs/ramp-plans.md)' } : { driver: opts.ramp })
 
+  app.get('/timeline', async (request, reply) => {
+    if (opts.timeline === undefined) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, 'this process keeps no timeline: a --workers primary does not (see docs/timeline.md)')
+    const q = request.query as Record<string, unknown>
+    const since = q.since === undefined ? undefined : typeof q.since === 'string' ? sinceOf(q.since) : Number.NaN
+    const limit = q.limit === undefined ? undefined : Number(q.limit)
+    if (since !== undefined && Number.isNaN(since)) return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, 'since is a time (2026-11-30T08:00:00Z) or a duration back from now (2h, 30m)')
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 1000)) return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, 'limit is a number from 1 to 1000')
+    if (q.kind !== undefined && !(TIMELINE_KINDS as readonly unknown[]).includes(q.kind)) return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, `kind is one of ${TIMELINE_KINDS.join(', ')}`)
+    if (q.route !== undefined && typeof q.route !== 'string') return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, 'one route')
+    return { events: opts.timeline.query({ ...(since === undefined ? {} : { since }), ...(typeof q.route === 'string' ? { route: q.route } : {}), ...(typeof q.kind === 'string' ? { kind: q.kind } : {}), ...(limit === undefined ? {} : { limit }) }) }
+  })
+
   app.get('/metrics', async (_request, reply) => {
     const m = await opts.sources.metrics()
     return reply.header('content-type', m.contentType).send(m.body)
@@ -145,6 +168,6 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
     return withRamp(await explainRequest(runtime.snapshot, { method: (b.method as string | undefined) ?? 'GET', path: b.path, headers: headers as Record<string, string>, ...(typeof b.ip === 'string' ? { clientIp: b.ip } : {}) }))
   })
 
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, Errors.NO_ROUTE, `admin endpoints: /healthz /readyz /routes /explain /guard /parity /ramp /metrics; not ${request.method} ${request.url.split('?')[0]}`))
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, Errors.NO_ROUTE, `admin endpoints: /healthz /readyz /routes /explain /guard /parity /ramp /timeline /metrics; not ${request.method} ${request.url.split('?')[0]}`))
   return app
 }

@@ -11,12 +11,9 @@ import { buildProxyServer } from '../proxy/server.js'
 import { buildAdminServer, localSources } from '../admin/server.js'
 import { watchConfigFile } from '../config/watch.js'
 import { Metrics } from '../observe/metrics.js'
-import { RampDriver, rampRoutes } from '../ramp/driver.js'
-import { LocalFigures } from '../ramp/figures.js'
-import { RampStore } from '../ramp/store.js'
-import { rolloutTarget } from '../ramp/targets.js'
-import { RAMP_STATES } from '../ramp/machine.js'
-import { privateDir } from '../flags/create.js'
+import type { RampDriver } from '../ramp/driver.js'
+import type { Timeline } from '../timeline/timeline.js'
+import { createRampDriver, createTimeline, eventRelay, causeOf } from './migration.js'
 
 export interface StartOptions {
   configFile: string
@@ -42,6 +39,8 @@ export interface Instance {
   readonly metrics: Metrics
   /** Drives the config's ramp plans; undefined in a --workers worker. */
   readonly ramp: RampDriver | undefined
+  /** The migration timeline; undefined in a --workers worker. */
+  readonly timeline: Timeline | undefined
   readonly proxy: FastifyInstance
   readonly admin: FastifyInstance | undefined
   readonly proxyUrl: string
@@ -71,33 +70,21 @@ export function urlOf (app: FastifyInstance): string {
   return `http://${host}:${addr.port}`
 }
 
-function createRampDriver (runtime: Runtime, metrics: Metrics, opts: StartOptions): RampDriver {
-  const config = runtime.snapshot.config
-  const env = opts.env ?? {}
-  const driver: RampDriver = new RampDriver({
-    logger: opts.logger,
-    store: new RampStore(() => privateDir(config.flags?.unleash?.backupDir, env), opts.configFile),
-    target: rolloutTarget(config, () => runtime.snapshot.flags, env),
-    figures: new LocalFigures(metrics, () => runtime.shadow),
-    // With ramps.driver: fleet, `ramp run` drives and this proxy only follows the flags.
-    ramps: () => runtime.snapshot.config.ramps.driver === 'proxy' ? rampRoutes(runtime.snapshot.config.routes) : [],
-    transition: (route, to) => metrics.rampTransition(route, to)
-  })
-  metrics.watchRamps(() => driver.status(), RAMP_STATES)
-  return driver
-}
-
 /** Loads and validates the config; throws ConfigError (with every problem) before anything listens. */
 export async function startInstance (opts: StartOptions): Promise<Instance> {
   const { logger } = opts
   const source = configSource(opts)
   const config = source.load()
-  const runtime = new Runtime(config, { logger, env: opts.env ?? {}, watchFlags: opts.watch ?? true })
+  const relay = eventRelay()
+  const runtime = new Runtime(config, { logger, env: opts.env ?? {}, watchFlags: opts.watch ?? true, events: relay })
   await runtime.startFlags(opts.flagsStartWaitMs ?? 2000)
   let listening = false
   const metrics = new Metrics(() => runtime.snapshot)
   metrics.configApplied(runtime.snapshot)
-  const ramp = opts.admin === false ? undefined : createRampDriver(runtime, metrics, opts)
+  // A --workers worker records nothing and drives nothing: the primary serves the admin port.
+  const timeline = opts.admin === false ? undefined : createTimeline(runtime, metrics, opts)
+  relay.to = timeline
+  const ramp = opts.admin === false ? undefined : createRampDriver(runtime, metrics, opts, timeline)
   const proxy = buildProxyServer(runtime, logger, metrics)
   const admin = opts.admin === false
     ? undefined
@@ -105,7 +92,8 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
       ...(opts.adminToken === undefined ? {} : { token: opts.adminToken }),
       isListening: () => listening,
       sources: localSources(runtime, metrics),
-      ...(ramp === undefined ? {} : { ramp })
+      ...(ramp === undefined ? {} : { ramp }),
+      ...(timeline === undefined ? {} : { timeline })
     })
 
   try {
@@ -117,15 +105,21 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
     throw err
   }
   listening = true
+  timeline?.start()
   await ramp?.start(config.ramps.interval)
   const proxyUrl = urlOf(proxy)
   const adminUrl = admin === undefined ? undefined : urlOf(admin)
   logger.info({ proxy: proxyUrl, admin: adminUrl, config: opts.configFile, version: config.version, routes: config.routes.length }, 'listening')
 
   function reload (trigger: string): ReloadResult {
+    const before = runtime.snapshot.config
     const result = reloadConfig(runtime, source, trigger, logger)
     metrics.reload(result.ok)
-    if (result.ok && result.changed) metrics.configApplied(runtime.snapshot)
+    if (result.ok && result.changed) {
+      metrics.configApplied(runtime.snapshot)
+      timeline?.configApplied(before, runtime.snapshot.config, causeOf(trigger))
+    }
+    if (!result.ok) timeline?.configRejected(result.error.split('\n'), causeOf(trigger))
     return result
   }
 
@@ -145,6 +139,7 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
     const deadline = runtime.snapshot.config.shutdown.timeout
     runtime.draining = true
     stopWatching()
+    timeline?.drainStarted(reason)
     ramp?.stop()
     process.off('unhandledRejection', onRejection)
     logger.info({ reason, deadlineMs: deadline }, 'draining: readiness is now failing, in-flight requests may finish')
@@ -161,6 +156,7 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
     }
     await runtime.close(Math.max(0, deadline - (performance.now() - started)))
     await admin?.close()
+    timeline?.stop()
     logger.info({ durationMs: Math.round(performance.now() - started), result }, 'stopped')
   }
 
@@ -168,6 +164,7 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
     runtime,
     metrics,
     ramp,
+    timeline,
     proxy,
     admin,
     proxyUrl,

@@ -10,7 +10,8 @@ import type { Config, RouteConfig } from '../config/config.js'
 import type { FlagSource } from '../flags/source.js'
 import { createFlagSource } from '../flags/create.js'
 import { createJwtVerifier, type JwtVerifier } from '../decision/jwt.js'
-import { Guard, type Trip } from '../safety/guard.js'
+import { Guard, type GuardState, type Trip } from '../safety/guard.js'
+import type { FlagChange } from '../flags/diff.js'
 import { ShadowTraffic } from '../safety/shadow.js'
 import { RateLimitedLog } from '../observe/rate-limited-log.js'
 import type { RequestState } from '../proxy/request-state.js'
@@ -41,6 +42,15 @@ export interface RuntimeDeps {
   /** Secrets and overrides: UNLEASH_API_TOKEN, STRANGLER_OVERRIDE_SECRET, the JWT secret variable. */
   readonly env: Readonly<Record<string, string | undefined>>
   readonly watchFlags?: boolean
+  /** What changes where traffic goes, for the migration timeline. */
+  readonly events?: RuntimeEvents
+}
+
+export interface RuntimeEvents {
+  flagsChanged (changes: readonly FlagChange[], source: 'file' | 'unleash'): void
+  guardChanged (route: string, from: GuardState, to: GuardState, why: string): void
+  /** One request served by the baseline because the new backend could not be reached. */
+  failover (route: string): void
 }
 
 export class Runtime {
@@ -64,7 +74,10 @@ export class Runtime {
     this.overrideWarnings = new RateLimitedLog(log, 'backend override ignored')
     this.guard = new Guard({
       trip: (route, trip) => this.#onTrip(route, trip),
-      change: (route, from, to, why) => log.warn({ route, guard: { from, to }, why }, `rollback guard on route ${route}: ${from} → ${to} (${why})`)
+      change: (route, from, to, why) => {
+        log.warn({ route, guard: { from, to }, why }, `rollback guard on route ${route}: ${from} → ${to} (${why})`)
+        deps.events?.guardChanged(route, from, to, why)
+      }
     })
     this.#snapshot = this.#build(config, new Map(), undefined)
   }
@@ -72,6 +85,7 @@ export class Runtime {
   /** Feeds the rollback guard with one finished request. */
   observe (state: RequestState, status: number, seconds: number): void {
     if (state.route === undefined || state.backend === undefined) return
+    if (state.failoverFrom !== undefined) this.#deps.events?.failover(state.route)
     const route = this.#snapshot.routesByName.get(state.route)
     if (route?.guard === undefined) return
     // A failover means the new backend could not even be reached: a candidate error.
@@ -149,7 +163,7 @@ export class Runtime {
     const sameFlags = old !== undefined && JSON.stringify(old.config.flags) === JSON.stringify(config.flags)
     const flags = sameFlags
       ? old.flags
-      : config.flags === undefined ? undefined : createFlagSource(config.flags, { logger: this.#deps.logger, env: this.#deps.env, watch: this.#deps.watchFlags ?? true })
+      : config.flags === undefined ? undefined : createFlagSource(config.flags, { logger: this.#deps.logger, env: this.#deps.env, watch: this.#deps.watchFlags ?? true, ...(this.#deps.events === undefined ? {} : { onChange: (c, s) => this.#deps.events?.flagsChanged(c, s) }) })
     const byKey = new Map([...previous.values()].map((p) => [p.key, p]))
     const pools = new Map<string, BackendPool>()
     for (const [name, backend] of config.backends) {

@@ -1,0 +1,75 @@
+/**
+ * What runs a migration beside the traffic, wired to one proxy: the ramp driver (on
+ * this process's counters) and the migration timeline (events from reloads, flags,
+ * the guard, failovers, parity and ramps, with their impact).
+ */
+import type { Config } from '../config/config.js'
+import type { Metrics } from '../observe/metrics.js'
+import { privateDir } from '../flags/create.js'
+import { RampDriver, rampRoutes } from '../ramp/driver.js'
+import { LocalFigures } from '../ramp/figures.js'
+import { RampStore } from '../ramp/store.js'
+import { rolloutTarget } from '../ramp/targets.js'
+import { RAMP_STATES, percentOf } from '../ramp/machine.js'
+import { Timeline } from '../timeline/timeline.js'
+import { TimelineStore } from '../timeline/store.js'
+import { ImpactMeter } from '../timeline/impact.js'
+import { Notifier } from '../timeline/notify.js'
+import type { EventCause } from '../timeline/event.js'
+import type { Runtime, RuntimeEvents } from './runtime.js'
+import type { StartOptions } from './instance.js'
+
+/** The private state directory: where the flags backup, ramp state and timeline live. */
+function stateDir (config: Config, opts: StartOptions): string {
+  return privateDir(config.flags?.unleash?.backupDir, opts.env ?? {})
+}
+
+/** Runtime events, passed on to the timeline once it exists (the runtime is built first). */
+export function eventRelay (): RuntimeEvents & { to: Timeline | undefined } {
+  return {
+    to: undefined,
+    flagsChanged (changes, source) { this.to?.flagsChanged(changes, source) },
+    guardChanged (route, from, to, why) { this.to?.guardChanged(route, from, to, why) },
+    failover (route) { this.to?.failover(route) }
+  }
+}
+
+export function causeOf (trigger: string): EventCause {
+  return trigger === 'file-change' || trigger === 'SIGHUP' ? trigger : 'admin-api'
+}
+
+export function createTimeline (runtime: Runtime, metrics: Metrics, opts: StartOptions): Timeline {
+  const config = (): Config => runtime.snapshot.config
+  const notifier = new Notifier(opts.logger, opts.env ?? {}, (target, reason) => metrics.notifyFailure(target, reason))
+  notifier.configure(config().notify)
+  const backends = (): ReadonlyMap<string, readonly string[]> => new Map(config().routes.map((r) => [r.name, [...new Set([r.backend, ...(r.flag?.backend === undefined ? [] : [r.flag.backend]), ...Object.values(r.flag?.variants ?? {})])]]))
+  return new Timeline({
+    logger: opts.logger,
+    store: new TimelineStore(() => stateDir(config(), opts), opts.configFile, config().timeline.maxFileSize),
+    impact: new ImpactMeter((route, backend) => metrics.totals(route, backend), backends, config().timeline.impactDelay),
+    notifier,
+    config,
+    counted: (kind, route) => metrics.timelineEvent(kind, route),
+    parity: () => runtime.shadow.window.shares()
+  })
+}
+
+export function createRampDriver (runtime: Runtime, metrics: Metrics, opts: StartOptions, timeline: Timeline | undefined): RampDriver {
+  const config = runtime.snapshot.config
+  const env = opts.env ?? {}
+  const driver: RampDriver = new RampDriver({
+    logger: opts.logger,
+    store: new RampStore(() => stateDir(config, opts), opts.configFile),
+    target: rolloutTarget(config, () => runtime.snapshot.flags, env),
+    figures: new LocalFigures(metrics, () => runtime.shadow),
+    // With ramps.driver: fleet, `ramp run` drives and this proxy only follows the flags.
+    ramps: () => runtime.snapshot.config.ramps.driver === 'proxy' ? rampRoutes(runtime.snapshot.config.routes) : [],
+    transition: (route, to, record) => {
+      metrics.rampTransition(route, to)
+      const plan = runtime.snapshot.routesByName.get(route)?.ramp
+      timeline?.rampTransition(route, to, plan === undefined ? 0 : percentOf(plan, record), record.reason)
+    }
+  })
+  metrics.watchRamps(() => driver.status(), RAMP_STATES)
+  return driver
+}
