@@ -82,6 +82,8 @@ t.test('a ramp climbs 1 → 5 → 25 on the traffic it sees, and says why at eac
   t.match(metrics, /strangler_ramp_step_percent\{route="orders"\} 25/)
   t.match(metrics, /strangler_ramp_state\{route="orders",state="awaiting_approval"\} 1/)
   t.match(metrics, /strangler_ramp_transitions_total\{route="orders",to="step_up"\} [3-9]/)
+  const timeline = await (await request(`${p.adminUrl}/timeline?kind=ramp_transition`)).body.json() as { events: Array<{ routes: string[], cause: string, after: { transition: string, percent: number } }> }
+  t.same(timeline.events.map((e) => [e.after.transition, e.after.percent]), [['step_up', 1], ['step_up', 5], ['step_up', 25], ['awaiting_approval', 25]], 'every ramp transition is on the timeline')
   const explain = await (await request(`${p.adminUrl}/explain?path=/api/orders/1&header=x-user-id:${USERS[9] as string}`)).body.json() as { backend: string, ramp: { percent: number, state: string } }
   t.same([explain.backend, explain.ramp.percent, explain.ramp.state], ['django', 25, 'awaiting_approval'], 'explain shows the step')
 
