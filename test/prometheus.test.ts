@@ -105,6 +105,12 @@ t.test('real Prometheus evaluates every dashboard query and rule over real traff
     }
   }
   t.ok(evaluated >= 15, `${evaluated} dashboard queries evaluated`)
+  const annotations = (JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { annotations: { list: Array<{ name: string, expr: string }> } }).annotations.list
+  t.match(annotations, [{ name: 'Migration timeline' }], 'timeline events are annotations on every panel')
+  for (const a of annotations) {
+    const r = await query(grafanaExpr(a.expr))
+    t.equal(r.status, 'success', `annotation ${a.name}: ${r.error ?? ''}`)
+  }
   const routes = (await (await request(`${api}/api/v1/label/route/values?match[]=strangler_requests_total`)).body.json()) as { data: string[] }
   t.same(routes.data.filter((r) => r !== '_none').sort(), ['gone', 'orders', 'shadowed'], 'the $route variable lists the routes')
 

@@ -46,12 +46,13 @@ async function traffic (p: TestProxy, rounds: number): Promise<void> {
 t.test('a flags file edit 30 → 60 % is one flag_changed event, and its impact agrees with the counters', async (t) => {
   const legacy = await startUpstream(t, 'legacy')
   const django = await startUpstream(t, 'django')
-  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'guard: false\ntimeline: { impactDelay: 2s }'), {
+  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'guard: false\ntimeline: { impactDelay: 6s }'), {
     files: { 'flags.json': flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(30)] }]) },
     watch: true
   })
+  await sleep(300)
   await traffic(p, 4)
-  await sleep(1000)
+  await sleep(300)
   writeFileSync(join(dirname(p.file), 'flags.json'), flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(60)] }]))
   const got = await waitFor(p, (e) => e.some((x) => x.kind === 'flag_changed'), 5000)
   await traffic(p, 4)
@@ -64,7 +65,7 @@ t.test('a flags file edit 30 → 60 % is one flag_changed event, and its impact 
   t.match(e.configVersion, /^[0-9a-f]{12}$/)
   t.match(e.id, /^[0-9a-z]+-[0-9a-z]+-[0-9a-z]+$/)
 
-  const measured = (await waitFor(p, (x) => x.some((y) => y.id === e.id && y.impact !== undefined), 6000)).find((y) => y.id === e.id) as Event
+  const measured = (await waitFor(p, (x) => x.some((y) => y.id === e.id && y.impact !== undefined), 9000)).find((y) => y.id === e.id) as Event
   const orders = measured.impact?.routes.orders
   t.ok(orders !== undefined, 'the event gained its impact')
   t.equal(orders?.django?.before.requests, 120, '4 rounds × buckets 1–30 on django before')

@@ -49,7 +49,7 @@ export function createTimeline (runtime: Runtime, metrics: Metrics, opts: StartO
     impact: new ImpactMeter((route, backend) => metrics.totals(route, backend), backends, config().timeline.impactDelay),
     notifier,
     config,
-    counted: (kind, route) => metrics.timelineEvent(kind, route),
+    counted: (kind, route, by) => metrics.timelineEvent(kind, route, by),
     parity: () => runtime.shadow.window.shares()
   })
 }

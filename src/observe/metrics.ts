@@ -219,8 +219,9 @@ export class Metrics {
     this.#rampTransitions(route, to)
   }
 
-  timelineEvent (kind: string, route: string): void {
-    this.#timelineEvents.inc({ kind, route })
+  /** One event (by 0: the series exists from now on, so increase() sees the first event). */
+  timelineEvent (kind: string, route: string, by = 1): void {
+    this.#timelineEvents.inc({ kind, route }, by)
   }
 
   notifyFailure (target: string, reason: string): void {

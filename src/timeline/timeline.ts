@@ -7,6 +7,8 @@
 import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { Config } from '../config/config.js'
+import { NO_ROUTE } from '../observe/metrics.js'
+import { TIMELINE_KINDS } from '../config/schema.js'
 import { diffConfig, routesTouched, type ConfigDiff } from '../config/diff.js'
 import type { FlagChange } from '../flags/diff.js'
 import type { ImpactMeter, Pending } from './impact.js'
@@ -27,7 +29,7 @@ export interface TimelineDeps {
   readonly impact: ImpactMeter
   readonly notifier: Notifier
   readonly config: () => Config
-  readonly counted: (kind: EventKind, route: string) => void
+  readonly counted: (kind: EventKind, route: string, by?: number) => void
   readonly parity?: () => ReadonlyMap<string, number>
   readonly now?: () => number
 }
@@ -73,8 +75,9 @@ export class Timeline {
     } catch (err) {
       this.#deps.logger.error({ error: (err as Error).message }, 'timeline history unreadable; recording new events only')
     }
+    this.#prime(this.#deps.config())
     this.#deps.impact.sample(this.#now())
-    this.#timer = setInterval(() => this.#tick(), TICK_MS)
+    this.#timer = setInterval(() => this.#tick(), Math.min(TICK_MS, this.#deps.impact.sampleEveryMs))
     this.#timer.unref()
   }
 
@@ -108,7 +111,7 @@ export class Timeline {
     } catch (err) {
       this.#deps.logger.error({ error: (err as Error).message }, 'could not write the timeline file; the event is kept in memory only')
     }
-    for (const route of event.routes.length === 0 ? ['_none'] : event.routes) this.#deps.counted(event.kind, route)
+    for (const route of event.routes.length === 0 ? [NO_ROUTE] : event.routes) this.#deps.counted(event.kind, route)
     this.#deps.logger.info({ timeline: { id: event.id, kind: event.kind, routes: event.routes, cause: event.cause } }, `timeline: ${event.summary}`)
     this.#deps.notifier.send(event)
     if (event.routes.length > 0) this.#measure(event, now)
@@ -127,6 +130,7 @@ export class Timeline {
 
   configApplied (before: Config, after: Config, cause: EventCause): void {
     this.#deps.notifier.configure(after.notify)
+    this.#prime(after)
     const d = diffConfig(before, after)
     this.record({ kind: 'config_applied', routes: routesTouched(d, after), cause, before: { version: before.version }, after: { version: after.version, ...d }, summary: `config ${before.version} → ${after.version}: ${describeDiff(d)}` })
   }
@@ -167,6 +171,13 @@ export class Timeline {
 
   rampTransition (route: string, to: string, percent: number, reason: string): void {
     this.record({ kind: 'ramp_transition', routes: [route], cause: 'ramp', after: { transition: to, percent }, summary: `ramp on ${route}: ${reason}` })
+  }
+
+  /** Every route's event series exist from the start: a dashboard's increase() then sees each route's first event. */
+  #prime (config: Config): void {
+    for (const route of [NO_ROUTE, ...config.routes.map((r) => r.name)]) {
+      for (const kind of TIMELINE_KINDS) this.#deps.counted(kind, route, 0)
+    }
   }
 
   #tick (): void {
