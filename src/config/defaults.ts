@@ -20,6 +20,8 @@ export const DEFAULTS = Object.freeze({
   sessionCookie: { name: 'spx_sid', maxAge: 365 * 24 * 3_600_000, secure: false, sameSite: 'lax' as const },
   guard: { window: 60_000, minRequests: 20, maxErrorRatioIncrease: 0.05, maxLatencyRatio: 2, minLatencyIncrease: 50, cooldown: 60_000, probeFraction: 0.1, probeRequests: 20, minClients: 5, maxClientShare: 0.2, disableFlag: false },
   override: { header: 'x-strangler-override', cookie: 'spx_override' },
+  retirement: { after: 7 * 86_400_000, legacyQuietFor: 86_400_000, minParity: 0.999, maxErrorRatioIncrease: 0.005, maxLatencyRatio: 1.2 },
+  inventory: { maxTemplates: 500 },
   timeline: { impactDelay: 5 * 60_000, maxFileSize: 10 * 1024 * 1024, parityThreshold: 0.99 },
   notify: { timeout: 5_000 },
   ramps: { driver: 'proxy' as const, interval: 1_000 },

@@ -199,6 +199,14 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
     cohort,
     override: Object.freeze({ ...DEFAULTS.override, ...raw.override }),
     ramps: normalizeRamps(raw, routes, dur, problems),
+    retirement: Object.freeze({
+      after: dur(raw.retirement?.after, DEFAULTS.retirement.after),
+      legacyQuietFor: dur(raw.retirement?.legacyQuietFor, DEFAULTS.retirement.legacyQuietFor),
+      minParity: raw.retirement?.minParity ?? DEFAULTS.retirement.minParity,
+      maxErrorRatioIncrease: raw.retirement?.maxErrorRatioIncrease ?? DEFAULTS.retirement.maxErrorRatioIncrease,
+      maxLatencyRatio: raw.retirement?.maxLatencyRatio ?? DEFAULTS.retirement.maxLatencyRatio
+    }),
+    inventory: Object.freeze({ maxTemplates: raw.inventory?.maxTemplates ?? DEFAULTS.inventory.maxTemplates }),
     timeline: Object.freeze({
       impactDelay: dur(raw.timeline?.impactDelay, DEFAULTS.timeline.impactDelay),
       maxFileSize: sz(['timeline', 'maxFileSize'], raw.timeline?.maxFileSize, DEFAULTS.timeline.maxFileSize),

@@ -74,6 +74,8 @@ export interface RawConfig {
   }
   override?: { header?: string, cookie?: string }
   guard?: false | RawGuard
+  retirement?: { after?: string, legacyQuietFor?: string, minParity?: number, maxErrorRatioIncrease?: number, maxLatencyRatio?: number }
+  inventory?: { maxTemplates?: number }
   timeline?: { impactDelay?: string, maxFileSize?: string | number, parityThreshold?: number }
   notify?: Array<{ url: string, kinds?: string[], secretEnv?: string, timeout?: string }>
   ramps?: { driver?: 'proxy' | 'fleet', prometheus?: string, interval?: string }

@@ -136,6 +136,24 @@ export const configSchema = {
       }
     },
     guard: { anyOf: [{ const: false }, guard] },
+    retirement: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        after: duration,
+        legacyQuietFor: duration,
+        minParity: { type: 'number', minimum: 0, maximum: 1 },
+        maxErrorRatioIncrease: { type: 'number', minimum: 0, maximum: 1 },
+        maxLatencyRatio: { type: 'number', minimum: 1 }
+      }
+    },
+    inventory: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        maxTemplates: { type: 'integer', minimum: 10, maximum: 100000 }
+      }
+    },
     timeline: {
       type: 'object',
       additionalProperties: false,

@@ -195,7 +195,23 @@ export interface Config {
   readonly override: { readonly header: string, readonly cookie: string }
   readonly ramps: RampsConfig
   readonly timeline: TimelineConfig
+  readonly retirement: RetirementConfig
+  readonly inventory: { readonly maxTemplates: number }
   readonly notify: readonly NotifyTarget[]
+}
+
+/** When a migrated route's legacy side may be switched off (the status page's readiness verdict). */
+export interface RetirementConfig {
+  /** Least time at 100 % on the new backend (ms). */
+  readonly after: number
+  /** No request served by legacy on the route for this long (ms), overrides aside. */
+  readonly legacyQuietFor: number
+  /** Shadow parity over the time at 100 %, on routes that shadow. */
+  readonly minParity: number
+  /** The new backend's 5xx ratio may exceed legacy's last known one by at most this. */
+  readonly maxErrorRatioIncrease: number
+  /** The new backend's p99 over legacy's last known one. */
+  readonly maxLatencyRatio: number
 }
 
 export interface TimelineConfig {
