@@ -9,27 +9,41 @@ import type { Config } from '../config/config.js'
 import { Errors } from '../errors.js'
 import { sendProblem } from '../problem.js'
 import { adminRequestRefusal } from './browser-guard.js'
+import type { ReadSessions } from './session.js'
+import { loginPage } from '../status/html.js'
 
 export interface AdminAccess {
   readonly token: string | undefined
   readonly admin: () => Config['admin']
+  /** Browser sessions from the status page's sign-in: GET and HEAD only. */
+  readonly sessions?: ReadSessions
+}
+
+/** The one form the admin port takes (the status page's sign-in, usable without JavaScript). */
+export const LOGIN_PATH = '/status/login'
+
+export function secretMatches (expected: string, given: string): boolean {
+  const a = createHash('sha256').update(expected).digest()
+  const b = createHash('sha256').update(given).digest()
+  return timingSafeEqual(a, b)
 }
 
 function tokenMatches (expected: string, header: string | undefined): boolean {
-  if (header === undefined || !header.startsWith('Bearer ')) return false
-  const a = createHash('sha256').update(expected).digest()
-  const b = createHash('sha256').update(header.slice(7)).digest()
-  return timingSafeEqual(a, b)
+  return header !== undefined && header.startsWith('Bearer ') && secretMatches(expected, header.slice(7))
 }
 
 export function protectAdmin (app: FastifyInstance, access: AdminAccess): void {
   app.addHook('onRequest', async (request, reply) => {
-    const refusal = adminRequestRefusal(request.method, request.headers, access.admin())
+    const path = request.url.split('?')[0]
+    const refusal = adminRequestRefusal(request.method, request.headers, access.admin(), path === LOGIN_PATH)
     if (refusal !== undefined) return sendProblem(reply, refusal.status === 403 ? Errors.ADMIN_FORBIDDEN : Errors.ADMIN_BAD_REQUEST, refusal.detail)
     if (access.token === undefined) return
-    const path = request.url.split('?')[0]
-    if (path === '/healthz' || path === '/readyz') return
+    if (path === '/healthz' || path === '/readyz' || path === LOGIN_PATH) return
+    const read = request.method === 'GET' || request.method === 'HEAD'
+    if (read && access.sessions?.valid(request.headers.cookie) === true) return
     if (!tokenMatches(access.token, request.headers.authorization)) {
+      // A person opening the page gets the sign-in form rather than a JSON problem.
+      if (read && path === '/status') return reply.code(401).header('content-type', 'text/html; charset=utf-8').send(loginPage(false))
       reply.header('www-authenticate', 'Bearer')
       return sendProblem(reply, Errors.ADMIN_UNAUTHORIZED, 'send Authorization: Bearer <STRANGLER_ADMIN_TOKEN>')
     }

@@ -22,7 +22,7 @@ function hostName (host: string): string {
 export type AdminRefusal = { readonly status: 403 | 400, readonly detail: string } | undefined
 
 /** `admin`: the name the port is bound to and the configured ones are answered, besides IPs and localhost. */
-export function adminRequestRefusal (method: string, headers: IncomingHttpHeaders, admin: { readonly host: string, readonly allowedHosts: readonly string[] }): AdminRefusal {
+export function adminRequestRefusal (method: string, headers: IncomingHttpHeaders, admin: { readonly host: string, readonly allowedHosts: readonly string[] }, formAllowed = false): AdminRefusal {
   const host = headers.host
   if (host !== undefined) {
     const name = hostName(host)
@@ -36,6 +36,8 @@ export function adminRequestRefusal (method: string, headers: IncomingHttpHeader
   const origin = headers.origin
   if (origin !== undefined && origin !== `http://${host ?? ''}` && origin !== `https://${host ?? ''}`) return { status: 403, detail: 'cross-origin requests to the admin port are refused' }
   const type = headers['content-type'] ?? ''
+  // The sign-in form is same-origin (checked above) and only ever exchanges a token.
+  if (formAllowed && /^application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) return undefined
   if (!/^application\/json\s*(;|$)/i.test(type)) return { status: 400, detail: 'send Content-Type: application/json (with {} for no arguments)' }
   return undefined
 }

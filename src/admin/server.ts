@@ -13,6 +13,8 @@ import { explainRequest, describeRoutes } from '../decision/explain.js'
 import { newRequestId } from '../proxy/headers.js'
 import { protectAdmin } from './access.js'
 import { registerRampRoutes } from './ramp-routes.js'
+import { registerStatusRoutes, type StatusHost } from './status-routes.js'
+import { ReadSessions } from './session.js'
 import type { Metrics } from '../observe/metrics.js'
 import type { RampDriver } from '../ramp/driver.js'
 import type { Timeline } from '../timeline/timeline.js'
@@ -49,6 +51,8 @@ export interface AdminOptions {
   ramp?: RampDriver
   /** The migration timeline; absent in a --workers primary. */
   timeline?: Timeline
+  /** The status page's data; absent in a --workers primary. */
+  status?: StatusHost
 }
 
 /** An error message fit for an unauthenticated probe: no URLs, addresses or paths. */
@@ -86,7 +90,9 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
     genReqId: (req) => newRequestId(req.headers['x-request-id'])
   })
 
-  protectAdmin(app, { token: opts.token, admin: () => runtime.snapshot.config.admin })
+  const sessions = new ReadSessions()
+  protectAdmin(app, { token: opts.token, admin: () => runtime.snapshot.config.admin, sessions })
+  registerStatusRoutes(app, () => opts.status, opts.token, sessions)
 
   app.get('/healthz', async () => ({ status: 'ok' }))
 
@@ -168,6 +174,6 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
     return withRamp(await explainRequest(runtime.snapshot, { method: (b.method as string | undefined) ?? 'GET', path: b.path, headers: headers as Record<string, string>, ...(typeof b.ip === 'string' ? { clientIp: b.ip } : {}) }))
   })
 
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, Errors.NO_ROUTE, `admin endpoints: /healthz /readyz /routes /explain /guard /parity /ramp /timeline /metrics; not ${request.method} ${request.url.split('?')[0]}`))
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, Errors.NO_ROUTE, `admin endpoints: /healthz /readyz /routes /explain /guard /parity /ramp /timeline /status /status.json /inventory /metrics; not ${request.method} ${request.url.split('?')[0]}`))
   return app
 }

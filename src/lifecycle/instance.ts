@@ -13,7 +13,7 @@ import { watchConfigFile } from '../config/watch.js'
 import { Metrics } from '../observe/metrics.js'
 import type { RampDriver } from '../ramp/driver.js'
 import type { Timeline } from '../timeline/timeline.js'
-import { createRampDriver, createTimeline, eventRelay, causeOf } from './migration.js'
+import { createRampDriver, createStatus, createTimeline, eventRelay, causeOf } from './migration.js'
 
 export interface StartOptions {
   configFile: string
@@ -85,6 +85,8 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   const timeline = opts.admin === false ? undefined : createTimeline(runtime, metrics, opts)
   relay.to = timeline
   const ramp = opts.admin === false ? undefined : createRampDriver(runtime, metrics, opts, timeline)
+  const status = timeline === undefined ? undefined : createStatus(runtime, metrics, timeline, ramp, opts)
+  relay.watch = status?.watch
   const proxy = buildProxyServer(runtime, logger, metrics)
   const admin = opts.admin === false
     ? undefined
@@ -93,7 +95,8 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
       isListening: () => listening,
       sources: localSources(runtime, metrics),
       ...(ramp === undefined ? {} : { ramp }),
-      ...(timeline === undefined ? {} : { timeline })
+      ...(timeline === undefined ? {} : { timeline }),
+      ...(status === undefined ? {} : { status: status.host })
     })
 
   try {
@@ -157,6 +160,7 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
     await runtime.close(Math.max(0, deadline - (performance.now() - started)))
     await admin?.close()
     timeline?.stop()
+    status?.stop()
     logger.info({ durationMs: Math.round(performance.now() - started), result }, 'stopped')
   }
 

@@ -17,6 +17,14 @@ import { ImpactMeter } from '../timeline/impact.js'
 import { Notifier } from '../timeline/notify.js'
 import type { EventCause } from '../timeline/event.js'
 import type { Runtime, RuntimeEvents } from './runtime.js'
+import { createHash } from 'node:crypto'
+import { join, resolve } from 'node:path'
+import type { FeatureInterface } from '../flags/unleash-internals.js'
+import { Inventory } from '../status/inventory.js'
+import { EvidenceTracker } from '../status/readiness.js'
+import { MigrationWatch } from '../status/watch.js'
+import { buildStatus, legacyBackends, routeState } from '../status/report.js'
+import type { StatusHost } from '../admin/status-routes.js'
 import type { StartOptions } from './instance.js'
 
 /** The private state directory: where the flags backup, ramp state and timeline live. */
@@ -25,12 +33,72 @@ function stateDir (config: Config, opts: StartOptions): string {
 }
 
 /** Runtime events, passed on to the timeline once it exists (the runtime is built first). */
-export function eventRelay (): RuntimeEvents & { to: Timeline | undefined } {
+export function eventRelay (): RuntimeEvents & { to: Timeline | undefined, watch: MigrationWatch | undefined } {
   return {
     to: undefined,
+    watch: undefined,
     flagsChanged (changes, source) { this.to?.flagsChanged(changes, source) },
     guardChanged (route, from, to, why) { this.to?.guardChanged(route, from, to, why) },
-    failover (route) { this.to?.failover(route) }
+    failover (route) { this.to?.failover(route) },
+    served (config, route, backend, reason, method, url) { this.watch?.observe(config, route, backend, reason, method, url, Date.now()) }
+  }
+}
+
+/** How often the retirement evidence is brought up to date and saved. */
+const EVIDENCE_EVERY_MS = 5000
+
+export interface StatusParts {
+  readonly host: StatusHost
+  readonly watch: MigrationWatch
+  stop (): void
+}
+
+export function createStatus (runtime: Runtime, metrics: Metrics, timeline: Timeline, ramp: RampDriver | undefined, opts: StartOptions): StatusParts {
+  const config = (): Config => runtime.snapshot.config
+  const inventory = new Inventory(config().inventory.maxTemplates)
+  const evidence = new EvidenceTracker(() => join(stateDir(config(), opts), `status-${createHash('sha256').update(resolve(opts.configFile)).digest('hex').slice(0, 12)}.json`))
+  const definition = (flag: string): FeatureInterface | undefined => runtime.snapshot.flags?.definition(flag)
+  const tick = (): void => {
+    const c = config()
+    const legacy = legacyBackends(c)
+    const recent = timeline.recent().routes
+    const totals = runtime.shadow.totals()
+    try {
+      evidence.tick(c.routes.map((r) => {
+        const legacySide = Object.entries(recent[r.name] ?? {}).find(([b]) => legacy.has(b))?.[1]
+        const shadow = totals.get(r.name)
+        return { route: r.name, migrated: routeState(r, legacy, definition).state === 'migrated', shadow: shadow === undefined ? undefined : { match: shadow.match, mismatch: shadow.mismatch }, legacy: legacySide }
+      }), Date.now())
+    } catch (err) {
+      opts.logger.error({ error: (err as Error).message }, 'could not save the retirement evidence; it is kept in memory')
+    }
+  }
+  const timer = setInterval(tick, EVIDENCE_EVERY_MS)
+  timer.unref()
+  return {
+    watch: new MigrationWatch(inventory, evidence),
+    stop: () => clearInterval(timer),
+    host: {
+      inventory: () => inventory.report(),
+      report: () => {
+        tick()
+        const guard = runtime.guard.status()
+        const inv = inventory.report()
+        return buildStatus({
+          config: config(),
+          now: Date.now(),
+          definition,
+          liveSplit: metrics.ledger.shares(),
+          guard: (route) => guard[route]?.state,
+          parity: runtime.shadow.window.shares(),
+          ramp: (route) => ramp?.view(route),
+          recent: timeline.recent(),
+          events: (route) => timeline.query({ route, limit: 3 }),
+          evidence: (route) => evidence.get(route),
+          inventory: { entries: inv.entries.slice(0, 100), other: inv.other }
+        })
+      }
+    }
   }
 }
 

@@ -51,6 +51,8 @@ export interface RuntimeEvents {
   guardChanged (route: string, from: GuardState, to: GuardState, why: string): void
   /** One request served by the baseline because the new backend could not be reached. */
   failover (route: string): void
+  /** Every routed request, once finished (the status page's inventory and evidence). */
+  served (config: Config, route: string, backend: string, reason: string | undefined, method: string, url: string): void
 }
 
 export class Runtime {
@@ -86,6 +88,8 @@ export class Runtime {
   observe (state: RequestState, status: number, seconds: number): void {
     if (state.route === undefined || state.backend === undefined) return
     if (state.failoverFrom !== undefined) this.#deps.events?.failover(state.route)
+    const raw = state.reply?.request.raw
+    if (raw !== undefined) this.#deps.events?.served(this.#snapshot.config, state.route, state.backend, state.reason, raw.method ?? 'GET', raw.url ?? '/')
     const route = this.#snapshot.routesByName.get(state.route)
     if (route?.guard === undefined) return
     // A failover means the new backend could not even be reached: a candidate error.

@@ -1,0 +1,49 @@
+/**
+ * Per finished request, what the status page needs that counters do not keep: the
+ * path templates legacy serves through catch-all routes (the inventory) and the last
+ * time legacy served a route that has a new backend, and why. Cheap for every other
+ * request: two set lookups against sets built once per config.
+ */
+import type { Config } from '../config/config.js'
+import type { Inventory } from './inventory.js'
+import type { EvidenceTracker } from './readiness.js'
+import { legacyBackends, newBackendsOf } from './report.js'
+
+interface Sets {
+  readonly config: Config
+  readonly legacy: ReadonlySet<string>
+  /** Routes matching every path (/*) with no method or header condition. */
+  readonly catchAll: ReadonlySet<string>
+  readonly migrating: ReadonlySet<string>
+}
+
+export class MigrationWatch {
+  readonly #inventory: Inventory
+  readonly #evidence: EvidenceTracker
+  #sets: Sets | undefined
+
+  constructor (inventory: Inventory, evidence: EvidenceTracker) {
+    this.#inventory = inventory
+    this.#evidence = evidence
+  }
+
+  observe (config: Config, route: string, backend: string, reason: string | undefined, method: string, url: string, now: number): void {
+    const s = this.#setsFor(config)
+    this.#inventory.count()
+    if (!s.legacy.has(backend)) return
+    if (s.catchAll.has(route)) this.#inventory.record(method, url, route, now)
+    if (s.migrating.has(route)) this.#evidence.legacyServed(route, reason ?? 'static', now)
+  }
+
+  #setsFor (config: Config): Sets {
+    if (this.#sets?.config === config) return this.#sets
+    this.#inventory.maxTemplates = config.inventory.maxTemplates
+    this.#sets = {
+      config,
+      legacy: legacyBackends(config),
+      catchAll: new Set(config.routes.filter((r) => r.match.path === '/*' && r.match.methods === undefined && r.match.headers === undefined).map((r) => r.name)),
+      migrating: new Set(config.routes.filter((r) => newBackendsOf(r).length > 0).map((r) => r.name))
+    }
+    return this.#sets
+  }
+}
