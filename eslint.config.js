@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint'
  * from anywhere, since they describe shapes and are erased at run time.
  * docs/architecture.md says what each folder is for.
  */
-const LAYERS = ['observe', 'routing', 'config', 'flags', 'decision', 'proxy', 'safety', 'ramp', 'timeline', 'admin', 'lifecycle']
+const LAYERS = ['observe', 'routing', 'config', 'flags', 'decision', 'proxy', 'safety', 'ramp', 'timeline', 'status', 'admin', 'lifecycle']
 
 const layerRules = LAYERS.map((folder, i) => ({
   files: [`src/${folder}/**/*.ts`],
