@@ -15,7 +15,7 @@ import { runPrimary, runWorker } from './lifecycle/cluster.js'
 import { overrideToken, MAX_LIFETIME_SECONDS } from './decision/override.js'
 import { parseDuration } from './config/units.js'
 import { publishedSchema } from './config/published-schema.js'
-import { callAdmin, problemText, rampTable, timelineRows, type AdminTarget } from './admin/client.js'
+import { callAdmin, inventoryText, problemText, rampTable, statusText, timelineRows, type AdminTarget } from './admin/client.js'
 import { RAMP_ACTIONS } from './ramp/machine.js'
 import { runRampDriver } from './lifecycle/ramp-runner.js'
 
@@ -60,6 +60,17 @@ Prints the migration timeline of a running proxy: every change to where traffic 
 (config, flags, guard, failover, parity, ramps) with its cause, oldest first.
   --since     a duration back from now (2h, 30m) or a time (2026-11-30T08:00:00Z)
   --follow    keep printing new events as they happen
+`,
+  status: `Usage: strangler-proxy status [--json] [--config routes.yaml] [--admin URL]
+
+Prints how far the migration is: the share of traffic on new backends, routes migrated,
+and per route its state, rollout, live split, ramp, guard, parity and readiness to
+retire. The same data as GET /status.json (--json prints that).
+`,
+  inventory: `Usage: strangler-proxy inventory [--json] [--config routes.yaml] [--admin URL]
+
+Prints what legacy still serves through catch-all routes, as path templates by method,
+most traffic first: what is left to migrate.
 `,
   schema: `Usage: strangler-proxy schema
 
@@ -297,6 +308,16 @@ async function cmdTimeline (args: string[]): Promise<void> {
   }
 }
 
+/** status and inventory: one GET on the admin port, printed as a table or as JSON. */
+async function cmdReport<T> (args: string[], command: string, path: string, text: (body: T) => string): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { ...HELP, config: { type: 'string', short: 'c' }, admin: { type: 'string' }, json: { type: 'boolean' } } })
+  if (helpAsked(command, values)) return
+  if (positionals.length > 0) usageError(`${command} takes no positional arguments`)
+  const answer = await callAdmin(adminTarget(values), 'GET', path)
+  if (answer.status !== 200) fail(problemText(answer))
+  process.stdout.write(values.json === true ? JSON.stringify(answer.body, null, 2) + '\n' : text(answer.body as T))
+}
+
 /** A refusal from the running proxy: its reason, exit 1. */
 function fail (message: string): never {
   process.stderr.write(message + '\n')
@@ -374,6 +395,8 @@ async function main (argv: string[]): Promise<void> {
       case 'schema': return cmdSchema(rest)
       case 'ramp': return await cmdRamp(rest)
       case 'timeline': return await cmdTimeline(rest)
+      case 'status': return await cmdReport(rest, 'status', '/status.json', statusText)
+      case 'inventory': return await cmdReport(rest, 'inventory', '/inventory', inventoryText)
       case '--version': case '-v': process.stdout.write(version() + '\n'); return
       case undefined: case '--help': case '-h': case 'help': process.stdout.write(USAGE); return
       default: usageError(`unknown command "${command}"`)

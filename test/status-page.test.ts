@@ -13,6 +13,7 @@ import { chromium, type Browser } from 'playwright-core'
 import { startUpstream } from './helpers/backends.js'
 import { startProxy, sleep, ROOT } from './helpers/proxy.js'
 import { flagsJson, rollout, usersByBucket } from './helpers/flags.js'
+import { runCli } from './helpers/cli.js'
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p))
 const TOKEN = 'status-page-admin-token'
@@ -58,6 +59,18 @@ routes:
   await sleep(1300)
   const json = await (await request(`${p.adminUrl}/status.json`, { headers: bearer })).body.json() as { overall: { newShare: number, migrated: number, routes: number, ready: number }, routes: Array<{ name: string, state: string }> }
   t.same(Object.fromEntries(json.routes.map((r) => [r.name, r.state])), { reports: 'ready', orders: 'migrating', search: 'migrated', default: 'legacy' }, '/status.json')
+
+  // The same data in a terminal.
+  const cli = await runCli(['status', '--admin', p.adminUrl], { STRANGLER_ADMIN_TOKEN: TOKEN })
+  t.equal(cli.code, 0, cli.stderr)
+  t.match(cli.stdout, /^[\d.]+ % of requests on new backends .*; 2 of 4 routes migrated, 1 ready to retire\n\nROUTE\s+STATE\s+ROLLOUT/)
+  t.match(cli.stdout, /\norders\s+migrating at 30 %\s+30 %\s+30\.0 %/)
+  t.match(cli.stdout, /\nreports\s+ready to retire\s+.*READY\n/)
+  const inv = await runCli(['inventory', '--admin', p.adminUrl], { STRANGLER_ADMIN_TOKEN: TOKEN })
+  t.match(inv.stdout, /^METHOD\s+TEMPLATE\s+ROUTE\s+REQUESTS\s+SHARE\s+LAST SEEN\nGET\s+\/products\/:id\s+default\s+3\s/)
+  const denied = await runCli(['status', '--admin', p.adminUrl])
+  t.equal(denied.code, 1, 'without the token the CLI is refused')
+  t.match(denied.stderr, /SPX_ADMIN_UNAUTHORIZED/)
 
   const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless=new'] })
   t.teardown(() => browser.close())

@@ -62,3 +62,26 @@ export function timelineRows (events: readonly EventRow[], header: boolean): str
   if (!header) return rows.length === 0 ? '' : table(rows)
   return rows.length === 0 ? 'no events\n' : table([['TIME', 'KIND', 'ROUTES', 'CAUSE', 'WHAT'], ...rows])
 }
+
+const pct = (x: number | null | undefined): string => x === null || x === undefined ? '-' : `${(x * 100).toFixed(1)} %`
+
+interface StatusRow { name: string, stateText: string, rollout: number | null, liveSplit: number | null, guard: string | null, parity: number | null, ramp: { percent: number, state: string } | null, readiness: { ready: boolean } | null }
+interface StatusBody { overall: { newShare: number | null, routes: number, migrated: number, ready: number, requests: number }, windowMs: number, routes: StatusRow[] }
+
+export function statusText (s: StatusBody): string {
+  const head = `${pct(s.overall.newShare)} of requests on new backends (last ${Math.max(1, Math.round(s.windowMs / 60_000))} min, ${s.overall.requests} requests); ${s.overall.migrated} of ${s.overall.routes} routes migrated, ${s.overall.ready} ready to retire\n\n`
+  return head + table([
+    ['ROUTE', 'STATE', 'ROLLOUT', 'LIVE SPLIT', 'RAMP', 'GUARD', 'PARITY', 'RETIRE'],
+    ...s.routes.map((r) => [r.name, r.stateText, r.rollout === null ? '-' : `${r.rollout} %`, pct(r.liveSplit), r.ramp === null ? '-' : `${r.ramp.percent} % ${r.ramp.state}`, r.guard ?? '-', pct(r.parity), r.readiness === null ? '-' : r.readiness.ready ? 'READY' : 'NOT READY'])
+  ])
+}
+
+interface InventoryBody { entries: Array<{ method: string, template: string, route: string, requests: number, share: number, lastSeen: string }>, other: number }
+
+export function inventoryText (inv: InventoryBody): string {
+  if (inv.entries.length === 0) return 'legacy served nothing through catch-all routes since the proxy started\n'
+  return table([
+    ['METHOD', 'TEMPLATE', 'ROUTE', 'REQUESTS', 'SHARE', 'LAST SEEN'],
+    ...inv.entries.map((e) => [e.method, e.template, e.route, String(e.requests), `${(e.share * 100).toFixed(2)} %`, e.lastSeen])
+  ]) + (inv.other > 0 ? `and ${inv.other} requests beyond the template limit\n` : '')
+}
