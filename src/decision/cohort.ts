@@ -47,10 +47,11 @@ export interface CohortInput {
   readonly clientIp: string
 }
 
-/** Async only when a JWT has to be verified; the common case stays off the microtask queue. */
+/** Async only when a JWT has to be verified (not remembered); the common case stays off the microtask queue. */
 export function buildCohort (config: CohortConfig, input: CohortInput, jwt: JwtVerifier | undefined): Cohort | Promise<Cohort> {
   if (jwt === undefined) return cohortFrom(config, input, undefined)
-  return jwt.claims(input.headers).then((claims) => cohortFrom(config, input, claims))
+  const claims = jwt.claims(input.headers)
+  return claims instanceof Promise ? claims.then((c) => cohortFrom(config, input, c)) : cohortFrom(config, input, claims)
 }
 
 function cohortFrom (config: CohortConfig, input: CohortInput, claims: JWTPayload | undefined): Cohort {

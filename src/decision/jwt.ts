@@ -9,10 +9,14 @@ import { jwtVerify, type JWTPayload } from 'jose'
 import type { JwtConfig } from '../config/config.js'
 import { readCookie } from './cookies.js'
 import { Errors, ProxyError } from '../errors.js'
+import { ClaimsCache } from './jwt-cache.js'
 
 export interface JwtVerifier {
-  /** Claims of the request's token, or undefined when it has none or it does not verify. */
-  claims (headers: Readonly<Record<string, string | string[] | undefined>>): Promise<JWTPayload | undefined>
+  /**
+   * Claims of the request's token, or undefined when it has none or it does not
+   * verify. Synchronous for a token verified before (jwt-cache.ts).
+   */
+  claims (headers: Readonly<Record<string, string | string[] | undefined>>): JWTPayload | undefined | Promise<JWTPayload | undefined>
 }
 
 /** RFC 7518 §3.2: an HMAC key at least as long as the hash (HS256: 32 bytes); shorter ones can be brute-forced from one token. */
@@ -36,8 +40,9 @@ export function createJwtVerifier (config: JwtConfig, env: Readonly<Record<strin
     ...(config.audience === undefined ? {} : { audience: config.audience }),
     ...(config.requireExp ? { requiredClaims: ['exp'] } : {})
   }
+  const cache = new ClaimsCache()
   return {
-    async claims (headers) {
+    claims (headers) {
       let token: string | undefined
       if (config.cookie !== undefined) token = readCookie(headers.cookie, config.cookie)
       if (token === undefined) {
@@ -46,11 +51,13 @@ export function createJwtVerifier (config: JwtConfig, env: Readonly<Record<strin
         if (value !== undefined) token = value.startsWith('Bearer ') ? value.slice(7) : value
       }
       if (token === undefined || token === '') return undefined
-      try {
-        return (await jwtVerify(token, key, options)).payload
-      } catch {
-        return undefined
-      }
+      const known = cache.get(token, Date.now())
+      if (known !== undefined) return known
+      const verified = token
+      return jwtVerify(verified, key, options).then((r) => {
+        cache.set(verified, r.payload, Date.now())
+        return r.payload
+      }, () => undefined)
     }
   }
 }
