@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { freePort } from '../test/helpers/free-port.js'
 import { fileURLToPath } from 'node:url'
 import { Agent, request } from 'undici'
+import { headerCohort, jwtCohort, largeConfig, rsaKeys, writeFlags, writeTokens, JWT_SECRET } from './configs.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8)
@@ -72,11 +73,18 @@ function rssMiB (pid: number): number {
   return total
 }
 
-interface Target { name: string, url: string, pid: number | undefined }
+interface Target {
+  name: string
+  url: string
+  pid: number | undefined
+  /** A file of bearer tokens, one per line: the load identifies users by JWT instead of x-user-id. */
+  tokens?: string
+}
 interface Result { rps: number, p50: number, p99: number, cpuUs: number, rss: number }
 
-function wrk (url: string): { rps: number, p50: number, p99: number, requests: number } {
-  const out = spawnSync('wrk', ['-t1', '-c50', `-d${SECONDS}s`, '--latency', '-s', join(HERE, 'users.lua'), url], { encoding: 'utf8', env: { ...process.env, BENCH_USERS: String(USERS) } }).stdout
+function wrk (t: Target): { rps: number, p50: number, p99: number, requests: number } {
+  const script = join(HERE, t.tokens === undefined ? 'users.lua' : 'tokens.lua')
+  const out = spawnSync('wrk', ['-t1', '-c50', `-d${SECONDS}s`, '--latency', '-s', script, t.url], { encoding: 'utf8', env: { ...process.env, BENCH_USERS: String(USERS), BENCH_TOKENS: t.tokens ?? '' } }).stdout
   const ms = (label: string): number => {
     const m = new RegExp(`${label}%\\s+([\\d.]+)(us|ms|s)`).exec(out)
     if (m === null) return NaN
@@ -92,10 +100,12 @@ function wrk (url: string): { rps: number, p50: number, p99: number, requests: n
 }
 
 /** Open-loop: requests start on schedule whatever the answers do, so queueing shows in p99. */
-async function fixedRate (url: string, seconds = 5, warmup = true): Promise<{ p50: number, p99: number }> {
+async function fixedRate (t: Target, seconds = 5, warmup = true): Promise<{ p50: number, p99: number }> {
   // One discarded second first: the client's own JIT warm-up must not count against
   // whichever target happens to go first.
-  if (warmup) await fixedRate(url, 1, false)
+  if (warmup) await fixedRate(t, 1, false)
+  const tokens = t.tokens === undefined ? undefined : readFileSync(t.tokens, 'utf8').trim().split('\n')
+  const headersFor = (i: number): Record<string, string> => tokens === undefined ? { 'x-user-id': `user-${1 + (i * 7919) % USERS}` } : { authorization: `Bearer ${tokens[(i * 7919) % tokens.length] as string}` }
   const agent = new Agent({ connections: 64 })
   const latencies: number[] = []
   const total = RATE * seconds
@@ -105,7 +115,7 @@ async function fixedRate (url: string, seconds = 5, warmup = true): Promise<{ p5
     const due = start + (i * 1000) / RATE
     const wait = due - performance.now()
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait))
-    inflight.push(request(url, { dispatcher: agent, headers: { 'x-user-id': `user-${1 + (i * 7919) % USERS}` } }).then(async (r) => {
+    inflight.push(request(t.url, { dispatcher: agent, headers: headersFor(i) }).then(async (r) => {
       await r.body.dump()
       latencies.push(performance.now() - due)
     }, () => {}))
@@ -148,34 +158,38 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
     const bare = start(process.execPath, [join(HERE, 'bare.mjs'), String(barePort), origin])
     targets.push({ name: 'bare http-proxy', url: `http://127.0.0.1:${barePort}/api/orders/1`, pid: bare.pid })
 
-    writeFileSync(join(dir, 'flags.json'), JSON.stringify({ version: 2, features: [{ name: 'orders-on-new', enabled: true, strategies: [{ name: 'flexibleRollout', parameters: { rollout: '50', stickiness: 'default', groupId: 'orders-on-new' } }] }] }))
-    writeFileSync(join(dir, 'routes.yaml'), `listen: { host: 127.0.0.1 }
-backends:
-  legacy: { url: "${origin}", legacy: true }
-  new: { url: "${origin}" }
-flags: { file: flags.json }
-cohort: { userId: { header: x-user-id } }
-routes:
-  - { name: orders, match: { path: /api/orders/* }, backend: legacy, flag: { name: orders-on-new, backend: new } }
-  - { name: default, match: { path: /* }, backend: legacy }
-`)
-    spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' })
-    const strangler = async (name: string, nodeArgs: string[], cliArgs: string[]): Promise<void> => {
-      const port = await freePort()
-      const c = start(process.execPath, [...nodeArgs, join(ROOT, 'dist/cli.js'), 'start', ...cliArgs, '--config', join(dir, 'routes.yaml')], { PORT: String(port), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: dir })
-      targets.push({ name, url: `http://127.0.0.1:${port}/api/orders/1`, pid: c.pid })
+    writeFlags(dir)
+    const config = (name: string, yaml: string): string => {
+      const file = join(dir, `${name}.yaml`)
+      writeFileSync(file, yaml)
+      return file
     }
-    await strangler('strangler-proxy', [], [])
+    const header = config('header', headerCohort(origin))
+    const { privateKey, publicKeyFile } = rsaKeys(dir)
+    const hsTokens = join(dir, 'hs256.tokens')
+    const rsTokens = join(dir, 'rs256.tokens')
+    await writeTokens(hsTokens, 'HS256', new TextEncoder().encode(JWT_SECRET))
+    await writeTokens(rsTokens, 'RS256', privateKey)
+    spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' })
+    const strangler = async (name: string, file: string, nodeArgs: string[] = [], cliArgs: string[] = [], tokens?: string): Promise<void> => {
+      const port = await freePort()
+      const c = start(process.execPath, [...nodeArgs, join(ROOT, 'dist/cli.js'), 'start', ...cliArgs, '--config', file], { PORT: String(port), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: join(dir, name.replace(/\W+/g, '-')), BENCH_JWT_SECRET: JWT_SECRET })
+      targets.push({ name, url: `http://127.0.0.1:${port}/api/orders/1`, pid: c.pid, ...(tokens === undefined ? {} : { tokens }) })
+    }
+    await strangler('strangler-proxy', header)
+    await strangler('strangler JWT HS256', config('hs256', jwtCohort(origin, { secretEnv: 'BENCH_JWT_SECRET' }, 'HS256')), [], [], hsTokens)
+    await strangler('strangler JWT RS256', config('rs256', jwtCohort(origin, { publicKeyFile }, 'RS256')), [], [], rsTokens)
+    await strangler('strangler 50 routes', config('large', largeConfig(origin)))
     // The memory knob: a 4 MiB young-generation semi-space (V8's default is 16 MiB).
-    await strangler('strangler semi=4', ['--max-semi-space-size=4'], [])
-    await strangler('strangler ×2 wk', [], ['--workers', '2'])
+    if (process.env.BENCH_ALL === '1') await strangler('strangler semi=4', header, ['--max-semi-space-size=4'])
+    await strangler('strangler ×2 wk', header, [], ['--workers', '2'])
     for (const t of targets) await waitUp(t.url)
 
     const results = new Map<string, Result[]>()
     for (let round = 0; round < ROUNDS; round++) {
       for (const t of targets) {
         const before = t.pid === undefined ? 0 : cpuSeconds(t.pid)
-        const r = wrk(t.url)
+        const r = wrk(t)
         const cpu = t.pid === undefined ? 0 : cpuSeconds(t.pid) - before
         const list = results.get(t.name) ?? []
         // RSS under load: sampled as wrk finishes, before the heap shrinks back.
@@ -190,7 +204,7 @@ routes:
     for (let round = 0; round < ROUNDS; round++) {
       for (const t of targets) {
         const list = fixedRuns.get(t.name) ?? []
-        list.push(await fixedRate(t.url))
+        list.push(await fixedRate(t))
         fixedRuns.set(t.name, list)
       }
     }
@@ -202,7 +216,7 @@ routes:
     const fixed = new Map([...fixedRuns].map(([name, rs]) => [name, { p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)) }]))
     const directP99 = fixed.get('direct')?.p99 ?? NaN
     process.stdout.write(`\nwrk -t1 -c50 -d${SECONDS}s, median of ${ROUNDS} interleaved rounds; fixed rate ${RATE} req/s for 5 s, median of ${ROUNDS} interleaved rounds (node ${process.version})\n\n`)
-    process.stdout.write('target            req/s   p50 ms  p99 ms  CPU µs/req  ×bare  ×nginx  RSS MiB  @rate p99 ms  +p99 vs direct\n')
+    process.stdout.write('target               req/s   p50 ms  p99 ms  CPU µs/req  ×bare  ×nginx  RSS MiB  @rate p99 ms  +p99 vs direct\n')
     for (const t of targets) {
       const s = summary.get(t.name) as Result
       const f = fixed.get(t.name) as { p50: number, p99: number }
@@ -210,7 +224,7 @@ routes:
       const xb = t.pid === undefined ? '-' : (s.cpuUs / bareCpu).toFixed(2)
       const xn = t.pid === undefined || Number.isNaN(nginxCpu) ? '-' : (s.cpuUs / nginxCpu).toFixed(2)
       const rss = t.pid === undefined ? '-' : s.rss.toFixed(0)
-      process.stdout.write(`${t.name.padEnd(16)} ${s.rps.toFixed(0).padStart(6)}  ${s.p50.toFixed(2).padStart(6)}  ${s.p99.toFixed(2).padStart(6)}  ${cpu.padStart(10)}  ${xb.padStart(5)}  ${xn.padStart(6)}  ${rss.padStart(7)}  ${f.p99.toFixed(2).padStart(12)}  ${t.name === 'direct' ? '' : (f.p99 - directP99).toFixed(2).padStart(14)}\n`)
+      process.stdout.write(`${t.name.padEnd(19)} ${s.rps.toFixed(0).padStart(6)}  ${s.p50.toFixed(2).padStart(6)}  ${s.p99.toFixed(2).padStart(6)}  ${cpu.padStart(10)}  ${xb.padStart(5)}  ${xn.padStart(6)}  ${rss.padStart(7)}  ${f.p99.toFixed(2).padStart(12)}  ${t.name === 'direct' ? '' : (f.p99 - directP99).toFixed(2).padStart(14)}\n`)
     }
   } finally {
     for (const c of children) c.kill('SIGKILL')
