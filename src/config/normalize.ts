@@ -199,6 +199,7 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
     cohort,
     override: Object.freeze({ ...DEFAULTS.override, ...raw.override }),
     ramps: normalizeRamps(raw, routes, dur, problems),
+    tracing: raw.tracing === undefined ? undefined : Object.freeze({ ...raw.tracing }),
     retirement: Object.freeze({
       after: dur(raw.retirement?.after, DEFAULTS.retirement.after),
       legacyQuietFor: dur(raw.retirement?.legacyQuietFor, DEFAULTS.retirement.legacyQuietFor),

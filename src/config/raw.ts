@@ -74,6 +74,7 @@ export interface RawConfig {
   }
   override?: { header?: string, cookie?: string }
   guard?: false | RawGuard
+  tracing?: { endpoint?: string, sampler?: string, ratio?: number, serviceName?: string, maxQueueSize?: number }
   retirement?: { after?: string, legacyQuietFor?: string, minParity?: number, maxErrorRatioIncrease?: number, maxLatencyRatio?: number }
   inventory?: { maxTemplates?: number }
   timeline?: { impactDelay?: string, maxFileSize?: string | number, parityThreshold?: number }

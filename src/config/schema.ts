@@ -136,6 +136,17 @@ export const configSchema = {
       }
     },
     guard: { anyOf: [{ const: false }, guard] },
+    tracing: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        endpoint: { type: 'string', minLength: 1 },
+        sampler: { enum: ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] },
+        ratio: { type: 'number', minimum: 0, maximum: 1 },
+        serviceName: { type: 'string', minLength: 1 },
+        maxQueueSize: { type: 'integer', minimum: 1, maximum: 1000000 }
+      }
+    },
     retirement: {
       type: 'object',
       additionalProperties: false,

@@ -196,8 +196,18 @@ export interface Config {
   readonly ramps: RampsConfig
   readonly timeline: TimelineConfig
   readonly retirement: RetirementConfig
+  /** routes.yaml's tracing:, under the OTEL_* variables (tracing.ts). */
+  readonly tracing: TracingConfig | undefined
   readonly inventory: { readonly maxTemplates: number }
   readonly notify: readonly NotifyTarget[]
+}
+
+export interface TracingConfig {
+  readonly endpoint?: string
+  readonly sampler?: string
+  readonly ratio?: number
+  readonly serviceName?: string
+  readonly maxQueueSize?: number
 }
 
 /** When a migrated route's legacy side may be switched off (the status page's readiness verdict). */

@@ -1,0 +1,44 @@
+/**
+ * Whether and how to trace, the OpenTelemetry way: the standard OTEL_* variables win
+ * over routes.yaml's tracing: (OTEL_SDK_DISABLED=true turns it off whatever the file
+ * says); without an endpoint from either, tracing is off and costs nothing.
+ */
+import type { TracingConfig } from './types.js'
+
+export interface TracingSettings {
+  readonly endpoint: string
+  readonly sampler: string
+  readonly ratio: number
+  readonly serviceName: string
+  readonly resourceAttributes: Readonly<Record<string, string>>
+  readonly maxQueueSize: number
+}
+
+export const SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const
+
+/** "k=v,k2=v2" (values percent-encoded), as OTEL_RESOURCE_ATTRIBUTES has it. */
+function attributes (text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const pair of (text ?? '').split(',')) {
+    const i = pair.indexOf('=')
+    if (i > 0) out[pair.slice(0, i).trim()] = decodeURIComponent(pair.slice(i + 1).trim())
+  }
+  return out
+}
+
+export function tracingSettings (file: TracingConfig | undefined, env: Readonly<Record<string, string | undefined>>): TracingSettings | undefined {
+  if ((env.OTEL_SDK_DISABLED ?? '').toLowerCase() === 'true') return undefined
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT
+  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base === undefined || base === '' ? undefined : `${base.replace(/\/+$/, '')}/v1/traces`) ?? file?.endpoint
+  if (endpoint === undefined || endpoint === '') return undefined
+  const sampler = (env.OTEL_TRACES_SAMPLER ?? file?.sampler ?? 'parentbased_always_on').toLowerCase()
+  const arg = Number(env.OTEL_TRACES_SAMPLER_ARG ?? file?.ratio ?? 1)
+  return {
+    endpoint,
+    sampler: (SAMPLERS as readonly string[]).includes(sampler) ? sampler : 'parentbased_always_on',
+    ratio: Number.isFinite(arg) && arg >= 0 && arg <= 1 ? arg : 1,
+    serviceName: env.OTEL_SERVICE_NAME ?? file?.serviceName ?? 'strangler-proxy',
+    resourceAttributes: attributes(env.OTEL_RESOURCE_ATTRIBUTES),
+    maxQueueSize: file?.maxQueueSize ?? 2048
+  }
+}
