@@ -4,7 +4,7 @@
  * The only file that reads argv and the environment, handles signals, or exits.
  */
 import { parseArgs } from 'node:util'
-import { readFileSync } from 'node:fs'
+import { version } from './version.js'
 import { loadConfigFile } from './config/config.js'
 import { ConfigError, Errors, ProxyError, formatProblem } from './errors.js'
 import { createLogger } from './observe/log.js'
@@ -103,11 +103,6 @@ function helpAsked (command: string, values: { help?: boolean | undefined }): bo
   if (values.help !== true) return false
   process.stdout.write(COMMAND_USAGE[command] ?? USAGE)
   return true
-}
-
-function version (): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-  return pkg.version
 }
 
 function usageError (message: string): never {

@@ -11,6 +11,8 @@ import { buildProxyServer } from '../proxy/server.js'
 import { buildAdminServer, localSources } from '../admin/server.js'
 import { watchConfigFile } from '../config/watch.js'
 import { Metrics } from '../observe/metrics.js'
+import { tracingSettings } from '../config/tracing.js'
+import { version } from '../version.js'
 import type { RampDriver } from '../ramp/driver.js'
 import type { Timeline } from '../timeline/timeline.js'
 import { createRampDriver, createStatus, createTimeline, eventRelay, causeOf } from './migration.js'
@@ -78,9 +80,16 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   const relay = eventRelay()
   const runtime = new Runtime(config, { logger, env: opts.env ?? {}, watchFlags: opts.watch ?? true, events: relay })
   await runtime.startFlags(opts.flagsStartWaitMs ?? 2000)
+  // The SDK is loaded only when tracing is on: off, it costs neither memory nor time.
+  const traced = tracingSettings(config.tracing, opts.env ?? {})
+  if (traced !== undefined) {
+    runtime.tracing = (await import('../observe/otel.js')).createOtelTracing(traced, version())
+    logger.info({ tracing: { endpoint: traced.endpoint, sampler: traced.sampler, ratio: traced.ratio, service: traced.serviceName } }, 'tracing on')
+  }
   let listening = false
   const metrics = new Metrics(() => runtime.snapshot)
   metrics.configApplied(runtime.snapshot)
+  metrics.watchTracing(() => runtime.tracing?.dropped() ?? 0)
   // A --workers worker records nothing and drives nothing: the primary serves the admin port.
   const timeline = opts.admin === false ? undefined : createTimeline(runtime, metrics, opts)
   relay.to = timeline
@@ -159,6 +168,7 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
     }
     await runtime.close(Math.max(0, deadline - (performance.now() - started)))
     await admin?.close()
+    await runtime.tracing?.shutdown()
     timeline?.stop()
     status?.stop()
     logger.info({ durationMs: Math.round(performance.now() - started), result }, 'stopped')

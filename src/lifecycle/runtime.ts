@@ -12,6 +12,7 @@ import { createFlagSource } from '../flags/create.js'
 import { createJwtVerifier, type JwtVerifier } from '../decision/jwt.js'
 import { Guard, type GuardState, type Trip } from '../safety/guard.js'
 import type { FlagChange } from '../flags/diff.js'
+import type { Tracing } from '../observe/tracing.js'
 import { ShadowTraffic } from '../safety/shadow.js'
 import { RateLimitedLog } from '../observe/rate-limited-log.js'
 import type { RequestState } from '../proxy/request-state.js'
@@ -66,6 +67,8 @@ export class Runtime {
   readonly #deps: RuntimeDeps
   readonly guard: Guard
   readonly shadow: ShadowTraffic
+  /** OpenTelemetry tracing, when on (config/tracing.ts); undefined costs the request path nothing. */
+  tracing: Tracing | undefined
   /** "backend override ignored", at most once per 10 s per reason. */
   readonly overrideWarnings: RateLimitedLog
 

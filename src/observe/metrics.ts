@@ -32,6 +32,7 @@ export class Metrics {
   readonly #timelineEvents: Counter<'kind' | 'route'>
   readonly #notifyFailures: Counter<'target' | 'reason'>
   #ramps: () => Iterable<RampGauge> = () => []
+  #droppedSpans: () => number = () => 0
   #rampStates: readonly string[] = []
   #legacy: ReadonlySet<string> = new Set()
   #baseline = new Map<string, string>()
@@ -51,6 +52,16 @@ export class Metrics {
     this.#routeBackend = new Gauge({ name: 'strangler_route_backend_info', aggregator: 'max', help: 'Backends each route can use: role baseline (the route\'s backend), flag or variant. For comparing a new backend with the baseline on the same route.', labelNames: ['route', 'backend', 'role'], registers })
     this.#overrideRejected = new Counter({ name: 'strangler_override_rejected_total', help: 'Backend overrides not honoured, by route and reason (disabled, malformed, bad_signature, expired, wrong_route, backend_not_allowed).', labelNames: ['route', 'reason'], registers })
     this.#unhandled = new Counter({ name: 'strangler_unhandled_rejections_total', help: 'Promise rejections nothing handled: a bug, logged at error; the process keeps serving.', registers })
+    const dropped = (): number => this.#droppedSpans()
+    new Counter({
+      name: 'strangler_tracing_dropped_spans_total',
+      help: 'Spans that never reached the trace collector: dropped from a full export queue or lost in a failed export. 0 with tracing off.',
+      registers,
+      collect () {
+        this.reset()
+        this.inc(dropped())
+      }
+    })
     this.#timelineEvents = new Counter({ name: 'strangler_timeline_events_total', help: 'Migration timeline events by kind and route (_none for events without a route).', labelNames: ['kind', 'route'], registers })
     this.#notifyFailures = new Counter({ name: 'strangler_notify_failures_total', help: 'Timeline webhook deliveries given up, by target host and reason (failed after retries, dropped from a full queue).', labelNames: ['target', 'reason'], registers })
     this.#rampTransitions = registerRampMetrics(this.registry, () => this.#ramps(), () => this.#rampStates)
@@ -213,6 +224,11 @@ export class Metrics {
   watchRamps (read: () => Iterable<RampGauge>, states: readonly string[]): void {
     this.#ramps = read
     this.#rampStates = states
+  }
+
+  /** Where the tracing's dropped-span count is read at scrape time. */
+  watchTracing (dropped: () => number): void {
+    this.#droppedSpans = dropped
   }
 
   rampTransition (route: string, to: string): void {

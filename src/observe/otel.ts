@@ -1,0 +1,131 @@
+/**
+ * Tracing on the OpenTelemetry JS SDK, loaded only when tracing is on: explicit
+ * parents (no context manager, no automatic instrumentation on the hot path), W3C
+ * trace context, batch export over OTLP/HTTP with a bounded queue whose drops are
+ * counted. Configured the OpenTelemetry way (OTEL_* variables) or in routes.yaml.
+ */
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, trace, type Span, type Attributes } from '@opentelemetry/api'
+import { W3CTraceContextPropagator, ExportResultCode, type ExportResult } from '@opentelemetry/core'
+import { resourceFromAttributes } from '@opentelemetry/resources'
+import { AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type ReadableSpan, type Sampler, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base'
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
+import type { AttemptTrace, RequestTrace, Tracing } from './tracing.js'
+import type { TracingSettings } from '../config/tracing.js'
+
+const propagator = new W3CTraceContextPropagator()
+
+function sampler (name: string, ratio: number): Sampler {
+  switch (name) {
+    case 'always_on': return new AlwaysOnSampler()
+    case 'always_off': return new AlwaysOffSampler()
+    case 'traceidratio': return new TraceIdRatioBasedSampler(ratio)
+    case 'parentbased_always_off': return new ParentBasedSampler({ root: new AlwaysOffSampler() })
+    case 'parentbased_traceidratio': return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) })
+    default: return new ParentBasedSampler({ root: new AlwaysOnSampler() })
+  }
+}
+
+/** Counts what never reaches the collector: queue overflow and failed exports. */
+class Counted implements SpanProcessor, SpanExporter {
+  dropped = 0
+  #pending = 0
+  readonly #max: number
+  readonly #exporter: SpanExporter
+  readonly #batch: BatchSpanProcessor
+
+  constructor (exporter: SpanExporter, maxQueueSize: number) {
+    this.#exporter = exporter
+    this.#max = maxQueueSize
+    this.#batch = new BatchSpanProcessor(this, { maxQueueSize, maxExportBatchSize: Math.min(512, maxQueueSize), scheduledDelayMillis: 1000, exportTimeoutMillis: 5000 })
+  }
+
+  onStart (): void {}
+  onEnd (span: ReadableSpan): void {
+    if (this.#pending >= this.#max) {
+      this.dropped++
+      return
+    }
+    this.#pending++
+    this.#batch.onEnd(span)
+  }
+
+  async forceFlush (): Promise<void> { await this.#batch.forceFlush() }
+  async shutdown (): Promise<void> { await this.#batch.shutdown() }
+
+  export (spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.#exporter.export(spans, (result) => {
+      this.#pending -= spans.length
+      if (result.code !== ExportResultCode.SUCCESS) this.dropped += spans.length
+      done(result)
+    })
+  }
+}
+
+const hex2 = (n: number): string => n.toString(16).padStart(2, '0')
+
+export function createOtelTracing (s: TracingSettings, version: string): Tracing {
+  const exporter = new OTLPTraceExporter({ url: s.endpoint, timeoutMillis: 5000 })
+  const counted = new Counted(exporter, s.maxQueueSize)
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': s.serviceName, 'service.version': version, ...s.resourceAttributes }),
+    sampler: sampler(s.sampler, s.ratio),
+    spanProcessors: [counted]
+  })
+  const tracer = provider.getTracer('strangler-proxy', version)
+
+  const client = (name: string, attributes: Attributes, parent: Span | undefined, link: Span | undefined): AttemptTrace => {
+    const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes, ...(link === undefined ? {} : { links: [{ context: link.spanContext() }] }) }, parent === undefined ? ROOT_CONTEXT : trace.setSpan(ROOT_CONTEXT, parent))
+    const c = span.spanContext()
+    return {
+      traceparent: `00-${c.traceId}-${c.spanId}-${hex2(c.traceFlags)}`,
+      end (status, error) {
+        if (status !== undefined) span.setAttribute('http.response.status_code', status)
+        if (error !== undefined || (status !== undefined && status >= 500)) span.setStatus({ code: SpanStatusCode.ERROR, ...(error === undefined ? {} : { message: error }) })
+        if (error !== undefined) span.setAttribute('error.type', error)
+        span.end()
+      }
+    }
+  }
+
+  return {
+    start (method, headers, target) {
+      const parent = propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter)
+      const q = target.indexOf('?')
+      const span = tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': q === -1 ? target : target.slice(0, q) } }, parent)
+      if (!span.isRecording()) return undefined
+      const { traceId, spanId } = span.spanContext()
+      const request: RequestTrace = {
+        traceId,
+        spanId,
+        route (route, attributes) {
+          span.updateName(`${method} ${route}`)
+          span.setAttribute('strangler.route', route)
+          for (const [k, v] of Object.entries(attributes)) if (v !== undefined) span.setAttribute(`strangler.${k}`, v)
+        },
+        attempt (backend, m, url, attempt) {
+          return client(m, { 'http.request.method': m, 'url.full': url, 'strangler.backend': backend, 'http.request.resend_count': attempt }, span, undefined)
+        },
+        shadow (backend, m, url) {
+          return client(`${m} shadow`, { 'http.request.method': m, 'url.full': url, 'strangler.backend': backend, 'strangler.shadow': true }, undefined, span)
+        },
+        end (status, errorCode, backend, reason) {
+          span.setAttribute('http.response.status_code', status)
+          if (backend !== undefined) span.setAttribute('strangler.backend', backend)
+          if (reason !== undefined) span.setAttribute('strangler.reason', reason)
+          if (errorCode !== undefined) {
+            span.setAttribute('error.type', errorCode)
+            span.setStatus({ code: SpanStatusCode.ERROR, message: errorCode })
+          } else if (status >= 500) {
+            span.setStatus({ code: SpanStatusCode.ERROR })
+          }
+          span.end()
+        }
+      }
+      return request
+    },
+    dropped: () => counted.dropped,
+    shutdown: async () => {
+      await Promise.race([provider.shutdown(), new Promise((resolve) => setTimeout(resolve, 5000).unref())])
+    }
+  }
+}
