@@ -22,6 +22,7 @@ import { exchange, Cancel, type ExchangeEvents } from './exchange.js'
 import { resolve } from '../routing/resolve.js'
 import { chooseBackend } from '../decision/choose.js'
 import { rolloutBucket, rolloutOf } from '../flags/rollout.js'
+import { setHeader, type RequestTrace } from '../observe/tracing.js'
 import type { Context, FeatureInterface } from '../flags/unleash-internals.js'
 import { clientAddress } from '../decision/client-address.js'
 import { upstreamHeadersFor } from './forward-headers.js'
@@ -42,7 +43,7 @@ function detailFor (error: ProxyError | { code: string }, backend: string): stri
 }
 
 /** Starts the shadow copy for routes with shadow:, returning the comparison to run when the primary's body is in. */
-function startShadow (runtime: Runtime, snap: Snapshot, route: Route, primary: BackendPool, path: string, raw: IncomingMessage, requestId: string, client: string, body: Buffer | Readable | undefined, rawPath: string, context: Context | undefined): ((p: Captured | undefined) => void) | undefined {
+function startShadow (runtime: Runtime, snap: Snapshot, route: Route, primary: BackendPool, path: string, raw: IncomingMessage, requestId: string, client: string, body: Buffer | Readable | undefined, rawPath: string, context: Context | undefined, trace: RequestTrace | undefined): ((p: Captured | undefined) => void) | undefined {
   const config = route.config.shadow
   if (config === undefined) return undefined
   // While a ramp holds a step, copies come from the cohort that moves next only.
@@ -61,7 +62,8 @@ function startShadow (runtime: Runtime, snap: Snapshot, route: Route, primary: B
     primary,
     upstreamPath: path,
     headers: (pool) => upstreamHeadersFor(snap, raw, requestId, pool.backend, client),
-    body: body === undefined || Buffer.isBuffer(body) ? body : 'streamed'
+    body: body === undefined || Buffer.isBuffer(body) ? body : 'streamed',
+    ...(trace === undefined ? {} : { trace: (url: string) => trace.shadow(other, raw.method as string, url) })
   })
 }
 
@@ -85,6 +87,8 @@ export function createProxyHandler (runtime: Runtime) {
     const method = raw.method as string
     const state = request.spx
     if (runtime.draining) reply.header('connection', 'close')
+    const tracing = runtime.tracing
+    if (tracing !== undefined) state.trace = tracing.start(method, raw.headers, raw.url as string)
 
     const target = resolve(snap, method, raw.url as string, raw.headers, raw.rawHeaders)
     if ('error' in target) {
@@ -107,6 +111,7 @@ export function createProxyHandler (runtime: Runtime) {
     state.reason = decision.reason
     state.flag = decision.flag
     state.variant = decision.variant
+    state.trace?.route(route.name, { backend: decision.backend, reason: decision.reason, flag: decision.flag, variant: decision.variant, guard: decision.reason === 'guard' ? 'open' : undefined })
 
     const cl = raw.headers['content-length']
     const chunked = raw.headers['transfer-encoding'] !== undefined
@@ -180,8 +185,10 @@ export function createProxyHandler (runtime: Runtime) {
     const out = reply.raw
     let shadow: ShadowCapture | undefined
     let t0 = 0
+    let answered: number | undefined
     const events: ExchangeEvents = {
       head: (status, headers) => {
+        answered = status
         state.upstreamMs = performance.now() - t0
         if (status < 200 || status > 599) {
           state.upstreamError = 'invalid_response'
@@ -189,7 +196,7 @@ export function createProxyHandler (runtime: Runtime) {
         }
         // The copy for parity goes out once the primary has answered, so the user's
         // latency never includes it.
-        const compare = startShadow(runtime, snap, route, bp, target.path, raw, requestId, client, body, target.rawPath, choice.cohort?.context)
+        const compare = startShadow(runtime, snap, route, bp, target.path, raw, requestId, client, body, target.rawPath, choice.cohort?.context, state.trace)
         if (compare !== undefined) {
           shadow = captureForShadow(compare, status, headers, (route.config.shadow as ShadowConfig).maxBodySize)
           events.data = shadow.data
@@ -218,8 +225,12 @@ export function createProxyHandler (runtime: Runtime) {
     for (let attempt = 0; ; attempt++) {
       const path = bp.backend.basePath + target.path
       const headers = upstreamHeadersFor(snap, raw, requestId, bp.backend, client)
+      const span = state.trace?.attempt(bp.backend.name, method, bp.backend.origin + path, attempt)
+      if (span !== undefined) setHeader(headers, 'traceparent', span.traceparent)
       t0 = performance.now()
+      answered = undefined
       const err = await exchange(bp.pool, { path, method, headers, body: body ?? null }, events, abort)
+      span?.end(answered, err === undefined ? undefined : err instanceof ProxyError ? err.code : classifyUpstreamError(err).kind)
       if (err === undefined) return reply
       if (bodyTimedOut) return sendProblem(reply, Errors.REQUEST_TIMEOUT, 'the request body was not received within the time allowed', true)
       if (abort.aborted) return reply.hijack()

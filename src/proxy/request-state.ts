@@ -9,6 +9,7 @@ import type { DecisionReason } from '../decision/decide.js'
 import type { Cancel } from './exchange.js'
 import type { OverrideRejection } from '../decision/override.js'
 import type { ClientConnection, Entry } from './client-connection.js'
+import type { RequestTrace } from '../observe/tracing.js'
 
 export interface RequestState extends Entry {
   /** performance.now() when the request arrived. */
@@ -39,6 +40,8 @@ export interface RequestState extends Entry {
   finished: boolean
   /** Fastify's reply (and through it the request), once the handler has them; the access line needs them. */
   reply: FastifyReply | undefined
+  /** The request's trace when tracing is on and it is sampled. */
+  trace: RequestTrace | undefined
 }
 
 export function newRequestState (connection?: ClientConnection, incoming?: IncomingMessage): RequestState {
@@ -50,6 +53,7 @@ export function newRequestState (connection?: ClientConnection, incoming?: Incom
     finished: false,
     overrideRejected: undefined,
     reply: undefined,
+    trace: undefined,
     start: performance.now(),
     route: undefined,
     backend: undefined,

@@ -54,6 +54,7 @@ export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Met
     if (!res.writableFinished) state.cancel?.abort()
     const status = responseStatus(res)
     const ms = performance.now() - state.start
+    state.trace?.end(status, state.errorCode, state.backend, state.reason)
     logAccess(reply.request, reply, status, ms)
     metrics.request(state, reply.request.raw.method ?? 'GET', status, ms / 1000)
     runtime.observe(state, status, ms / 1000)

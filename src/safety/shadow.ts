@@ -5,6 +5,8 @@
  * for the shadow: its request is fire-and-forget with its own timeout, a sample rate,
  * a concurrency cap and a body-size cap, so a slow or broken shadow cannot pile up.
  */
+import type { AttemptTrace } from '../observe/tracing.js'
+import { setHeader } from '../observe/tracing.js'
 import type { Dispatcher } from 'undici'
 import type { Logger } from 'pino'
 import type { ShadowConfig } from '../config/config.js'
@@ -39,6 +41,8 @@ export interface ShadowRequest {
   readonly headers: (backend: BackendPool) => string[]
   /** The request body if it was read whole (prebuffered), 'streamed' if not. */
   readonly body: Buffer | undefined | 'streamed'
+  /** The copy's span when tracing is on, started when the copy is sent. */
+  readonly trace?: (url: string) => AttemptTrace
 }
 
 export interface MismatchSample {
@@ -161,8 +165,10 @@ export class ShadowTraffic {
     this.#inflight.set(req.route, inflight + 1)
     const send = (pool: BackendPool, shadowHeader: boolean): Promise<Captured> => {
       const headers = req.headers(pool)
+      const span = shadowHeader ? req.trace?.(pool.backend.origin + pool.backend.basePath + req.upstreamPath) : undefined
+      if (span !== undefined) setHeader(headers, 'traceparent', span.traceparent)
       if (shadowHeader) headers.push('x-strangler-shadow', '1')
-      return pool.pool.request({
+      const sent = pool.pool.request({
         path: pool.backend.basePath + req.upstreamPath,
         method: req.method as Dispatcher.HttpMethod,
         headers,
@@ -171,6 +177,8 @@ export class ShadowTraffic {
         bodyTimeout: c.timeout,
         signal: AbortSignal.timeout(c.timeout)
       }).then((res) => capture(res, c.maxBodySize))
+      sent.then((r) => span?.end(r.status, undefined), (err: unknown) => span?.end(undefined, classifyUpstreamError(err).kind))
+      return sent
     }
     const shadow = send(req.target, true)
     const second = c.learnNoise && (req.method === 'GET' || req.method === 'HEAD') ? send(req.primary, false).catch(() => undefined) : undefined
