@@ -56,17 +56,28 @@ export class ImpactMeter {
     return { at: now, routes: selected, before, atEvent: this.#now(selected) }
   }
 
+  /** Every route's backends over the last window (or since the first sample). */
+  recent (now: number): { windowMs: number, routes: Record<string, Record<string, SideImpact>> } {
+    const routes = this.#routes()
+    const from = this.#ring.find((s) => s.at >= now - this.#delayMs) ?? this.#ring[0]
+    const at = this.#now(routes)
+    const out: Record<string, Record<string, SideImpact>> = {}
+    for (const [route, backends] of routes) out[route] = this.#sides(route, backends, from?.totals ?? new Map(), at)
+    return { windowMs: from === undefined ? 0 : now - from.at, routes: out }
+  }
+
+  #sides (route: string, backends: readonly string[], from: Totals, to: Totals): Record<string, SideImpact> {
+    const diffs = backends.map((b) => diff(to.get(key(route, b)) ?? ZERO, from.get(key(route, b)) ?? ZERO))
+    const total = diffs.reduce((n, d) => n + d.requests, 0)
+    return Object.fromEntries(backends.map((b, i) => [b, side(diffs[i] as BackendTotals, total)]))
+  }
+
   finish (p: Pending, now: number): Impact {
     const after = this.#now(p.routes)
     const routes: Record<string, Record<string, { before: SideImpact, after: SideImpact }>> = {}
     for (const [route, backends] of p.routes) {
-      const sides = (from: Totals, to: Totals): Record<string, SideImpact> => {
-        const diffs = backends.map((b) => diff(to.get(key(route, b)) ?? ZERO, from.get(key(route, b)) ?? ZERO))
-        const total = diffs.reduce((n, d) => n + d.requests, 0)
-        return Object.fromEntries(backends.map((b, i) => [b, side(diffs[i] as BackendTotals, total)]))
-      }
-      const before = sides(p.before, p.atEvent)
-      const afterSides = sides(p.atEvent, after)
+      const before = this.#sides(route, backends, p.before, p.atEvent)
+      const afterSides = this.#sides(route, backends, p.atEvent, after)
       routes[route] = Object.fromEntries(backends.map((b) => [b, { before: before[b] as SideImpact, after: afterSides[b] as SideImpact }]))
     }
     return { windowMs: now - p.at, routes }

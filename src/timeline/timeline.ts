@@ -118,6 +118,11 @@ export class Timeline {
     return event
   }
 
+  /** Every route's backends over the last impactDelay, from the same samples as impacts. */
+  recent (): ReturnType<ImpactMeter['recent']> {
+    return this.#deps.impact.recent(this.#now())
+  }
+
   query (q: TimelineQuery): TimelineEvent[] {
     const out = this.#events.filter((e) =>
       (q.since === undefined || Date.parse(e.time) >= q.since) &&
