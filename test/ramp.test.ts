@@ -63,7 +63,7 @@ async function setup (t: Test, ramp: string, django?: Upstream, flagPercent = 0,
 }
 
 t.test('a ramp climbs 1 → 5 → 25 on the traffic it sees, and says why at each step', async (t) => {
-  const { p } = await setup(t, '{ steps: [1, 5, 25, 50, 100], hold: 2s, minRequests: 3, approve: [50] }')
+  const { p } = await setup(t, '{ steps: [1, 5, 25, 50, 100], hold: 2s, minRequests: 3, approve: [50], gates: { maxLatencyRatio: 10 } }')
   t.equal((await rampOf(p)).percent, 1, 'starts at the first step')
   const seen = new Map<number, string[]>()
   const load = traffic(p, seen)
@@ -114,7 +114,7 @@ t.test('5xx at 25 % step back to 5 %: only the newest cohort returns to legacy',
     res.writeHead(failing ? 500 : 200, { 'content-type': 'application/json' })
     res.end(JSON.stringify({ backend: 'django' }))
   })
-  const { p } = await setup(t, '{ steps: [1, 5, 25, 50], hold: 2s, minRequests: 5, maxFailures: 5 }', django)
+  const { p } = await setup(t, '{ steps: [1, 5, 25, 50], hold: 2s, minRequests: 5, maxFailures: 5, gates: { maxLatencyRatio: 10 } }', django)
   const seen = new Map<number, string[]>()
   const load = traffic(p, seen)
   await until(p, (r) => r.percent === 25, 20_000)
