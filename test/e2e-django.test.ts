@@ -30,6 +30,7 @@ backends:
   django: { url: "${django.url}", timeouts: { connect: 1s } }
 flags: { file: flags.json }
 cohort: { userId: { header: x-user-id } }
+tracing: { endpoint: "http://127.0.0.1:${await freePort()}/v1/traces" }
 routes:
   - { name: reports, match: { path: /reports/* }, backend: django }
   - { name: orders, match: { path: /api/orders/* }, backend: legacy, flag: { name: orders-on-django, backend: django } }
@@ -73,6 +74,17 @@ routes:
   const onDjango = [...servedBy.values()].filter((b) => b === 'django').length
   t.ok(onDjango > 5 && onDjango < 25, `${onDjango} of 30 users on Django at a 50 % rollout`)
   t.equal(new Set(shapes.values()).size, 1, 'both apps answer orders with the same JSON shape')
+
+  // One request's trace id in the proxy's access line and in each app's log.
+  const parent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'
+  for (const [path, app] of [['/reports/monthly', django], ['/api/me', legacy]] as const) {
+    await (await request(`${proxy.url}${path}`, { headers: { cookie, traceparent: parent } })).body.dump()
+    const deadline = Date.now() + 3000
+    while (!app.output().includes('0af7651916cd43dd8448eb211c80319c') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    t.match(app.output(), new RegExp(`"path": ?"${path}", ?"traceId": ?"0af7651916cd43dd8448eb211c80319c"`), `${app.name} logs the trace id`)
+  }
+  const traced = proxy.logs.filter((l) => l.msg === 'request' && l.traceId === '0af7651916cd43dd8448eb211c80319c')
+  t.equal(traced.length, 2, 'and so does the proxy, for both requests')
 
   // Django goes away: its routes become 503 problems, legacy routes keep working.
   await django.stop()

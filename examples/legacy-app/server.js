@@ -73,8 +73,14 @@ function readBody (req) {
   })
 }
 
+/** The trace id of a W3C traceparent (set by strangler-proxy when tracing is on). */
+const TRACEPARENT = /^00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/
+
 const server = http.createServer(async (req, res) => {
   const url = new URL(req.url, 'http://legacy')
+  // One line per traced request, so a trace id found in the proxy's log leads here.
+  const traceId = TRACEPARENT.exec(req.headers.traceparent ?? '')?.[1]
+  if (traceId !== undefined) console.log(JSON.stringify({ app: 'legacy', method: req.method, path: url.pathname, traceId }))
   const session = readSession(req.headers.cookie)
   const user = session?.user ?? null
   try {

@@ -124,8 +124,9 @@ export function createOtelTracing (s: TracingSettings, version: string): Tracing
       return request
     },
     dropped: () => counted.dropped,
+    // The last export may fail (the collector is down): already counted, and never a reason to fail the drain.
     shutdown: async () => {
-      await Promise.race([provider.shutdown(), new Promise((resolve) => setTimeout(resolve, 5000).unref())])
+      await Promise.race([provider.shutdown().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 5000).unref())])
     }
   }
 }

@@ -9,7 +9,7 @@ ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "*").split(",")
 ROOT_URLCONF = "orders_service.urls"
 WSGI_APPLICATION = "orders_service.wsgi.application"
 INSTALLED_APPS = []
-MIDDLEWARE = []
+MIDDLEWARE = ["orders_service.tracing.trace_log"]
 DATABASES = {}
 TEMPLATES = []
 USE_TZ = True
@@ -22,4 +22,5 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {"orders_service.trace": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }
