@@ -97,6 +97,11 @@ The proxy keeps running:
   metrics   curl http://127.0.0.1:${ADMIN_PORT}/metrics
   routes    curl http://127.0.0.1:${ADMIN_PORT}/routes
   ready     curl http://127.0.0.1:${ADMIN_PORT}/readyz
+  status    open http://127.0.0.1:${ADMIN_PORT}/status in a browser (migration status, readiness, what is left)
+  timeline  curl http://127.0.0.1:${ADMIN_PORT}/timeline     (every change to where traffic goes)
+  traces    docker-compose up runs Jaeger: open http://127.0.0.1:16686, service strangler-proxy; an
+            access line's traceId finds its trace, and both apps log the same traceId. Here, set
+            OTEL_EXPORTER_OTLP_ENDPOINT=http://your-collector:4318 before npm run demo.
 Edit flags.yaml (try rollout "60") or routes.yaml and save: both reload without dropping requests. Ctrl-C stops.
 `)
   const stop = (): void => {

@@ -80,7 +80,7 @@ const server = http.createServer(async (req, res) => {
   const url = new URL(req.url, 'http://legacy')
   // One line per traced request, so a trace id found in the proxy's log leads here.
   const traceId = TRACEPARENT.exec(req.headers.traceparent ?? '')?.[1]
-  if (traceId !== undefined) console.log(JSON.stringify({ app: 'legacy', method: req.method, path: url.pathname, traceId }))
+  if (traceId !== undefined) process.stdout.write(JSON.stringify({ app: 'legacy', method: req.method, path: url.pathname, traceId }) + '\n')
   const session = readSession(req.headers.cookie)
   const user = session?.user ?? null
   try {
