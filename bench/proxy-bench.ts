@@ -1,7 +1,8 @@
 /**
  * Proxies side by side, in one run: direct to the origin, nginx (when installed),
  * bare Fastify + @fastify/http-proxy, and strangler-proxy with a flag, metrics and the
- * access log on. Interleaved A B C D over several rounds; wrk for throughput and
+ * access log on, with a JWT cohort, with a 50-route config, and with tracing at 1 %
+ * and 100 % (to a stand-in collector, collector.mjs). Interleaved A B C D over several rounds; wrk for throughput and
  * latency under load, a fixed-rate Node client for added p99; proxy CPU per request
  * from /proc, RSS under load (sampled as each wrk run ends). Medians over rounds;
  * ratios are against bare http-proxy and nginx. Requests come from BENCH_USERS
@@ -171,15 +172,20 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
     await writeTokens(hsTokens, 'HS256', new TextEncoder().encode(JWT_SECRET))
     await writeTokens(rsTokens, 'RS256', privateKey)
     spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' })
-    const strangler = async (name: string, file: string, nodeArgs: string[] = [], cliArgs: string[] = [], tokens?: string): Promise<void> => {
+    const collectorPort = await freePort()
+    start(process.execPath, [join(HERE, 'collector.mjs'), String(collectorPort)])
+    const strangler = async (name: string, file: string, nodeArgs: string[] = [], cliArgs: string[] = [], tokens?: string, env: Record<string, string> = {}): Promise<void> => {
       const port = await freePort()
-      const c = start(process.execPath, [...nodeArgs, join(ROOT, 'dist/cli.js'), 'start', ...cliArgs, '--config', file], { PORT: String(port), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: join(dir, name.replace(/\W+/g, '-')), BENCH_JWT_SECRET: JWT_SECRET })
+      const c = start(process.execPath, [...nodeArgs, join(ROOT, 'dist/cli.js'), 'start', ...cliArgs, '--config', file], { PORT: String(port), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: join(dir, name.replace(/\W+/g, '-')), BENCH_JWT_SECRET: JWT_SECRET, ...env })
       targets.push({ name, url: `http://127.0.0.1:${port}/api/orders/1`, pid: c.pid, ...(tokens === undefined ? {} : { tokens }) })
     }
     await strangler('strangler-proxy', header)
     await strangler('strangler JWT HS256', config('hs256', jwtCohort(origin, { secretEnv: 'BENCH_JWT_SECRET' }, 'HS256')), [], [], hsTokens)
     await strangler('strangler JWT RS256', config('rs256', jwtCohort(origin, { publicKeyFile }, 'RS256')), [], [], rsTokens)
     await strangler('strangler 50 routes', config('large', largeConfig(origin)))
+    const otlp = { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collectorPort}` }
+    await strangler('strangler trace 1%', header, [], [], undefined, { ...otlp, OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' })
+    await strangler('strangler trace 100%', header, [], [], undefined, { ...otlp, OTEL_TRACES_SAMPLER: 'always_on' })
     // The memory knob: a 4 MiB young-generation semi-space (V8's default is 16 MiB).
     if (process.env.BENCH_ALL === '1') await strangler('strangler semi=4', header, ['--max-semi-space-size=4'])
     await strangler('strangler ×2 wk', header, [], ['--workers', '2'])
