@@ -157,7 +157,9 @@ ${ports.map((p, i) => `  server p${i + 1} 127.0.0.1:${p.http} check port ${p.adm
     while (await backendAt(i) !== 'legacy' && Date.now() - offAt < 5000) await sleep(50)
     t.equal(await backendAt(i), 'legacy', `replica ${i + 1} follows the switch-off`)
   }
-  t.ok(replicas.some((r) => r.lines.some((l) => /switched flag orders-on-django off in Unleash/.test(String(l.msg)))), 'one replica says it switched the flag off')
+  const said = (): boolean => replicas.some((r) => r.lines.some((l) => /switched flag orders-on-django off in Unleash/.test(String(l.msg))))
+  for (let i = 0; i < 40 && !said(); i++) await sleep(50)
+  t.ok(said(), 'one replica says it switched the flag off')
 
   // 5. A rolling restart under steady load loses no request.
   await u.admin('POST', `/projects/default/features/${FLAG}/environments/development/on`)

@@ -25,8 +25,8 @@ async function receiver (t: Test): Promise<{ url: string, spans: Span[], posts: 
     req.on('data', (c: Buffer) => { body += c.toString() })
     req.on('end', () => {
       posts++
-      const data = JSON.parse(body) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: Span[] }> }> }
-      for (const rs of data.resourceSpans) for (const ss of rs.scopeSpans) spans.push(...ss.spans)
+      const data = JSON.parse(body) as { resourceSpans?: Array<{ scopeSpans?: Array<{ spans?: Span[] }> }> }
+      for (const rs of data.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans.push(...(ss.spans ?? []))
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
     })
   })
