@@ -124,8 +124,9 @@ ${ports.map((p, i) => `  server p${i + 1} 127.0.0.1:${p.http} check port ${p.adm
   // 2. A rollout change in Unleash reaches all three within the refresh interval and a second.
   const bucket45 = USERS[44] as string
   const backendAt = async (i: number): Promise<string> => ((await (await request(`${admin(i)}/explain?path=/api/orders/1&header=x-user-id:${bucket45}`)).body.json()) as { backend: string }).backend
-  const changed = Date.now()
   await setRollout(60)
+  // From the moment Unleash has the change (its admin API answered).
+  const changed = Date.now()
   const followed: number[] = []
   for (const i of [0, 1, 2]) {
     while (await backendAt(i) !== 'django' && Date.now() - changed < 10_000) await sleep(50)
