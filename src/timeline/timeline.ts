@@ -41,15 +41,8 @@ export interface TimelineQuery {
   readonly limit?: number
 }
 
-export interface NewEvent {
-  readonly kind: EventKind
-  readonly routes: readonly string[]
-  readonly flag?: string
-  readonly before?: unknown
-  readonly after?: unknown
-  readonly cause: EventCause
-  readonly summary: string
-}
+/** What a producer says; the timeline adds id, time, config version and instance. */
+export type NewEvent = Pick<TimelineEvent, 'kind' | 'routes' | 'flag' | 'before' | 'after' | 'cause' | 'summary'>
 
 export class Timeline {
   readonly #deps: TimelineDeps
