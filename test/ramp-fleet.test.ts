@@ -37,6 +37,12 @@ t.test('ramp run drives a fleet of three through Unleash on Prometheus sums', as
     const list = await u.admin('GET', `/projects/default/features/${FLAG}/environments/development/strategies`) as Array<{ parameters: { rollout: string } }>
     return Number(list[0]?.parameters.rollout)
   }
+  /** The driver decides, then writes: its status can lead Unleash by one request. */
+  const unleashReaches = async (percent: number): Promise<number> => {
+    const deadline = Date.now() + 3000
+    while (await rolloutInUnleash() !== percent && Date.now() < deadline) await sleep(100)
+    return await rolloutInUnleash()
+  }
 
   let failing = false
   const legacy = await startUpstream(t, 'legacy')
@@ -102,7 +108,7 @@ routes:
 
   const at20 = await until((r) => r.percent === 20, 40_000)
   t.equal(at20.percent, 20, `advanced to 20 % on the Prometheus sums (${at20.reason})`)
-  t.equal(await rolloutInUnleash(), 20, 'and wrote it into Unleash')
+  t.equal(await unleashReaches(20), 20, 'and wrote it into Unleash')
   await sleep(REFRESH_MS + 1000)
   const bucket15 = USERS[14] as string
   for (const [i, p] of replicas.entries()) {
@@ -117,9 +123,7 @@ routes:
   failing = false
   t.equal(back.percent, 5, `injected 503s step it back to 5 % (${back.reason})`)
   t.match(back.reason, /stepped back from 20 % to 5 %: gate failed: errors/)
-  const deadline = Date.now() + 3000
-  while (await rolloutInUnleash() !== 5 && Date.now() < deadline) await sleep(100)
-  t.equal(await rolloutInUnleash(), 5, 'in Unleash too')
+  t.equal(await unleashReaches(5), 5, 'in Unleash too')
 
   // A person edits the rollout in Unleash: the driver pauses instead of writing over it.
   const id = await firstStrategyId(u, FLAG)
