@@ -69,6 +69,15 @@ routes:
   }
   for (const i of [0, 1, 2]) await startReplica(i)
   const admin = (i: number): string => `http://127.0.0.1:${(ports[i] as { admin: number }).admin}`
+  // A replica that has no flags yet serves every user the baseline (by design): the
+  // fleet is compared once each has fetched them.
+  for (const i of [0, 1, 2]) {
+    for (let k = 0; k < 100; k++) {
+      const ready = await (await request(`${admin(i)}/readyz`)).body.json() as { flags?: { origin?: string } }
+      if (ready.flags?.origin === 'live') break
+      await sleep(100)
+    }
+  }
 
   const lbPort = await freePort()
   writeFileSync(join(dir, 'haproxy.cfg'), `global
