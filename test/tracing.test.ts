@@ -11,6 +11,7 @@ import { request } from 'undici'
 import { startUpstream, closedPort } from './helpers/backends.js'
 import { startProxy, accessLines, sleep, type TestProxy } from './helpers/proxy.js'
 import { flagsJson, flaggedYaml, rollout } from './helpers/flags.js'
+import { startPrometheus, prometheusMissing } from './helpers/prometheus.js'
 
 interface Attr { key: string, value: { stringValue?: string, intValue?: number | string, boolValue?: boolean } }
 interface Span { traceId: string, spanId: string, parentSpanId?: string, name: string, kind: number, attributes: Attr[], status?: { code?: number, message?: string }, links?: Array<{ traceId: string, spanId: string }> }
@@ -71,6 +72,43 @@ t.test('one request: a server span continuing the client\'s trace, a client span
   t.equal(seen?.tracestate, 'vendor=1', 'tracestate passes through')
   const line = accessLines(p.logs)[0]
   t.match(line, { traceId: TRACE, spanId: server?.spanId }, 'the access line carries the ids')
+
+  // The latency histogram carries the trace id as an exemplar, in the OpenMetrics exposition only.
+  const open = await request(`${p.adminUrl}/metrics`, { headers: { accept: 'application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5' } })
+  t.match(open.headers['content-type'], /^application\/openmetrics-text; version=1\.0\.0/)
+  const text = await open.body.text()
+  t.match(text, new RegExp(`\\nstrangler_request_duration_seconds_bucket\\{le="[\\d.]+",route="orders",backend="django"\\} 1 # \\{trace_id="${TRACE}"\\} [\\d.e-]+ \\d+\\.\\d{3}\\n`), 'an exemplar with the trace id')
+  t.match(text, /\n# TYPE strangler_requests counter\nstrangler_requests_total\{/, 'counter families named the OpenMetrics way')
+  t.match(text, /# EOF\n$/)
+  t.notMatch(text, /\n\n/, 'no blank lines')
+  const plain = await (await request(`${p.adminUrl}/metrics`)).body.text()
+  t.notMatch(plain, /trace_id=/, 'the Prometheus text format has none')
+  t.match(plain, /# TYPE strangler_requests_total counter/)
+})
+
+t.test('a real Prometheus scrapes the OpenMetrics exposition and keeps the exemplars', async (t) => {
+  const missing = prometheusMissing()
+  if (missing !== undefined) {
+    if (process.env.STRANGLER_REQUIRE_PROMETHEUS === '1') throw new Error(missing)
+    t.pass('exemplars in Prometheus', { skip: missing })
+    return
+  }
+  const otlp = await receiver(t)
+  const legacy = await startUpstream(t, 'legacy')
+  const p = await startProxy(t, `listen: { host: 127.0.0.1 }\nbackends:\n  legacy: { url: "${legacy.url}" }\nroutes:\n  - { name: all, match: { path: /* }, backend: legacy }\n`, { env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url } })
+  const prom = await startPrometheus(t, [new URL(p.adminUrl).host], { args: ['--enable-feature=exemplar-storage'] })
+  for (let i = 0; i < 20; i++) await (await request(`${p.url}/x`, { headers: { traceparent: `00-${TRACE}-${PARENT}-01` } })).body.dump()
+  let exemplars: Array<{ exemplars: Array<{ labels: { trace_id: string } }> }> = []
+  const end = Date.now() + 10_000
+  while (exemplars.length === 0 && Date.now() < end) {
+    await sleep(500)
+    const now = Date.now() / 1000
+    const res = await request(`${prom.api}/api/v1/query_exemplars?query=strangler_request_duration_seconds_bucket&start=${now - 60}&end=${now}`)
+    exemplars = ((await res.body.json()) as { data?: typeof exemplars }).data ?? []
+  }
+  t.equal(exemplars[0]?.exemplars[0]?.labels.trace_id, TRACE, 'Prometheus stored the trace id')
+  const requests = await prom.query('sum(strangler_requests_total{route="all"})')
+  t.equal(Number(requests.data?.result[0]?.value[1]), 20, 'and parsed the counters')
 })
 
 t.test('failover is two client spans; a shadow copy is its own span linked to the request', async (t) => {

@@ -16,6 +16,7 @@ import { registerRampRoutes } from './ramp-routes.js'
 import { registerStatusRoutes, type StatusHost } from './status-routes.js'
 import { ReadSessions } from './session.js'
 import type { Metrics } from '../observe/metrics.js'
+import { OPENMETRICS_CONTENT_TYPE } from '../observe/openmetrics.js'
 import type { RampDriver } from '../ramp/driver.js'
 import type { Timeline } from '../timeline/timeline.js'
 import { parseDuration } from '../config/units.js'
@@ -26,7 +27,8 @@ import { TIMELINE_KINDS } from '../config/schema.js'
  * process, or (with --workers) every worker, collected by the primary.
  */
 export interface AdminSources {
-  metrics (): Promise<{ contentType: string, body: string }>
+  /** openMetrics: the OpenMetrics exposition with exemplars, when tracing is on and the scraper asks for it. */
+  metrics (openMetrics?: boolean): Promise<{ contentType: string, body: string }>
   guard (): Promise<unknown>
   resetGuard (route: string | undefined): Promise<{ reset: string[], routes: unknown }>
   parity (): Promise<unknown>
@@ -34,7 +36,9 @@ export interface AdminSources {
 
 export function localSources (runtime: Runtime, metrics: Metrics): AdminSources {
   return {
-    metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+    metrics: async (openMetrics) => openMetrics === true && runtime.tracing !== undefined
+      ? { contentType: OPENMETRICS_CONTENT_TYPE, body: await metrics.openMetrics() }
+      : { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() },
     guard: async () => runtime.guard.status(),
     resetGuard: async (route) => ({ reset: runtime.guard.reset(route), routes: runtime.guard.status() }),
     parity: async () => runtime.shadow.report()
@@ -142,8 +146,9 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
     return { events: opts.timeline.query({ ...(since === undefined ? {} : { since }), ...(typeof q.route === 'string' ? { route: q.route } : {}), ...(typeof q.kind === 'string' ? { kind: q.kind } : {}), ...(limit === undefined ? {} : { limit }) }) }
   })
 
-  app.get('/metrics', async (_request, reply) => {
-    const m = await opts.sources.metrics()
+  app.get('/metrics', async (request, reply) => {
+    // Prometheus asks for OpenMetrics first; only that format carries exemplars.
+    const m = await opts.sources.metrics((request.headers.accept ?? '').includes('application/openmetrics-text'))
     return reply.header('content-type', m.contentType).send(m.body)
   })
 

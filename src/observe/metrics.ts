@@ -9,6 +9,7 @@ import type { RequestState } from '../proxy/request-state.js'
 import { Ledger } from './sliding-share.js'
 import { RequestSeries, type BackendTotals } from './request-series.js'
 import { registerRampMetrics, type RampGauge } from './ramp-metrics.js'
+import { toOpenMetrics, exemplarKey } from './openmetrics.js'
 import type { FlagStatus } from '../flags/source.js'
 
 /** Seconds. Proxied HTTP: sub-millisecond local hops up to the 30 s default header timeout. */
@@ -215,6 +216,11 @@ export class Metrics {
     this.ledger.retain(new Set(snap.config.routes.map((r) => r.name)))
   }
 
+  /** The OpenMetrics exposition, with the latency histogram's trace-id exemplars. */
+  async openMetrics (): Promise<string> {
+    return toOpenMetrics(await this.registry.metrics(), this.#series.exemplars(exemplarKey))
+  }
+
   /** Counts so far for one route and backend (the ramp's gates take differences of these). */
   totals (route: string, backend: string): BackendTotals {
     return this.#series.totals(route, backend)
@@ -258,7 +264,7 @@ export class Metrics {
     const route = state.route ?? NO_ROUTE
     const backend = state.backend ?? NO_ROUTE
     const routed = state.route !== undefined && state.backend !== undefined
-    this.#series.record(route, backend, method, status, seconds, routed ? state.reason : undefined)
+    this.#series.record(route, backend, method, status, seconds, routed ? state.reason : undefined, state.trace?.traceId)
     if (state.upstreamError !== undefined) this.#upstreamErrors.inc({ route, backend, kind: state.upstreamError })
     if (state.failoverFrom !== undefined) this.#upstreamErrors.inc({ route, backend: state.failoverFrom.backend, kind: state.failoverFrom.kind })
     if (state.overrideRejected !== undefined) this.#overrideRejected.inc({ route, reason: state.overrideRejected })

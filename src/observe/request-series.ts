@@ -16,6 +16,8 @@ class Cell {
   readonly buckets: Float64Array
   sum = 0
   count = 0
+  /** Per bucket, the last traced observation (only with tracing on): OpenMetrics exemplars. */
+  exemplars: Array<{ traceId: string, value: number, timestamp: number } | undefined> | undefined
 
   constructor (buckets: number) {
     this.buckets = new Float64Array(buckets + 1)
@@ -35,7 +37,7 @@ export class RequestSeries {
   }
 
   /** One finished request; a decision reason only for requests that reached a backend. */
-  record (route: string, backend: string, method: string, status: number, seconds: number, reason: string | undefined): void {
+  record (route: string, backend: string, method: string, status: number, seconds: number, reason: string | undefined, traceId?: string): void {
     let byBackend = this.#cells.get(route)
     if (byBackend === undefined) {
       byBackend = new Map()
@@ -56,9 +58,23 @@ export class RequestSeries {
     let b = 0
     while (b < bounds.length && seconds > (bounds[b] as number)) b++
     cell.buckets[b] = (cell.buckets[b] as number) + 1
+    if (traceId !== undefined) (cell.exemplars ??= new Array(bounds.length + 1))[b] = { traceId, value: seconds, timestamp: Date.now() / 1000 }
     cell.sum += seconds
     cell.count++
     if (reason !== undefined) cell.reasons.set(reason, (cell.reasons.get(reason) ?? 0) + 1)
+  }
+
+  /** The latest exemplar of every bucket that has one, keyed as exemplarKey() does. */
+  exemplars (key: (route: string, backend: string, le: string) => string): Map<string, { traceId: string, value: number, timestamp: number }> {
+    const out = new Map<string, { traceId: string, value: number, timestamp: number }>()
+    for (const [route, byBackend] of this.#cells) {
+      for (const [backend, cell] of byBackend) {
+        cell.exemplars?.forEach((e, b) => {
+          if (e !== undefined) out.set(key(route, backend, b < this.#bounds.length ? String(this.#bounds[b]) : '+Inf'), e)
+        })
+      }
+    }
+    return out
   }
 
   /** Counts so far for one route and backend: requests, 5xx answers and the duration histogram (per bucket). */

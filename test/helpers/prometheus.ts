@@ -18,7 +18,7 @@ export interface Prometheus {
 }
 
 /** Starts Prometheus on `port` (a free one when omitted) and waits until it is ready. */
-export async function startPrometheus (t: T, targets: readonly string[], opts: { port?: number, ruleFiles?: readonly string[] } = {}): Promise<Prometheus> {
+export async function startPrometheus (t: T, targets: readonly string[], opts: { port?: number, ruleFiles?: readonly string[], args?: readonly string[] } = {}): Promise<Prometheus> {
   const dir = tempDir(t)
   const port = opts.port ?? await freePort()
   writeFileSync(join(dir, 'prometheus.yml'), `global: { scrape_interval: 1s, evaluation_interval: 1s }
@@ -30,7 +30,8 @@ scrape_configs:
   const prom = spawn('prometheus', [
     `--config.file=${join(dir, 'prometheus.yml')}`,
     `--storage.tsdb.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`
+    `--web.listen-address=127.0.0.1:${port}`,
+    ...(opts.args ?? [])
   ], { stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''
   prom.stderr.on('data', (c: Buffer) => { log = (log + c.toString()).slice(-4000) })
