@@ -171,3 +171,18 @@ t.test('tracing off by default; a dead collector costs traffic nothing and is co
   t.ok(lost > 0, `${lost} spans counted as lost`)
   t.equal(await metric(off), 0)
 })
+
+t.test('a 10 % ratio samples about a tenth of new traces, and a sampled parent is always followed', async (t) => {
+  const otlp = await receiver(t)
+  const legacy = await startUpstream(t, 'legacy')
+  const p = await startProxy(t, `listen: { host: 127.0.0.1 }\nbackends:\n  legacy: { url: "${legacy.url}" }\nroutes:\n  - { name: all, match: { path: /* }, backend: legacy }\n`, {
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' }
+  })
+  for (let i = 0; i < 1000; i++) await (await request(`${p.url}/x`)).body.dump()
+  for (let i = 0; i < 10; i++) await (await request(`${p.url}/x`, { headers: { traceparent: `00-${TRACE}-${PARENT}-01` } })).body.dump()
+  await until(() => otlp.spans.filter((s) => s.traceId === TRACE && s.kind === SERVER).length >= 10, 5000)
+  await sleep(1500)
+  const roots = otlp.spans.filter((s) => s.kind === SERVER && s.traceId !== TRACE).length
+  t.ok(roots > 50 && roots < 150, `${roots} of 1,000 new traces sampled at 10 %`)
+  t.equal(otlp.spans.filter((s) => s.kind === SERVER && s.traceId === TRACE).length, 10, 'every request with a sampled parent')
+})

@@ -7,20 +7,22 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, trace, type Span, type Attributes } from '@opentelemetry/api'
 import { W3CTraceContextPropagator, ExportResultCode, type ExportResult } from '@opentelemetry/core'
 import { resourceFromAttributes } from '@opentelemetry/resources'
-import { AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type ReadableSpan, type Sampler, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base'
+import { AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, type ReadableSpan, type Sampler, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
 import type { AttemptTrace, RequestTrace, Tracing } from './tracing.js'
 import type { TracingSettings } from '../config/tracing.js'
 
 const propagator = new W3CTraceContextPropagator()
 
-function sampler (name: string, ratio: number): Sampler {
+/**
+ * The SDK's sampler for the traces that reach it: the ratio of a new trace is drawn
+ * before (see start()), so roots that get this far are kept.
+ */
+function sampler (name: string): Sampler {
   switch (name) {
-    case 'always_on': return new AlwaysOnSampler()
+    case 'always_on': case 'traceidratio': return new AlwaysOnSampler()
     case 'always_off': return new AlwaysOffSampler()
-    case 'traceidratio': return new TraceIdRatioBasedSampler(ratio)
     case 'parentbased_always_off': return new ParentBasedSampler({ root: new AlwaysOffSampler() })
-    case 'parentbased_traceidratio': return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) })
     default: return new ParentBasedSampler({ root: new AlwaysOnSampler() })
   }
 }
@@ -68,7 +70,7 @@ export function createOtelTracing (s: TracingSettings, version: string): Tracing
   const counted = new Counted(exporter, s.maxQueueSize)
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': s.serviceName, 'service.version': version, ...s.resourceAttributes }),
-    sampler: sampler(s.sampler, s.ratio),
+    sampler: sampler(s.sampler),
     spanProcessors: [counted]
   })
   const tracer = provider.getTracer('strangler-proxy', version)
@@ -87,8 +89,13 @@ export function createOtelTracing (s: TracingSettings, version: string): Tracing
     }
   }
 
+  // A new trace the sampler would drop is dropped before the SDK sees the request:
+  // at 1 % the other 99 % then cost a random number, not a span.
+  const ratio = s.sampler === 'traceidratio' || s.sampler === 'parentbased_traceidratio' ? s.ratio : s.sampler === 'always_off' || s.sampler === 'parentbased_always_off' ? 0 : undefined
+  const rootOnly = s.sampler.startsWith('parentbased_')
   return {
     start (method, headers, target) {
+      if (ratio !== undefined && (!rootOnly || headers.traceparent === undefined) && Math.random() >= ratio) return undefined
       const parent = propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter)
       const q = target.indexOf('?')
       const span = tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': q === -1 ? target : target.slice(0, q) } }, parent)
