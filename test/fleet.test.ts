@@ -87,6 +87,7 @@ defaults
   timeout connect 1s
   timeout client 10s
   timeout server 10s
+  timeout check 2s
   retries 3
   option redispatch
   retry-on conn-failure empty-response
@@ -97,7 +98,7 @@ backend proxies
   balance roundrobin
   option httpchk GET /readyz
   http-check expect status 200
-${ports.map((p, i) => `  server p${i + 1} 127.0.0.1:${p.http} check port ${p.admin} inter 250ms fall 1 rise 2`).join('\n')}
+${ports.map((p, i) => `  server p${i + 1} 127.0.0.1:${p.http} check port ${p.admin} inter 250ms fall 3 rise 2`).join('\n')}
 `)
   const lb = spawn('haproxy', ['-f', join(dir, 'haproxy.cfg'), '-db'], { stdio: ['ignore', 'ignore', 'pipe'] })
   t.teardown(() => { lb.kill('SIGKILL') })
@@ -125,7 +126,8 @@ ${ports.map((p, i) => `  server p${i + 1} 127.0.0.1:${p.http} check port ${p.adm
       seen.set(user, (seen.get(user) ?? new Set()).add(r.backend))
     }
   }
-  t.same([...seen.values()].filter((s) => s.size !== 1).length, 0, 'every user got one backend across all replicas')
+  const mixed = [...seen].filter(([, s]) => s.size !== 1).map(([user, s]) => `${user}: ${[...s].join('/')}`)
+  t.same(mixed, [], 'every user got one backend across all replicas')
   t.same(USERS.map((user) => [...(seen.get(user) ?? [])][0]), USERS.map((_, i) => i + 1 <= 30 ? 'django' : 'legacy'), 'and it is the one the 30 % rollout gives them')
   const perReplica = await Promise.all([0, 1, 2].map(async (i) => [...(await (await request(`${admin(i)}/metrics`)).body.text()).matchAll(/strangler_requests_total\{route="orders",backend="\w+",method="GET",code="200"\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0)))
   t.ok(perReplica.every((n) => n > 50), `each replica served its share (${perReplica.join(', ')})`)
