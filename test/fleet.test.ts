@@ -146,11 +146,20 @@ ${ports.map((p, i) => `  server p${i + 1} 127.0.0.1:${p.http} check port ${p.adm
   t.ok(followed.every((ms) => ms <= REFRESH_MS + 1000), `all three follow 30 → 60 % within ${REFRESH_MS + 1000} ms (${followed.join(', ')} ms)`)
 
   // 3. Prometheus's sum over the replicas matches the rollout within 3 points.
+  // Counters summed over the replicas at two instants, a scrape after each quiet spell:
+  // what Prometheus saw between them is the traffic at 60 %.
+  const sums = async (at: number): Promise<{ django: number, all: number }> => {
+    const at2 = (expr: string): Promise<number> => request(`${prom.api}/api/v1/query?query=${encodeURIComponent(expr)}&time=${at / 1000}`).then(async (r) => Number(((await r.body.json()) as { data: { result: Array<{ value: [number, string] }> } }).data.result[0]?.value[1] ?? 0))
+    return { django: await at2('sum(strangler_requests_total{route="orders",backend="django"})'), all: await at2('sum(strangler_requests_total{route="orders"})') }
+  }
+  await sleep(2500)
+  const before = Date.now()
   const start = Date.now()
   while (Date.now() - start < 4000) await Promise.all(USERS.map(async (user) => await through(user)))
   await sleep(2500)
-  const q = await prom.query('sum(increase(strangler_requests_total{route="orders",backend="django"}[4s])) / sum(increase(strangler_requests_total{route="orders"}[4s]))')
-  const share = Number(q.data?.result[0]?.value[1])
+  const after = Date.now()
+  const [s1, s2] = [await sums(before), await sums(after)]
+  const share = (s2.django - s1.django) / (s2.all - s1.all)
   t.ok(Math.abs(share - 0.6) <= 0.03, `Prometheus sums the replicas: ${(share * 100).toFixed(1)} % on django for a 60 % rollout`)
 
   // 4. A guard trip on a replica switches the flag off in Unleash; every replica follows.
