@@ -17,8 +17,8 @@ import { ImpactMeter } from '../timeline/impact.js'
 import { Notifier } from '../timeline/notify.js'
 import type { EventCause } from '../timeline/event.js'
 import type { Runtime, RuntimeEvents } from './runtime.js'
-import { createHash } from 'node:crypto'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
+import { stateFileName } from '../flags/private-storage.js'
 import type { FeatureInterface } from '../flags/unleash-internals.js'
 import { Inventory } from '../status/inventory.js'
 import { EvidenceTracker } from '../status/readiness.js'
@@ -56,7 +56,7 @@ export interface StatusParts {
 export function createStatus (runtime: Runtime, metrics: Metrics, timeline: Timeline, ramp: RampDriver | undefined, opts: StartOptions): StatusParts {
   const config = (): Config => runtime.snapshot.config
   const inventory = new Inventory(config().inventory.maxTemplates)
-  const evidence = new EvidenceTracker(() => join(stateDir(config(), opts), `status-${createHash('sha256').update(resolve(opts.configFile)).digest('hex').slice(0, 12)}.json`))
+  const evidence = new EvidenceTracker(() => join(stateDir(config(), opts), stateFileName('status', opts.configFile, 'json')))
   const definition = (flag: string): FeatureInterface | undefined => runtime.snapshot.flags?.definition(flag)
   const tick = (): void => {
     const c = config()

@@ -3,9 +3,9 @@
  * restart resumes at the step it was on, never back to the start and never forward.
  * One file per config file, written 0600 and replaced atomically.
  */
-import { createHash } from 'node:crypto'
-import { readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { stateFileName, writePrivateFileSync } from '../flags/private-storage.js'
 import type { RampRecord } from './machine.js'
 
 export class RampStore {
@@ -16,7 +16,7 @@ export class RampStore {
   /** `dir` is asked for on first use: a config without ramps never creates the state directory. */
   constructor (dir: () => string, configFile: string) {
     this.#dir = dir
-    this.#name = `ramps-${createHash('sha256').update(resolve(configFile)).digest('hex').slice(0, 12)}.json`
+    this.#name = stateFileName('ramps', configFile, 'json')
   }
 
   get file (): string {
@@ -38,8 +38,6 @@ export class RampStore {
   }
 
   save (records: ReadonlyMap<string, RampRecord>): void {
-    const tmp = `${this.file}.${process.pid}.tmp`
-    writeFileSync(tmp, JSON.stringify({ version: 1, routes: Object.fromEntries(records) }, null, 1), { mode: 0o600 })
-    renameSync(tmp, this.file)
+    writePrivateFileSync(this.file, JSON.stringify({ version: 1, routes: Object.fromEntries(records) }, null, 1))
   }
 }

@@ -4,7 +4,8 @@
  * request legacy served and why, legacy's last known error ratio and p99) and kept in
  * the state directory, so a restart does not reset the clock. The verdict is pure.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
+import { writePrivateFileSync } from '../flags/private-storage.js'
 import type { RetirementConfig } from '../config/config.js'
 
 export interface LegacyFigures { readonly at: number, readonly requests: number, readonly errorRatio: number, readonly p99: number | null }
@@ -100,10 +101,7 @@ export class EvidenceTracker {
   }
 
   #save (): void {
-    const file = this.#file()
-    const tmp = `${file}.${process.pid}.tmp`
-    writeFileSync(tmp, JSON.stringify({ version: 1, routes: Object.fromEntries(this.#routes) }), { mode: 0o600 })
-    renameSync(tmp, file)
+    writePrivateFileSync(this.#file(), JSON.stringify({ version: 1, routes: Object.fromEntries(this.#routes) }))
     this.#dirty = false
   }
 }

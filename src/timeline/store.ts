@@ -4,8 +4,8 @@
  * restarts. An impact measured later is appended as its own line and merged on read.
  */
 import { appendFileSync, readFileSync, renameSync, statSync } from 'node:fs'
-import { createHash } from 'node:crypto'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
+import { stateFileName } from '../flags/private-storage.js'
 import type { Impact, TimelineEvent } from './event.js'
 
 type Line = { type: 'event', event: TimelineEvent } | { type: 'impact', id: string, impact: Impact }
@@ -18,7 +18,7 @@ export class TimelineStore {
 
   constructor (dir: () => string, configFile: string, maxBytes: number) {
     this.#dir = dir
-    this.#name = `timeline-${createHash('sha256').update(resolve(configFile)).digest('hex').slice(0, 12)}.jsonl`
+    this.#name = stateFileName('timeline', configFile, 'jsonl')
     this.#maxBytes = maxBytes
   }
 
