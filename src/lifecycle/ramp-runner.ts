@@ -16,6 +16,7 @@ import { RAMP_STATES } from '../ramp/machine.js'
 import { PrometheusFigures } from '../ramp/prometheus-figures.js'
 import { RampStore } from '../ramp/store.js'
 import { UnleashTarget } from '../ramp/targets.js'
+import { unleashAdmin, type UnleashAdmin } from '../flags/unleash-admin.js'
 import { protectAdmin } from '../admin/access.js'
 import { registerRampRoutes } from '../admin/ramp-routes.js'
 import { configSource, urlOf } from './instance.js'
@@ -65,7 +66,8 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
   const driver = new RampDriver({
     logger,
     store: new RampStore(() => privateDir(unleash.backupDir, opts.env), opts.configFile),
-    target: new UnleashTarget({ url: opts.env.UNLEASH_URL ?? unleash.url, project: unleash.projectName ?? 'default', environment: unleash.environment, token: opts.env.UNLEASH_ADMIN_TOKEN as string }),
+    // refusal() made sure of the admin token.
+    target: new UnleashTarget(unleashAdmin(unleash, opts.env) as UnleashAdmin),
     figures: new PrometheusFigures(opts.prometheus ?? config.ramps.prometheus as string),
     ramps: () => config.ramps.driver === 'fleet' ? rampRoutes(config.routes) : [],
     transition,

@@ -16,7 +16,7 @@ import type { Tracing } from '../observe/tracing.js'
 import { ShadowTraffic } from '../safety/shadow.js'
 import { RateLimitedLog } from '../observe/rate-limited-log.js'
 import type { RequestState } from '../proxy/request-state.js'
-import { disableFlagInUnleash } from '../flags/unleash-admin.js'
+import { disableFlagInUnleash, unleashAdmin } from '../flags/unleash-admin.js'
 import { buildRouteTable, type RouteTable } from '../routing/table.js'
 import { createBackendPool, retirePool, poolKey, type BackendPool } from '../proxy/pools.js'
 
@@ -115,12 +115,12 @@ export class Runtime {
       this.#deps.logger.warn({ route, flag }, `flag ${flag} will be switched off in Unleash if the probe after the cool-down fails too`)
       return
     }
-    const token = this.#deps.env.UNLEASH_ADMIN_TOKEN
-    if (token === undefined || token === '') {
+    const admin = unleashAdmin(unleash, this.#deps.env)
+    if (admin === undefined) {
       this.#deps.logger.error({ route, flag }, 'guard.disableFlag is set but UNLEASH_ADMIN_TOKEN is not: the flag stays on in Unleash')
       return
     }
-    disableFlagInUnleash({ url: this.#deps.env.UNLEASH_URL ?? unleash.url, project: unleash.projectName ?? 'default', environment: unleash.environment, flag, token })
+    disableFlagInUnleash({ ...admin, flag })
       .then(() => this.#deps.logger.warn({ route, flag, environment: unleash.environment }, `rollback guard switched flag ${flag} off in Unleash`))
       .catch((err: Error) => this.#deps.logger.error({ route, flag, error: err.message }, 'rollback guard could not switch the flag off in Unleash'))
   }

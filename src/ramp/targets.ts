@@ -4,7 +4,7 @@
  * ConfigMap); the Unleash target changes the strategy through the admin API, so
  * every replica and the applications' own SDKs follow.
  */
-import { request } from 'undici'
+import { flagStrategies, unleashAdmin, updateStrategy, type AdminStrategy, type UnleashAdmin } from '../flags/unleash-admin.js'
 import { FileFlagSource } from '../flags/file-source.js'
 import type { FlagSource } from '../flags/source.js'
 import type { Config } from '../config/config.js'
@@ -68,17 +68,6 @@ export class FileTarget implements RolloutTarget {
   }
 }
 
-export interface UnleashAdmin {
-  /** flags.unleash.url, e.g. http://unleash:4242/api */
-  readonly url: string
-  readonly project: string
-  readonly environment: string
-  /** UNLEASH_ADMIN_TOKEN */
-  readonly token: string
-}
-
-interface AdminStrategy { id: string, name: string, parameters?: Record<string, string>, constraints?: unknown[], segments?: number[], variants?: unknown[], disabled?: boolean, title?: string }
-
 export class UnleashTarget implements RolloutTarget {
   readonly where = 'Unleash'
   readonly persistent = true
@@ -88,27 +77,8 @@ export class UnleashTarget implements RolloutTarget {
     this.#admin = admin
   }
 
-  #path (flag: string, rest = ''): string {
-    const a = this.#admin
-    return `${a.url.replace(/\/+$/, '')}/admin/projects/${encodeURIComponent(a.project)}/features/${encodeURIComponent(flag)}/environments/${encodeURIComponent(a.environment)}/strategies${rest}`
-  }
-
-  async #call (method: 'GET' | 'PUT', url: string, body?: unknown): Promise<unknown> {
-    const res = await request(url, {
-      method,
-      headers: { authorization: this.#admin.token, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      headersTimeout: 5000,
-      bodyTimeout: 5000
-    })
-    const text = await res.body.text()
-    if (res.statusCode >= 300) throw new Error(`${method} ${new URL(url).pathname} → ${res.statusCode}: ${text.slice(0, 200)}`)
-    return text === '' ? undefined : JSON.parse(text)
-  }
-
   async #gradual (flag: string): Promise<AdminStrategy | string> {
-    const list = await this.#call('GET', this.#path(flag)) as AdminStrategy[]
-    const s = list.find((x) => ROLLOUT_PARAMETER[x.name] !== undefined && x.disabled !== true)
+    const s = (await flagStrategies(this.#admin, flag)).find((x) => ROLLOUT_PARAMETER[x.name] !== undefined && x.disabled !== true)
     return s ?? `flag ${flag} has no gradual rollout strategy (flexibleRollout) in Unleash environment ${this.#admin.environment}`
   }
 
@@ -122,14 +92,7 @@ export class UnleashTarget implements RolloutTarget {
     const s = await this.#gradual(flag)
     if (typeof s === 'string') throw new Error(s)
     const { id, ...rest } = s
-    await this.#call('PUT', this.#path(flag, `/${encodeURIComponent(id)}`), {
-      name: rest.name,
-      ...(rest.title === undefined ? {} : { title: rest.title }),
-      parameters: { ...rest.parameters, [ROLLOUT_PARAMETER[s.name] as string]: String(percent) },
-      constraints: rest.constraints ?? [],
-      ...(rest.segments === undefined ? {} : { segments: rest.segments }),
-      ...(rest.variants === undefined ? {} : { variants: rest.variants })
-    })
+    await updateStrategy(this.#admin, flag, id, { ...rest, parameters: { ...rest.parameters, [ROLLOUT_PARAMETER[s.name] as string]: String(percent) }, constraints: rest.constraints ?? [] })
   }
 
   release (): void {}
@@ -154,7 +117,7 @@ class Unavailable implements RolloutTarget {
 export function rolloutTarget (config: Config, flags: () => FlagSource | undefined, env: Readonly<Record<string, string | undefined>>): RolloutTarget {
   const u = config.flags?.unleash
   if (u === undefined) return new FileTarget(flags)
-  const token = env.UNLEASH_ADMIN_TOKEN
-  if (token === undefined || token === '') return new Unavailable('Unleash', 'ramps write the rollout through Unleash\'s admin API: set UNLEASH_ADMIN_TOKEN (an admin token) to let this proxy drive them')
-  return new UnleashTarget({ url: env.UNLEASH_URL ?? u.url, project: u.projectName ?? 'default', environment: u.environment, token })
+  const admin = unleashAdmin(u, env)
+  if (admin === undefined) return new Unavailable('Unleash', 'ramps write the rollout through Unleash\'s admin API: set UNLEASH_ADMIN_TOKEN (an admin token) to let this proxy drive them')
+  return new UnleashTarget(admin)
 }
