@@ -7,13 +7,12 @@ import { Registry, Counter, Gauge, collectDefaultMetrics } from 'prom-client'
 import type { Snapshot } from '../lifecycle/runtime.js'
 import type { RequestState } from '../proxy/request-state.js'
 import { Ledger } from './sliding-share.js'
-import { RequestSeries, type BackendTotals } from './request-series.js'
+import { RequestSeries, DURATION_BUCKETS, type BackendTotals } from './request-series.js'
 import { registerRampMetrics, type RampGauge } from './ramp-metrics.js'
 import { toOpenMetrics, exemplarKey } from './openmetrics.js'
 import type { FlagStatus } from '../flags/source.js'
 
-/** Seconds. Proxied HTTP: sub-millisecond local hops up to the 30 s default header timeout. */
-export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+export { DURATION_BUCKETS }
 
 /** Label value for requests that matched no route (route names cannot start with "_"). */
 export const NO_ROUTE = '_none'

@@ -6,6 +6,9 @@
  */
 import type { Registry } from 'prom-client'
 
+/** Seconds. Proxied HTTP: sub-millisecond local hops up to the 30 s default header timeout. */
+export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+
 /** One route and backend's counts. */
 class Cell {
   /** method → status → requests */
@@ -137,6 +140,38 @@ export interface BackendTotals {
   readonly errors: number
   /** Per bucket of DURATION_BUCKETS (not cumulative), the last one +Inf. */
   readonly buckets: readonly number[]
+}
+
+/**
+ * The q-quantile of a histogram given per bucket (not cumulative), interpolated
+ * linearly inside the bucket as Prometheus's histogram_quantile() does.
+ */
+export function quantile (bounds: readonly number[], counts: readonly number[], q: number): number | undefined {
+  const total = counts.reduce((a, b) => a + b, 0)
+  if (total === 0) return undefined
+  const rank = q * total
+  let seen = 0
+  for (let i = 0; i < counts.length; i++) {
+    const n = counts[i] as number
+    if (seen + n >= rank && n > 0) {
+      // The +Inf bucket has no upper bound: like Prometheus, answer the highest finite bound.
+      if (i >= bounds.length) return bounds[bounds.length - 1]
+      const lower = i === 0 ? 0 : bounds[i - 1] as number
+      return lower + ((bounds[i] as number) - lower) * ((rank - seen) / n)
+    }
+    seen += n
+  }
+  return bounds[bounds.length - 1]
+}
+
+/** What happened between two readings of the same totals. */
+export function totalsSince (now: BackendTotals, then: BackendTotals): BackendTotals {
+  return { requests: now.requests - then.requests, errors: now.errors - then.errors, buckets: now.buckets.map((n, i) => n - (then.buckets[i] ?? 0)) }
+}
+
+/** Seconds; undefined without observations. */
+export function p99Of (t: BackendTotals): number | undefined {
+  return quantile(DURATION_BUCKETS, t.buckets, 0.99)
 }
 
 interface Help { readonly name: string, readonly help: string }

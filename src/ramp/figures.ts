@@ -6,7 +6,7 @@
  */
 import type { Metrics } from '../observe/metrics.js'
 import type { ShadowTraffic } from '../safety/shadow.js'
-import { DURATION_BUCKETS } from '../observe/metrics.js'
+import { totalsSince, p99Of, type BackendTotals } from '../observe/request-series.js'
 
 export interface SideFigures {
   readonly requests: number
@@ -37,31 +37,9 @@ export interface FigureSource {
   read (sides: WindowSides, since: number): Promise<WindowFigures>
 }
 
-/**
- * The q-quantile of a histogram given per bucket (not cumulative), interpolated
- * linearly inside the bucket as Prometheus's histogram_quantile() does.
- */
-export function quantile (bounds: readonly number[], counts: readonly number[], q: number): number | undefined {
-  const total = counts.reduce((a, b) => a + b, 0)
-  if (total === 0) return undefined
-  const rank = q * total
-  let seen = 0
-  for (let i = 0; i < counts.length; i++) {
-    const n = counts[i] as number
-    if (seen + n >= rank && n > 0) {
-      // The +Inf bucket has no upper bound: like Prometheus, answer the highest finite bound.
-      if (i >= bounds.length) return bounds[bounds.length - 1]
-      const lower = i === 0 ? 0 : bounds[i - 1] as number
-      return lower + ((bounds[i] as number) - lower) * ((rank - seen) / n)
-    }
-    seen += n
-  }
-  return bounds[bounds.length - 1]
-}
-
 interface Mark {
-  readonly candidate: ReturnType<Metrics['totals']>
-  readonly baseline: ReturnType<Metrics['totals']>
+  readonly candidate: BackendTotals
+  readonly baseline: BackendTotals
   readonly match: number
   readonly mismatch: number
 }
@@ -98,11 +76,10 @@ export class LocalFigures implements FigureSource {
       this.#marks.set(sides.route, now)
       start = now
     }
-    const side = (a: Mark['candidate'], b: Mark['candidate']): SideFigures => ({
-      requests: a.requests - b.requests,
-      errors: a.errors - b.errors,
-      p99: quantile(DURATION_BUCKETS, a.buckets.map((n, i) => n - (b.buckets[i] ?? 0)), 0.99)
-    })
+    const side = (a: BackendTotals, b: BackendTotals): SideFigures => {
+      const d = totalsSince(a, b)
+      return { requests: d.requests, errors: d.errors, p99: p99Of(d) }
+    }
     return {
       candidate: side(now.candidate, start.candidate),
       baseline: side(now.baseline, start.baseline),

@@ -4,9 +4,7 @@
  * before the event and in the window after it (both impactDelay long). The counters
  * are sampled into a small ring so "before" needs no work on the request path.
  */
-import type { BackendTotals } from '../observe/request-series.js'
-import { DURATION_BUCKETS } from '../observe/metrics.js'
-import { quantile } from '../ramp/figures.js'
+import { totalsSince, p99Of, type BackendTotals } from '../observe/request-series.js'
 import type { Impact, SideImpact } from './event.js'
 
 type Totals = ReadonlyMap<string, BackendTotals>
@@ -67,7 +65,7 @@ export class ImpactMeter {
   }
 
   #sides (route: string, backends: readonly string[], from: Totals, to: Totals): Record<string, SideImpact> {
-    const diffs = backends.map((b) => diff(to.get(key(route, b)) ?? ZERO, from.get(key(route, b)) ?? ZERO))
+    const diffs = backends.map((b) => totalsSince(to.get(key(route, b)) ?? ZERO, from.get(key(route, b)) ?? ZERO))
     const total = diffs.reduce((n, d) => n + d.requests, 0)
     return Object.fromEntries(backends.map((b, i) => [b, side(diffs[i] as BackendTotals, total)]))
   }
@@ -92,15 +90,11 @@ export class ImpactMeter {
   }
 }
 
-function diff (a: BackendTotals, b: BackendTotals): BackendTotals {
-  return { requests: a.requests - b.requests, errors: a.errors - b.errors, buckets: a.buckets.map((n, i) => n - (b.buckets[i] ?? 0)) }
-}
-
 function side (d: BackendTotals, routeTotal: number): SideImpact {
   return {
     requests: d.requests,
     share: routeTotal === 0 ? 0 : d.requests / routeTotal,
     errorRatio: d.requests === 0 ? null : d.errors / d.requests,
-    p99: quantile(DURATION_BUCKETS, d.buckets, 0.99) ?? null
+    p99: p99Of(d) ?? null
   }
 }

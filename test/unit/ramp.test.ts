@@ -1,7 +1,7 @@
 /** The ramp's pure cores, table-driven: the gates' arithmetic and the state machine. */
 import t from 'tap'
 import { judge } from '../../src/ramp/gates.js'
-import { quantile } from '../../src/ramp/figures.js'
+import { quantile } from '../../src/observe/request-series.js'
 import { initialRecord, onAction, onJudgement, percentOf, fitToPlan, type RampRecord } from '../../src/ramp/machine.js'
 import type { RampConfig } from '../../src/config/config.js'
 
