@@ -40,7 +40,7 @@ export function eventRelay (): RuntimeEvents & { to: Timeline | undefined, watch
     flagsChanged (changes, source) { this.to?.flagsChanged(changes, source) },
     guardChanged (route, from, to, why) { this.to?.guardChanged(route, from, to, why) },
     failover (route) { this.to?.failover(route) },
-    served (config, route, backend, reason, method, url) { this.watch?.observe(config, route, backend, reason, method, url, Date.now()) }
+    served (config, route, backend, reason, method, url) { this.watch?.observe(config, route, backend, reason, method, url) }
   }
 }
 

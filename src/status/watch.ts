@@ -27,10 +27,12 @@ export class MigrationWatch {
     this.#evidence = evidence
   }
 
-  observe (config: Config, route: string, backend: string, reason: string | undefined, method: string, url: string, now: number): void {
+  observe (config: Config, route: string, backend: string, reason: string | undefined, method: string, url: string): void {
     const s = this.#setsFor(config)
     this.#inventory.count()
+    // Most requests stop here: the clock is read only for what legacy serves.
     if (!s.legacy.has(backend)) return
+    const now = Date.now()
     if (s.catchAll.has(route)) this.#inventory.record(method, url, route, now)
     if (s.migrating.has(route)) this.#evidence.legacyServed(route, reason ?? 'static', now)
   }
