@@ -58,10 +58,10 @@ export function createStatus (runtime: Runtime, metrics: Metrics, timeline: Time
   const inventory = new Inventory(config().inventory.maxTemplates)
   const evidence = new EvidenceTracker(() => join(stateDir(config(), opts), stateFileName('status', opts.configFile, 'json')))
   const definition = (flag: string): FeatureInterface | undefined => runtime.snapshot.flags?.definition(flag)
-  const tick = (): void => {
+  const tick = (window = timeline.recent()): void => {
     const c = config()
     const legacy = legacyBackends(c)
-    const recent = timeline.recent().routes
+    const recent = window.routes
     const totals = runtime.shadow.totals()
     try {
       evidence.tick(c.routes.map((r) => {
@@ -73,7 +73,7 @@ export function createStatus (runtime: Runtime, metrics: Metrics, timeline: Time
       opts.logger.error({ error: (err as Error).message }, 'could not save the retirement evidence; it is kept in memory')
     }
   }
-  const timer = setInterval(tick, EVIDENCE_EVERY_MS)
+  const timer = setInterval(() => tick(), EVIDENCE_EVERY_MS)
   timer.unref()
   return {
     watch: new MigrationWatch(inventory, evidence),
@@ -81,7 +81,8 @@ export function createStatus (runtime: Runtime, metrics: Metrics, timeline: Time
     host: {
       inventory: () => inventory.report(),
       report: () => {
-        tick()
+        const recent = timeline.recent()
+        tick(recent)
         const guard = runtime.guard.status()
         const inv = inventory.report()
         return buildStatus({
@@ -92,7 +93,7 @@ export function createStatus (runtime: Runtime, metrics: Metrics, timeline: Time
           guard: (route) => guard[route]?.state,
           parity: runtime.shadow.window.shares(),
           ramp: (route) => ramp?.view(route),
-          recent: timeline.recent(),
+          recent,
           events: (route) => timeline.query({ route, limit: 3 }),
           evidence: (route) => evidence.get(route),
           inventory: { entries: inv.entries.slice(0, 100), other: inv.other }
