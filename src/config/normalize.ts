@@ -6,6 +6,7 @@
 import { dirname, resolve as resolvePath } from 'node:path'
 import { createHash } from 'node:crypto'
 import { isIP } from 'node:net'
+import { METHODS } from 'node:http'
 import type { Document, LineCounter, Node as YamlNode } from 'yaml'
 import proxyAddr from 'proxy-addr'
 import { parseDuration, parseSize } from './units.js'
@@ -18,11 +19,8 @@ import type { BackendConfig, ClientLimits, CohortConfig, Config, FlagsConfig, Gu
 /** Headers never compared by shadow traffic: their values would be kept in /parity samples. */
 const CREDENTIAL_HEADERS = new Set(['set-cookie', 'cookie', 'authorization', 'proxy-authorization'])
 
-// Methods Node's HTTP parser accepts; anything else could never match.
-const KNOWN_METHODS = new Set(['ACL', 'BIND', 'CHECKOUT', 'CONNECT', 'COPY', 'DELETE', 'GET', 'HEAD', 'LINK', 'LOCK',
-  'M-SEARCH', 'MERGE', 'MKACTIVITY', 'MKCALENDAR', 'MKCOL', 'MOVE', 'NOTIFY', 'OPTIONS', 'PATCH', 'POST', 'PROPFIND',
-  'PROPPATCH', 'PURGE', 'PUT', 'QUERY', 'REBIND', 'REPORT', 'SEARCH', 'SOURCE', 'SUBSCRIBE', 'TRACE', 'UNBIND', 'UNLINK',
-  'UNLOCK', 'UNSUBSCRIBE'])
+// Only what Node's HTTP parser accepts can ever arrive to be matched.
+const KNOWN_METHODS = new Set(METHODS)
 
 export function normalize (raw: RawConfig, file: string, text: string, problems: Problems, doc: Document, lines: LineCounter): Config {
   const dur = (value: string | undefined, fallback: number): number => value === undefined ? fallback : (parseDuration(value) as number)

@@ -65,6 +65,7 @@ export function ajvMessage (err: ErrorObject): { message: string, extraKey?: str
   if (err.schemaPath.startsWith('#/$defs/duration')) return { message: 'must be a duration with a unit, e.g. 250ms, 5s, 2m' }
   if (err.schemaPath.startsWith('#/$defs/size')) return { message: 'must be a size, e.g. 1048576, 512kb, 10mb' }
   if (err.keyword === 'required') return { message: `missing required key "${String(err.params.missingProperty)}"` }
+  if (err.keyword === 'enum') return { message: `must be one of ${(err.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` }
   if (err.keyword === 'propertyNames') return { message: 'names may use letters, digits, "_", "." and "-" (up to 63)' }
   return { message: err.message ?? 'is invalid' }
 }

@@ -251,7 +251,7 @@ export const configSchema = {
             required: ['path'],
             properties: {
               path: { type: 'string', minLength: 1 },
-              methods: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z]+$' } },
+              methods: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z-]+$' } },
               host: { type: 'string', minLength: 1 },
               headers: {
                 type: 'object',
@@ -281,7 +281,7 @@ export const configSchema = {
             properties: {
               backend: { type: 'string', minLength: 1 },
               sampleRate: { type: 'number', minimum: 0, maximum: 1 },
-              methods: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z]+$' } },
+              methods: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z-]+$' } },
               maxBodySize: size,
               maxConcurrent: { type: 'integer', minimum: 1 },
               timeout: duration,
