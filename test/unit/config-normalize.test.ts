@@ -1,0 +1,363 @@
+/**
+ * What routes.yaml becomes: every key reaches the config with its unit parsed, every
+ * key left out takes the default docs/routes-yaml.md states, and every rule the schema
+ * cannot express names its field, line and column. Expected values are literals
+ * written from the docs, not read from DEFAULTS.
+ */
+import t from 'tap'
+import { METHODS } from 'node:http'
+import { parseConfig } from '../../src/config/config.js'
+import { ConfigError, formatProblem } from '../../src/errors.js'
+
+const FILE = '/srv/spx/routes.yaml'
+
+/** Maps as objects and Sets as arrays, so a literal can state the whole config. */
+function plain (v: unknown): unknown {
+  if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [k, plain(x)]))
+  if (v instanceof Set) return [...v].map(plain)
+  if (Array.isArray(v)) return v.map(plain)
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]))
+  return v
+}
+
+function problems (yaml: string): string[] {
+  try {
+    parseConfig(yaml, FILE)
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems.map(formatProblem).map((p) => p.slice(FILE.length + 1))
+    throw err
+  }
+  return []
+}
+
+/** Every nested object and array frozen: a reload swaps configs, nobody edits one. */
+function deeplyFrozen (v: unknown, path = 'config'): string[] {
+  if (v === null || typeof v !== 'object' || v instanceof Map || v instanceof Set) return []
+  const here = Object.isFrozen(v) ? [] : [path]
+  return [...here, ...Object.entries(v).flatMap(([k, x]) => deeplyFrozen(x, `${path}.${k}`))]
+}
+
+const BACKENDS = `backends:
+  legacy: { url: "http://127.0.0.1:8000" }
+  django: { url: "http://127.0.0.1:8001" }
+`
+const DEFAULT_ROUTE = '  - { name: default, match: { path: /* }, backend: legacy }\n'
+
+t.test('every key set in the file reaches the config, units parsed, names lower-cased', async (t) => {
+  const config = parseConfig(`listen: { host: 127.0.0.1, port: 9000 }
+admin: { host: 127.0.0.2, port: 9001, allowedHosts: [Proxy.Internal] }
+client:
+  headersTimeout: 2s
+  requestTimeout: 3s
+  keepAliveTimeout: 4s
+  maxHeaderSize: 8kb
+  maxUrlLength: 2kib
+  maxBodySize: 1mb
+  maxHeaderCount: 50
+  sendTimeout: 6s
+  trustedProxies: [10.0.0.0/8, loopback]
+  realIpHeader: X-Client-IP
+shutdown: { timeout: 7s }
+guard: { window: 20s, minRequests: 7, cooldown: 9s }
+backends:
+  legacy: { url: "http://127.0.0.1:8000", legacy: true, preserveHost: false, timeouts: { connect: 1s, headers: 2s, bodyIdle: 3s }, pool: { connections: 9, keepAliveTimeout: 2s } }
+  django: { url: "https://django.internal:8443/app/", timeout: 12s }
+flags:
+  file: flags.yaml
+  unleash: { url: "http://unleash:4242/api", appName: shop, environment: production, projectName: migration, refreshInterval: 2s, timeout: 3s, backupDir: state }
+cohort:
+  userId: [{ jwt: sub }, { header: x-user-id }]
+  sessionId: { cookie: sid }
+  properties: { tenant: { header: x-tenant } }
+  jwt: { header: x-token, cookie: tok, secretEnv: JWT_SECRET, issuer: shop, audience: web, requireExp: false }
+  sessionCookie: { name: s, maxAge: 1h, secure: true, sameSite: strict }
+override: { header: x-ovr, cookie: ovr }
+ramps: { driver: fleet, prometheus: "http://prom:9090", interval: 2s }
+retirement: { after: 1d, legacyQuietFor: 2h, minParity: 0.99, maxErrorRatioIncrease: 0.01, maxLatencyRatio: 1.1 }
+inventory: { maxTemplates: 10 }
+timeline: { impactDelay: 1m, maxFileSize: 1mb, parityThreshold: 0.9 }
+notify: [{ url: "https://hooks.example/x", kinds: [guard_tripped, ramp_transition], secretEnv: HOOK_SECRET, timeout: 2s }]
+tracing: { serviceName: spx, ratio: 0.5, sampler: traceidratio, endpoint: "http://jaeger:4318" }
+routes:
+  - name: orders
+    match: { path: /api/orders/*, methods: [get, Post], host: Shop.Example, headers: { X-Beta: "1" } }
+    backend: legacy
+    rewrite: { stripPrefix: /api }
+    maxBodySize: 2mb
+    websocket: false
+    failover: false
+    flag: { name: orders-on-django, backend: django }
+    guard: { minRequests: 30, disableFlag: true, maxClientShare: 0.5, maxErrorRatioIncrease: 0.1, maxLatencyRatio: 3, minLatencyIncrease: 80ms, probeFraction: 0.3, probeRequests: 6, minClients: 2 }
+    ramp: { steps: [5, 50, 100], hold: 10s, minRequests: 10, minComparisons: 5, gates: { maxErrorRatioIncrease: 0.02, maxLatencyRatio: 2, minParity: 0.9 }, approve: [100], onFail: abort, maxFailures: 2 }
+    shadow: { backend: django, sampleRate: 0.5, methods: [get, post], maxBodySize: 64kb, maxConcurrent: 4, timeout: 2s, learnNoise: true, recordValues: true, compare: { headers: [Content-Type, ETag], ignore: [$.id], unorderedArrays: [$.items], text: whitespace } }
+  - name: checkout
+    match: { path: /checkout/* }
+    backend: legacy
+    flag: { name: checkout-variants, variants: { blue: django, red: legacy } }
+    guard: false
+  - name: search
+    match: { path: /search }
+    backend: legacy
+    flag: { name: search-on-django, backend: django }
+${DEFAULT_ROUTE}`, FILE)
+  t.strictSame(deeplyFrozen(config), [], 'nothing in it can be changed')
+  t.match(config.version, /^[0-9a-f]{12}$/)
+  t.strictSame(plain({ ...config, version: 'v' }), {
+    file: FILE,
+    version: 'v',
+    listen: { host: '127.0.0.1', port: 9000 },
+    admin: { host: '127.0.0.2', port: 9001, allowedHosts: ['proxy.internal'] },
+    client: { headersTimeout: 2000, requestTimeout: 3000, keepAliveTimeout: 4000, maxHeaderSize: 8000, maxUrlLength: 2048, maxBodySize: 1_000_000, maxHeaderCount: 50, sendTimeout: 6000, trustedProxies: ['10.0.0.0/8', 'loopback'], realIpHeader: 'x-client-ip' },
+    shutdown: { timeout: 7000 },
+    backends: {
+      legacy: { name: 'legacy', origin: 'http://127.0.0.1:8000', basePath: '', host: '127.0.0.1:8000', timeouts: { connect: 1000, headers: 2000, bodyIdle: 3000 }, pool: { connections: 9, keepAliveTimeout: 2000 }, preserveHost: false, legacy: true },
+      django: { name: 'django', origin: 'https://django.internal:8443', basePath: '/app', host: 'django.internal:8443', timeouts: { connect: 5000, headers: 12_000, bodyIdle: 30_000 }, pool: { connections: 128, keepAliveTimeout: 4000 }, preserveHost: true, legacy: false }
+    },
+    routes: [
+      {
+        name: 'orders',
+        index: 0,
+        line: 36,
+        match: { path: '/api/orders/*', methods: ['GET', 'POST'], host: 'shop.example', headers: { 'x-beta': '1' } },
+        backend: 'legacy',
+        rewrite: { stripPrefix: '/api' },
+        maxBodySize: 2_000_000,
+        websocket: false,
+        failover: false,
+        shadow: { backend: 'django', sampleRate: 0.5, methods: ['GET', 'POST'], maxBodySize: 64_000, maxConcurrent: 4, timeout: 2000, learnNoise: true, recordValues: true, compare: { headers: ['content-type', 'etag'], ignore: ['$.id'], unordered: ['$.items'], text: 'whitespace' } },
+        // The route's guard keys over the top-level guard's over the defaults.
+        guard: { window: 20_000, minRequests: 30, maxErrorRatioIncrease: 0.1, maxLatencyRatio: 3, minLatencyIncrease: 80, cooldown: 9000, probeFraction: 0.3, probeRequests: 6, minClients: 2, maxClientShare: 0.5, disableFlag: true },
+        flag: { name: 'orders-on-django', backend: 'django', variants: undefined },
+        ramp: { steps: [5, 50, 100], hold: 10_000, minRequests: 10, minComparisons: 5, gates: { maxErrorRatioIncrease: 0.02, maxLatencyRatio: 2, minParity: 0.9 }, approve: [100], onFail: 'abort', maxFailures: 2 }
+      },
+      { name: 'checkout', index: 1, line: 47, match: { path: '/checkout/*' }, backend: 'legacy', maxBodySize: 1_000_000, websocket: true, failover: true, shadow: undefined, guard: undefined, flag: { name: 'checkout-variants', backend: undefined, variants: { blue: 'django', red: 'legacy' } }, ramp: undefined },
+      // Only the top-level guard: its keys, the rest defaults.
+      { name: 'search', index: 2, line: 52, match: { path: '/search' }, backend: 'legacy', maxBodySize: 1_000_000, websocket: true, failover: true, shadow: undefined, guard: { window: 20_000, minRequests: 7, maxErrorRatioIncrease: 0.05, maxLatencyRatio: 2, minLatencyIncrease: 50, cooldown: 9000, probeFraction: 0.1, probeRequests: 20, minClients: 5, maxClientShare: 0.2, disableFlag: false }, flag: { name: 'search-on-django', backend: 'django', variants: undefined }, ramp: undefined },
+      { name: 'default', index: 3, line: 56, match: { path: '/*' }, backend: 'legacy', maxBodySize: 1_000_000, websocket: true, failover: true, shadow: undefined, guard: undefined, flag: undefined, ramp: undefined }
+    ],
+    flags: { file: '/srv/spx/flags.yaml', unleash: { url: 'http://unleash:4242/api', appName: 'shop', environment: 'production', projectName: 'migration', refreshInterval: 2000, timeout: 3000, backupDir: '/srv/spx/state' } },
+    cohort: {
+      userId: [{ jwt: 'sub' }, { header: 'x-user-id' }],
+      sessionId: [{ cookie: 'sid' }],
+      properties: { tenant: [{ header: 'x-tenant' }] },
+      jwt: { header: 'x-token', cookie: 'tok', secretEnv: 'JWT_SECRET', publicKeyFile: undefined, algorithms: ['HS256'], issuer: 'shop', audience: 'web', requireExp: false },
+      sessionCookie: { name: 's', maxAge: 3_600_000, secure: true, sameSite: 'strict' }
+    },
+    override: { header: 'x-ovr', cookie: 'ovr' },
+    ramps: { driver: 'fleet', prometheus: 'http://prom:9090', interval: 2000 },
+    tracing: { serviceName: 'spx', ratio: 0.5, sampler: 'traceidratio', endpoint: 'http://jaeger:4318' },
+    retirement: { after: 86_400_000, legacyQuietFor: 7_200_000, minParity: 0.99, maxErrorRatioIncrease: 0.01, maxLatencyRatio: 1.1 },
+    inventory: { maxTemplates: 10 },
+    timeline: { impactDelay: 60_000, maxFileSize: 1_000_000, parityThreshold: 0.9 },
+    notify: [{ url: 'https://hooks.example/x', kinds: ['guard_tripped', 'ramp_transition'], secretEnv: 'HOOK_SECRET', timeout: 2000 }]
+  })
+})
+
+t.test('every key left out takes the default docs/routes-yaml.md states', async (t) => {
+  const config = parseConfig(`${BACKENDS}flags: { unleash: { url: "http://unleash:4242/api" } }
+cohort:
+  jwt: { publicKeyFile: keys/jwt.pem }
+  sessionCookie: {}
+routes:
+  - { name: orders, match: { path: /api/orders/* }, backend: legacy, flag: { name: f, backend: django }, ramp: { steps: [10, 100] }, shadow: { backend: django } }
+${DEFAULT_ROUTE}`, FILE)
+  t.strictSame(deeplyFrozen(config), [])
+  const { routes, backends, ...rest } = plain(config) as Record<string, unknown>
+  t.strictSame({ ...rest, version: 'v' }, {
+    file: FILE,
+    version: 'v',
+    listen: { host: '0.0.0.0', port: 8080 },
+    admin: { host: '127.0.0.1', port: 8081, allowedHosts: [] },
+    client: { headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5000, maxHeaderSize: 16_384, maxUrlLength: 8192, maxBodySize: 10_485_760, maxHeaderCount: 200, sendTimeout: 30_000, trustedProxies: [], realIpHeader: 'x-real-ip' },
+    shutdown: { timeout: 30_000 },
+    flags: { file: undefined, unleash: { url: 'http://unleash:4242/api', appName: 'strangler-proxy', environment: 'default', projectName: undefined, refreshInterval: 10_000, timeout: 5000, backupDir: undefined } },
+    cohort: {
+      userId: [],
+      sessionId: [],
+      properties: {},
+      // A public key file means asymmetric algorithms unless the file says otherwise.
+      jwt: { header: 'authorization', cookie: undefined, secretEnv: undefined, publicKeyFile: '/srv/spx/keys/jwt.pem', algorithms: ['RS256', 'ES256'], issuer: undefined, audience: undefined, requireExp: true },
+      sessionCookie: { name: 'spx_sid', maxAge: 365 * 86_400_000, secure: false, sameSite: 'lax' }
+    },
+    override: { header: 'x-strangler-override', cookie: 'spx_override' },
+    ramps: { driver: 'proxy', prometheus: undefined, interval: 1000 },
+    tracing: undefined,
+    retirement: { after: 7 * 86_400_000, legacyQuietFor: 86_400_000, minParity: 0.999, maxErrorRatioIncrease: 0.005, maxLatencyRatio: 1.2 },
+    inventory: { maxTemplates: 500 },
+    timeline: { impactDelay: 300_000, maxFileSize: 10_485_760, parityThreshold: 0.99 },
+    notify: []
+  })
+  const backend = { basePath: '', timeouts: { connect: 5000, headers: 30_000, bodyIdle: 30_000 }, pool: { connections: 128, keepAliveTimeout: 4000 }, preserveHost: true, legacy: false }
+  t.strictSame(backends, {
+    legacy: { name: 'legacy', origin: 'http://127.0.0.1:8000', host: '127.0.0.1:8000', ...backend },
+    django: { name: 'django', origin: 'http://127.0.0.1:8001', host: '127.0.0.1:8001', ...backend }
+  })
+  t.strictSame(routes, [
+    {
+      name: 'orders',
+      index: 0,
+      line: 9,
+      match: { path: '/api/orders/*' },
+      backend: 'legacy',
+      maxBodySize: 10_485_760,
+      websocket: true,
+      failover: true,
+      shadow: { backend: 'django', sampleRate: 1, methods: ['GET', 'HEAD'], maxBodySize: 262_144, maxConcurrent: 32, timeout: 5000, learnNoise: false, recordValues: false, compare: { headers: ['content-type'], ignore: [], unordered: [], text: 'exact' } },
+      guard: { window: 60_000, minRequests: 20, maxErrorRatioIncrease: 0.05, maxLatencyRatio: 2, minLatencyIncrease: 50, cooldown: 60_000, probeFraction: 0.1, probeRequests: 20, minClients: 5, maxClientShare: 0.2, disableFlag: false },
+      flag: { name: 'f', backend: 'django', variants: undefined },
+      ramp: { steps: [10, 100], hold: 1_800_000, minRequests: 500, minComparisons: 50, gates: { maxErrorRatioIncrease: 0.01, maxLatencyRatio: 1.5, minParity: 0.995 }, approve: [], onFail: 'stepBack', maxFailures: 3 }
+    },
+    { name: 'default', index: 1, line: 10, match: { path: '/*' }, backend: 'legacy', maxBodySize: 10_485_760, websocket: true, failover: true, shadow: undefined, guard: undefined, flag: undefined, ramp: undefined }
+  ])
+})
+
+t.test('no session cookie, no real-IP header, no guard anywhere: each said with false', async (t) => {
+  const config = parseConfig(`${BACKENDS}client: { realIpHeader: false }
+flags: { file: flags.yaml }
+guard: false
+cohort: { sessionCookie: false }
+routes:
+  - { name: orders, match: { path: /api/* }, backend: legacy, flag: { name: f, backend: django }, guard: { minRequests: 5 } }
+${DEFAULT_ROUTE}`, FILE)
+  t.equal(config.client.realIpHeader, undefined)
+  t.equal(config.cohort.sessionCookie, undefined)
+  t.equal(config.cohort.jwt, undefined)
+  t.equal(config.routes[0]?.guard, undefined, 'guard: false at the top wins over a route\'s guard')
+  t.equal(config.flags?.file, '/srv/spx/flags.yaml')
+  t.equal(config.flags?.unleash, undefined)
+})
+
+t.test('match methods: every method Node\'s HTTP parser knows, and nothing else', async (t) => {
+  t.strictSame(problems(`${BACKENDS}routes:
+  - { name: all, match: { path: /a/*, methods: [${METHODS.join(', ')}] }, backend: legacy }
+${DEFAULT_ROUTE}`), [])
+  t.strictSame(problems(`${BACKENDS}routes:
+  - { name: odd, match: { path: /a/*, methods: [GET, FETCH, get] }, backend: legacy }
+${DEFAULT_ROUTE}`), ['5:54: routes[0].match.methods[1]: unknown HTTP method "FETCH"'])
+})
+
+const R = (route: string): string => `${BACKENDS}flags: { file: flags.yaml }\nroutes:\n  - ${route}\n${DEFAULT_ROUTE}`
+
+/** Where a problem points: the line, and the text on it that starts there. */
+type At = [line: number, text: string, message: string]
+
+const cases: Array<[string, string, At[]]> = [
+  ['a size the schema lets through but no unit matches', `${BACKENDS}client: { maxBodySize: 5k, maxHeaderSize: 99999999999999999999 }\nroutes:\n${DEFAULT_ROUTE}`, [
+    [4, '99999999999999999999', 'client.maxHeaderSize: must be a size, e.g. 1048576, 512kb, 10mb'],
+    [4, '5k', 'client.maxBodySize: must be a size, e.g. 1048576, 512kb, 10mb']
+  ]],
+  ['backend URLs: not a URL, a scheme, credentials, a query, a fragment', `backends:
+  a: { url: "not a url" }
+  b: { url: "ftp://h" }
+  c: { url: "http://u:p@h" }
+  d: { url: "http://h/?q=1" }
+  e: { url: "http://h/#top" }
+  f: { url: "http://h", timeout: 5s, timeouts: { headers: 5s } }
+routes:
+  - { name: default, match: { path: /* }, backend: a }
+`, [
+    [2, '"not a url"', 'backends.a.url: "not a url" is not a valid URL'],
+    [3, '"ftp://h"', 'backends.b.url: scheme must be http or https, got "ftp"'],
+    [4, '"http://u:p@h"', 'backends.c.url: must not carry credentials; routes.yaml holds no secrets'],
+    [5, '"http://h/?q=1"', 'backends.d.url: must not have a query or fragment'],
+    [6, '"http://h/#top"', 'backends.e.url: must not have a query or fragment'],
+    [7, '5s', 'backends.f.timeout: set either timeout or timeouts.headers, not both']
+  ]],
+  ['trusted proxies: names, not addresses, are refused', `${BACKENDS}client: { trustedProxies: [10.0.0.0/8, proxy.internal, loopback, "::1", 300.1.1.1] }\nroutes:\n${DEFAULT_ROUTE}`, [
+    [4, 'proxy.internal', 'client.trustedProxies[1]: "proxy.internal" is not an IP address, a CIDR range, or one of loopback, linklocal, uniquelocal'],
+    [4, '300.1.1.1', 'client.trustedProxies[4]: "300.1.1.1" is not an IP address, a CIDR range, or one of loopback, linklocal, uniquelocal']
+  ]],
+  ['headersTimeout above requestTimeout; 0 means no request timeout', `${BACKENDS}client: { headersTimeout: 61s }\nroutes:\n${DEFAULT_ROUTE}`, [
+    [4, '61s', 'client.headersTimeout: must not be longer than client.requestTimeout']
+  ]],
+  ['a route\'s references: two unknown backends and a duplicate name, each reported', `${BACKENDS}routes:
+  - { name: a, match: { path: /a/* }, backend: nope }
+  - { name: a, match: { path: /b/* }, backend: legacy, shadow: { backend: nada } }
+${DEFAULT_ROUTE}`, [
+    [5, 'nope', 'routes[0].backend: unknown backend "nope"; defined: legacy, django'],
+    [6, 'a, match', 'routes[1].name: duplicate route name "a" (first used by routes[0])'],
+    [6, 'nada', 'routes[1].shadow.backend: unknown backend "nada"; defined: legacy, django']
+  ]],
+  ['shadow never compares credentials, whatever their case', R('{ name: s, match: { path: /s/* }, backend: legacy, shadow: { backend: django, compare: { headers: [Set-Cookie, cookie, Authorization, proxy-authorization, etag] } } }'), [
+    [6, 'Set-Cookie', 'routes[0].shadow.compare.headers[0]: "Set-Cookie" carries credentials and cannot be compared'],
+    [6, 'cookie, Auth', 'routes[0].shadow.compare.headers[1]: "cookie" carries credentials and cannot be compared'],
+    [6, 'Authorization', 'routes[0].shadow.compare.headers[2]: "Authorization" carries credentials and cannot be compared'],
+    [6, 'proxy-authorization', 'routes[0].shadow.compare.headers[3]: "proxy-authorization" carries credentials and cannot be compared']
+  ]],
+  ['a flag without a flag source, without a backend, with unknown backends', `${BACKENDS}routes:
+  - { name: a, match: { path: /a/* }, backend: legacy, flag: { name: f } }
+  - { name: b, match: { path: /b/* }, backend: legacy, flag: { name: f, backend: nope } }
+  - { name: c, match: { path: /c/* }, backend: legacy, flag: { name: f, variants: { blue: django, red: nada } } }
+${DEFAULT_ROUTE}`, [
+    [5, '{ name: f }', 'routes[0].flag: names a flag but no flags: source is configured'],
+    [5, '{ name: f }', 'routes[0].flag: needs backend (used when the flag is on) or variants (variant name → backend)'],
+    [6, '{ name: f, backend', 'routes[1].flag: names a flag but no flags: source is configured'],
+    [6, 'nope', 'routes[1].flag.backend: unknown backend "nope"; defined: legacy, django'],
+    [7, '{ name: f, variants', 'routes[2].flag: names a flag but no flags: source is configured'],
+    [7, 'nada', 'routes[2].flag.variants.red: unknown backend "nada"; defined: legacy, django']
+  ]],
+  ['stripPrefix must cover every matched path, on a segment boundary', `${BACKENDS}routes:
+  - { name: a, match: { path: /api/orders/* }, backend: legacy, rewrite: { stripPrefix: /api/ord } }
+  - { name: b, match: { path: /api/:id }, backend: legacy, rewrite: { stripPrefix: /api/ } }
+  - { name: c, match: { path: /api }, backend: legacy, rewrite: { stripPrefix: /api } }
+  - { name: d, match: { path: /v1/* }, backend: legacy, rewrite: { stripPrefix: /v2 } }
+${DEFAULT_ROUTE}`, [
+    [5, '/api/ord }', 'routes[0].rewrite.stripPrefix: "/api/ord" is not a prefix of every path matched by "/api/orders/*"'],
+    [8, '/v2', 'routes[3].rewrite.stripPrefix: "/v2" is not a prefix of every path matched by "/v1/*"']
+  ]],
+  ['guard.disableFlag needs Unleash to switch the flag off in', R('{ name: a, match: { path: /a/* }, backend: legacy, flag: { name: f, backend: django }, guard: { disableFlag: true } }'), [
+    [6, 'true', 'routes[0].guard.disableFlag: needs flags.unleash: the guard switches the flag off in Unleash']
+  ]],
+  ['the Unleash connection: scheme, credentials, URL, a timeout under a second', `${BACKENDS}flags: { unleash: { url: "ftp://u:p@unleash/api", timeout: 999ms } }\nroutes:\n${DEFAULT_ROUTE}`, [
+    [4, '999ms', 'flags.unleash.timeout: must be at least 1s'],
+    [4, '"ftp://u:p@unleash/api"', 'flags.unleash.url: scheme must be http or https'],
+    [4, '"ftp://u:p@unleash/api"', 'flags.unleash.url: must not carry credentials; the token comes from UNLEASH_API_TOKEN']
+  ]],
+  ['an Unleash URL that is no URL; a timeout of exactly 1s is fine', `${BACKENDS}flags: { unleash: { url: "//unleash:4242/api", timeout: 1s } }\nroutes:\n${DEFAULT_ROUTE}`, [
+    [4, '"//unleash', 'flags.unleash.url: "//unleash:4242/api" is not a valid URL']
+  ]],
+  ['a jwt: value source needs a key; a key file and a secret are not both allowed', `${BACKENDS}cohort: { userId: { jwt: sub }, jwt: { header: x-token } }\nroutes:\n${DEFAULT_ROUTE}`, [
+    [4, '{ userId', 'cohort: a jwt: value source needs cohort.jwt with secretEnv or publicKeyFile to verify tokens']
+  ]],
+  ['a jwt: property source without cohort.jwt at all', `${BACKENDS}cohort: { properties: { plan: { jwt: plan } } }\nroutes:\n${DEFAULT_ROUTE}`, [
+    [4, '{ properties', 'cohort: a jwt: value source needs cohort.jwt with secretEnv or publicKeyFile to verify tokens']
+  ]],
+  ['secretEnv and publicKeyFile together', `${BACKENDS}cohort: { sessionId: { jwt: sid }, jwt: { secretEnv: S, publicKeyFile: k.pem } }\nroutes:\n${DEFAULT_ROUTE}`, [
+    [4, '{ secretEnv', 'cohort.jwt: set either secretEnv or publicKeyFile, not both']
+  ]],
+  ['ramps: a Prometheus that is no http URL, a fleet driver without Unleash, an interval too short', `${BACKENDS}flags: { file: flags.yaml }
+ramps: { driver: fleet, prometheus: "prom:9090", interval: 99ms }
+routes:
+  - { name: a, match: { path: /a/* }, backend: legacy, flag: { name: f, backend: django }, ramp: { steps: [50, 10, 10], approve: [25], hold: 999ms } }
+${DEFAULT_ROUTE}`, [
+    [7, '10, 10]', 'routes[0].ramp.steps[1]: 10 is not above the step before it (50); steps climb'],
+    [7, '10]', 'routes[0].ramp.steps[2]: 10 is not above the step before it (10); steps climb'],
+    [7, '25', 'routes[0].ramp.approve[0]: 25 is not one of the steps (50, 10, 10)'],
+    [7, '999ms', 'routes[0].ramp.hold: must be at least 1s'],
+    [5, '"prom:9090"', 'ramps.prometheus: "prom:9090" is not an http(s) URL'],
+    [5, 'fleet', 'ramps.driver: fleet needs flags.unleash: the fleet driver writes each step into Unleash, where every replica reads it'],
+    [5, '99ms', 'ramps.interval: must be at least 100ms']
+  ]],
+  ['a fleet driver without Prometheus; a ramp on a variants flag', `${BACKENDS}flags: { unleash: { url: "http://u/api" } }
+ramps: { driver: fleet }
+routes:
+  - { name: a, match: { path: /a/* }, backend: legacy, flag: { name: f, variants: { x: django } }, ramp: { steps: [50, 100] } }
+${DEFAULT_ROUTE}`, [
+    [7, '{ steps', 'routes[0].ramp: needs a route flag with backend: (a ramp moves the rollout of the flag that sends users to that backend)'],
+    [5, 'fleet', 'ramps.driver: fleet needs ramps.prometheus: the fleet driver reads the gates from the sums over all replicas']
+  ]],
+  ['webhooks must be http(s)', `${BACKENDS}notify: [{ url: "mailto:ops@example.com" }, { url: "nope" }, { url: "https://ok.example" }]\nroutes:\n${DEFAULT_ROUTE}`, [
+    [4, '"mailto', 'notify[0].url: "mailto:ops@example.com" is not an http(s) URL'],
+    [4, '"nope"', 'notify[1].url: "nope" is not an http(s) URL']
+  ]],
+  ['an enum says what it allows', R('{ name: s, match: { path: /s/* }, backend: legacy, shadow: { backend: django, compare: { text: trimmed } } }'), [
+    [6, 'trimmed', 'routes[0].shadow.compare.text: must be one of "exact", "whitespace"']
+  ]]
+]
+
+for (const [name, yaml, want] of cases) {
+  t.test(name, async (t) => {
+    const lines = yaml.split('\n')
+    t.strictSame(problems(yaml), want.map(([line, text, message]) => `${line}:${(lines[line - 1] ?? '').indexOf(text) + 1}: ${message}`))
+  })
+}
