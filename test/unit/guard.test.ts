@@ -70,3 +70,172 @@ t.test('one loud address among healthy ones: its errors are capped at its share 
   for (let i = 0; i < 9; i++) guard.observe('orders', 'candidate', true, 0.01, '203.0.113.66', now + 200 + i)
   t.equal(guard.stateOf('orders'), 'closed')
 })
+
+/** A guard on `orders` that records every event. */
+function recorded (cfg = config): { guard: Guard, changes: string[], trips: unknown[] } {
+  const changes: string[] = []
+  const trips: unknown[] = []
+  const guard = new Guard({ trip: (r, trip) => trips.push({ route: r, ...trip }), change: (r, from, to, why) => changes.push(`${r}: ${from} → ${to} (${why})`) }, () => 0)
+  guard.configure(new Map([['orders', cfg]]))
+  return { guard, changes, trips }
+}
+
+t.test('status reports each side over the window: count, error ratio and p99 of the latencies', async (t) => {
+  const { guard } = recorded()
+  const now = 5_000_000
+  // Latencies 1..100 ms: the p99 is the 99th, 99 ms.
+  for (let i = 1; i <= 100; i++) guard.observe('orders', 'baseline', i <= 4, i / 1000, `10.0.0.${i}`, now + i)
+  for (let i = 1; i <= 5; i++) guard.observe('orders', 'candidate', false, 0.002 * i, `10.0.1.${i}`, now + 200 + i)
+  t.strictSame(guard.status(now + 300).orders, {
+    state: 'closed',
+    since: guard.status(now).orders?.since,
+    trips: 0,
+    lastTrip: undefined,
+    candidate: { count: 5, errorRatio: 0, p99: 0.01 },
+    baseline: { count: 100, errorRatio: 0.04, p99: 0.099 },
+    probe: undefined
+  })
+  // Counts are kept in one-second buckets: a window and a bucket later nothing is left.
+  t.strictSame(guard.status(now + 100 + 11_000).orders?.baseline, { count: 0, errorRatio: 0, p99: 0 })
+})
+
+t.test('the window slides: requests older than it no longer count', async (t) => {
+  const { guard } = recorded()
+  const now = 6_000_000
+  for (let i = 0; i < 20; i++) guard.observe('orders', 'baseline', false, 0.01, `10.0.0.${i}`, now + i * 1000)
+  // Nine failures, then the tenth request comes a window later: only one is in the window.
+  for (let i = 0; i < 9; i++) guard.observe('orders', 'candidate', true, 0.01, `10.0.1.${i}`, now + i)
+  guard.observe('orders', 'candidate', true, 0.01, '10.0.1.9', now + 12_000)
+  t.equal(guard.stateOf('orders'), 'closed', 'one request in the window is under minRequests')
+  t.match(guard.status(now + 12_000).orders, { candidate: { count: 1, errorRatio: 1 } })
+})
+
+t.test('error ratios: the limit is not itself a regression; a small baseline counts as zero errors', async (t) => {
+  const atLimit = recorded({ ...config, minClients: 1, maxClientShare: 1, maxErrorRatioIncrease: 0.1 })
+  const now = 7_000_000
+  for (let i = 0; i < 10; i++) atLimit.guard.observe('orders', 'baseline', i === 0, 0.01, `10.0.0.${i}`, now)
+  // Baseline 10 % + 10 points = 20 %: two failures in ten is at the limit, not over it.
+  for (let i = 0; i < 10; i++) atLimit.guard.observe('orders', 'candidate', i < 2, 0.01, `10.0.1.${i}`, now + i)
+  t.equal(atLimit.guard.stateOf('orders'), 'closed', '20 % against a limit of 20 %')
+  atLimit.guard.observe('orders', 'candidate', true, 0.01, '10.0.1.10', now + 11)
+  atLimit.guard.observe('orders', 'candidate', true, 0.01, '10.0.1.11', now + 12)
+  t.equal(atLimit.guard.stateOf('orders'), 'open', '4 in 12 is over it')
+
+  const small = recorded({ ...config, minClients: 1, maxClientShare: 1, maxErrorRatioIncrease: 0.1 })
+  // Nine baseline requests, all failing: below minRequests, judged as 0 % errors.
+  for (let i = 0; i < 9; i++) small.guard.observe('orders', 'baseline', true, 0.01, `10.0.0.${i}`, now)
+  for (let i = 0; i < 10; i++) small.guard.observe('orders', 'candidate', i < 2, 0.01, `10.0.1.${i}`, now + i)
+  t.equal(small.guard.stateOf('orders'), 'open', '20 % against 0 % + 10 points')
+  t.match(small.trips, [{ route: 'orders', cause: 'error_ratio', clients: 2, consecutive: 1, candidate: { count: 10, errorRatio: 0.2 }, baseline: { count: 9, errorRatio: 1 } }])
+  t.strictSame(small.changes, ['orders: closed → open (tripped on error_ratio)'])
+})
+
+t.test('latency: judged only against a baseline with minRequests, and strictly above the ratio', async (t) => {
+  const thin = recorded()
+  const now = 8_000_000
+  for (let i = 0; i < 9; i++) thin.guard.observe('orders', 'baseline', false, 0.001, `10.0.0.${i}`, now)
+  for (let i = 0; i < 10; i++) thin.guard.observe('orders', 'candidate', false, 0.5, `10.0.1.${i}`, now + i * 300)
+  t.equal(thin.guard.stateOf('orders'), 'closed', 'nine baseline requests are no baseline')
+
+  const equal = recorded({ ...config, maxLatencyRatio: 2, minLatencyIncrease: 50 })
+  for (let i = 0; i < 10; i++) equal.guard.observe('orders', 'baseline', false, 0.1, `10.0.0.${i}`, now)
+  for (let i = 0; i < 10; i++) equal.guard.observe('orders', 'candidate', false, 0.2, `10.0.1.${i}`, now + i * 300)
+  t.equal(equal.guard.stateOf('orders'), 'closed', 'exactly twice the baseline is not more than twice')
+  for (let i = 0; i < 10; i++) equal.guard.observe('orders', 'candidate', false, 0.201, `10.0.1.${i}`, now + 3000 + i * 300)
+  t.equal(equal.guard.stateOf('orders'), 'open', 'a millisecond more is')
+
+  const floor = recorded({ ...config, maxLatencyRatio: 2, minLatencyIncrease: 50 })
+  for (let i = 0; i < 10; i++) floor.guard.observe('orders', 'baseline', false, 0.02, `10.0.0.${i}`, now)
+  for (let i = 0; i < 10; i++) floor.guard.observe('orders', 'candidate', false, 0.07, `10.0.1.${i}`, now + i * 300)
+  t.equal(floor.guard.stateOf('orders'), 'closed', '70 ms vs 20 ms: 3.5x, but exactly 50 ms more is not more than 50 ms')
+})
+
+t.test('latency is judged at most every 200 ms per route', async (t) => {
+  const { guard } = recorded()
+  const now = 9_000_000
+  for (let i = 0; i < 10; i++) guard.observe('orders', 'baseline', false, 0.001, `10.0.0.${i}`, now)
+  // Ten slow requests within 200 ms of the first judgement: errors are judged each
+  // time, latency waits.
+  for (let i = 0; i < 10; i++) guard.observe('orders', 'candidate', false, 0.5, `10.0.1.${i}`, now + i * 10)
+  t.equal(guard.stateOf('orders'), 'closed')
+  guard.observe('orders', 'candidate', false, 0.5, '10.0.1.10', now + 199)
+  t.equal(guard.stateOf('orders'), 'closed', '199 ms after the last look')
+  guard.observe('orders', 'candidate', false, 0.5, '10.0.1.11', now + 200)
+  t.equal(guard.stateOf('orders'), 'open', '200 ms after it')
+})
+
+t.test('a probe needs half its requests before it can fail, and is reported while it runs', async (t) => {
+  const { guard, changes } = recorded({ ...config, minClients: 1, maxClientShare: 1, probeRequests: 6, cooldown: 1000 })
+  const now = 10_000_000
+  for (let i = 0; i < 10; i++) guard.observe('orders', 'baseline', false, 0.01, `10.0.0.${i}`, now)
+  for (let i = 0; i < 10; i++) guard.observe('orders', 'candidate', true, 0.01, `10.0.1.${i}`, now + i)
+  t.equal(guard.admit('orders', now + 999), 'baseline', 'still cooling down a millisecond before the end')
+  t.equal(guard.stateOf('orders'), 'open')
+  t.equal(guard.admit('orders', now + 1009), 'candidate', 'dice 0 is under probeFraction')
+  guard.observe('orders', 'candidate', true, 0.01, '10.0.1.1', now + 1010)
+  guard.observe('orders', 'candidate', true, 0.01, '10.0.1.2', now + 1011)
+  t.equal(guard.stateOf('orders'), 'probing', 'two failures are under half of six probe requests')
+  t.match(guard.status(now + 1011).orders, { state: 'probing', probe: { requests: 2, errors: 2 } })
+  guard.observe('orders', 'candidate', true, 0.01, '10.0.1.3', now + 1012)
+  t.equal(guard.stateOf('orders'), 'open', 'the third fails it')
+  t.strictSame(changes, ['orders: closed → open (tripped on error_ratio)', 'orders: open → probing (cool-down over, probing the new backend)', 'orders: probing → open (tripped on error_ratio)'])
+})
+
+t.test('a healthy probe closes the guard and starts the window afresh', async (t) => {
+  const { guard, changes } = recorded({ ...config, minClients: 1, maxClientShare: 1, probeRequests: 4, cooldown: 1000 })
+  const now = 11_000_000
+  for (let i = 0; i < 10; i++) guard.observe('orders', 'baseline', false, 0.01, `10.0.0.${i}`, now)
+  for (let i = 0; i < 10; i++) guard.observe('orders', 'candidate', true, 0.01, `10.0.1.${i}`, now + i)
+  guard.admit('orders', now + 2000)
+  for (let i = 0; i < 4; i++) guard.observe('orders', 'candidate', false, 0.01, `10.0.1.${i}`, now + 2000 + i)
+  t.equal(changes.at(-1), 'orders: probing → closed (probe healthy over 4 requests)')
+  t.match(guard.status(now + 2004).orders, { state: 'closed', probe: undefined, candidate: { count: 0 } }, 'the failures before the trip are forgotten')
+  // The failures that tripped it are forgotten too: nine new ones from other
+  // addresses are not enough to trip again.
+  for (let i = 0; i < 9; i++) guard.observe('orders', 'candidate', true, 0.01, `10.0.2.${i}`, now + 3000 + i)
+  t.equal(guard.stateOf('orders'), 'closed')
+})
+
+t.test('an operator reset closes an open guard and forgets its failures; unknown routes are ignored', async (t) => {
+  const { guard, changes } = recorded({ ...config, minClients: 1, maxClientShare: 1 })
+  guard.configure(new Map([['orders', { ...config, minClients: 1, maxClientShare: 1 }], ['search', config]]))
+  const now = Date.now()
+  for (let i = 0; i < 10; i++) guard.observe('orders', 'candidate', true, 0.01, `10.0.1.${i}`, now + i)
+  t.equal(guard.stateOf('orders'), 'open')
+  t.strictSame(guard.reset('orders'), ['orders'])
+  t.equal(guard.stateOf('orders'), 'closed')
+  t.equal(changes.at(-1), 'orders: open → closed (reset by an operator)')
+  t.match(guard.status().orders, { candidate: { count: 0 } })
+  for (let i = 0; i < 9; i++) guard.observe('orders', 'candidate', true, 0.01, `10.0.2.${i}`, now + 100 + i)
+  t.equal(guard.stateOf('orders'), 'closed', 'nine new failures are under minRequests: the old ones are gone')
+  t.strictSame(guard.reset(), ['orders', 'search'], 'no route: every guarded route')
+  t.equal(changes.length, 2, 'resetting a closed guard changes nothing')
+  t.strictSame(guard.reset('nope'), [])
+})
+
+t.test('a reload keeps a route\'s state unless its window changed; a route no longer guarded is dropped', async (t) => {
+  const { guard } = recorded({ ...config, minClients: 1, maxClientShare: 1 })
+  const now = Date.now()
+  for (let i = 0; i < 10; i++) guard.observe('orders', 'candidate', true, 0.01, `10.0.1.${i}`, now + i)
+  guard.configure(new Map([['orders', { ...config, minClients: 1, maxClientShare: 1, cooldown: 5000 }]]))
+  t.equal(guard.stateOf('orders'), 'open', 'a new cool-down keeps the trip')
+  t.equal(guard.admit('orders', now + 3000), 'baseline', 'and uses the new cool-down')
+  guard.configure(new Map([['orders', { ...config, window: 20_000 }]]))
+  t.equal(guard.stateOf('orders'), 'closed', 'a new window starts afresh')
+  guard.configure(new Map())
+  t.equal(guard.stateOf('orders'), undefined)
+  t.strictSame(guard.status(), {})
+  t.equal(guard.admit('orders'), 'candidate', 'an unguarded route is never diverted')
+})
+
+t.test('failures from an address count again only within the window', async (t) => {
+  const { guard, trips } = recorded({ ...config, minClients: 2, maxClientShare: 1, window: 10_000 })
+  const now = 12_000_000
+  guard.observe('orders', 'candidate', true, 0.01, '203.0.113.1', now)
+  // 11.5 s later (a window and a one-second bucket) the first address fails again:
+  // its earlier failure has left the window.
+  for (let i = 0; i < 9; i++) guard.observe('orders', 'candidate', true, 0.01, '203.0.113.1', now + 11_500 + i)
+  t.equal(guard.stateOf('orders'), 'closed', 'one address is under minClients')
+  guard.observe('orders', 'candidate', true, 0.01, '203.0.113.2', now + 11_600)
+  t.match(trips, [{ clients: 2, candidate: { count: 10, errorRatio: 1 } }])
+})
