@@ -1,6 +1,6 @@
 /** Header building in both directions, checked against literal expected lists. */
 import t from 'tap'
-import { upstreamRequestHeaders, clientResponseHeaders, withoutCookie, type ForwardContext } from '../../src/proxy/headers.js'
+import { upstreamRequestHeaders, clientResponseHeaders, withoutCookie, newRequestId, type ForwardContext } from '../../src/proxy/headers.js'
 import { requestHeadProblem } from '../../src/routing/request-head.js'
 
 const ctx: ForwardContext = {
@@ -97,4 +97,61 @@ t.test('withoutCookie removes every occurrence of the named cookie only', async 
   t.equal(withoutCookie('a=1; spx_override=x; b=2; spx_override=y', 'spx_override'), 'a=1; b=2')
   t.equal(withoutCookie('spx_override=x', 'spx_override'), '')
   t.equal(withoutCookie('my_spx_override=1; spx_override_2=2', 'spx_override'), 'my_spx_override=1; spx_override_2=2', 'names that merely contain it stay')
+})
+
+/** The names of the headers before the proxy's own (host onwards). */
+function passed (list: string[], c: ForwardContext = ctx): string[] {
+  const [raw, parsed] = req(list)
+  const out = upstreamRequestHeaders(raw, parsed, c)
+  return out.slice(0, out.indexOf('host')).filter((_, i) => i % 2 === 0)
+}
+
+t.test('every hop-by-hop and proxy-owned request header is dropped, one at a time', async (t) => {
+  const dropped = ['Connection', 'Keep-Alive', 'Proxy-Connection', 'TE', 'Trailer', 'Transfer-Encoding', 'Upgrade', 'Expect', 'Host', 'HTTP2-Settings',
+    'X-Forwarded-For', 'X-Forwarded-Proto', 'X-Forwarded-Host', 'Forwarded', 'X-Request-Id', 'Proxy-Authorization', 'X-Strangler-Route']
+  for (const name of dropped) t.strictSame(passed([name, 'v', 'Accept', '*/*']), ['accept'], name)
+})
+
+t.test('client-address headers: dropped from anyone, kept from a trusted proxy', async (t) => {
+  for (const name of ['X-Real-IP', 'True-Client-IP', 'X-Client-IP', 'X-Cluster-Client-IP']) {
+    t.strictSame(passed([name, '6.6.6.6', 'Accept', '*/*'], { ...ctx, realIpHeader: undefined }), ['accept'], `${name} from a client`)
+    t.strictSame(passed([name, '6.6.6.6', 'Accept', '*/*'], { ...ctx, realIpHeader: undefined, peerTrusted: true }), [name.toLowerCase(), 'accept'], `${name} from a trusted proxy`)
+  }
+  t.strictSame(passed(['X-Real-IP', '6.6.6.6'], { ...ctx, peerTrusted: true }), [], 'the real-IP header the proxy sets is never passed on, even from a trusted proxy')
+})
+
+t.test('Connection tokens: several lines, spaces and empty items', async (t) => {
+  const [raw, parsed] = req(['Connection', ' , X-A ,, x-b', 'Connection', 'X-C', 'X-A', '1', 'X-B', '2', 'X-C', '3', 'X-D', '4'])
+  const out = upstreamRequestHeaders(raw, { ...parsed, connection: [' , X-A ,, x-b', 'X-C'] as unknown as string }, ctx)
+  t.strictSame(out.slice(0, 2), ['x-d', '4'])
+  t.strictSame(clientResponseHeaders({ connection: ['x-a', ' X-B , '], 'x-a': '1', 'x-b': '2', 'x-c': undefined, 'x-d': '4' }), ['x-d', '4'], 'a missing value is skipped')
+})
+
+t.test('only the Cookie header loses the override cookie', async (t) => {
+  const [raw, parsed] = req(['X-Note', 'spx_override=django.1.abc', 'Cookie', 'spx_override=django.1.abc'])
+  const out = upstreamRequestHeaders(raw, parsed, ctx)
+  t.strictSame(out.slice(0, out.indexOf('host')), ['x-note', 'spx_override=django.1.abc'], 'a Cookie with only the override is dropped whole')
+  t.equal(withoutCookie(' a=1 ;; ; spx_override ; b=2 ', 'spx_override'), 'a=1; b=2', 'empty parts and a bare name are handled')
+})
+
+t.test('Forwarded host: a token as is, anything else quoted with escapes (RFC 7239)', async (t) => {
+  const forwarded = (clientHost: string): string | undefined => {
+    const out = upstreamRequestHeaders([], {}, { ...ctx, clientHost })
+    return out[out.indexOf('forwarded') + 1]
+  }
+  t.equal(forwarded('shop.example'), 'for=192.0.2.10;proto=http;host=shop.example')
+  t.equal(forwarded('shop.example:8080'), 'for=192.0.2.10;proto=http;host="shop.example:8080"')
+  t.equal(forwarded('[::1]:8080'), 'for=192.0.2.10;proto=http;host="[::1]:8080"')
+  t.equal(forwarded('a"b\\c'), 'for=192.0.2.10;proto=http;host="a\\"b\\\\c"')
+})
+
+t.test('request ids: a short visible-ASCII id is kept, anything else replaced by a UUID', async (t) => {
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+  t.equal(newRequestId('abc-123'), 'abc-123')
+  t.equal(newRequestId('!'), '!')
+  t.equal(newRequestId('x'.repeat(200)), 'x'.repeat(200))
+  for (const bad of ['x'.repeat(201), '', 'a b', 'a\r\nb', 'caf\u00e9', 'tab\there']) t.match(newRequestId(bad), UUID, JSON.stringify(bad))
+  t.match(newRequestId(['a', 'b']), UUID, 'two X-Request-Id headers')
+  t.match(newRequestId(undefined), UUID)
+  t.not(newRequestId(undefined), newRequestId(undefined))
 })
