@@ -1,6 +1,6 @@
 /** decide(): every reason a route's decision can have, against a stand-in flag source. */
 import t from 'tap'
-import { decide } from '../../src/decision/decide.js'
+import { decide, routeBackends } from '../../src/decision/decide.js'
 import { buildRouteTable, type Route } from '../../src/routing/table.js'
 import { parseConfig } from '../../src/config/config.js'
 import type { FlagSource, FlagResult } from '../../src/flags/source.js'
@@ -49,3 +49,27 @@ for (const [name, routeName, source, override, want] of cases) {
     if (routeName !== 'static') t.equal(d.flag, route(routeName).config.flag?.name, 'names the flag')
   })
 }
+
+t.test('the flag is asked about its variants only where the route maps them', async (t) => {
+  const asked: unknown[] = []
+  const source = { evaluate: (name: string, context: unknown, withVariant: boolean) => { asked.push([name, context, withVariant]); return { available: true, enabled: true, variant: undefined } } } as unknown as FlagSource
+  decide(route('flagged'), source, ctx, undefined)
+  decide(route('variants'), source, ctx, undefined)
+  t.strictSame(asked, [['f', ctx, false], ['v', ctx, true]])
+})
+
+t.test('what a decision names besides the backend', async (t) => {
+  t.strictSame(decide(route('static'), flags({}), ctx, 'legacy'), { backend: 'legacy', reason: 'override', flag: undefined, variant: undefined }, 'an override on an unflagged route names no flag')
+  t.strictSame(decide(route('flagged'), flags({}), undefined, undefined), { backend: 'legacy', reason: 'flag_unavailable', flag: 'f', variant: undefined }, 'no cohort: the baseline')
+  t.strictSame(decide(route('variants'), flags({ enabled: false, variant: 'blue' }), ctx, undefined), { backend: 'legacy', reason: 'flag_off', flag: 'v', variant: 'blue' })
+  t.strictSame(decide(route('variants'), flags({ variant: 'green' }), ctx, undefined), { backend: 'next', reason: 'flag_on', flag: 'v', variant: 'green' })
+  t.strictSame(decide(route('variants'), flags({ variant: 'purple' }), ctx, undefined), { backend: 'legacy', reason: 'flag_on', flag: 'v', variant: 'purple' })
+})
+
+t.test('every backend a route may send to', async (t) => {
+  t.strictSame([...routeBackends(route('static'))], ['django'])
+  t.strictSame([...routeBackends(route('flagged'))], ['legacy', 'django'])
+  t.strictSame([...routeBackends(route('variants'))], ['legacy', 'django', 'next'])
+  t.strictSame([...routeBackends(route('both'))], ['legacy', 'django', 'next'])
+  t.equal(routeBackends(route('both')), routeBackends(route('both')), 'worked out once per route')
+})
