@@ -9,6 +9,8 @@
  * distinct user ids (users.lua), so the flag is decided for many cohort members.
  *
  *   npm run bench                      (BENCH_ROUNDS, BENCH_SECONDS, BENCH_RATE, BENCH_USERS)
+ *   BENCH_ONLY=strangler-proxy,JWT,50   only the targets whose name contains one of these (bare http-proxy always)
+ *   BENCH_FIXED=0                      no fixed-rate latency rounds (CPU per request only)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs'
@@ -189,11 +191,13 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
     // The memory knob: a 4 MiB young-generation semi-space (V8's default is 16 MiB).
     if (process.env.BENCH_ALL === '1') await strangler('strangler semi=4', header, ['--max-semi-space-size=4'])
     await strangler('strangler ×2 wk', header, [], ['--workers', '2'])
-    for (const t of targets) await waitUp(t.url)
+    const only = process.env.BENCH_ONLY?.split(',')
+    const measured = only === undefined ? targets : targets.filter((t) => t.name === 'bare http-proxy' || only.some((o) => t.name.includes(o)))
+    for (const t of measured) await waitUp(t.url)
 
     const results = new Map<string, Result[]>()
     for (let round = 0; round < ROUNDS; round++) {
-      for (const t of targets) {
+      for (const t of measured) {
         const before = t.pid === undefined ? 0 : cpuSeconds(t.pid)
         const r = wrk(t)
         const cpu = t.pid === undefined ? 0 : cpuSeconds(t.pid) - before
@@ -207,8 +211,8 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
     // Fixed-rate latency, interleaved over rounds too: on a shared machine a single run
     // per target mostly measures whatever else the host was doing at that moment.
     const fixedRuns = new Map<string, Array<{ p50: number, p99: number }>>()
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const t of targets) {
+    for (let round = 0; round < (process.env.BENCH_FIXED === '0' ? 0 : ROUNDS); round++) {
+      for (const t of measured) {
         const list = fixedRuns.get(t.name) ?? []
         list.push(await fixedRate(t))
         fixedRuns.set(t.name, list)
@@ -223,9 +227,9 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
     const directP99 = fixed.get('direct')?.p99 ?? NaN
     process.stdout.write(`\nwrk -t1 -c50 -d${SECONDS}s, median of ${ROUNDS} interleaved rounds; fixed rate ${RATE} req/s for 5 s, median of ${ROUNDS} interleaved rounds (node ${process.version})\n\n`)
     process.stdout.write('target               req/s   p50 ms  p99 ms  CPU µs/req  ×bare  ×nginx  RSS MiB  @rate p99 ms  +p99 vs direct\n')
-    for (const t of targets) {
+    for (const t of measured) {
       const s = summary.get(t.name) as Result
-      const f = fixed.get(t.name) as { p50: number, p99: number }
+      const f = fixed.get(t.name) ?? { p50: NaN, p99: NaN }
       const cpu = t.pid === undefined ? '-' : s.cpuUs.toFixed(1)
       const xb = t.pid === undefined ? '-' : (s.cpuUs / bareCpu).toFixed(2)
       const xn = t.pid === undefined || Number.isNaN(nginxCpu) ? '-' : (s.cpuUs / nginxCpu).toFixed(2)
