@@ -114,6 +114,9 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
     methods?.forEach((m, i) => {
       if (!KNOWN_METHODS.has(m)) problems.add([...at, 'match', 'methods', i], `unknown HTTP method "${m}"`)
     })
+    r.shadow?.methods?.forEach((m, i) => {
+      if (!KNOWN_METHODS.has(m.toUpperCase())) problems.add([...at, 'shadow', 'methods', i], `unknown HTTP method "${m}"`)
+    })
     if (r.rewrite?.stripPrefix !== undefined && !pathCoveredBy(r.match.path, r.rewrite.stripPrefix)) {
       problems.add([...at, 'rewrite', 'stripPrefix'], `"${r.rewrite.stripPrefix}" is not a prefix of every path matched by "${r.match.path}"`)
     }

@@ -232,8 +232,11 @@ t.test('match methods: every method Node\'s HTTP parser knows, and nothing else'
   - { name: all, match: { path: /a/*, methods: [${METHODS.join(', ')}] }, backend: legacy }
 ${DEFAULT_ROUTE}`), [])
   t.strictSame(problems(`${BACKENDS}routes:
-  - { name: odd, match: { path: /a/*, methods: [GET, FETCH, get] }, backend: legacy }
-${DEFAULT_ROUTE}`), ['5:54: routes[0].match.methods[1]: unknown HTTP method "FETCH"'])
+  - { name: odd, match: { path: /a/*, methods: [GET, FETCH, get] }, backend: legacy, shadow: { backend: django, methods: [get, m-search, peek] } }
+${DEFAULT_ROUTE}`), [
+    '5:54: routes[0].match.methods[1]: unknown HTTP method "FETCH"',
+    '5:138: routes[0].shadow.methods[2]: unknown HTTP method "peek"'
+  ])
 })
 
 const R = (route: string): string => `${BACKENDS}flags: { file: flags.yaml }\nroutes:\n  - ${route}\n${DEFAULT_ROUTE}`
