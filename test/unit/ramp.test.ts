@@ -97,3 +97,71 @@ t.test('a new ramp and a changed plan never take users back', async (t) => {
   t.equal(fitToPlan(plan({ steps: [10, 20, 40] }), at(3), 25).step, 1, '25 % under steps 10/20/40 → 20 %')
   t.equal(fitToPlan(plan({ steps: [10, 20, 40] }), at(0), 5).step, -1, 'below the first step → 0 %')
 })
+
+t.test('what each judgement writes into the record: the reason a person reads in ramp status', async (t) => {
+  const p = plan()
+  const j = (verdict: 'wait' | 'pass' | 'fail', reason: string): typeof pass => ({ ...pass, verdict, reason })
+  const cases: Array<[string, RampConfig, RampRecord, typeof pass, Partial<RampRecord>, string | undefined]> = [
+    ['a wait keeps the step and its window, says why', p, at(1, { since: 5 }), j('wait', 'waiting: x'), { step: 1, state: 'running', since: 5, reason: 'waiting: x', updatedAt: 0 }, undefined],
+    ['a pass enters the next step', p, at(1, { since: 5 }), j('pass', 'gates passed: y'), { step: 2, state: 'running', since: 9, reason: 'entered 25 %; gates passed: y', updatedAt: 9 }, 'step_up'],
+    ['a pass before an approval step holds the window', p, at(2, { since: 5 }), j('pass', 'ok'), { step: 2, state: 'awaiting_approval', since: 5, reason: 'waits for approval to enter 50 %; ok', updatedAt: 9 }, 'awaiting_approval'],
+    ['a pass at the last step completes in place', p, at(4), j('pass', 'ok'), { step: 4, state: 'completed', reason: 'ok', updatedAt: 9 }, 'completed'],
+    ['a failure steps back one step and counts', p, at(2, { failures: 1 }), j('fail', 'gate failed: z'), { step: 1, failures: 2, since: 9, reason: 'stepped back from 25 % to 5 %: gate failed: z', updatedAt: 9 }, 'step_back'],
+    ['the failure that reaches maxFailures aborts', p, at(3, { failures: 2 }), j('fail', 'gate failed: z'), { step: -1, state: 'aborted', failures: 3, since: 9, reason: 'aborted at 50 % (3 failures of 3): gate failed: z' }, 'aborted'],
+    ['one failure under maxFailures does not abort', plan({ maxFailures: 2 }), at(3), j('fail', 'f'), { step: 2, failures: 1 }, 'step_back'],
+    ['onFail: abort aborts on the first failure', plan({ onFail: 'abort' }), at(3), j('fail', 'f'), { step: -1, state: 'aborted', failures: 1, reason: 'aborted at 50 % (onFail: abort): f' }, 'aborted'],
+    ['a failure at the first step has nowhere to step back to', p, at(0), j('fail', 'f'), { step: -1, state: 'aborted', reason: 'aborted at 1 % (no step below the first): f' }, 'aborted'],
+    ['an awaiting ramp is not judged', p, at(2, { state: 'awaiting_approval', reason: 'r' }), j('fail', 'f'), { step: 2, state: 'awaiting_approval', reason: 'r' }, undefined]
+  ]
+  for (const [name, pl, record, judgement, want, transition] of cases) {
+    const out = onJudgement(pl, record, judgement, 9)
+    t.match(out.record, want, name)
+    t.equal(out.transition, transition, `${name}: transition`)
+  }
+})
+
+t.test('what each action writes into the record, and what it answers when it does not apply', async (t) => {
+  const p = plan()
+  const act = (record: RampRecord, action: Parameters<typeof onAction>[2]): ReturnType<typeof onAction> => onAction(p, record, action, 9, 'ops@example')
+  t.match(act(at(2), 'pause'), { record: { state: 'paused', reason: 'paused at 25 % by ops@example', updatedAt: 9, step: 2 }, transition: 'paused' })
+  t.match(act(at(2, { state: 'awaiting_approval' }), 'pause'), { record: { state: 'paused' } }, 'an awaiting ramp can be paused')
+  for (const state of ['completed', 'aborted'] as const) t.equal(act(at(2, { state }), 'pause'), `cannot pause a ${state} ramp`)
+  t.match(act(at(2, { state: 'paused', owned: false, since: 1 }), 'resume'), { record: { state: 'running', owned: true, since: 9, reason: 'resumed at 25 % by ops@example' }, transition: 'running' })
+  t.equal(act(at(2, { state: 'awaiting_approval' }), 'resume'), 'only a paused or aborted ramp resumes; this one is awaiting_approval')
+  t.match(act(at(-1, { state: 'aborted', failures: 3 }), 'resume'), { record: { step: 0, state: 'running', failures: 0, since: 9, reason: 'restarted by ops@example after an abort: started at 1 %' }, transition: 'step_up' })
+  t.match(onAction(plan({ approve: new Set([1]) }), at(-1, { state: 'aborted' }), 'resume', 9, 'ops'), { record: { step: -1, state: 'awaiting_approval', reason: 'restarted by ops after an abort: waits for approval to enter 1 %' }, transition: 'awaiting_approval' })
+  t.match(act(at(2, { state: 'awaiting_approval' }), 'approve'), { record: { step: 3, state: 'running', since: 9, reason: 'entered 50 %, approved by ops@example' }, transition: 'step_up' })
+  t.match(act(at(3, { state: 'paused', owned: false }), 'skip'), { record: { step: 4, state: 'completed', owned: true, reason: 'skipped to 100 % by ops@example, without judging the gates of 50 %' }, transition: 'completed' })
+  t.match(act(at(1, { state: 'awaiting_approval' }), 'skip'), { record: { step: 2, state: 'running' } }, 'skip passes an approval too')
+  for (const state of ['completed', 'aborted'] as const) t.equal(act(at(4, { state }), 'skip'), `cannot skip a ${state} ramp`)
+  t.match(act(at(3, { owned: false }), 'abort'), { record: { step: -1, state: 'aborted', owned: true, since: 9, reason: 'aborted at 50 % by ops@example' }, transition: 'aborted' })
+  t.match(act(at(2, { state: 'completed' }), 'abort'), { record: { state: 'aborted' } }, 'even a completed ramp can be taken back to 0 %')
+  t.equal(act(at(-1, { state: 'aborted' }), 'abort'), 'the ramp is already aborted')
+})
+
+t.test('a new ramp\'s record, and a changed plan that keeps the step', async (t) => {
+  t.strictSame(initialRecord(plan(), 'f', 7), { flag: 'f', step: 0, state: 'running', since: 7, failures: 0, reason: 'started at 1 %', owned: true, updatedAt: 7 })
+  t.strictSame(initialRecord(plan({ approve: new Set([1]) }), 'f', 7), { flag: 'f', step: -1, state: 'awaiting_approval', since: 7, failures: 0, reason: 'waits for approval to enter 1 %', owned: true, updatedAt: 7 })
+  const record = at(2)
+  t.equal(fitToPlan(plan(), record, 25), record, 'the same step: the same record')
+  t.equal(fitToPlan(plan({ steps: [10, 25, 50] }), at(2), 25).step, 1, 'a step equal to the old percentage is kept')
+})
+
+t.test('the gates each judgement reports, judged or not', async (t) => {
+  const figures = { candidate: side(100, 2, 0.02), baseline: side(10, 0, 0.01), parity: { match: 0, mismatch: 0 } }
+  t.strictSame(judge(plan(), figures, 10_000).gates, [
+    { gate: 'errors', pass: false, value: 0.02, limit: 0.01, detail: '5xx 2.00 % on the new backend vs 0.00 % on the baseline: +2.00 %, limit +1.00 %' },
+    { gate: 'latency', pass: false, value: 2, limit: 1.5, detail: 'p99 20.0 ms on the new backend vs 10.0 ms on the baseline: 2.00×, limit 1.5×' },
+    { gate: 'parity', pass: undefined, value: undefined, limit: 0.99, detail: '0 of 20 shadow comparisons of the next cohort' }
+  ], 'ten baseline requests are enough for a minRequests of 100')
+  t.strictSame(judge(plan(), { ...figures, baseline: side(9, 0, 0.01), parity: undefined }, 10_000).gates, [
+    { gate: 'errors', pass: undefined, value: undefined, limit: 0.01, detail: 'not judged yet' },
+    { gate: 'latency', pass: undefined, value: undefined, limit: 1.5, detail: 'not judged yet' }
+  ])
+  const noP99 = judge(plan(), { candidate: side(100, 0, undefined), baseline: side(100, 0, 0), parity: undefined }, 10_000)
+  t.match(noP99, { verdict: 'pass', gates: [{ gate: 'errors', value: 0 }, { gate: 'latency', pass: true, value: undefined, detail: 'p99 none on the new backend vs 0.0 ms on the baseline: no ratio, limit 1.5×' }] })
+  t.match(judge(plan(), { candidate: side(100, 1, 0.01), baseline: side(100, 2, 0.01), parity: undefined }, 10_000).gates[0], { pass: true, value: -0.01, detail: '5xx 1.00 % on the new backend vs 2.00 % on the baseline: +0.00 %, limit +1.00 %' }, 'fewer errors than the baseline')
+  t.equal(judge(plan(), { candidate: side(99, 0, 0.01), baseline: side(5, 0, 0.01), parity: { match: 3, mismatch: 1 } }, 1000).reason,
+    'waiting: 99 of 100 requests on the new backend; 5 of 10 requests on the baseline; held 1 s of 10 s; 4 of 20 shadow comparisons of the next cohort')
+  t.match(judge(plan(), { candidate: side(100, 0, 0.02), baseline: side(100, 0, 0.01), parity: { match: 50, mismatch: 50 } }, 10_000).reason, /^gate failed: latency \(.*\); parity \(50 of 100 /, 'every failed gate is named')
+})
