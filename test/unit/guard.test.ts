@@ -239,3 +239,40 @@ t.test('failures from an address count again only within the window', async (t) 
   guard.observe('orders', 'candidate', true, 0.01, '203.0.113.2', now + 11_600)
   t.match(trips, [{ clients: 2, candidate: { count: 10, errorRatio: 1 } }])
 })
+
+t.test('one address failing every request counts with all its failures, up to its share', async (t) => {
+  const { guard } = recorded({ ...config, minClients: 1, maxClientShare: 1, maxErrorRatioIncrease: 0.2 })
+  const now = 13_000_000
+  for (let i = 0; i < 10; i++) guard.observe('orders', 'candidate', true, 0.01, '203.0.113.9', now)
+  t.equal(guard.stateOf('orders'), 'open', 'ten failures in ten requests from one address, allowed a 100 % share')
+})
+
+t.test('an address whose failures have all left the window is no longer a failing client', async (t) => {
+  const { guard } = recorded({ ...config, minClients: 2, maxClientShare: 1, window: 10_000 })
+  const now = 14_000_000
+  guard.observe('orders', 'candidate', true, 0.01, '203.0.113.1', now)
+  for (let i = 0; i < 10; i++) guard.observe('orders', 'candidate', true, 0.01, '203.0.113.2', now + 11_500 + i)
+  t.equal(guard.stateOf('orders'), 'closed', 'one address in the window: under minClients 2')
+})
+
+t.test('the failing-address memory is bounded: past 4,096 addresses the oldest are forgotten', async (t) => {
+  const { guard } = recorded({ ...config, minClients: 4097, maxClientShare: 1 })
+  const now = 15_000_000
+  for (let i = 0; i < 5000; i++) guard.observe('orders', 'candidate', true, 0.01, `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, now)
+  t.equal(guard.stateOf('orders'), 'closed', '5,000 failing addresses are remembered as 4,096')
+})
+
+t.test('a closed guard admits every request whatever the dice say; a probe re-opens on latency too', async (t) => {
+  const changes: string[] = []
+  const trips: Array<{ cause: string }> = []
+  const guard = new Guard({ trip: (_r, trip) => trips.push(trip), change: (_r, from, to) => changes.push(`${from} → ${to}`) }, () => 0.99)
+  guard.configure(new Map([['orders', { ...config, minClients: 1, maxClientShare: 1, probeFraction: 1, probeRequests: 4, cooldown: 1000 }]]))
+  t.equal(guard.admit('orders'), 'candidate')
+  const now = 16_000_000
+  for (let i = 0; i < 10; i++) guard.observe('orders', 'baseline', false, 0.001, `10.0.0.${i}`, now)
+  for (let i = 0; i < 10; i++) guard.observe('orders', 'candidate', true, 0.001, `10.0.1.${i}`, now + i)
+  t.equal(guard.admit('orders', now + 2000), 'candidate', 'probing with probeFraction 1')
+  for (let i = 0; i < 2; i++) guard.observe('orders', 'candidate', false, 0.5, `10.0.1.${i}`, now + 2000 + i)
+  t.strictSame(changes, ['closed → open', 'open → probing', 'probing → open'])
+  t.strictSame(trips.map((x) => x.cause), ['error_ratio', 'latency'], 'two slow probe requests: 500 ms against 1 ms')
+})

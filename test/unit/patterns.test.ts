@@ -137,3 +137,9 @@ routes:
   t.equal(match('GET', 'other.org', '/'), 'root')
   t.equal(match('GET', 'other.org', '/other'), 'param')
 })
+
+t.test('a table without a catch-all matches nothing for other paths', async (t) => {
+  const table = buildRouteTable(parseConfig('backends:\n  b: { url: "http://127.0.0.1:1" }\nroutes:\n  - { name: api, match: { path: /api/* }, backend: b }\n', 'r.yaml'))
+  t.equal(table.match({ method: 'GET', host: undefined, segs: ['other'], headers: {} }), undefined)
+  t.equal(table.match({ method: 'GET', host: undefined, segs: ['api', 'x'], headers: {} })?.name, 'api', 'no Host header: host-less routes still match')
+})
