@@ -329,9 +329,9 @@ function normalizeCohort (raw: RawConfig['cohort'], baseDir: string, dur: Dur, p
   const properties = Object.freeze(Object.fromEntries(Object.entries(c.properties ?? {}).map(([k, v]) => [k, sourcesOf(v)])))
   const usesJwt = [userId, sessionId, ...Object.values(properties)].some((list) => list.some((s) => 'jwt' in s))
   const j = c.jwt
-  if (usesJwt && (j === undefined || (j.secretEnv === undefined && j.publicKeyFile === undefined))) {
-    problems.add(['cohort'], 'a jwt: value source needs cohort.jwt with secretEnv or publicKeyFile to verify tokens')
-  }
+  if (usesJwt && j === undefined) problems.add(['cohort'], 'a jwt: value source needs cohort.jwt with secretEnv or publicKeyFile to verify tokens')
+  // Checked whether or not a source uses it: the proxy builds the verifier it describes.
+  if (j !== undefined && j.secretEnv === undefined && j.publicKeyFile === undefined) problems.add(['cohort', 'jwt'], 'needs secretEnv or publicKeyFile to verify tokens')
   if (j?.secretEnv !== undefined && j.publicKeyFile !== undefined) problems.add(['cohort', 'jwt'], 'set either secretEnv or publicKeyFile, not both')
   const sc = c.sessionCookie
   return Object.freeze({

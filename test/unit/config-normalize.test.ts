@@ -245,10 +245,28 @@ const R = (route: string): string => `${BACKENDS}flags: { file: flags.yaml }\nro
 type At = [line: number, text: string, message: string]
 
 const cases: Array<[string, string, At[]]> = [
-  ['a size the schema lets through but no unit matches', `${BACKENDS}client: { maxBodySize: 5k, maxHeaderSize: 99999999999999999999 }\nroutes:\n${DEFAULT_ROUTE}`, [
+  ['a size the schema lets through but no unit matches', `${BACKENDS}client: { maxBodySize: 5k, maxHeaderSize: 99999999999999999999, maxUrlLength: 2m }
+timeline: { maxFileSize: 9g }
+routes:
+  - { name: r, match: { path: /r/* }, backend: legacy, maxBodySize: 3k, shadow: { backend: django, maxBodySize: 4k } }
+${DEFAULT_ROUTE}`, [
     [4, '99999999999999999999', 'client.maxHeaderSize: must be a size, e.g. 1048576, 512kb, 10mb'],
-    [4, '5k', 'client.maxBodySize: must be a size, e.g. 1048576, 512kb, 10mb']
+    [4, '2m', 'client.maxUrlLength: must be a size, e.g. 1048576, 512kb, 10mb'],
+    [4, '5k', 'client.maxBodySize: must be a size, e.g. 1048576, 512kb, 10mb'],
+    [7, '3k', 'routes[0].maxBodySize: must be a size, e.g. 1048576, 512kb, 10mb'],
+    [7, '4k', 'routes[0].shadow.maxBodySize: must be a size, e.g. 1048576, 512kb, 10mb'],
+    [5, '9g', 'timeline.maxFileSize: must be a size, e.g. 1048576, 512kb, 10mb']
   ]],
+  ['limits at their boundaries are accepted', `${BACKENDS}client: { headersTimeout: 60s, requestTimeout: 60s }
+flags: { unleash: { url: "https://token@unleash.example/api", timeout: 1s } }
+ramps: { driver: fleet, prometheus: "https://prom.example", interval: 100ms }
+notify: [{ url: "http://hooks.example/x" }]
+routes:
+  - { name: a, match: { path: /a/* }, backend: legacy, flag: { name: f, backend: django }, ramp: { steps: [1, 100], hold: 1s } }
+${DEFAULT_ROUTE}`, [
+    [5, '"https://token@', 'flags.unleash.url: must not carry credentials; the token comes from UNLEASH_API_TOKEN']
+  ]],
+  ['no request timeout (0s): any headersTimeout; a fleet driver without ramps needs nothing', `${BACKENDS}client: { headersTimeout: 61s, requestTimeout: 0s }\nramps: { driver: fleet }\nroutes:\n${DEFAULT_ROUTE}`, []],
   ['backend URLs: not a URL, a scheme, credentials, a query, a fragment', `backends:
   a: { url: "not a url" }
   b: { url: "ftp://h" }
@@ -319,8 +337,8 @@ ${DEFAULT_ROUTE}`, [
   ['an Unleash URL that is no URL; a timeout of exactly 1s is fine', `${BACKENDS}flags: { unleash: { url: "//unleash:4242/api", timeout: 1s } }\nroutes:\n${DEFAULT_ROUTE}`, [
     [4, '"//unleash', 'flags.unleash.url: "//unleash:4242/api" is not a valid URL']
   ]],
-  ['a jwt: value source needs a key; a key file and a secret are not both allowed', `${BACKENDS}cohort: { userId: { jwt: sub }, jwt: { header: x-token } }\nroutes:\n${DEFAULT_ROUTE}`, [
-    [4, '{ userId', 'cohort: a jwt: value source needs cohort.jwt with secretEnv or publicKeyFile to verify tokens']
+  ['cohort.jwt needs a key, used by a source or not', `${BACKENDS}cohort: { userId: { header: x-user-id }, jwt: { header: x-token } }\nroutes:\n${DEFAULT_ROUTE}`, [
+    [4, '{ header: x-token', 'cohort.jwt: needs secretEnv or publicKeyFile to verify tokens']
   ]],
   ['a jwt: property source without cohort.jwt at all', `${BACKENDS}cohort: { properties: { plan: { jwt: plan } } }\nroutes:\n${DEFAULT_ROUTE}`, [
     [4, '{ properties', 'cohort: a jwt: value source needs cohort.jwt with secretEnv or publicKeyFile to verify tokens']
