@@ -6,9 +6,9 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { randomUUID } from 'node:crypto'
 
-/** Hop-by-hop headers and headers the proxy owns; never copied from the client. */
+/** Hop-by-hop headers and headers the proxy owns; never copied from the client (nor any proxy-*). */
 const DROP_FROM_CLIENT = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade',
   'expect', 'host', 'http2-settings',
   'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-request-id'
 ])

@@ -155,3 +155,9 @@ t.test('request ids: a short visible-ASCII id is kept, anything else replaced by
   t.match(newRequestId(undefined), UUID)
   t.not(newRequestId(undefined), newRequestId(undefined))
 })
+
+t.test('every hop-by-hop response header is dropped, one at a time', async (t) => {
+  for (const name of ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings', 'proxy-authenticate']) {
+    t.strictSame(clientResponseHeaders({ [name]: 'v', etag: '"1"' }), ['etag', '"1"'], name)
+  }
+})
