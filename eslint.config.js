@@ -23,7 +23,7 @@ const layerRules = LAYERS.map((folder, i) => ({
 }))
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.tap/', 'bench/node_modules/', 'coverage/'] },
+  { ignores: ['dist/', 'node_modules/', '.tap/', 'bench/node_modules/', 'coverage/', 'reports/', '.stryker-tmp/', 'test/unleash-server/', '.ci/node24/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
