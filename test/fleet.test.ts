@@ -51,7 +51,8 @@ backends:
 flags:
   unleash: { url: "${u.url}", appName: spx-fleet, environment: development, refreshInterval: ${REFRESH_MS}ms }
 cohort: { userId: { header: x-user-id } }
-guard: { window: 3s, minRequests: 10, minClients: 1, cooldown: 2s, probeFraction: 1, probeRequests: 5, disableFlag: true }
+# Errors trip it (step 4); a latency blip on a loaded host must not divert users mid-comparison.
+guard: { window: 3s, minRequests: 10, minClients: 1, cooldown: 2s, probeFraction: 1, probeRequests: 5, disableFlag: true, maxLatencyRatio: 1000 }
 shutdown: { timeout: 5s }
 routes:
   - { name: orders, match: { path: /api/orders/* }, backend: legacy, flag: { name: ${FLAG}, backend: django } }
