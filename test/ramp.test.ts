@@ -219,7 +219,7 @@ t.test('a bad ramp plan is refused with file, line and field, every problem at o
   const lines = r.stderr.trim().split('\n')
   t.equal(lines.at(-1), 'SPX_CONFIG_INVALID: 9 problem(s)')
   for (const expected of [
-    /routes\.yaml:15:\d+: routes\[0\]\.ramp\.onFail: must be equal to one of the allowed values/,
+    /routes\.yaml:15:\d+: routes\[0\]\.ramp\.onFail: must be one of "stepBack", "abort"$/,
     /routes\.yaml:\d+:\d+: ramps\.driver: fleet needs flags\.unleash/,
     /routes\.yaml:\d+:\d+: ramps\.interval: must be at least 100ms/,
     /routes\.yaml:\d+:\d+: routes\[0\]\.ramp: needs a route flag with backend:/,
