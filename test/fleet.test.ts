@@ -135,13 +135,12 @@ ${ports.map((p, i) => `  server p${i + 1} 127.0.0.1:${p.http} check port ${p.adm
 
   // 2. A rollout change in Unleash reaches all three within the refresh interval and a second.
   const bucket45 = USERS[44] as string
-  const backendAt = async (i: number): Promise<string> => await backendFor(i, bucket45)
   await setRollout(60)
   // From the moment Unleash has the change (its admin API answered).
   const changed = Date.now()
   const followed: number[] = []
   for (const i of [0, 1, 2]) {
-    while (await backendAt(i) !== 'django' && Date.now() - changed < 10_000) await sleep(50)
+    while (await backendFor(i, bucket45) !== 'django' && Date.now() - changed < 10_000) await sleep(50)
     followed.push(Date.now() - changed)
   }
   t.ok(followed.every((ms) => ms <= REFRESH_MS + 1000), `all three follow 30 → 60 % within ${REFRESH_MS + 1000} ms (${followed.join(', ')} ms)`)
@@ -176,8 +175,8 @@ ${ports.map((p, i) => `  server p${i + 1} 127.0.0.1:${p.http} check port ${p.adm
   t.ok(disabled, 'the flag is off in Unleash')
   const offAt = Date.now()
   for (const i of [0, 1, 2]) {
-    while (await backendAt(i) !== 'legacy' && Date.now() - offAt < 5000) await sleep(50)
-    t.equal(await backendAt(i), 'legacy', `replica ${i + 1} follows the switch-off`)
+    while (await backendFor(i, bucket45) !== 'legacy' && Date.now() - offAt < 5000) await sleep(50)
+    t.equal(await backendFor(i, bucket45), 'legacy', `replica ${i + 1} follows the switch-off`)
   }
   const said = (): boolean => replicas.some((r) => r.lines.some((l) => /switched flag orders-on-django off in Unleash/.test(String(l.msg))))
   for (let i = 0; i < 40 && !said(); i++) await sleep(50)
