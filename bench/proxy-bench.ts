@@ -205,7 +205,7 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
         // RSS under load: sampled as wrk finishes, before the heap shrinks back.
         list.push({ rps: r.rps, p50: r.p50, p99: r.p99, cpuUs: (cpu * 1e6) / r.requests, rss: t.pid === undefined ? 0 : rssMiB(t.pid) })
         results.set(t.name, list)
-        process.stdout.write(`round ${round + 1} ${t.name.padEnd(16)} ${r.rps.toFixed(0)} req/s\n`)
+        process.stdout.write(`round ${round + 1} ${t.name.padEnd(16)} ${r.rps.toFixed(0)} req/s${t.pid === undefined ? '' : `, ${((cpu * 1e6) / r.requests).toFixed(1)} µs CPU/req`}\n`)
       }
     }
     // Fixed-rate latency, interleaved over rounds too: on a shared machine a single run
@@ -222,19 +222,24 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
     const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
     const summary = new Map([...results].map(([name, rs]) => [name, { rps: med(rs.map((r) => r.rps)), p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)), cpuUs: med(rs.map((r) => r.cpuUs)), rss: med(rs.map((r) => r.rss)) }]))
     const bareCpu = summary.get('bare http-proxy')?.cpuUs ?? NaN
+    // Also each round's ratio to bare's in the same round, then their median: a round
+    // pairs targets measured seconds apart, so host drift between rounds cancels out.
+    const bareRounds = results.get('bare http-proxy') ?? []
+    const pairedRatio = (name: string): number => med((results.get(name) ?? []).map((r, i) => r.cpuUs / (bareRounds[i]?.cpuUs ?? NaN)))
     const nginxCpu = summary.get('nginx')?.cpuUs ?? NaN
     const fixed = new Map([...fixedRuns].map(([name, rs]) => [name, { p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)) }]))
     const directP99 = fixed.get('direct')?.p99 ?? NaN
     process.stdout.write(`\nwrk -t1 -c50 -d${SECONDS}s, median of ${ROUNDS} interleaved rounds; fixed rate ${RATE} req/s for 5 s, median of ${ROUNDS} interleaved rounds (node ${process.version})\n\n`)
-    process.stdout.write('target               req/s   p50 ms  p99 ms  CPU µs/req  ×bare  ×nginx  RSS MiB  @rate p99 ms  +p99 vs direct\n')
+    process.stdout.write('target               req/s   p50 ms  p99 ms  CPU µs/req  ×bare  ×bare/round  ×nginx  RSS MiB  @rate p99 ms  +p99 vs direct\n')
     for (const t of measured) {
       const s = summary.get(t.name) as Result
       const f = fixed.get(t.name) ?? { p50: NaN, p99: NaN }
       const cpu = t.pid === undefined ? '-' : s.cpuUs.toFixed(1)
       const xb = t.pid === undefined ? '-' : (s.cpuUs / bareCpu).toFixed(2)
+      const xr = t.pid === undefined ? '-' : pairedRatio(t.name).toFixed(2)
       const xn = t.pid === undefined || Number.isNaN(nginxCpu) ? '-' : (s.cpuUs / nginxCpu).toFixed(2)
       const rss = t.pid === undefined ? '-' : s.rss.toFixed(0)
-      process.stdout.write(`${t.name.padEnd(19)} ${s.rps.toFixed(0).padStart(6)}  ${s.p50.toFixed(2).padStart(6)}  ${s.p99.toFixed(2).padStart(6)}  ${cpu.padStart(10)}  ${xb.padStart(5)}  ${xn.padStart(6)}  ${rss.padStart(7)}  ${f.p99.toFixed(2).padStart(12)}  ${t.name === 'direct' ? '' : (f.p99 - directP99).toFixed(2).padStart(14)}\n`)
+      process.stdout.write(`${t.name.padEnd(19)} ${s.rps.toFixed(0).padStart(6)}  ${s.p50.toFixed(2).padStart(6)}  ${s.p99.toFixed(2).padStart(6)}  ${cpu.padStart(10)}  ${xb.padStart(5)}  ${xr.padStart(11)}  ${xn.padStart(6)}  ${rss.padStart(7)}  ${f.p99.toFixed(2).padStart(12)}  ${t.name === 'direct' ? '' : (f.p99 - directP99).toFixed(2).padStart(14)}\n`)
     }
   } finally {
     for (const c of children) c.kill('SIGKILL')
