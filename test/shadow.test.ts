@@ -118,6 +118,30 @@ t.test('a hanging, failing or slow shadow never touches the user\'s response', a
   t.match(b.orders?.samples[0]?.differences[0], { field: 'status', primary: '200', shadow: '500' })
 })
 
+t.test('a shadow body that trickles in, never idle long enough for the body timeout, is cut at the total timeout', async (t) => {
+  const legacy = await startUpstream(t, 'legacy', json('legacy'))
+  const ended: number[] = []
+  const trickle = await startUpstream(t, 'django', (req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    const started = performance.now()
+    const tick = setInterval(() => res.write(' '), 50)
+    res.on('close', () => { clearInterval(tick); ended.push(performance.now() - started) })
+    req.resume()
+  })
+  const proxy = await startProxy(t, yaml(legacy.url, trickle.url, '{ backend: django, timeout: 400ms, maxConcurrent: 1 }'))
+  const res = await request(`${proxy.url}/api/orders/1`)
+  t.equal(res.statusCode, 200)
+  await res.body.dump()
+  const report = await parity(proxy, 1)
+  t.same(report.orders?.totals, { match: 0, mismatch: 0, error: 1, skipped: 0 }, 'the copy counts as an error')
+  for (let i = 0; i < 100 && ended.length === 0; i++) await sleep(20)
+  t.ok(ended.length === 1 && (ended[0] as number) >= 350 && (ended[0] as number) < 1500, `the shadow backend's connection closed after ${ended[0]?.toFixed(0) ?? '-'} ms`)
+  // The slot is free again: the next copy goes out rather than being skipped.
+  await (await request(`${proxy.url}/api/orders/2`)).body.dump()
+  const after = await parity(proxy, 2)
+  t.equal(after.orders?.totals.skipped, 0, 'the next copy was sent, not skipped for want of a slot')
+})
+
 t.test('only safe methods are shadowed unless allowed; large bodies are skipped', async (t) => {
   const legacy = await startUpstream(t, 'legacy', json('legacy'))
   const django = await startUpstream(t, 'django', json('django'))
