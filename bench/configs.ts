@@ -52,8 +52,8 @@ export function jwtCohort (origin: string, key: { secretEnv: string } | { public
   return header(origin, `cohort:\n  userId: [ { jwt: sub } ]\n  jwt: { ${source}, algorithms: [${alg}] }`) + ORDERS + DEFAULT
 }
 
-/** 50 routes with host, method and header conditions, 5 flags, shadow at 10 % on the measured route. */
-export function largeConfig (origin: string): string {
+/** 50 routes with host, method and header conditions, 5 flags, shadow at 10 % on the measured route (or none). */
+export function largeConfig (origin: string, shadow = true): string {
   const areas = ['catalog', 'search', 'cart', 'account', 'reports', 'billing', 'shipping', 'returns', 'reviews', 'admin']
   const lines: string[] = []
   const flags = ['search-on-new', 'cart-on-new', 'account-on-new', 'reports-on-new']
@@ -64,7 +64,8 @@ export function largeConfig (origin: string): string {
     lines.push(`  - { name: ${area}-${i}, match: { path: /${area}/v${i}/:id/*${extra} }, backend: ${i % 3 === 0 ? 'new' : 'legacy'}${flag} }`)
   }
   return header(origin, 'cohort:\n  userId: { header: x-user-id }\n  properties: { tenant: { header: x-tenant-id } }') +
-    '  - name: orders\n    match: { path: /api/orders/* }\n    backend: legacy\n    flag: { name: orders-on-new, backend: new }\n    shadow: { backend: new, sampleRate: 0.1 }\n' +
+    '  - name: orders\n    match: { path: /api/orders/* }\n    backend: legacy\n    flag: { name: orders-on-new, backend: new }\n' +
+    (shadow ? '    shadow: { backend: new, sampleRate: 0.1 }\n' : '') +
     lines.join('\n') + '\n' + DEFAULT
 }
 

@@ -185,6 +185,8 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
     await strangler('strangler JWT HS256', config('hs256', jwtCohort(origin, { secretEnv: 'BENCH_JWT_SECRET' }, 'HS256')), [], [], hsTokens)
     await strangler('strangler JWT RS256', config('rs256', jwtCohort(origin, { publicKeyFile }, 'RS256')), [], [], rsTokens)
     await strangler('strangler 50 routes', config('large', largeConfig(origin)))
+    // The same without the shadow: what sending 10 % of requests twice and comparing costs.
+    await strangler('strangler 50 no shadow', config('large-unshadowed', largeConfig(origin, false)))
     const otlp = { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collectorPort}` }
     await strangler('strangler trace 1%', header, [], [], undefined, { ...otlp, OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' })
     await strangler('strangler trace 100%', header, [], [], undefined, { ...otlp, OTEL_TRACES_SAMPLER: 'always_on' })
