@@ -15,15 +15,10 @@ import { Ledger } from '../observe/sliding-share.js'
 import { createHmac, randomBytes } from 'node:crypto'
 import { diffJson, pattern, sameText, withinDepth, MAX_DEPTH, type Difference, type PathSet } from './json-diff.js'
 import { classifyUpstreamError } from '../proxy/upstream-errors.js'
+import { collect, type Captured } from './collect.js'
 
 export type ShadowResult = 'match' | 'mismatch' | 'error' | 'skipped'
 
-/** A response as far as comparison needs it; `body` is undefined when over the cap. */
-export interface Captured {
-  readonly status: number
-  readonly headers: Record<string, string | string[] | undefined>
-  readonly body: Buffer | undefined
-}
 
 export interface ShadowRequest {
   readonly route: string
@@ -103,19 +98,6 @@ function isJson (headers: Captured['headers']): boolean {
   return ct.includes('application/json') || ct.includes('+json')
 }
 
-/** Reads a response body up to `max` bytes; past it the body is dropped (not compared). */
-async function capture (res: Dispatcher.ResponseData, max: number): Promise<Captured> {
-  const chunks: Buffer[] = []
-  let size = 0
-  let over = false
-  for await (const chunk of res.body) {
-    size += (chunk as Buffer).length
-    if (size > max) over = true
-    if (!over) chunks.push(chunk as Buffer)
-  }
-  return { status: res.statusCode, headers: res.headers, body: over ? undefined : Buffer.concat(chunks) }
-}
-
 export class ShadowTraffic {
   readonly #inflight = new Map<string, number>()
   readonly #routes = new Map<string, RouteParity>()
@@ -168,20 +150,12 @@ export class ShadowTraffic {
       const span = shadowHeader ? req.trace?.(pool.backend.origin + pool.backend.basePath + req.upstreamPath) : undefined
       if (span !== undefined) setHeader(headers, 'traceparent', span.traceparent)
       if (shadowHeader) headers.push('x-strangler-shadow', '1')
-      // The whole copy, body included, within the timeout. A timer cleared on settling,
-      // not AbortSignal.timeout: that costs about 12 µs to create and keeps its timer
-      // alive for the full timeout after the answer.
-      const deadline = new AbortController()
-      const timer = setTimeout(() => deadline.abort(new DOMException('the shadow request timed out', 'TimeoutError')), c.timeout)
-      const sent = pool.pool.request({
+      const sent = collect(pool.pool, {
         path: pool.backend.basePath + req.upstreamPath,
         method: req.method as Dispatcher.HttpMethod,
         headers,
-        body: body ?? null,
-        headersTimeout: c.timeout,
-        bodyTimeout: c.timeout,
-        signal: deadline.signal
-      }).then((res) => capture(res, c.maxBodySize)).finally(() => clearTimeout(timer))
+        body: body ?? null
+      }, c.maxBodySize, c.timeout)
       sent.then((r) => span?.end(r.status, undefined), (err: unknown) => span?.end(undefined, classifyUpstreamError(err).kind))
       return sent
     }
