@@ -2,19 +2,23 @@
  * Proxies side by side, in one run: direct to the origin, nginx (when installed),
  * bare Fastify + @fastify/http-proxy, and strangler-proxy with a flag, metrics and the
  * access log on, with a JWT cohort, with a 50-route config, and with tracing at 1 %
- * and 100 % (to a stand-in collector, collector.mjs). Interleaved A B C D over several rounds; wrk for throughput and
- * latency under load, a fixed-rate Node client for added p99; proxy CPU per request
- * from /proc, RSS under load (sampled as each wrk run ends). Medians over rounds;
- * ratios are against bare http-proxy and nginx. Requests come from BENCH_USERS
+ * and 100 % (to a stand-in collector, collector.mjs). Interleaved A B C D over several
+ * rounds: wrk for throughput and latency under load, then a fixed-rate Node client for
+ * added p99; proxy CPU per request from /proc under both (at a fixed rate it does not
+ * depend on how much each wakeup batches), RSS under load (sampled as each wrk run
+ * ends). Medians over rounds; ratios are against bare http-proxy and nginx, both of
+ * the medians and, per round, of targets measured seconds apart. Requests come from BENCH_USERS
  * distinct user ids (users.lua), so the flag is decided for many cohort members.
  *
  *   npm run bench                      (BENCH_ROUNDS, BENCH_SECONDS, BENCH_RATE, BENCH_USERS)
  *   BENCH_ONLY=strangler-proxy,JWT,50   only the targets whose name contains one of these (bare http-proxy always)
- *   BENCH_FIXED=0                      no fixed-rate latency rounds (CPU per request only)
+ *   BENCH_FIXED=0                      no fixed-rate rounds (wrk's figures only)
+ *   BENCH_PIN=1                        each proxy on the last CPU, wrk and the origin on the others
+ *                                      (taskset; --workers stays unpinned)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '../test/helpers/free-port.js'
 import { fileURLToPath } from 'node:url'
@@ -29,6 +33,14 @@ const USERS = Number(process.env.BENCH_USERS ?? 10000)
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const ROOT = join(HERE, '..')
 const TICKS = 100 // USER_HZ on Linux
+/** With BENCH_PIN=1, the proxy under test never shares a core with wrk or the origin. */
+const CPUS = availableParallelism()
+const PIN = process.env.BENCH_PIN === '1' && CPUS >= 2
+const PROXY_CPU = String(CPUS - 1)
+const LOAD_CPUS = `0-${CPUS - 2}`
+function pinned (cpus: string, cmd: string, args: string[]): [string, string[]] {
+  return PIN ? ['taskset', ['-c', cpus, cmd, ...args]] : [cmd, args]
+}
 
 async function waitUp (url: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -87,7 +99,7 @@ interface Result { rps: number, p50: number, p99: number, cpuUs: number, rss: nu
 
 function wrk (t: Target): { rps: number, p50: number, p99: number, requests: number } {
   const script = join(HERE, t.tokens === undefined ? 'users.lua' : 'tokens.lua')
-  const out = spawnSync('wrk', ['-t1', '-c50', `-d${SECONDS}s`, '--latency', '-s', script, t.url], { encoding: 'utf8', env: { ...process.env, BENCH_USERS: String(USERS), BENCH_TOKENS: t.tokens ?? '' } }).stdout
+  const out = spawnSync(...pinned(LOAD_CPUS, 'wrk', ['-t1', '-c50', `-d${SECONDS}s`, '--latency', '-s', script, t.url]), { encoding: 'utf8', env: { ...process.env, BENCH_USERS: String(USERS), BENCH_TOKENS: t.tokens ?? '' } }).stdout
   const ms = (label: string): number => {
     const m = new RegExp(`${label}%\\s+([\\d.]+)(us|ms|s)`).exec(out)
     if (m === null) return NaN
@@ -103,10 +115,11 @@ function wrk (t: Target): { rps: number, p50: number, p99: number, requests: num
 }
 
 /** Open-loop: requests start on schedule whatever the answers do, so queueing shows in p99. */
-async function fixedRate (t: Target, seconds = 5, warmup = true): Promise<{ p50: number, p99: number }> {
+async function fixedRate (t: Target, seconds = 5, warmup = true): Promise<{ p50: number, p99: number, cpuUs: number }> {
   // One discarded second first: the client's own JIT warm-up must not count against
   // whichever target happens to go first.
   if (warmup) await fixedRate(t, 1, false)
+  const cpuBefore = t.pid === undefined ? 0 : cpuSeconds(t.pid)
   const tokens = t.tokens === undefined ? undefined : readFileSync(t.tokens, 'utf8').trim().split('\n')
   const headersFor = (i: number): Record<string, string> => tokens === undefined ? { 'x-user-id': `user-${1 + (i * 7919) % USERS}` } : { authorization: `Bearer ${tokens[(i * 7919) % tokens.length] as string}` }
   const agent = new Agent({ connections: 64 })
@@ -125,21 +138,25 @@ async function fixedRate (t: Target, seconds = 5, warmup = true): Promise<{ p50:
   }
   await Promise.all(inflight)
   await agent.close()
+  // The same offered load for every target: CPU per request here does not depend on
+  // how many requests each wakeup happens to batch, as it does under wrk's saturation.
+  const cpuUs = t.pid === undefined ? NaN : ((cpuSeconds(t.pid) - cpuBefore) * 1e6) / total
   latencies.sort((a, b) => a - b)
-  return { p50: latencies[Math.floor(latencies.length * 0.5)] ?? NaN, p99: latencies[Math.floor(latencies.length * 0.99)] ?? NaN }
+  return { p50: latencies[Math.floor(latencies.length * 0.5)] ?? NaN, p99: latencies[Math.floor(latencies.length * 0.99)] ?? NaN, cpuUs }
 }
 
 async function main (): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'spx-bench-'))
   const children: ChildProcess[] = []
-  const start = (cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess => {
+  const start = (command: string, argv: string[], env: Record<string, string> = {}, cpus = PROXY_CPU): ChildProcess => {
+    const [cmd, args] = pinned(cpus, command, argv)
     const c = spawn(cmd, args, { stdio: 'ignore', env: { ...process.env, ...env } })
     children.push(c)
     return c
   }
   try {
     const originPort = await freePort()
-    start(process.execPath, [join(HERE, 'origin.mjs'), String(originPort)])
+    start(process.execPath, [join(HERE, 'origin.mjs'), String(originPort)], {}, LOAD_CPUS)
     const origin = `http://127.0.0.1:${originPort}`
     await waitUp(origin)
     const targets: Target[] = [{ name: 'direct', url: `${origin}/api/orders/1`, pid: undefined }]
@@ -175,10 +192,11 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
     await writeTokens(rsTokens, 'RS256', privateKey)
     spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' })
     const collectorPort = await freePort()
-    start(process.execPath, [join(HERE, 'collector.mjs'), String(collectorPort)])
+    start(process.execPath, [join(HERE, 'collector.mjs'), String(collectorPort)], {}, LOAD_CPUS)
     const strangler = async (name: string, file: string, nodeArgs: string[] = [], cliArgs: string[] = [], tokens?: string, env: Record<string, string> = {}): Promise<void> => {
       const port = await freePort()
-      const c = start(process.execPath, [...nodeArgs, join(ROOT, 'dist/cli.js'), 'start', ...cliArgs, '--config', file], { PORT: String(port), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: join(dir, name.replace(/\W+/g, '-')), BENCH_JWT_SECRET: JWT_SECRET, ...env })
+      const c = start(process.execPath, [...nodeArgs, join(ROOT, 'dist/cli.js'), 'start', ...cliArgs, '--config', file], { PORT: String(port), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: join(dir, name.replace(/\W+/g, '-')), BENCH_JWT_SECRET: JWT_SECRET, ...env },
+        cliArgs.includes('--workers') ? `0-${CPUS - 1}` : PROXY_CPU)
       targets.push({ name, url: `http://127.0.0.1:${port}/api/orders/1`, pid: c.pid, ...(tokens === undefined ? {} : { tokens }) })
     }
     await strangler('strangler-proxy', header)
@@ -212,7 +230,7 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
     }
     // Fixed-rate latency, interleaved over rounds too: on a shared machine a single run
     // per target mostly measures whatever else the host was doing at that moment.
-    const fixedRuns = new Map<string, Array<{ p50: number, p99: number }>>()
+    const fixedRuns = new Map<string, Array<{ p50: number, p99: number, cpuUs: number }>>()
     for (let round = 0; round < (process.env.BENCH_FIXED === '0' ? 0 : ROUNDS); round++) {
       for (const t of measured) {
         const list = fixedRuns.get(t.name) ?? []
@@ -229,19 +247,21 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
     const bareRounds = results.get('bare http-proxy') ?? []
     const pairedRatio = (name: string): number => med((results.get(name) ?? []).map((r, i) => r.cpuUs / (bareRounds[i]?.cpuUs ?? NaN)))
     const nginxCpu = summary.get('nginx')?.cpuUs ?? NaN
-    const fixed = new Map([...fixedRuns].map(([name, rs]) => [name, { p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)) }]))
+    const fixed = new Map([...fixedRuns].map(([name, rs]) => [name, { p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)), cpuUs: med(rs.map((r) => r.cpuUs)) }]))
+    const bareFixed = fixedRuns.get('bare http-proxy') ?? []
+    const pairedFixed = (name: string): number => med((fixedRuns.get(name) ?? []).map((r, i) => r.cpuUs / (bareFixed[i]?.cpuUs ?? NaN)))
     const directP99 = fixed.get('direct')?.p99 ?? NaN
-    process.stdout.write(`\nwrk -t1 -c50 -d${SECONDS}s, median of ${ROUNDS} interleaved rounds; fixed rate ${RATE} req/s for 5 s, median of ${ROUNDS} interleaved rounds (node ${process.version})\n\n`)
-    process.stdout.write('target               req/s   p50 ms  p99 ms  CPU µs/req  ×bare  ×bare/round  ×nginx  RSS MiB  @rate p99 ms  +p99 vs direct\n')
+    process.stdout.write(`\nwrk -t1 -c50 -d${SECONDS}s${PIN ? `, proxies pinned to CPU ${PROXY_CPU}, load and origin to ${LOAD_CPUS}` : ''}, median of ${ROUNDS} interleaved rounds; fixed rate ${RATE} req/s for 5 s, median of ${ROUNDS} interleaved rounds (node ${process.version})\n\n`)
+    process.stdout.write('target               req/s   p50 ms  p99 ms  CPU µs/req  ×bare  ×bare/round  ×nginx  RSS MiB  @rate p99 ms  +p99 vs direct  @rate CPU µs/req  ×bare/round\n')
     for (const t of measured) {
       const s = summary.get(t.name) as Result
-      const f = fixed.get(t.name) ?? { p50: NaN, p99: NaN }
+      const f = fixed.get(t.name) ?? { p50: NaN, p99: NaN, cpuUs: NaN }
       const cpu = t.pid === undefined ? '-' : s.cpuUs.toFixed(1)
       const xb = t.pid === undefined ? '-' : (s.cpuUs / bareCpu).toFixed(2)
       const xr = t.pid === undefined ? '-' : pairedRatio(t.name).toFixed(2)
       const xn = t.pid === undefined || Number.isNaN(nginxCpu) ? '-' : (s.cpuUs / nginxCpu).toFixed(2)
       const rss = t.pid === undefined ? '-' : s.rss.toFixed(0)
-      process.stdout.write(`${t.name.padEnd(19)} ${s.rps.toFixed(0).padStart(6)}  ${s.p50.toFixed(2).padStart(6)}  ${s.p99.toFixed(2).padStart(6)}  ${cpu.padStart(10)}  ${xb.padStart(5)}  ${xr.padStart(11)}  ${xn.padStart(6)}  ${rss.padStart(7)}  ${f.p99.toFixed(2).padStart(12)}  ${t.name === 'direct' ? '' : (f.p99 - directP99).toFixed(2).padStart(14)}\n`)
+      process.stdout.write(`${t.name.padEnd(19)} ${s.rps.toFixed(0).padStart(6)}  ${s.p50.toFixed(2).padStart(6)}  ${s.p99.toFixed(2).padStart(6)}  ${cpu.padStart(10)}  ${xb.padStart(5)}  ${xr.padStart(11)}  ${xn.padStart(6)}  ${rss.padStart(7)}  ${f.p99.toFixed(2).padStart(12)}  ${(t.name === 'direct' ? '' : (f.p99 - directP99).toFixed(2)).padStart(14)}  ${(t.pid === undefined ? '-' : f.cpuUs.toFixed(1)).padStart(16)}  ${(t.pid === undefined ? '-' : pairedFixed(t.name).toFixed(2)).padStart(11)}\n`)
     }
   } finally {
     for (const c of children) c.kill('SIGKILL')
