@@ -9,6 +9,7 @@
  * a write(2) counts against the code that asked for it.
  *
  *   npm run bench:profile -- header|jwt|large|bare [SECONDS]
+ *   PROFILE_FOCUS='_http_server|undici' npm run bench:profile -- header   (whose functions to list)
  *
  * Needs perf (linux-perf) and wrk; `node --cpu-prof` is no substitute here, it charges
  * time spent waiting in epoll to whatever JavaScript ran last.
@@ -27,6 +28,8 @@ const ROOT = join(HERE, '..')
 const TICKS = 100 // USER_HZ
 const target = process.argv[2] ?? 'header'
 const SECONDS = Number(process.argv[3] ?? 10)
+/** Whose functions are listed one by one (PROFILE_FOCUS, a regular expression over the owner). */
+const FOCUS = new RegExp(process.env.PROFILE_FOCUS ?? '^strangler-proxy')
 
 function cpuSeconds (pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
@@ -88,8 +91,8 @@ export function attribute (script: string): Attribution {
     const js = frames.find((f) => f.dso.includes('perf-') && /(file:|node:|\/[^ ]+\.m?js)/.test(f.sym))
     const by = js === undefined ? own : owner('[JIT]', js.sym)
     caller.set(by, (caller.get(by) ?? 0) + 1)
-    if (js !== undefined && by.startsWith('strangler-proxy')) {
-      const fn = js.sym.replace(/^JS:[*~^+-]?/, '').replace(/file:\/\/\S*\/dist\//, '')
+    if (js !== undefined && FOCUS.test(by)) {
+      const fn = js.sym.replace(/^JS:[*~^+-]?/, '').replace(/file:\/\/\S*\/dist\//, '').replace(/\/\S*\/node_modules\//, '')
       ours.set(fn, (ours.get(fn) ?? 0) + 1)
     }
   }
@@ -156,7 +159,7 @@ async function main (): Promise<void> {
     }
     table('Where the CPU was when sampled (leaf)', leaf)
     table('Charged to the innermost JavaScript on the stack (native work, builtins and syscalls go to the code that asked for them)', caller)
-    table('strangler-proxy\'s functions, charged the same way', ours)
+    table(`Functions of ${FOCUS.source}, charged the same way`, ours)
   } finally {
     for (const c of children) c.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })
