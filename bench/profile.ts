@@ -73,6 +73,19 @@ export function owner (dso: string, sym: string): string {
   return `JavaScript: ${file}`
 }
 
+/** The few parts a reader compares between targets, from an owner. */
+export function part (who: string): string {
+  if (who.startsWith('strangler-proxy')) return 'strangler-proxy\'s own code'
+  if (/@fastify\/(reply-from|http-proxy)|bare\.mjs/.test(who)) return '@fastify/http-proxy and reply-from'
+  if (/undici/.test(who)) return 'undici: backend requests, response parsing'
+  if (/fastify|find-my-way|avvio|light-my-request/.test(who)) return 'fastify'
+  if (/_http_|llhttp/.test(who)) return 'Node\'s HTTP server'
+  if (/streams|stream_base|net$|kernel|libc|libuv/.test(who)) return 'socket writes and reads: Node\'s streams, libuv, the kernel'
+  if (/process|timers|events|event_target|abort_controller/.test(who)) return 'ticks, timers, events'
+  if (/V8|garbage|native|JavaScript, unnamed/.test(who)) return 'V8: runtime, GC, compilers, builtins'
+  return 'other'
+}
+
 interface Attribution { leaf: Map<string, number>, caller: Map<string, number>, ours: Map<string, number>, samples: number }
 
 /** Counts each sample by its leaf frame's owner, and by the owner of the innermost named JavaScript frame. */
@@ -157,6 +170,9 @@ async function main (): Promise<void> {
         process.stdout.write(`${(share * 100).toFixed(1).padStart(5)} %  ${(share * cpuPerReq).toFixed(1).padStart(5)}  ${who}\n`)
       }
     }
+    const parts = new Map<string, number>()
+    for (const [who, n] of caller) parts.set(part(who), (parts.get(part(who)) ?? 0) + n)
+    table('By part, charged to the innermost JavaScript on the stack', parts)
     table('Where the CPU was when sampled (leaf)', leaf)
     table('Charged to the innermost JavaScript on the stack (native work, builtins and syscalls go to the code that asked for them)', caller)
     table(`Functions of ${FOCUS.source}, charged the same way`, ours)

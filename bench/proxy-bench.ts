@@ -13,6 +13,7 @@
  *   npm run bench                      (BENCH_ROUNDS, BENCH_SECONDS, BENCH_RATE, BENCH_USERS)
  *   BENCH_ONLY=strangler-proxy,JWT,50   only the targets whose name contains one of these (bare http-proxy always)
  *   BENCH_FIXED=0                      no fixed-rate rounds (wrk's figures only)
+ *   BENCH_COMPARE=DIR                  also the header cohort from another checkout's dist/ (A/B of two builds)
  *   BENCH_PIN=1                        each proxy on the last CPU, wrk and the origin on the others
  *                                      (taskset; --workers stays unpinned)
  */
@@ -193,13 +194,16 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
     spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' })
     const collectorPort = await freePort()
     start(process.execPath, [join(HERE, 'collector.mjs'), String(collectorPort)], {}, LOAD_CPUS)
-    const strangler = async (name: string, file: string, nodeArgs: string[] = [], cliArgs: string[] = [], tokens?: string, env: Record<string, string> = {}): Promise<void> => {
+    const strangler = async (name: string, file: string, nodeArgs: string[] = [], cliArgs: string[] = [], tokens?: string, env: Record<string, string> = {}, root = ROOT): Promise<void> => {
       const port = await freePort()
-      const c = start(process.execPath, [...nodeArgs, join(ROOT, 'dist/cli.js'), 'start', ...cliArgs, '--config', file], { PORT: String(port), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: join(dir, name.replace(/\W+/g, '-')), BENCH_JWT_SECRET: JWT_SECRET, ...env },
+      const c = start(process.execPath, [...nodeArgs, join(root, 'dist/cli.js'), 'start', ...cliArgs, '--config', file], { PORT: String(port), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: join(dir, name.replace(/\W+/g, '-')), BENCH_JWT_SECRET: JWT_SECRET, ...env },
         cliArgs.includes('--workers') ? `0-${CPUS - 1}` : PROXY_CPU)
       targets.push({ name, url: `http://127.0.0.1:${port}/api/orders/1`, pid: c.pid, ...(tokens === undefined ? {} : { tokens }) })
     }
     await strangler('strangler-proxy', header)
+    // A/B of two builds: another checkout, built there (npx tsc -p tsconfig.build.json), beside this one.
+    const other = process.env.BENCH_COMPARE
+    if (other !== undefined) await strangler('strangler-proxy other build', header, [], [], undefined, {}, other)
     await strangler('strangler JWT HS256', config('hs256', jwtCohort(origin, { secretEnv: 'BENCH_JWT_SECRET' }, 'HS256')), [], [], hsTokens)
     await strangler('strangler JWT RS256', config('rs256', jwtCohort(origin, { publicKeyFile }, 'RS256')), [], [], rsTokens)
     await strangler('strangler 50 routes', config('large', largeConfig(origin)))
