@@ -243,7 +243,7 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
       }
     }
 
-    const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+    const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
     const summary = new Map([...results].map(([name, rs]) => [name, { rps: med(rs.map((r) => r.rps)), p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)), cpuUs: med(rs.map((r) => r.cpuUs)), rss: med(rs.map((r) => r.rss)) }]))
     const bareCpu = summary.get('bare http-proxy')?.cpuUs ?? NaN
     // Also each round's ratio to bare's in the same round, then their median: a round
