@@ -19,7 +19,6 @@ import { collect, type Captured } from './collect.js'
 
 export type ShadowResult = 'match' | 'mismatch' | 'error' | 'skipped'
 
-
 export interface ShadowRequest {
   readonly route: string
   readonly config: ShadowConfig
