@@ -8,7 +8,7 @@
  * when sampled, once charged to the innermost JavaScript on the stack, so a builtin or
  * a write(2) counts against the code that asked for it.
  *
- *   npm run bench:profile -- header|jwt|large|bare [SECONDS]
+ *   npm run bench:profile -- header|jwt|large|trace|bare [SECONDS]   (trace: tracing on at 1 %)
  *   PROFILE_FOCUS='_http_server|undici' npm run bench:profile -- header   (whose functions to list)
  *
  * Needs perf (linux-perf) and wrk; `node --cpu-prof` is no substitute here, it charges
@@ -133,13 +133,20 @@ async function main (): Promise<void> {
       proxy = start(['--perf-basic-prof', join(HERE, 'bare.mjs'), String(port), origin])
     } else {
       const yaml = target === 'large' ? largeConfig(origin) : target === 'jwt' ? jwtCohort(origin, { secretEnv: 'BENCH_JWT_SECRET' }, 'HS256') : headerCohort(origin)
+      // trace: the header cohort with tracing on at 1 %, exporting to the stand-in collector.
+      const otlp: Record<string, string> = {}
+      if (target === 'trace') {
+        const collectorPort = await freePort()
+        start([join(HERE, 'collector.mjs'), String(collectorPort)])
+        Object.assign(otlp, { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collectorPort}`, OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' })
+      }
       if (target === 'jwt') {
         tokens = join(dir, 'hs256.tokens')
         await writeTokens(tokens, 'HS256', new TextEncoder().encode(JWT_SECRET))
       }
       writeFileSync(join(dir, 'routes.yaml'), yaml)
       proxy = start(['--perf-basic-prof', join(ROOT, 'dist/cli.js'), 'start', '--config', join(dir, 'routes.yaml')],
-        { PORT: String(port), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: dir, BENCH_JWT_SECRET: JWT_SECRET })
+        { PORT: String(port), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: dir, BENCH_JWT_SECRET: JWT_SECRET, ...otlp })
     }
     const url = `http://127.0.0.1:${port}/api/orders/1`
     await waitUp(url)
