@@ -15,42 +15,23 @@
  * time spent waiting in epoll to whatever JavaScript ran last.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { request } from 'undici'
 import { freePort } from '../test/helpers/free-port.js'
+import { cpuSeconds, waitUp } from './proc.js'
 import { headerCohort, jwtCohort, largeConfig, writeFlags, writeTokens, JWT_SECRET } from './configs.js'
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const ROOT = join(HERE, '..')
-const TICKS = 100 // USER_HZ
 const target = process.argv[2] ?? 'header'
 const SECONDS = Number(process.argv[3] ?? 10)
 /** Whose functions are listed one by one (PROFILE_FOCUS, a regular expression over the owner). */
 const FOCUS = new RegExp(process.env.PROFILE_FOCUS ?? '^strangler-proxy')
 
-function cpuSeconds (pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(f[11]) + Number(f[12])) / TICKS
-}
-
-async function waitUp (url: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      await (await request(url)).body.dump()
-      return
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-  }
-  throw new Error(`${url} did not come up`)
-}
-
 /** Who a sample belongs to, from perf's shared object and symbol. */
-export function owner (dso: string, sym: string): string {
+function owner (dso: string, sym: string): string {
   if (dso.includes('kernel')) return 'kernel (TCP loopback, syscalls, scheduling)'
   if (/libc|libpthread|ld-linux/.test(dso)) return 'libc'
   if (!dso.startsWith('[JIT]')) {
@@ -74,7 +55,7 @@ export function owner (dso: string, sym: string): string {
 }
 
 /** The few parts a reader compares between targets, from an owner. */
-export function part (who: string): string {
+function part (who: string): string {
   if (who.startsWith('strangler-proxy')) return 'strangler-proxy\'s own code'
   if (/@fastify\/(reply-from|http-proxy)|bare\.mjs/.test(who)) return '@fastify/http-proxy and reply-from'
   if (/undici/.test(who)) return 'undici: backend requests, response parsing'
@@ -86,13 +67,13 @@ export function part (who: string): string {
   return 'other'
 }
 
-interface Attribution { leaf: Map<string, number>, caller: Map<string, number>, ours: Map<string, number>, samples: number }
+interface Attribution { leaf: Map<string, number>, caller: Map<string, number>, focus: Map<string, number>, samples: number }
 
 /** Counts each sample by its leaf frame's owner, and by the owner of the innermost named JavaScript frame. */
-export function attribute (script: string): Attribution {
+function attribute (script: string): Attribution {
   const leaf = new Map<string, number>()
   const caller = new Map<string, number>()
-  const ours = new Map<string, number>()
+  const focus = new Map<string, number>()
   let samples = 0
   for (const block of script.split(/\n\s*\n/)) {
     const frames = block.split('\n').map((l) => /^\s*[0-9a-f]+\s+(.*)\s+\(([^)]*)\)\s*$/.exec(l)).filter((m) => m !== null).map((m) => ({ sym: (m[1] as string).replace(/\+0x[0-9a-f]+$/, ''), dso: m[2] as string }))
@@ -106,10 +87,10 @@ export function attribute (script: string): Attribution {
     caller.set(by, (caller.get(by) ?? 0) + 1)
     if (js !== undefined && FOCUS.test(by)) {
       const fn = js.sym.replace(/^JS:[*~^+-]?/, '').replace(/file:\/\/\S*\/dist\//, '').replace(/\/\S*\/node_modules\//, '')
-      ours.set(fn, (ours.get(fn) ?? 0) + 1)
+      focus.set(fn, (focus.get(fn) ?? 0) + 1)
     }
   }
-  return { leaf, caller, ours, samples }
+  return { leaf, caller, focus, samples }
 }
 
 async function main (): Promise<void> {
@@ -167,7 +148,7 @@ async function main (): Promise<void> {
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN)
     const cpuPerReq = (cpu * 1e6) / (rps * SECONDS)
     const script = spawnSync('perf', ['script', '-i', data, '-F', 'ip,sym,dso'], { encoding: 'utf8', maxBuffer: 1024 * 1024 * 1024 }).stdout
-    const { leaf, caller, ours, samples } = attribute(script)
+    const { leaf, caller, focus, samples } = attribute(script)
     process.stdout.write(`${target}: ${rps.toFixed(0)} req/s, ${cpuPerReq.toFixed(1)} µs CPU per request over ${SECONDS} s, ${samples} samples (node ${process.version})\n`)
     const table = (title: string, counts: Map<string, number>): void => {
       process.stdout.write(`\n${title}\nshare   µs/req  owner\n`)
@@ -182,7 +163,7 @@ async function main (): Promise<void> {
     table('By part, charged to the innermost JavaScript on the stack', parts)
     table('Where the CPU was when sampled (leaf)', leaf)
     table('Charged to the innermost JavaScript on the stack (native work, builtins and syscalls go to the code that asked for them)', caller)
-    table(`Functions of ${FOCUS.source}, charged the same way`, ours)
+    table(`Functions of ${FOCUS.source}, charged the same way`, focus)
   } finally {
     for (const c of children) c.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })

@@ -18,10 +18,11 @@
  *                                      (taskset; --workers stays unpinned)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '../test/helpers/free-port.js'
+import { cpuSeconds, rssMiB, waitUp } from './proc.js'
 import { fileURLToPath } from 'node:url'
 import { Agent, request } from 'undici'
 import { headerCohort, jwtCohort, largeConfig, rsaKeys, writeFlags, writeTokens, JWT_SECRET } from './configs.js'
@@ -33,7 +34,6 @@ const RATE = Number(process.env.BENCH_RATE ?? 2000)
 const USERS = Number(process.env.BENCH_USERS ?? 10000)
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const ROOT = join(HERE, '..')
-const TICKS = 100 // USER_HZ on Linux
 /** With BENCH_PIN=1, the proxy under test never shares a core with wrk or the origin. */
 const CPUS = availableParallelism()
 const PIN = process.env.BENCH_PIN === '1' && CPUS >= 2
@@ -41,52 +41,6 @@ const PROXY_CPU = String(CPUS - 1)
 const LOAD_CPUS = `0-${CPUS - 2}`
 function pinned (cpus: string, cmd: string, args: string[]): [string, string[]] {
   return PIN ? ['taskset', ['-c', cpus, cmd, ...args]] : [cmd, args]
-}
-
-async function waitUp (url: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      const r = await request(url)
-      await r.body.dump()
-      return
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-  }
-  throw new Error(`${url} did not come up`)
-}
-
-function statFields (pid: number): string[] {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-}
-
-/** The process and its live children (cluster workers), from /proc. */
-function tree (pid: number): number[] {
-  const kids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((p) => {
-    try {
-      return Number(statFields(p)[1]) === pid
-    } catch {
-      return false
-    }
-  })
-  return [pid, ...kids.flatMap(tree)]
-}
-
-/** CPU seconds (user + system) of a process and its children, from /proc. */
-function cpuSeconds (pid: number): number {
-  let total = 0
-  for (const p of tree(pid)) {
-    const f = statFields(p)
-    total += (Number(f[11]) + Number(f[12])) / TICKS
-  }
-  return total
-}
-
-function rssMiB (pid: number): number {
-  let total = 0
-  for (const p of tree(pid)) total += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024
-  return total
 }
 
 interface Target {
