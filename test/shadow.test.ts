@@ -135,7 +135,7 @@ t.test('a shadow body that trickles in, never idle long enough for the body time
   const report = await parity(proxy, 1)
   t.same(report.orders?.totals, { match: 0, mismatch: 0, error: 1, skipped: 0 }, 'the copy counts as an error')
   for (let i = 0; i < 100 && ended.length === 0; i++) await sleep(20)
-  t.ok(ended.length === 1 && (ended[0] as number) >= 350 && (ended[0] as number) < 1500, `the shadow backend's connection closed after ${ended[0]?.toFixed(0) ?? '-'} ms`)
+  t.ok(ended.length === 1 && (ended[0] as number) >= 200 && (ended[0] as number) < 3000, `the shadow backend's connection closed after ${ended[0]?.toFixed(0) ?? '-'} ms`)
   // The slot is free again: the next copy goes out rather than being skipped.
   await (await request(`${proxy.url}/api/orders/2`)).body.dump()
   const after = await parity(proxy, 2)
