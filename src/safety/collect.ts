@@ -13,18 +13,13 @@ export interface Captured {
   readonly body: Buffer | undefined
 }
 
-/** Named like AbortSignal.timeout's DOMException, which is how upstream errors are classified. */
-class TimeoutError extends Error {
-  override readonly name = 'TimeoutError'
-}
-
 class Collector implements Dispatcher.DispatchHandler {
   readonly #max: number
   readonly #resolve: (c: Captured) => void
   readonly #reject: (e: Error) => void
   readonly #timer: NodeJS.Timeout
   #controller: Dispatcher.DispatchController | undefined
-  #timedOut: TimeoutError | undefined
+  #timedOut: DOMException | undefined
   #status = 0
   #headers: Captured['headers'] = {}
   #chunks: Buffer[] = []
@@ -35,7 +30,8 @@ class Collector implements Dispatcher.DispatchHandler {
     this.#resolve = resolve
     this.#reject = reject
     this.#timer = setTimeout(() => {
-      this.#timedOut = new TimeoutError(`no complete answer within ${timeout} ms`)
+      // The error AbortSignal.timeout() raises, which upstream errors are classified by.
+      this.#timedOut = new DOMException(`no complete answer within ${timeout} ms`, 'TimeoutError')
       this.#controller?.abort(this.#timedOut)
     }, timeout)
   }
