@@ -202,12 +202,12 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
     const bareCpu = summary.get('bare http-proxy')?.cpuUs ?? NaN
     // Also each round's ratio to bare's in the same round, then their median: a round
     // pairs targets measured seconds apart, so host drift between rounds cancels out.
-    const bareRounds = results.get('bare http-proxy') ?? []
-    const pairedRatio = (name: string): number => med((results.get(name) ?? []).map((r, i) => r.cpuUs / (bareRounds[i]?.cpuUs ?? NaN)))
+    const paired = (runs: Map<string, Array<{ cpuUs: number }>>, name: string): number => {
+      const bare = runs.get('bare http-proxy') ?? []
+      return med((runs.get(name) ?? []).map((r, i) => r.cpuUs / (bare[i]?.cpuUs ?? NaN)))
+    }
     const nginxCpu = summary.get('nginx')?.cpuUs ?? NaN
     const fixed = new Map([...fixedRuns].map(([name, rs]) => [name, { p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)), cpuUs: med(rs.map((r) => r.cpuUs)) }]))
-    const bareFixed = fixedRuns.get('bare http-proxy') ?? []
-    const pairedFixed = (name: string): number => med((fixedRuns.get(name) ?? []).map((r, i) => r.cpuUs / (bareFixed[i]?.cpuUs ?? NaN)))
     const directP99 = fixed.get('direct')?.p99 ?? NaN
     process.stdout.write(`\nwrk -t1 -c50 -d${SECONDS}s${PIN ? `, proxies pinned to CPU ${PROXY_CPU}, load and origin to ${LOAD_CPUS}` : ''}, median of ${ROUNDS} interleaved rounds; fixed rate ${RATE} req/s for 5 s, median of ${ROUNDS} interleaved rounds (node ${process.version})\n\n`)
     process.stdout.write('target               req/s   p50 ms  p99 ms  CPU µs/req  ×bare  ×bare/round  ×nginx  RSS MiB  @rate p99 ms  +p99 vs direct  @rate CPU µs/req  ×bare/round\n')
@@ -216,10 +216,10 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
       const f = fixed.get(t.name) ?? { p50: NaN, p99: NaN, cpuUs: NaN }
       const cpu = t.pid === undefined ? '-' : s.cpuUs.toFixed(1)
       const xb = t.pid === undefined ? '-' : (s.cpuUs / bareCpu).toFixed(2)
-      const xr = t.pid === undefined ? '-' : pairedRatio(t.name).toFixed(2)
+      const xr = t.pid === undefined ? '-' : paired(results, t.name).toFixed(2)
       const xn = t.pid === undefined || Number.isNaN(nginxCpu) ? '-' : (s.cpuUs / nginxCpu).toFixed(2)
       const rss = t.pid === undefined ? '-' : s.rss.toFixed(0)
-      process.stdout.write(`${t.name.padEnd(19)} ${s.rps.toFixed(0).padStart(6)}  ${s.p50.toFixed(2).padStart(6)}  ${s.p99.toFixed(2).padStart(6)}  ${cpu.padStart(10)}  ${xb.padStart(5)}  ${xr.padStart(11)}  ${xn.padStart(6)}  ${rss.padStart(7)}  ${f.p99.toFixed(2).padStart(12)}  ${(t.name === 'direct' ? '' : (f.p99 - directP99).toFixed(2)).padStart(14)}  ${(t.pid === undefined ? '-' : f.cpuUs.toFixed(1)).padStart(16)}  ${(t.pid === undefined ? '-' : pairedFixed(t.name).toFixed(2)).padStart(11)}\n`)
+      process.stdout.write(`${t.name.padEnd(19)} ${s.rps.toFixed(0).padStart(6)}  ${s.p50.toFixed(2).padStart(6)}  ${s.p99.toFixed(2).padStart(6)}  ${cpu.padStart(10)}  ${xb.padStart(5)}  ${xr.padStart(11)}  ${xn.padStart(6)}  ${rss.padStart(7)}  ${f.p99.toFixed(2).padStart(12)}  ${(t.name === 'direct' ? '' : (f.p99 - directP99).toFixed(2)).padStart(14)}  ${(t.pid === undefined ? '-' : f.cpuUs.toFixed(1)).padStart(16)}  ${(t.pid === undefined ? '-' : paired(fixedRuns, t.name).toFixed(2)).padStart(11)}\n`)
     }
   } finally {
     for (const c of children) c.kill('SIGKILL')
