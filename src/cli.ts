@@ -146,7 +146,7 @@ function reportConfigFailure (err: unknown): never {
 }
 
 async function cmdStart (args: string[], role: 'single' | 'worker' = 'single'): Promise<void> {
-  const { values } = parseArgs({ args, options: { ...HELP, config: { type: 'string', short: 'c' }, workers: { type: 'string', short: 'w' } }, strict: true })
+  const { values } = parseArgs({ args, options: { ...HELP, config: { type: 'string', short: 'c' }, workers: { type: 'string', short: 'w' }, 'insecure-admin': { type: 'boolean' } }, strict: true })
   if (helpAsked('start', values)) return
   const workers = Number(values.workers ?? process.env.STRANGLER_WORKERS ?? 1)
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) usageError(`--workers ${String(values.workers)} is not a number of workers (1–64)`)
@@ -163,6 +163,7 @@ async function cmdStart (args: string[], role: 'single' | 'worker' = 'single'): 
     ...(port === undefined ? {} : { port }),
     ...(adminPort === undefined ? {} : { adminPort }),
     ...(token === undefined ? {} : { adminToken: token }),
+    insecureAdmin: values['insecure-admin'] === true,
     env: process.env
   }
   let instance: { reload: (trigger: string) => unknown, shutdown: (reason: string) => Promise<void> }
@@ -220,7 +221,7 @@ function adminTarget (values: { admin?: string | undefined, config?: string | un
 }
 
 async function cmdRamp (args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { ...HELP, config: { type: 'string', short: 'c' }, admin: { type: 'string' }, listen: { type: 'string' }, prometheus: { type: 'string' } } })
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { ...HELP, config: { type: 'string', short: 'c' }, admin: { type: 'string' }, listen: { type: 'string' }, prometheus: { type: 'string' }, 'insecure-admin': { type: 'boolean' } } })
   if (helpAsked('ramp', values)) return
   const [action, route, ...extra] = positionals
   if (extra.length > 0) usageError('ramp takes one route')
@@ -241,7 +242,7 @@ async function cmdRamp (args: string[]): Promise<void> {
   process.stdout.write(rampTable([answer.body as Parameters<typeof rampTable>[0][number]]))
 }
 
-async function cmdRampRun (values: { config?: string | undefined, listen?: string | undefined, prometheus?: string | undefined }): Promise<void> {
+async function cmdRampRun (values: { config?: string | undefined, listen?: string | undefined, prometheus?: string | undefined, 'insecure-admin'?: boolean | undefined }): Promise<void> {
   const listen = values.listen ?? '127.0.0.1:8082'
   const i = listen.lastIndexOf(':')
   const port = Number(listen.slice(i + 1))
@@ -258,6 +259,7 @@ async function cmdRampRun (values: { config?: string | undefined, listen?: strin
       port,
       ...(token === undefined ? {} : { adminToken: token }),
       ...(values.prometheus === undefined ? {} : { prometheus: values.prometheus }),
+      insecureAdmin: values['insecure-admin'] === true,
       env: process.env
     })
   } catch (err) {

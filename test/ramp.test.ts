@@ -52,10 +52,15 @@ async function until (p: TestProxy, what: (r: Ramp) => boolean, ms: number): Pro
   return r
 }
 
+/**
+ * Each cohort here is one user bucket, all from 127.0.0.1: the distinct-user and
+ * distinct-address minimums are 1 and one address may be all the evidence
+ * (test/ramp-evidence.test.ts checks those defaults against a hostile client).
+ */
 async function setup (t: Test, ramp: string, django?: Upstream, flagPercent = 0, dir?: string): Promise<{ p: TestProxy, legacy: Upstream, django: Upstream }> {
   const legacy = await startUpstream(t, 'legacy')
   django ??= await startUpstream(t, 'django')
-  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'guard: false   # the ramp alone decides here; latency noise under a loaded CI must not trip the guard').replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }\n    ramp: ${ramp}`), {
+  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'guard: false   # the ramp alone decides here\nevidence: { perAddress: 100000, perUser: 100000 }   # all traffic comes from 127.0.0.1, a round a few ms').replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }\n    ramp: ${ramp.replace('{ ', '{ minUsers: 1, minAddresses: 1, minFailingClients: 1, ')}`), {
     files: { 'flags.json': flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(flagPercent)] }]) },
     ...(dir === undefined ? {} : { dir })
   })
@@ -175,7 +180,7 @@ t.test('a rollout edited in flags.yaml under a ramp pauses it instead of writing
   const legacy = await startUpstream(t, 'legacy')
   const django = await startUpstream(t, 'django')
   const { writeFileSync } = await import('node:fs')
-  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'guard: false   # the ramp alone decides here; latency noise under a loaded CI must not trip the guard').replace('    flag: { name: orders-on-django, backend: django }', '    flag: { name: orders-on-django, backend: django }\n    ramp: { steps: [10, 30], hold: 1h }'), {
+  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'guard: false   # the ramp alone decides here\nevidence: { perAddress: 100000, perUser: 100000 }   # all traffic comes from 127.0.0.1, a round a few ms').replace('    flag: { name: orders-on-django, backend: django }', '    flag: { name: orders-on-django, backend: django }\n    ramp: { steps: [10, 30], hold: 1h }'), {
     files: { 'flags.json': flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(0)] }]) },
     watch: true
   })

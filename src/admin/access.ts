@@ -49,3 +49,19 @@ export function protectAdmin (app: FastifyInstance, access: AdminAccess): void {
     }
   })
 }
+
+/** True for addresses only this machine can reach. */
+function loopback (host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase()
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h)
+}
+
+/**
+ * Why an admin listener must not start: reachable from other machines with no token,
+ * anyone there could pause, skip or abort a migration. `insecure` (--insecure-admin)
+ * is for a lab that wants it anyway.
+ */
+export function openAdminRefusal (what: string, host: string, token: string | undefined, insecure: boolean): string | undefined {
+  if (loopback(host) || token !== undefined || insecure) return undefined
+  return `${what} would listen on ${host}, reachable from other machines, with no STRANGLER_ADMIN_TOKEN: anyone there could steer the migration. Set STRANGLER_ADMIN_TOKEN, listen on 127.0.0.1, or pass --insecure-admin for a lab`
+}

@@ -1,6 +1,6 @@
 /** GET /ramp and POST /ramp/ROUTE/ACTION, on the proxy's admin port and on the fleet driver's. */
 import type { FastifyInstance } from 'fastify'
-import { Errors } from '../errors.js'
+import { Errors, PROBLEM_CONTENT_TYPE, problemBody } from '../errors.js'
 import { sendProblem } from '../problem.js'
 import type { RampDriver } from '../ramp/driver.js'
 import { RAMP_ACTIONS, type RampAction } from '../ramp/machine.js'
@@ -20,7 +20,11 @@ export function registerRampRoutes (app: FastifyInstance, host: () => RampHost):
     if ('unavailable' in h) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, h.unavailable)
     if (!(RAMP_ACTIONS as readonly string[]).includes(action)) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, `ramp actions: ${RAMP_ACTIONS.join(', ')}; not "${action}"`)
     const result = await h.driver.act(route, action as RampAction, 'admin API')
-    if (!result.ok) return sendProblem(reply, result.status === 404 ? Errors.ADMIN_NOT_FOUND : Errors.RAMP_CONFLICT, result.detail)
-    return result.ramp
+    if (result.ok) return result.ramp
+    if (result.status === 502) {
+      // The action is recorded, the flag does not show it yet: the problem carries the ramp as it stands.
+      return reply.code(502).header('content-type', PROBLEM_CONTENT_TYPE).send({ ...problemBody(Errors.RAMP_WRITE_FAILED, result.detail, String(request.id)), ramp: result.ramp })
+    }
+    return sendProblem(reply, result.status === 404 ? Errors.ADMIN_NOT_FOUND : Errors.RAMP_CONFLICT, result.detail)
   })
 }

@@ -200,6 +200,11 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
     cohort,
     override: Object.freeze({ ...DEFAULTS.override, ...raw.override }),
     ramps: normalizeRamps(raw, routes, dur, problems),
+    evidence: Object.freeze({
+      period: dur(raw.evidence?.period, DEFAULTS.evidence.period),
+      perAddress: raw.evidence?.perAddress ?? DEFAULTS.evidence.perAddress,
+      perUser: raw.evidence?.perUser ?? DEFAULTS.evidence.perUser
+    }),
     tracing: raw.tracing === undefined ? undefined : Object.freeze({ ...raw.tracing }),
     retirement: Object.freeze({
       after: dur(raw.retirement?.after, DEFAULTS.retirement.after),
@@ -237,7 +242,10 @@ function normalizeRamps (raw: RawConfig, routes: readonly RouteConfig[], dur: Du
   }
   const interval = dur(r?.interval, DEFAULTS.ramps.interval)
   if (interval < 100) problems.add(['ramps', 'interval'], 'must be at least 100ms')
-  return Object.freeze({ driver, prometheus: r?.prometheus, interval })
+  // Calls end before the next pass is due, so passes never pile up behind a hung peer.
+  const timeout = dur(r?.timeout, Math.min(5_000, Math.max(100, Math.floor(interval * 0.8))))
+  if (r?.timeout !== undefined && timeout >= interval) problems.add(['ramps', 'timeout'], `must be below ramps.interval (${interval} ms): a pass must end before the next is due`)
+  return Object.freeze({ driver, prometheus: r?.prometheus, interval, timeout, stallAfter: dur(r?.stallAfter, DEFAULTS.ramps.stallAfter) })
 }
 
 function rampConfig (r: RawRamp, hasFlagBackend: boolean, at: Path, problems: Problems, dur: Dur): RampConfig {
@@ -257,8 +265,12 @@ function rampConfig (r: RawRamp, hasFlagBackend: boolean, at: Path, problems: Pr
     hold,
     minRequests: r.minRequests ?? d.minRequests,
     minComparisons: r.minComparisons ?? d.minComparisons,
+    minUsers: r.minUsers ?? d.minUsers,
+    minAddresses: r.minAddresses ?? d.minAddresses,
+    minFailingClients: r.minFailingClients ?? d.minFailingClients,
     gates: Object.freeze({
       maxErrorRatioIncrease: r.gates?.maxErrorRatioIncrease ?? d.maxErrorRatioIncrease,
+      maxClientErrorRatioIncrease: r.gates?.maxClientErrorRatioIncrease ?? d.maxClientErrorRatioIncrease,
       maxLatencyRatio: r.gates?.maxLatencyRatio ?? d.maxLatencyRatio,
       minParity: r.gates?.minParity ?? d.minParity
     }),

@@ -41,7 +41,10 @@ export interface RawRamp {
   hold?: string
   minRequests?: number
   minComparisons?: number
-  gates?: { maxErrorRatioIncrease?: number, maxLatencyRatio?: number, minParity?: number }
+  minUsers?: number
+  minAddresses?: number
+  minFailingClients?: number
+  gates?: { maxErrorRatioIncrease?: number, maxClientErrorRatioIncrease?: number, maxLatencyRatio?: number, minParity?: number }
   approve?: number[]
   onFail?: 'stepBack' | 'abort'
   maxFailures?: number
@@ -79,7 +82,8 @@ export interface RawConfig {
   inventory?: { maxTemplates?: number }
   timeline?: { impactDelay?: string, maxFileSize?: string | number, parityThreshold?: number }
   notify?: Array<{ url: string, kinds?: string[], secretEnv?: string, timeout?: string }>
-  ramps?: { driver?: 'proxy' | 'fleet', prometheus?: string, interval?: string }
+  ramps?: { driver?: 'proxy' | 'fleet', prometheus?: string, interval?: string, timeout?: string, stallAfter?: string }
+  evidence?: { period?: string, perAddress?: number, perUser?: number }
   listen?: { host?: string, port?: number }
   admin?: { host?: string, port?: number, allowedHosts?: string[] }
   client?: {

@@ -37,7 +37,7 @@ const guard = {
 }
 
 /** Every kind of timeline event (src/timeline/). */
-export const TIMELINE_KINDS = ['config_applied', 'config_rejected', 'flag_changed', 'guard_tripped', 'guard_recovered', 'failover_started', 'failover_ended', 'parity_low', 'parity_recovered', 'drain_started', 'ramp_transition'] as const
+export const TIMELINE_KINDS = ['config_applied', 'config_rejected', 'flag_changed', 'guard_tripped', 'guard_recovered', 'failover_started', 'failover_ended', 'parity_low', 'parity_recovered', 'drain_started', 'ramp_transition', 'ramp_write_failed'] as const
 
 export const configSchema = {
   $defs: {
@@ -194,7 +194,18 @@ export const configSchema = {
       properties: {
         driver: { enum: ['proxy', 'fleet'] },
         prometheus: { type: 'string', minLength: 1 },
-        interval: duration
+        interval: duration,
+        timeout: duration,
+        stallAfter: duration
+      }
+    },
+    evidence: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        period: duration,
+        perAddress: { type: 'integer', minimum: 1 },
+        perUser: { type: 'integer', minimum: 1 }
       }
     },
     override: {
@@ -309,11 +320,15 @@ export const configSchema = {
               hold: duration,
               minRequests: { type: 'integer', minimum: 1 },
               minComparisons: { type: 'integer', minimum: 1 },
+              minUsers: { type: 'integer', minimum: 1 },
+              minAddresses: { type: 'integer', minimum: 1 },
+              minFailingClients: { type: 'integer', minimum: 1 },
               gates: {
                 type: 'object',
                 additionalProperties: false,
                 properties: {
                   maxErrorRatioIncrease: { type: 'number', minimum: 0, maximum: 1 },
+                  maxClientErrorRatioIncrease: { type: 'number', minimum: 0, maximum: 1 },
                   maxLatencyRatio: { type: 'number', minimum: 1 },
                   minParity: { type: 'number', minimum: 0, maximum: 1 }
                 }

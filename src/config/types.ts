@@ -146,8 +146,15 @@ export interface RampConfig {
   readonly minRequests: number
   /** Least shadow comparisons before parity is judged (routes with shadow:). */
   readonly minComparisons: number
+  /** Least distinct users, and client addresses, on each side before any verdict. */
+  readonly minUsers: number
+  readonly minAddresses: number
+  /** A failed error gate needs 5xx from at least this many users and addresses. */
+  readonly minFailingClients: number
   readonly gates: {
     readonly maxErrorRatioIncrease: number
+    /** 4xx ratio increase, judged apart from 5xx. */
+    readonly maxClientErrorRatioIncrease: number
     readonly maxLatencyRatio: number
     /** Judged only on routes with shadow:. */
     readonly minParity: number
@@ -194,6 +201,7 @@ export interface Config {
   readonly cohort: CohortConfig
   readonly override: { readonly header: string, readonly cookie: string }
   readonly ramps: RampsConfig
+  readonly evidence: EvidenceConfig
   readonly timeline: TimelineConfig
   readonly retirement: RetirementConfig
   /** routes.yaml's tracing:, under the OTEL_* variables (tracing.ts). */
@@ -250,4 +258,15 @@ export interface RampsConfig {
   readonly prometheus: string | undefined
   /** How often ramps are judged (ms). */
   readonly interval: number
+  /** Least time a Prometheus or Unleash call may take before it counts as failed (ms); below the interval. */
+  readonly timeout: number
+  /** A ramp waiting this long without usable evidence is stalled (ms): StranglerRampStalled. */
+  readonly stallAfter: number
+}
+
+/** How much of the evidence one client may be: per period, per route and backend. */
+export interface EvidenceConfig {
+  readonly period: number
+  readonly perAddress: number
+  readonly perUser: number
 }

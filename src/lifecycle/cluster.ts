@@ -4,6 +4,8 @@
  * across workers (prom-client's AggregatorRegistry), /guard and /parity collected from
  * each worker, and it coordinates reload (file change, SIGHUP) and drain (SIGTERM).
  */
+import { openAdminRefusal } from '../admin/access.js'
+import { Errors, ProxyError } from '../errors.js'
 import cluster, { type Worker } from 'node:cluster'
 import { AggregatorRegistry } from 'prom-client'
 import type { FastifyInstance } from 'fastify'
@@ -55,6 +57,8 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
   const { logger } = opts
   const source = configSource(opts)
   const config = source.load()
+  const open = openAdminRefusal('the admin port', config.admin.host, opts.adminToken, opts.insecureAdmin === true)
+  if (open !== undefined) throw new ProxyError(Errors.USAGE, open)
   // For /routes and /explain; the workers hold their own copies for traffic.
   const runtime = new Runtime(config, { logger, env: opts.env ?? {}, watchFlags: true })
   await runtime.startFlags(opts.flagsStartWaitMs ?? 2000)

@@ -2,6 +2,8 @@
  * One running strangler-proxy: both servers, the runtime, reload and graceful
  * shutdown. Used by the CLI and by tests that need a real proxy in-process.
  */
+import { openAdminRefusal } from '../admin/access.js'
+import { Errors, ProxyError } from '../errors.js'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { loadConfigFile, type Config } from '../config/config.js'
@@ -32,6 +34,8 @@ export interface StartOptions {
   flagsStartWaitMs?: number
   /** false in a --workers worker: the primary serves the admin port. */
   admin?: boolean
+  /** --insecure-admin: allow a non-loopback admin listener without a token (a lab). */
+  insecureAdmin?: boolean
 }
 
 export type { ReloadResult }
@@ -77,6 +81,8 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   const { logger } = opts
   const source = configSource(opts)
   const config = source.load()
+  const open = opts.admin === false ? undefined : openAdminRefusal('the admin port', config.admin.host, opts.adminToken, opts.insecureAdmin === true)
+  if (open !== undefined) throw new ProxyError(Errors.USAGE, open)
   const relay = eventRelay()
   const runtime = new Runtime(config, { logger, env: opts.env ?? {}, watchFlags: opts.watch ?? true, events: relay })
   await runtime.startFlags(opts.flagsStartWaitMs ?? 2000)
@@ -89,6 +95,7 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   let listening = false
   const metrics = new Metrics(() => runtime.snapshot)
   metrics.configApplied(runtime.snapshot)
+  runtime.evidence.register(metrics.registry)
   metrics.watchTracing(() => runtime.tracing?.dropped() ?? 0)
   // A --workers worker records nothing and drives nothing: the primary serves the admin port.
   const timeline = opts.admin === false ? undefined : createTimeline(runtime, metrics, opts)

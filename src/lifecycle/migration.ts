@@ -6,11 +6,10 @@
 import type { Config } from '../config/config.js'
 import type { Metrics } from '../observe/metrics.js'
 import { privateDir } from '../flags/create.js'
-import { RampDriver, rampRoutes } from '../ramp/driver.js'
+import { RampDriver, rampRoutes, RAMP_VIEW_STATES } from '../ramp/driver.js'
 import { LocalFigures } from '../ramp/figures.js'
 import { RampStore } from '../ramp/store.js'
 import { rolloutTarget } from '../ramp/targets.js'
-import { RAMP_STATES, percentOf } from '../ramp/machine.js'
 import { Timeline } from '../timeline/timeline.js'
 import { TimelineStore } from '../timeline/store.js'
 import { ImpactMeter } from '../timeline/impact.js'
@@ -130,15 +129,21 @@ export function createRampDriver (runtime: Runtime, metrics: Metrics, opts: Star
     logger: opts.logger,
     store: new RampStore(() => stateDir(config, opts), opts.configFile),
     target: rolloutTarget(config, () => runtime.snapshot.flags, env),
-    figures: new LocalFigures(metrics, () => runtime.shadow),
+    figures: new LocalFigures(runtime.evidence, () => runtime.shadow),
     // With ramps.driver: fleet, `ramp run` drives and this proxy only follows the flags.
     ramps: () => runtime.snapshot.config.ramps.driver === 'proxy' ? rampRoutes(runtime.snapshot.config.routes) : [],
-    transition: (route, to, record) => {
+    transition: (route, to, record, before, percent) => {
       metrics.rampTransition(route, to)
-      const plan = runtime.snapshot.routesByName.get(route)?.ramp
-      timeline?.rampTransition(route, to, plan === undefined ? 0 : percentOf(plan, record), record.reason)
-    }
+      timeline?.rampTransition(route, to, before, { state: record.state, percent }, record.reason)
+    },
+    writeFailed: (route, flag, percent, applied, error, attempts) => {
+      metrics.rampWriteFailure(route)
+      // One event per write that keeps failing, not one per retry.
+      if (attempts === 1) timeline?.rampWriteFailed(route, flag, percent, applied, error)
+    },
+    timeoutMs: config.ramps.timeout,
+    stallAfterMs: config.ramps.stallAfter
   })
-  metrics.watchRamps(() => driver.status(), RAMP_STATES)
+  metrics.watchRamps(() => driver.status(), RAMP_VIEW_STATES)
   return driver
 }

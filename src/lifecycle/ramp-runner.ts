@@ -11,13 +11,13 @@ import type { Config } from '../config/config.js'
 import { watchConfigFile } from '../config/watch.js'
 import { privateDir } from '../flags/create.js'
 import { registerRampMetrics } from '../observe/ramp-metrics.js'
-import { RampDriver, rampRoutes } from '../ramp/driver.js'
-import { RAMP_STATES } from '../ramp/machine.js'
+import { RampDriver, rampRoutes, RAMP_VIEW_STATES } from '../ramp/driver.js'
 import { PrometheusFigures } from '../ramp/prometheus-figures.js'
 import { RampStore } from '../ramp/store.js'
 import { UnleashTarget } from '../ramp/targets.js'
 import { unleashAdmin, type UnleashAdmin } from '../flags/unleash-admin.js'
-import { protectAdmin } from '../admin/access.js'
+import { openAdminRefusal, protectAdmin } from '../admin/access.js'
+import { redactUrl } from '../observe/redact.js'
 import { registerRampRoutes } from '../admin/ramp-routes.js'
 import { configSource, urlOf } from './instance.js'
 import { reloadConfig, type ConfigHolder } from './reload.js'
@@ -34,6 +34,8 @@ export interface RampRunOptions {
   readonly env: Readonly<Record<string, string | undefined>>
   /** Reload routes.yaml when it changes (default true). */
   readonly watch?: boolean
+  /** --insecure-admin: allow a non-loopback listener without a token (a lab). */
+  readonly insecureAdmin?: boolean
 }
 
 export interface RampRunner {
@@ -57,20 +59,23 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
   const { logger } = opts
   const source = configSource({ configFile: opts.configFile })
   let config = source.load()
-  const why = refusal(config, opts)
+  const why = refusal(config, opts) ?? openAdminRefusal('ramp run', opts.host, opts.adminToken, opts.insecureAdmin === true)
   if (why !== undefined) throw new Error(why)
   const unleash = config.flags?.unleash as NonNullable<NonNullable<Config['flags']>['unleash']>
   const registry = new Registry()
   const views: { driver?: RampDriver } = {}
-  const transition = registerRampMetrics(registry, () => views.driver?.status() ?? [], () => RAMP_STATES)
+  const counters = registerRampMetrics(registry, () => views.driver?.status() ?? [], () => RAMP_VIEW_STATES)
   const driver = new RampDriver({
     logger,
     store: new RampStore(() => privateDir(unleash.backupDir, opts.env), opts.configFile),
     // refusal() made sure of the admin token.
     target: new UnleashTarget(unleashAdmin(unleash, opts.env) as UnleashAdmin),
-    figures: new PrometheusFigures(opts.prometheus ?? config.ramps.prometheus as string),
+    figures: new PrometheusFigures(opts.prometheus ?? config.ramps.prometheus as string, config.ramps.timeout),
     ramps: () => config.ramps.driver === 'fleet' ? rampRoutes(config.routes) : [],
-    transition,
+    transition: (route, to) => counters.transition(route, to),
+    writeFailed: (route) => counters.writeFailure(route),
+    timeoutMs: config.ramps.timeout,
+    stallAfterMs: config.ramps.stallAfter,
     // Every replica must have fetched the new rollout before the window opens.
     settleMs: unleash.refreshInterval + config.ramps.interval
   })
@@ -91,7 +96,7 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
   const stopWatching = opts.watch === false ? () => {} : watchConfigFile(opts.configFile, () => reload('file-change'))
   await driver.start(config.ramps.interval)
   const url = urlOf(server)
-  logger.info({ url, prometheus: opts.prometheus ?? config.ramps.prometheus, ramps: driver.status().length }, 'ramp driver running')
+  logger.info({ url, prometheus: redactUrl(opts.prometheus ?? config.ramps.prometheus as string), ramps: driver.status().length }, 'ramp driver running')
   return {
     url,
     driver,

@@ -14,6 +14,8 @@ import { Guard, type GuardState, type Trip } from '../safety/guard.js'
 import type { FlagChange } from '../flags/diff.js'
 import type { Tracing } from '../observe/tracing.js'
 import { ShadowTraffic } from '../safety/shadow.js'
+import { EvidenceSeries } from '../safety/evidence-series.js'
+import { evidenceOf, type Sample } from '../safety/evidence.js'
 import { RateLimitedLog } from '../observe/rate-limited-log.js'
 import type { RequestState } from '../proxy/request-state.js'
 import { disableFlagInUnleash, unleashAdmin } from '../flags/unleash-admin.js'
@@ -67,6 +69,8 @@ export class Runtime {
   readonly #deps: RuntimeDeps
   readonly guard: Guard
   readonly shadow: ShadowTraffic
+  /** The backends' own evidence on flagged routes, within the per-client caps: what the gates and the guard judge. */
+  readonly evidence: EvidenceSeries
   /** OpenTelemetry tracing, when on (config/tracing.ts); undefined costs the request path nothing. */
   tracing: Tracing | undefined
   /** "backend override ignored", at most once per 10 s per reason. */
@@ -76,6 +80,7 @@ export class Runtime {
     this.#deps = deps
     const log = deps.logger
     this.shadow = new ShadowTraffic(log)
+    this.evidence = new EvidenceSeries(config.evidence)
     this.overrideWarnings = new RateLimitedLog(log, 'backend override ignored')
     this.guard = new Guard({
       trip: (route, trip) => this.#onTrip(route, trip),
@@ -87,19 +92,32 @@ export class Runtime {
     this.#snapshot = this.#build(config, new Map(), undefined)
   }
 
-  /** Feeds the rollback guard with one finished request. */
-  observe (state: RequestState, status: number, seconds: number): void {
+  /** One finished request: the timeline's and status page's bookkeeping, and the backends' evidence. */
+  observe (state: RequestState): void {
     if (state.route === undefined || state.backend === undefined) return
     if (state.failoverFrom !== undefined) this.#deps.events?.failover(state.route)
     const raw = state.reply?.request.raw
     if (raw !== undefined) this.#deps.events?.served(this.#snapshot.config, state.route, state.backend, state.reason, raw.method ?? 'GET', raw.url ?? '/')
     const route = this.#snapshot.routesByName.get(state.route)
-    if (route?.guard === undefined) return
-    // A failover means the new backend could not even be reached: a candidate error.
-    const client = state.clientAddress ?? 'unknown'
-    if (state.failoverFrom !== undefined) this.guard.observe(route.name, 'candidate', true, seconds, client)
-    const side = state.backend === route.backend ? 'baseline' : state.reason === 'flag_on' ? 'candidate' : undefined
-    if (side !== undefined) this.guard.observe(route.name, side, status >= 500, seconds, client)
+    if (route?.flag === undefined) return
+    const sample = evidenceOf(state)
+    if (typeof sample === 'string') {
+      if (sample !== 'not_flagged') this.evidence.ignore(sample)
+      return
+    }
+    const now = Date.now()
+    // A failover means the new backend could not even be reached: evidence against it.
+    if (state.failoverFrom !== undefined) {
+      const candidate = state.failoverFrom.backend
+      this.#evidence(route, candidate, { ...sample, status: state.failoverFrom.kind === 'connect_timeout' ? 504 : 502, seconds: undefined }, now)
+    }
+    this.#evidence(route, state.backend, sample, now)
+  }
+
+  #evidence (route: RouteConfig, backend: string, sample: Sample, now: number): void {
+    if (!this.evidence.record(route.name, backend, sample, now) || route.guard === undefined) return
+    const side = backend === route.backend ? 'baseline' : 'candidate'
+    this.guard.observe(route.name, side, sample.status >= 500, sample.seconds, sample.address, now)
   }
 
   #onTrip (route: string, trip: Trip): void {
@@ -177,6 +195,7 @@ export class Runtime {
       const reuse = byKey.get(poolKey(backend))
       pools.set(name, reuse === undefined ? createBackendPool(backend) : { ...reuse, backend })
     }
+    this.evidence.configure(config.evidence)
     this.guard.configure(new Map(config.routes.flatMap((r) => r.guard === undefined ? [] : [[r.name, r.guard] as const])))
     const trust = proxyAddr.compile([...config.client.trustedProxies])
     return Object.freeze({

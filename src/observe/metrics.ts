@@ -8,7 +8,7 @@ import type { Snapshot } from '../lifecycle/runtime.js'
 import type { RequestState } from '../proxy/request-state.js'
 import { Ledger } from './sliding-share.js'
 import { RequestSeries, DURATION_BUCKETS, type BackendTotals } from './request-series.js'
-import { registerRampMetrics, type RampGauge } from './ramp-metrics.js'
+import { registerRampMetrics, type RampCounters, type RampGauge } from './ramp-metrics.js'
 import { toOpenMetrics, exemplarKey } from './openmetrics.js'
 import type { FlagStatus } from '../flags/source.js'
 
@@ -28,7 +28,7 @@ export class Metrics {
   readonly #overrideRejected: Counter<'route' | 'reason'>
   readonly #version: Gauge<'version'>
   readonly #routeBackend: Gauge<'route' | 'backend' | 'role'>
-  readonly #rampTransitions: (route: string, to: string) => void
+  readonly #rampCounters: RampCounters
   readonly #timelineEvents: Counter<'kind' | 'route'>
   readonly #notifyFailures: Counter<'target' | 'reason'>
   #ramps: () => Iterable<RampGauge> = () => []
@@ -64,7 +64,7 @@ export class Metrics {
     })
     this.#timelineEvents = new Counter({ name: 'strangler_timeline_events_total', help: 'Migration timeline events by kind and route (_none for events without a route).', labelNames: ['kind', 'route'], registers })
     this.#notifyFailures = new Counter({ name: 'strangler_notify_failures_total', help: 'Timeline webhook deliveries given up, by target host and reason (failed after retries, dropped from a full queue).', labelNames: ['target', 'reason'], registers })
-    this.#rampTransitions = registerRampMetrics(this.registry, () => this.#ramps(), () => this.#rampStates)
+    this.#rampCounters = registerRampMetrics(this.registry, () => this.#ramps(), () => this.#rampStates)
     // Both results exist from the start, so rate() and increase() see the first failure.
     this.#reloads.inc({ result: 'success' }, 0)
     this.#reloads.inc({ result: 'failure' }, 0)
@@ -237,7 +237,11 @@ export class Metrics {
   }
 
   rampTransition (route: string, to: string): void {
-    this.#rampTransitions(route, to)
+    this.#rampCounters.transition(route, to)
+  }
+
+  rampWriteFailure (route: string): void {
+    this.#rampCounters.writeFailure(route)
   }
 
   /** One event (by 0: the series exists from now on, so increase() sees the first event). */

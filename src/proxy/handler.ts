@@ -111,6 +111,8 @@ export function createProxyHandler (runtime: Runtime) {
     state.reason = decision.reason
     state.flag = decision.flag
     state.variant = decision.variant
+    const cohort = choice.cohort
+    if (cohort !== undefined && cohort.issuedSession === undefined) state.user = cohort.context.userId ?? cohort.context.sessionId
     state.trace?.route(route.name, { backend: decision.backend, reason: decision.reason, flag: decision.flag, variant: decision.variant, guard: decision.reason === 'guard' ? 'open' : undefined })
 
     const cl = raw.headers['content-length']
@@ -144,6 +146,7 @@ export function createProxyHandler (runtime: Runtime) {
 
     let body: Buffer | Readable | undefined
     if (hasBody) {
+      raw.once('end', () => { state.bodyEnd = performance.now() })
       const source = chunked ? raw.pipe(new BodyLimit(limit)) : raw
       if (chunked) {
         raw.once('error', (err) => source.destroy(err))
@@ -189,11 +192,15 @@ export function createProxyHandler (runtime: Runtime) {
     const events: ExchangeEvents = {
       head: (status, headers) => {
         answered = status
-        state.upstreamMs = performance.now() - t0
+        // Timed from the request fully sent: a client's slow upload is not the backend's latency.
+        const now = performance.now()
+        const sent = state.bodyEnd !== undefined && state.bodyEnd > t0 && state.bodyEnd <= now ? state.bodyEnd : t0
+        state.upstreamMs = now - sent
         if (status < 200 || status > 599) {
           state.upstreamError = 'invalid_response'
           return new ProxyError(Errors.BACKEND_INVALID_RESPONSE, detailFor(Errors.BACKEND_INVALID_RESPONSE, bp.backend.name))
         }
+        state.upstreamStatus = status
         // The copy for parity goes out once the primary has answered, so the user's
         // latency never includes it.
         const compare = startShadow(runtime, snap, route, bp, target.path, raw, requestId, client, body, target.rawPath, choice.cohort?.context, state.trace)
@@ -229,6 +236,7 @@ export function createProxyHandler (runtime: Runtime) {
       if (span !== undefined) setHeader(headers, 'traceparent', span.traceparent)
       t0 = performance.now()
       answered = undefined
+      state.upstreamStatus = undefined
       const err = await exchange(bp.pool, { path, method, headers, body: body ?? null }, events, abort)
       span?.end(answered, err === undefined ? undefined : err instanceof ProxyError ? err.code : classifyUpstreamError(err).kind)
       if (err === undefined) return reply

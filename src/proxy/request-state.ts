@@ -19,8 +19,14 @@ export interface RequestState extends Entry {
   reason: DecisionReason | undefined
   flag: string | undefined
   variant: string | undefined
-  /** Time from dispatch to the backend's response headers. */
+  /** Time to the backend's response headers from the request fully sent (dispatch, or the client body's end if later). */
   upstreamMs: number | undefined
+  /** The status the backend answered with (the client may have got another, or none). */
+  upstreamStatus: number | undefined
+  /** performance.now() when the client's streamed body ended: the backend cannot answer a request it has not had. */
+  bodyEnd: number | undefined
+  /** The cohort's user id or returning session, for the evidence caps; undefined for anonymous visitors. */
+  user: string | undefined
   upstreamError: UpstreamErrorKind | undefined
   errorCode: string | undefined
   retried: boolean
@@ -61,6 +67,9 @@ export function newRequestState (connection?: ClientConnection, incoming?: Incom
     flag: undefined,
     variant: undefined,
     upstreamMs: undefined,
+    upstreamStatus: undefined,
+    bodyEnd: undefined,
+    user: undefined,
     upstreamError: undefined,
     errorCode: undefined,
     retried: false,

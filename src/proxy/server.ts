@@ -57,7 +57,7 @@ export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Met
     state.trace?.end(status, state.errorCode, state.backend, state.reason)
     logAccess(reply.request, reply, status, ms)
     metrics.request(state, reply.request.raw.method ?? 'GET', status, ms / 1000)
-    runtime.observe(state, status, ms / 1000)
+    runtime.observe(state)
   }
 
   /** 'close' comes once per response; one shared listener, no closure per request. */

@@ -1,17 +1,22 @@
 /**
  * Drives every ramp plan of one config: once per interval it judges each running step
  * on its window (gates.ts), moves the step (machine.ts), writes the rollout where the
- * flag lives (targets.ts) and saves where it stands (store.ts). It never fights a
- * person over a flag: a rollout changed outside the ramp pauses that ramp.
+ * flag lives (targets.ts, each write read back before it counts) and saves where it
+ * stands (store.ts). It never fights a person over a flag: a rollout changed outside
+ * the ramp pauses that ramp. A person's action never waits behind a pass: passes hold
+ * no lock across the network, and a pass whose ramp was changed by an action while it
+ * waited drops its judgement.
  * One driver per fleet: a single proxy runs its own, a fleet runs `ramp run`.
  */
 import type { Logger } from 'pino'
 import type { RampConfig, RouteConfig } from '../config/config.js'
-import type { FigureSource, WindowSides } from './figures.js'
+import type { FigureSource, WindowSides, WindowFigures } from './figures.js'
 import { judge, type Judgement } from './gates.js'
-import { fitToPlan, initialRecord, onAction, onJudgement, percentOf, type Outcome, type RampAction, type RampRecord, type Transition } from './machine.js'
-import type { RampStore } from './store.js'
+import { fitToPlan, initialRecord, onAction, onJudgement, percentOf, RAMP_STATES, type Outcome, type RampAction, type RampRecord, type Transition } from './machine.js'
+import type { RampStore, SavedRamp } from './store.js'
 import type { RolloutTarget } from './targets.js'
+import { restore, toSaved } from './restore.js'
+import { backoff, PendingWrite, withTimeout } from './write.js'
 
 export interface RampRoute {
   readonly route: string
@@ -29,21 +34,44 @@ export function rampRoutes (routes: readonly RouteConfig[]): RampRoute[] {
   })
 }
 
+/** Every state a ramp's view can show: the plan's, and write_failed. */
+export const RAMP_VIEW_STATES: readonly string[] = [...RAMP_STATES, 'write_failed']
+
+/** What the status shows of a write: applied (read back), pending, or failed and retrying. */
+export interface WriteView {
+  readonly status: 'applied' | 'pending' | 'failed'
+  readonly percent: number
+  readonly error: string | undefined
+  readonly attempts: number
+  readonly nextRetryAt: string | undefined
+}
+
 export interface RampView {
   readonly route: string
   readonly flag: string
   readonly steps: readonly number[]
   readonly approve: readonly number[]
+  /** The rollout in effect as last read back from the flag source (not what the ramp wants). */
   readonly percent: number
+  /** What the ramp wants the rollout to be. */
+  readonly targetPercent: number
   readonly nextPercent: number | undefined
-  readonly state: RampRecord['state']
+  /** The plan's state, or write_failed while the rollout it wants could not be written. */
+  readonly state: RampRecord['state'] | 'write_failed'
+  /** The plan's state even while a write fails. */
+  readonly planState: RampRecord['state']
   readonly owned: boolean
   readonly failures: number
   readonly maxFailures: number
   readonly stepStartedAt: string
   readonly reason: string
   readonly rolloutIn: string
-  readonly lastJudgement: Omit<Judgement, 'figures'> & { figures: Judgement['figures'] } | undefined
+  readonly write: WriteView
+  /** Since when the ramp has had no usable figures, if it has none now. */
+  readonly noEvidenceSince: string | undefined
+  /** True once that has lasted ramps.stallAfter. */
+  readonly stalled: boolean
+  readonly lastJudgement: Judgement | undefined
 }
 
 export interface RampDriverDeps {
@@ -54,26 +82,43 @@ export interface RampDriverDeps {
   /** The ramps of the config being served now (changes on reload). */
   readonly ramps: () => readonly RampRoute[]
   /** Called after every transition, for metrics (and the timeline). */
-  readonly transition?: (route: string, to: Transition, record: RampRecord) => void
+  readonly transition?: (route: string, to: Transition, record: RampRecord, before: { state: string, percent: number } | undefined, percent: number) => void
+  /** Called when a write of the rollout failed (or its read-back disagreed). */
+  readonly writeFailed?: (route: string, flag: string, percent: number, applied: number | undefined, error: string, attempts: number) => void
   readonly now?: () => number
   /** Least time between writing a step and starting its window: a fleet's replicas must have refreshed their flags (default: one pass). */
   readonly settleMs?: number
+  /** Each call to the flag source or the figures may take at most this long (ms). */
+  readonly timeoutMs?: number
+  /** No usable figures for this long is a stalled ramp (ms). */
+  readonly stallAfterMs?: number
+  readonly random?: () => number
 }
 
-export type ActionResult = { readonly ok: true, readonly ramp: RampView } | { readonly ok: false, readonly status: 404 | 409, readonly detail: string }
+export type ActionResult =
+  | { readonly ok: true, readonly ramp: RampView }
+  | { readonly ok: false, readonly status: 404 | 409, readonly detail: string }
+  | { readonly ok: false, readonly status: 502, readonly detail: string, readonly ramp: RampView }
+
+/** How long a person's action may wait for its write to be confirmed before it answers. */
+const ACTION_WAIT_MS = 900
 
 export class RampDriver {
   readonly #deps: RampDriverDeps
   readonly #now: () => number
   #records = new Map<string, RampRecord>()
-  /** The percentage last written successfully, per route; unknown after a failed write. */
+  #saved = new Map<string, SavedRamp>()
+  /** The percentage last confirmed in the flag source, per route. */
   readonly #applied = new Map<string, number>()
   readonly #plans = new Map<string, RampRoute>()
   readonly #judgements = new Map<string, Judgement>()
   /** Route → when its step was written: until the step has settled, answers belong to the old step. */
   readonly #settling = new Map<string, number>()
+  /** Writes not yet confirmed by a read-back. */
+  readonly #writes = new Map<string, PendingWrite>()
+  readonly #noEvidence = new Map<string, number>()
   #loaded = false
-  #queue: Promise<unknown> = Promise.resolve()
+  #pass: Promise<void> | undefined
   #timer: NodeJS.Timeout | undefined
 
   constructor (deps: RampDriverDeps) {
@@ -92,48 +137,61 @@ export class RampDriver {
     clearInterval(this.#timer)
   }
 
-  /** One pass over every ramp; serialized with actions. */
+  /** One pass over every ramp; at most one runs at a time (a call during one joins it). */
   async tick (): Promise<void> {
-    await this.#serial(async () => {
-      const ramps = this.#deps.ramps()
-      if (!this.#loaded) {
-        // Loaded when the first ramp appears (at start, or in a reload).
-        if (ramps.length === 0) return
-        try {
-          this.#records = this.#deps.store.load()
-        } catch (err) {
-          // Guessing a step is worse than standing still: the ramps wait until the file is fixed.
-          this.#deps.logger.error({ error: (err as Error).message }, 'ramp state unreadable: ramps stay where they are until it is fixed or removed')
-          return
-        }
-        this.#loaded = true
+    this.#pass ??= this.#runPass().finally(() => { this.#pass = undefined })
+    await this.#pass
+  }
+
+  async #runPass (): Promise<void> {
+    const ramps = this.#deps.ramps()
+    if (!this.#loaded) {
+      // Loaded when the first ramp appears (at start, or in a reload).
+      if (ramps.length === 0) return
+      try {
+        this.#saved = this.#deps.store.load()
+      } catch (err) {
+        // Guessing a step is worse than standing still: the ramps wait until the file is fixed.
+        this.#deps.logger.error({ error: (err as Error).message, file: this.#deps.store.file }, 'ramp state refused: every ramp stays paused where it is until the file is fixed or removed')
+        return
       }
-      const live = new Set(ramps.map((r) => r.route))
-      for (const route of [...this.#records.keys()]) {
-        if (!live.has(route)) this.#forget(route)
+      this.#loaded = true
+    }
+    const live = new Set(ramps.map((r) => r.route))
+    for (const route of [...this.#records.keys()]) {
+      if (!live.has(route)) this.#forget(route)
+    }
+    for (const ramp of ramps) {
+      try {
+        await this.#tickOne(ramp)
+      } catch (err) {
+        this.#note(ramp.route, `ramp pass failed: ${(err as Error).message}`)
       }
-      for (const ramp of ramps) {
-        try {
-          await this.#tickOne(ramp)
-        } catch (err) {
-          this.#note(ramp.route, `could not reach ${this.#deps.target.where}: ${(err as Error).message}`)
-        }
-      }
-      this.#save()
-    })
+    }
+    // Writes this pass started end (confirmed, failed or timed out) before it does.
+    await Promise.all([...this.#writes.values()].map(async (w) => { await w.settled(2 * (this.#deps.timeoutMs ?? 5_000)) }))
+    this.#save()
   }
 
   async act (route: string, action: RampAction, who: string): Promise<ActionResult> {
-    return await this.#serial(async () => {
-      const ramp = this.#plans.get(route)
-      const record = this.#records.get(route)
-      if (ramp === undefined || record === undefined) return { ok: false, status: 404, detail: `route "${route}" has no ramp plan` } as const
-      const outcome = onAction(ramp.plan, record, action, this.#now(), who)
-      if (typeof outcome === 'string') return { ok: false, status: 409, detail: outcome } as const
-      await this.#apply(ramp, outcome)
-      this.#save()
-      return { ok: true, ramp: this.#view(ramp) } as const
-    })
+    const deadline = this.#now() + ACTION_WAIT_MS
+    const ramp = this.#plans.get(route)
+    if (ramp === undefined || !this.#records.has(route)) return { ok: false, status: 404, detail: `route "${route}" has no ramp plan` }
+    // A write already on its way may land: wait for it (briefly) so the answer says what stands.
+    await this.#writes.get(route)?.settled(deadline - this.#now())
+    const record = this.#records.get(route) as RampRecord
+    const outcome = onAction(ramp.plan, record, action, this.#now(), who)
+    if (typeof outcome === 'string') return { ok: false, status: 409, detail: outcome }
+    this.#apply(ramp, outcome)
+    this.#save()
+    await this.#writes.get(route)?.settled(deadline - this.#now())
+    const view = this.#view(ramp)
+    if (view.write.status === 'applied') return { ok: true, ramp: view }
+    const done = `${action} recorded (the ramp is ${view.planState} at ${view.targetPercent} %)`
+    const detail = view.write.status === 'pending'
+      ? `${done}, but ${this.#deps.target.where} has not confirmed the rollout of ${view.flag} at ${view.targetPercent} % within ${ACTION_WAIT_MS} ms: it still serves ${view.percent} % as far as the driver knows; the write goes on in the background`
+      : `${done}, but the rollout of ${view.flag} could not be set to ${view.targetPercent} % in ${this.#deps.target.where}: ${view.write.error ?? 'unknown error'}; it still serves ${view.percent} %, retrying`
+    return { ok: false, status: 502, detail, ramp: view }
   }
 
   status (): RampView[] {
@@ -145,10 +203,8 @@ export class RampDriver {
     return ramp === undefined || !this.#records.has(route) ? undefined : this.#view(ramp)
   }
 
-  async #serial<T> (fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn, fn)
-    this.#queue = run.catch(() => {})
-    return await run
+  async #timed<T> (what: Promise<T>): Promise<T> {
+    return await withTimeout(what, this.#deps.timeoutMs ?? 5_000)
   }
 
   async #tickOne (ramp: RampRoute): Promise<void> {
@@ -156,21 +212,28 @@ export class RampDriver {
     const target = this.#deps.target
     const previous = this.#plans.get(route)
     this.#plans.set(route, ramp)
+    // A write not yet confirmed: retry it when due; nothing else moves meanwhile.
+    const pending = this.#writes.get(route)
+    if (pending !== undefined) {
+      if (!pending.busy && this.#now() >= pending.nextAt) this.#startWrite(ramp, pending.percent)
+      return
+    }
     let record = this.#records.get(route)
-    const current = await target.read(flag)
+    let current: number | string
+    try {
+      current = await this.#timed(target.read(flag))
+    } catch (err) {
+      this.#note(route, `could not read the rollout of ${flag} from ${target.where}: ${(err as Error).message}`)
+      return
+    }
     if (typeof current === 'string') {
       this.#note(route, current)
       return
     }
+    // An action while the read was out decides; this pass does not.
+    if (this.#records.get(route) !== record || this.#writes.has(route)) return
     if (record === undefined || record.flag !== flag) {
-      // A new ramp never takes users back: it starts at the highest step the rollout already reached.
-      let fresh = initialRecord(plan, flag, this.#now())
-      if (current > percentOf(plan, fresh)) fresh = { ...fitToPlan(plan, fresh, current), state: 'running', reason: `took over at ${current} % (the rollout already reached)` }
-      this.#records.set(route, fresh)
-      this.#applied.set(route, current)
-      this.#deps.logger.info({ route, flag, ramp: { percent: percentOf(plan, fresh), state: fresh.state } }, `ramp on route ${route}: ${fresh.reason}`)
-      this.#deps.transition?.(route, fresh.state === 'running' ? 'step_up' : fresh.state as Transition, fresh)
-      await this.#write(ramp, fresh)
+      this.#takeUp(ramp, current)
       return
     }
     if (previous !== undefined && JSON.stringify(previous.plan.steps) !== JSON.stringify(plan.steps)) {
@@ -180,7 +243,7 @@ export class RampDriver {
     if (!this.#applied.has(route)) {
       // First pass after a start: Unleash keeps the rollout; the file's is held in memory only.
       if (!target.persistent && record.owned) {
-        await this.#write(ramp, record)
+        this.#startWrite(ramp, percentOf(plan, record))
         return
       }
       if (record.owned && current !== percentOf(plan, record)) {
@@ -194,10 +257,13 @@ export class RampDriver {
       return
     }
     if (record.owned && this.#applied.get(route) !== percentOf(plan, record)) {
-      await this.#write(ramp, record)
+      this.#startWrite(ramp, percentOf(plan, record))
       return
     }
-    if (record.state !== 'running') return
+    if (record.state !== 'running') {
+      this.#noEvidence.delete(route)
+      return
+    }
     const written = this.#settling.get(route)
     if (written !== undefined) {
       // The window starts one pass (and settleMs) after the step: answers still in
@@ -208,10 +274,57 @@ export class RampDriver {
       this.#records.set(route, { ...record, since: this.#now() })
       return
     }
-    const figures = await this.#deps.figures.read(ramp.sides, record.since)
-    const j = judge(plan, figures, this.#now() - record.since)
+    await this.#judge(ramp, record)
+  }
+
+  async #judge (ramp: RampRoute, record: RampRecord): Promise<void> {
+    const { route, plan } = ramp
+    let j: Judgement
+    try {
+      const figures = await this.#timed(this.#deps.figures.read(ramp.sides, record.since))
+      j = judge(plan, figures, this.#now() - record.since)
+    } catch (err) {
+      const why = (err as Error).message
+      j = { verdict: 'wait', reason: `waiting: no usable evidence (${why})`, gates: [], figures: EMPTY, elapsedMs: this.#now() - record.since, noEvidence: why }
+    }
+    // A person acted while the figures were out: their decision stands.
+    if (this.#records.get(route) !== record) return
     this.#judgements.set(route, j)
-    await this.#apply(ramp, onJudgement(plan, record, j, this.#now()))
+    if (j.noEvidence === undefined) this.#noEvidence.delete(route)
+    else if (!this.#noEvidence.has(route)) {
+      this.#noEvidence.set(route, this.#now())
+      this.#deps.logger.warn({ route, why: j.noEvidence }, `ramp on route ${route} has no usable evidence: ${j.noEvidence}; it waits`)
+    }
+    this.#apply(ramp, onJudgement(plan, record, j, this.#now()))
+  }
+
+  /** A ramp this driver has no record of yet: its saved state, or a new one that never takes users back. */
+  #takeUp (ramp: RampRoute, current: number): void {
+    const { route, flag, plan } = ramp
+    const saved = this.#saved.get(route)
+    let fresh: RampRecord
+    if (saved !== undefined && saved.flag === flag) {
+      fresh = restore(plan, saved, this.#now())
+      this.#records.set(route, fresh)
+      if (fresh.reason !== saved.reason) this.#deps.logger.warn({ route, flag, saved: { percent: saved.percent, state: saved.state } }, `ramp on route ${route}: ${fresh.reason}`)
+      // The flags file's rollout is held in memory only: written again now. Unleash keeps what was written.
+      if (!this.#deps.target.persistent) {
+        if (fresh.owned) this.#startWrite(ramp, percentOf(plan, fresh))
+        return
+      }
+      this.#applied.set(route, saved.percent)
+      // Changed while the driver was down: the person's value stands.
+      if (fresh.owned && current !== saved.percent) this.#takeBack(ramp, fresh, current)
+      else this.#applied.set(route, current)
+      return
+    }
+    fresh = initialRecord(plan, flag, this.#now())
+    if (current > percentOf(plan, fresh)) fresh = { ...fitToPlan(plan, fresh, current), state: 'running', reason: `took over at ${current} % (the rollout already reached)` }
+    this.#records.set(route, fresh)
+    this.#applied.set(route, current)
+    this.#deps.logger.info({ route, flag, ramp: { percent: percentOf(plan, fresh), state: fresh.state } }, `ramp on route ${route}: ${fresh.reason}`)
+    this.#deps.transition?.(route, fresh.state === 'running' ? 'step_up' : fresh.state as Transition, fresh, undefined, percentOf(plan, fresh))
+    if (percentOf(plan, fresh) !== current) this.#startWrite(ramp, percentOf(plan, fresh))
   }
 
   /** The rollout was changed outside the ramp: the person's value stands, the ramp pauses. */
@@ -223,32 +336,50 @@ export class RampDriver {
     this.#applied.set(ramp.route, current)
     this.#deps.target.release(ramp.flag)
     this.#deps.logger.warn({ route: ramp.route, flag: ramp.flag, rollout: { expected, current } }, `ramp on route ${ramp.route} ${reason}`)
-    if (next.state !== record.state) this.#deps.transition?.(ramp.route, 'paused', next)
+    if (next.state !== record.state) this.#deps.transition?.(ramp.route, 'paused', next, { state: record.state, percent: expected }, current)
   }
 
-  async #apply (ramp: RampRoute, outcome: Outcome): Promise<void> {
+  /** Records an outcome at once; a rollout to write goes out in the background. */
+  #apply (ramp: RampRoute, outcome: Outcome): void {
     const before = this.#records.get(ramp.route)
     this.#records.set(ramp.route, outcome.record)
     if (outcome.transition === undefined) return
+    const from = before === undefined ? undefined : { state: before.state, percent: this.#applied.get(ramp.route) ?? percentOf(ramp.plan, before) }
+    const percent = percentOf(ramp.plan, outcome.record)
     const level = outcome.transition === 'step_back' || outcome.transition === 'aborted' ? 'warn' : 'info'
-    this.#deps.logger[level]({ route: ramp.route, flag: ramp.flag, ramp: { from: before === undefined ? undefined : percentOf(ramp.plan, before), percent: percentOf(ramp.plan, outcome.record), state: outcome.record.state, transition: outcome.transition } }, `ramp on route ${ramp.route}: ${outcome.record.reason}`)
-    this.#deps.transition?.(ramp.route, outcome.transition, outcome.record)
+    this.#deps.logger[level]({ route: ramp.route, flag: ramp.flag, ramp: { from: from?.percent, percent, state: outcome.record.state, transition: outcome.transition } }, `ramp on route ${ramp.route}: ${outcome.record.reason}`)
+    this.#deps.transition?.(ramp.route, outcome.transition, outcome.record, from, percent)
     if (outcome.record.step !== before?.step || outcome.transition === 'running') this.#deps.figures.mark(ramp.sides, this.#now())
-    if (outcome.record.owned) await this.#write(ramp, outcome.record)
+    if (outcome.record.owned && (this.#applied.get(ramp.route) !== percent || this.#writes.has(ramp.route))) this.#startWrite(ramp, percent)
   }
 
-  async #write (ramp: RampRoute, record: RampRecord): Promise<void> {
-    const percent = percentOf(ramp.plan, record)
-    try {
-      await this.#deps.target.write(ramp.flag, percent)
-      this.#applied.set(ramp.route, percent)
-      this.#settling.set(ramp.route, this.#now())
-    } catch (err) {
-      // #applied keeps the last value written: the next pass sees the difference and tries again.
-      this.#note(ramp.route, `could not set the rollout of ${ramp.flag} to ${percent} % in ${this.#deps.target.where}: ${(err as Error).message}; retrying`)
-      return
-    }
-    this.#deps.figures.mark(ramp.sides, this.#now())
+  /** Writes a rollout and reads it back; until they agree the write stays pending and is retried with backoff. */
+  #startWrite (ramp: RampRoute, percent: number): void {
+    const { route, flag } = ramp
+    const previous = this.#writes.get(route)
+    const w = new PendingWrite(percent, previous?.percent === percent ? previous.attempts : 0, previous?.percent === percent ? previous.error : undefined)
+    this.#writes.set(route, w)
+    const current = (): boolean => this.#writes.get(route) === w
+    w.run((previous?.done ?? Promise.resolve()).then(async () => {
+      if (!current()) return
+      try {
+        await this.#timed(this.#deps.target.write(flag, percent))
+        const back = await this.#timed(this.#deps.target.read(flag))
+        if (back !== percent) throw new Error(typeof back === 'string' ? back : `written, but it reads back as ${back} %`)
+      } catch (err) {
+        if (!current()) return
+        w.failed((err as Error).message, this.#now() + backoff(w.attempts + 1, this.#deps.random ?? Math.random))
+        this.#deps.logger.error({ route, flag, rollout: { wanted: percent, applied: this.#applied.get(route) }, attempts: w.attempts, error: w.error }, `ramp on route ${route}: could not set the rollout of ${flag} to ${percent} % in ${this.#deps.target.where}: ${w.error}; retrying`)
+        this.#deps.writeFailed?.(route, flag, percent, this.#applied.get(route), w.error as string, w.attempts)
+        return
+      }
+      if (!current()) return
+      this.#writes.delete(route)
+      if (w.attempts > 0) this.#deps.logger.warn({ route, flag, percent, attempts: w.attempts }, `ramp on route ${route}: the rollout of ${flag} is now ${percent} % in ${this.#deps.target.where}`)
+      this.#applied.set(route, percent)
+      this.#settling.set(route, this.#now())
+      this.#deps.figures.mark(ramp.sides, this.#now())
+    }))
   }
 
   #note (route: string, reason: string): void {
@@ -266,12 +397,21 @@ export class RampDriver {
     this.#applied.delete(route)
     this.#judgements.delete(route)
     this.#settling.delete(route)
+    this.#writes.delete(route)
+    this.#noEvidence.delete(route)
+    this.#saved.delete(route)
     if (flag !== undefined) this.#deps.target.release(flag)
   }
 
   #save (): void {
+    const out = new Map(this.#saved)
+    for (const [route, record] of this.#records) {
+      const ramp = this.#plans.get(route)
+      if (ramp !== undefined) out.set(route, toSaved(ramp.plan, record, percentOf(ramp.plan, record)))
+    }
+    this.#saved = out
     try {
-      this.#deps.store.save(this.#records)
+      this.#deps.store.save(out)
     } catch (err) {
       this.#deps.logger.error({ error: (err as Error).message, file: this.#deps.store.file }, 'could not save the ramp state; a restart would resume from the last saved step')
     }
@@ -279,22 +419,38 @@ export class RampDriver {
 
   #view (ramp: RampRoute): RampView {
     const r = this.#records.get(ramp.route) as RampRecord
-    const j = this.#judgements.get(ramp.route)
+    const wanted = percentOf(ramp.plan, r)
+    const applied = this.#applied.get(ramp.route) ?? wanted
+    const w = this.#writes.get(ramp.route)
+    const write: WriteView = w === undefined
+      ? { status: 'applied', percent: applied, error: undefined, attempts: 0, nextRetryAt: undefined }
+      : { status: w.error === undefined ? 'pending' : 'failed', percent: w.percent, error: w.error, attempts: w.attempts, nextRetryAt: w.error === undefined ? undefined : new Date(w.nextAt).toISOString() }
+    const since = this.#noEvidence.get(ramp.route)
+    const stalled = since !== undefined && this.#now() - since >= (this.#deps.stallAfterMs ?? Infinity)
+    const failedReason = `WRITE FAILED: the ramp is ${r.state} at ${wanted} %, but the rollout of ${ramp.flag} in ${this.#deps.target.where} is still ${applied} % (${write.error}); retrying. ${r.reason}`
     return {
       route: ramp.route,
       flag: ramp.flag,
       steps: ramp.plan.steps,
       approve: [...ramp.plan.approve],
-      percent: percentOf(ramp.plan, r),
+      percent: applied,
+      targetPercent: wanted,
       nextPercent: r.state === 'completed' ? undefined : ramp.plan.steps[r.step + 1],
-      state: r.state,
+      state: write.status === 'failed' ? 'write_failed' : r.state,
+      planState: r.state,
       owned: r.owned,
       failures: r.failures,
       maxFailures: ramp.plan.maxFailures,
       stepStartedAt: new Date(r.since).toISOString(),
-      reason: r.reason,
+      reason: write.status === 'failed' ? failedReason : stalled ? `STALLED: ${r.reason}` : r.reason,
       rolloutIn: this.#deps.target.where,
-      lastJudgement: j
+      write,
+      noEvidenceSince: since === undefined ? undefined : new Date(since).toISOString(),
+      stalled,
+      lastJudgement: this.#judgements.get(ramp.route)
     }
   }
 }
+
+const NO_SIDE = { requests: 0, errors: 0, clientErrors: 0, p99: undefined, sources: undefined }
+const EMPTY: WindowFigures = { candidate: NO_SIDE, baseline: NO_SIDE, parity: undefined }

@@ -1,19 +1,23 @@
 /**
  * What a ramp step is judged on: the new backend and the route's baseline over the
- * same window of the same route, and the shadow comparisons of that window. Read
- * from this process's own counters (figures.ts, one proxy) or from Prometheus
+ * same window of the same route, and the shadow comparisons of that window. Only the
+ * backends' own evidence counts (safety/evidence.ts), within the per-client caps.
+ * Read from this process's evidence (LocalFigures, one proxy) or from Prometheus
  * (prometheus-figures.ts, a fleet): the gates do the same arithmetic on either.
  */
-import type { Metrics } from '../observe/metrics.js'
 import type { ShadowTraffic } from '../safety/shadow.js'
-import { totalsSince, p99Of, type BackendTotals } from '../observe/request-series.js'
+import { evidenceP99, type EvidenceSeries, type EvidenceTotals, type Sources } from '../safety/evidence-series.js'
 
 export interface SideFigures {
   readonly requests: number
-  /** 5xx answers, including the proxy's own 502/503/504 for that backend. */
+  /** 5xx answers of the backend, and failures to reach it. */
   readonly errors: number
-  /** Seconds; undefined without requests. */
+  /** 4xx answers of the backend. */
+  readonly clientErrors: number
+  /** Seconds to response headers; undefined without latency samples. */
   readonly p99: number | undefined
+  /** Distinct users and addresses the evidence came from; undefined where they cannot be known (a fleet's sums). */
+  readonly sources: Sources | undefined
 }
 
 export interface WindowFigures {
@@ -33,33 +37,37 @@ export interface WindowSides {
 export interface FigureSource {
   /** A new window starts now for the route (a step entered, resumed or stepped back). */
   mark (sides: WindowSides, at: number): void
-  /** The figures from the window's start (`since`, epoch ms) until now. */
+  /** The figures from the window's start (`since`, epoch ms) until now; throws when there are none to be had. */
   read (sides: WindowSides, since: number): Promise<WindowFigures>
 }
 
 interface Mark {
-  readonly candidate: BackendTotals
-  readonly baseline: BackendTotals
+  readonly candidate: EvidenceTotals
+  readonly baseline: EvidenceTotals
   readonly match: number
   readonly mismatch: number
 }
 
-/** Differences of this process's counters since the window's mark. */
+function since (now: EvidenceTotals, then: EvidenceTotals): EvidenceTotals {
+  return { requests: now.requests - then.requests, errors: now.errors - then.errors, clientErrors: now.clientErrors - then.clientErrors, buckets: now.buckets.map((n, i) => n - (then.buckets[i] ?? 0)) }
+}
+
+/** Differences of this process's evidence since the window's mark. */
 export class LocalFigures implements FigureSource {
-  readonly #metrics: Metrics
+  readonly #evidence: EvidenceSeries
   readonly #shadow: () => ShadowTraffic
   readonly #marks = new Map<string, Mark>()
 
-  constructor (metrics: Metrics, shadow: () => ShadowTraffic) {
-    this.#metrics = metrics
+  constructor (evidence: EvidenceSeries, shadow: () => ShadowTraffic) {
+    this.#evidence = evidence
     this.#shadow = shadow
   }
 
   #now (sides: WindowSides): Mark {
     const parity = this.#shadow().totals().get(sides.route)
     return {
-      candidate: this.#metrics.totals(sides.route, sides.candidate),
-      baseline: this.#metrics.totals(sides.route, sides.baseline),
+      candidate: this.#evidence.totals(sides.route, sides.candidate),
+      baseline: this.#evidence.totals(sides.route, sides.baseline),
       match: parity?.match ?? 0,
       mismatch: parity?.mismatch ?? 0
     }
@@ -67,22 +75,23 @@ export class LocalFigures implements FigureSource {
 
   mark (sides: WindowSides): void {
     this.#marks.set(sides.route, this.#now(sides))
+    this.#evidence.markSources(sides.route)
   }
 
   async read (sides: WindowSides): Promise<WindowFigures> {
     const now = this.#now(sides)
     let start = this.#marks.get(sides.route)
     if (start === undefined) {
-      this.#marks.set(sides.route, now)
+      this.mark(sides)
       start = now
     }
-    const side = (a: BackendTotals, b: BackendTotals): SideFigures => {
-      const d = totalsSince(a, b)
-      return { requests: d.requests, errors: d.errors, p99: p99Of(d) }
+    const side = (a: EvidenceTotals, b: EvidenceTotals, backend: string): SideFigures => {
+      const d = since(a, b)
+      return { requests: d.requests, errors: d.errors, clientErrors: d.clientErrors, p99: evidenceP99(d.buckets), sources: this.#evidence.sources(sides.route, backend) }
     }
     return {
-      candidate: side(now.candidate, start.candidate),
-      baseline: side(now.baseline, start.baseline),
+      candidate: side(now.candidate, start.candidate, sides.candidate),
+      baseline: side(now.baseline, start.baseline, sides.baseline),
       parity: sides.shadowed ? { match: now.match - start.match, mismatch: now.mismatch - start.mismatch } : undefined
     }
   }

@@ -1,15 +1,18 @@
 /**
  * A ramp step judged on its window: the new backend against the route's baseline on
  * the same route in the same window. Pure; docs/ramp-plans.md has the arithmetic.
+ * Figures are checked first (sanity.ts): what cannot be a count, a ratio or a latency
+ * makes the step wait, never pass.
  */
 import type { RampConfig } from '../config/config.js'
-import type { WindowFigures } from './figures.js'
+import type { SideFigures, WindowFigures } from './figures.js'
+import { unusable } from './sanity.js'
 
 export interface GateResult {
-  readonly gate: 'errors' | 'latency' | 'parity'
-  /** undefined: not judged yet (too few requests or comparisons). */
+  readonly gate: 'errors' | 'client_errors' | 'latency' | 'parity'
+  /** undefined: not judged yet (too little evidence). */
   readonly pass: boolean | undefined
-  /** Errors: the new backend's 5xx ratio minus the baseline's. Latency: p99 ratio. Parity: matches over compared. */
+  /** Errors: the new backend's 5xx (or 4xx) ratio minus the baseline's. Latency: p99 ratio. Parity: matches over compared. */
   readonly value: number | undefined
   readonly limit: number
   readonly detail: string
@@ -22,6 +25,8 @@ export interface Judgement {
   readonly gates: readonly GateResult[]
   readonly figures: WindowFigures
   readonly elapsedMs: number
+  /** Set when the figures could not be judged at all (a bad or missing answer): how long that lasts is watched. */
+  readonly noEvidence?: string
 }
 
 const pct = (x: number): string => `${(x * 100).toFixed(2)} %`
@@ -32,54 +37,73 @@ export function baselineMinimum (plan: RampConfig): number {
   return Math.max(1, Math.ceil(plan.minRequests / 10))
 }
 
+/** What is missing before this side's evidence may decide anything. */
+function short (plan: RampConfig, name: string, s: SideFigures, minRequests: number): string[] {
+  const out: string[] = []
+  if (s.requests < minRequests) out.push(`${s.requests} of ${minRequests} requests on ${name}`)
+  if (s.sources !== undefined && s.sources.users < plan.minUsers) out.push(`${s.sources.users} of ${plan.minUsers} distinct users on ${name}`)
+  if (s.sources !== undefined && s.sources.addresses < plan.minAddresses) out.push(`${s.sources.addresses} of ${plan.minAddresses} distinct client addresses on ${name}`)
+  return out
+}
+
+function errorGate (plan: RampConfig, c: SideFigures, b: SideFigures): GateResult {
+  const limit = plan.gates.maxErrorRatioIncrease
+  const increase = c.errors / c.requests - b.errors / b.requests
+  const detail = `5xx ${pct(c.errors / c.requests)} on the new backend vs ${pct(b.errors / b.requests)} on the baseline: +${pct(Math.max(0, increase))}, limit +${pct(limit)}`
+  const failing = c.sources === undefined ? undefined : Math.min(c.sources.failingUsers, c.sources.failingAddresses)
+  if (increase > limit && failing !== undefined && failing < plan.minFailingClients) {
+    // A handful of clients failing is not a backend failing: wait for more evidence.
+    return { gate: 'errors', pass: undefined, value: increase, limit, detail: `${detail}, but the 5xx come from ${c.sources?.failingUsers} users and ${c.sources?.failingAddresses} addresses (at least ${plan.minFailingClients} of each needed)` }
+  }
+  return { gate: 'errors', pass: increase <= limit, value: increase, limit, detail }
+}
+
+function clientErrorGate (plan: RampConfig, c: SideFigures, b: SideFigures): GateResult {
+  const limit = plan.gates.maxClientErrorRatioIncrease
+  const increase = c.clientErrors / c.requests - b.clientErrors / b.requests
+  return { gate: 'client_errors', pass: increase <= limit, value: increase, limit, detail: `4xx ${pct(c.clientErrors / c.requests)} on the new backend vs ${pct(b.clientErrors / b.requests)} on the baseline: +${pct(Math.max(0, increase))}, limit +${pct(limit)}` }
+}
+
+function latencyGate (plan: RampConfig, c: SideFigures, b: SideFigures): GateResult {
+  const limit = plan.gates.maxLatencyRatio
+  const ratio = c.p99 === undefined || b.p99 === undefined || b.p99 === 0 ? undefined : c.p99 / b.p99
+  const detail = `p99 ${ms(c.p99)} on the new backend vs ${ms(b.p99)} on the baseline: ${ratio === undefined ? 'no ratio yet' : `${ratio.toFixed(2)}×`}, limit ${limit}×`
+  return { gate: 'latency', pass: ratio === undefined ? undefined : ratio <= limit, value: ratio, limit, detail }
+}
+
+function parityGate (plan: RampConfig, parity: NonNullable<WindowFigures['parity']>): GateResult {
+  const compared = parity.match + parity.mismatch
+  const value = compared === 0 ? undefined : parity.match / compared
+  const judged = compared >= plan.minComparisons
+  return {
+    gate: 'parity',
+    pass: judged ? (value as number) >= plan.gates.minParity : undefined,
+    value,
+    limit: plan.gates.minParity,
+    detail: judged
+      ? `${parity.match} of ${compared} shadow comparisons of the next cohort match (${pct(value as number)}), minimum ${pct(plan.gates.minParity)}`
+      : `${compared} of ${plan.minComparisons} shadow comparisons of the next cohort`
+  }
+}
+
 export function judge (plan: RampConfig, f: WindowFigures, elapsedMs: number): Judgement {
+  const bad = unusable(f)
+  if (bad !== undefined) return { verdict: 'wait', reason: `waiting: no usable evidence (${bad})`, gates: [], figures: f, elapsedMs, noEvidence: bad }
   const { candidate: c, baseline: b } = f
-  const gates: GateResult[] = []
-  const enough = c.requests >= plan.minRequests && b.requests >= baselineMinimum(plan)
-  if (enough) {
-    const increase = c.errors / c.requests - b.errors / b.requests
-    gates.push({
-      gate: 'errors',
-      pass: increase <= plan.gates.maxErrorRatioIncrease,
-      value: increase,
-      limit: plan.gates.maxErrorRatioIncrease,
-      detail: `5xx ${pct(c.errors / c.requests)} on the new backend vs ${pct(b.errors / b.requests)} on the baseline: +${pct(Math.max(0, increase))}, limit +${pct(plan.gates.maxErrorRatioIncrease)}`
-    })
-    // A baseline p99 of 0 (no finite bucket) cannot be divided by: the gate passes on it.
-    const ratio = c.p99 === undefined || b.p99 === undefined || b.p99 === 0 ? undefined : c.p99 / b.p99
-    gates.push({
-      gate: 'latency',
-      pass: ratio === undefined || ratio <= plan.gates.maxLatencyRatio,
-      value: ratio,
-      limit: plan.gates.maxLatencyRatio,
-      detail: `p99 ${ms(c.p99)} on the new backend vs ${ms(b.p99)} on the baseline: ${ratio === undefined ? 'no ratio' : `${ratio.toFixed(2)}×`}, limit ${plan.gates.maxLatencyRatio}×`
-    })
-  } else {
-    gates.push({ gate: 'errors', pass: undefined, value: undefined, limit: plan.gates.maxErrorRatioIncrease, detail: 'not judged yet' })
-    gates.push({ gate: 'latency', pass: undefined, value: undefined, limit: plan.gates.maxLatencyRatio, detail: 'not judged yet' })
-  }
-  if (f.parity !== undefined) {
-    const compared = f.parity.match + f.parity.mismatch
-    const parity = compared === 0 ? undefined : f.parity.match / compared
-    const judged = compared >= plan.minComparisons
-    gates.push({
-      gate: 'parity',
-      pass: judged ? (parity as number) >= plan.gates.minParity : undefined,
-      value: parity,
-      limit: plan.gates.minParity,
-      detail: judged
-        ? `${f.parity.match} of ${compared} shadow comparisons of the next cohort match (${pct(parity as number)}), minimum ${pct(plan.gates.minParity)}`
-        : `${compared} of ${plan.minComparisons} shadow comparisons of the next cohort`
-    })
-  }
+  const missing = [...short(plan, 'the new backend', c, plan.minRequests), ...short(plan, 'the baseline', b, baselineMinimum(plan))]
+  const gates: GateResult[] = missing.length === 0
+    ? [errorGate(plan, c, b), clientErrorGate(plan, c, b), latencyGate(plan, c, b)]
+    : [
+        { gate: 'errors', pass: undefined, value: undefined, limit: plan.gates.maxErrorRatioIncrease, detail: 'not judged yet' },
+        { gate: 'client_errors', pass: undefined, value: undefined, limit: plan.gates.maxClientErrorRatioIncrease, detail: 'not judged yet' },
+        { gate: 'latency', pass: undefined, value: undefined, limit: plan.gates.maxLatencyRatio, detail: 'not judged yet' }
+      ]
+  if (f.parity !== undefined) gates.push(parityGate(plan, f.parity))
   const failed = gates.filter((g) => g.pass === false)
   if (failed.length > 0) return { verdict: 'fail', reason: `gate failed: ${failed.map((g) => `${g.gate} (${g.detail})`).join('; ')}`, gates, figures: f, elapsedMs }
-  const waits: string[] = []
-  if (c.requests < plan.minRequests) waits.push(`${c.requests} of ${plan.minRequests} requests on the new backend`)
-  if (b.requests < baselineMinimum(plan)) waits.push(`${b.requests} of ${baselineMinimum(plan)} requests on the baseline`)
+  const waits = [...missing]
   if (elapsedMs < plan.hold) waits.push(`held ${Math.floor(elapsedMs / 1000)} s of ${Math.round(plan.hold / 1000)} s`)
-  const parity = gates.find((g) => g.gate === 'parity')
-  if (parity !== undefined && parity.pass === undefined) waits.push(parity.detail)
+  for (const g of gates) if (g.pass === undefined && g.detail !== 'not judged yet') waits.push(g.detail)
   if (waits.length > 0) return { verdict: 'wait', reason: `waiting: ${waits.join('; ')}`, gates, figures: f, elapsedMs }
   return { verdict: 'pass', reason: `gates passed: ${gates.map((g) => g.detail).join('; ')}`, gates, figures: f, elapsedMs }
 }

@@ -15,13 +15,22 @@
  * Clients choose their cohort (a user id header, the proxy's own session cookie), so
  * a few clients could otherwise halt a migration for everybody by making the new
  * backend fail on purpose: a trip on errors needs failures from several client
- * addresses, and no one address counts for more than its share of the window.
+ * addresses, and no one address counts for more than its share of the window; a trip
+ * on latency needs samples from as many addresses, at least LATENCY_MIN_SAMPLES a side
+ * (below that a p99 is just the slowest request), and the regression seen again
+ * LATENCY_CONFIRM_MS later. The samples themselves are the backends' own evidence
+ * within the per-client caps (evidence.ts): time to response headers, never a
+ * client's upload or download.
  */
 import type { GuardConfig } from '../config/config.js'
 
 export type GuardState = 'closed' | 'open' | 'probing'
 
 const BUCKET_MS = 1000
+/** Latency samples a side needs before its p99 is judged. */
+const LATENCY_MIN_SAMPLES = 100
+/** A latency regression must still hold this long after it was first seen. */
+const LATENCY_CONFIRM_MS = 10_000
 
 /**
  * One side of a route: request and error counts in one-second buckets (cheap enough
@@ -48,11 +57,14 @@ class Samples {
     this.#seconds = new Float64Array(capacity)
   }
 
-  add (t: number, error: boolean, seconds: number): void {
-    this.#t[this.#next] = t
-    this.#seconds[this.#next] = seconds
-    this.#next = (this.#next + 1) % this.capacity
-    if (this.#size < this.capacity) this.#size++
+  /** `seconds` undefined: the backend never answered (counted, no latency). */
+  add (t: number, error: boolean, seconds: number | undefined): void {
+    if (seconds !== undefined) {
+      this.#t[this.#next] = t
+      this.#seconds[this.#next] = seconds
+      this.#next = (this.#next + 1) % this.capacity
+      if (this.#size < this.capacity) this.#size++
+    }
     const slot = this.windowMs <= 0 ? 0 : Math.floor(t / BUCKET_MS)
     const i = slot % this.#slots.length
     if (this.#slots[i] !== slot) {
@@ -80,6 +92,7 @@ class Samples {
       errors += this.#errors[i] as number
     }
     let p99 = 0
+    let timed = 0
     if (withLatency) {
       const all = new Float64Array(this.#size)
       let n = 0
@@ -87,12 +100,19 @@ class Samples {
       // A typed array sorts numerically.
       const latencies = all.subarray(0, n).sort()
       if (n > 0) p99 = latencies[Math.min(n - 1, Math.ceil(n * 0.99) - 1)] as number
+      timed = n
     }
-    return { count, errorRatio: count === 0 ? 0 : errors / count, p99 }
+    return { count, errorRatio: count === 0 ? 0 : errors / count, p99, timed }
   }
 }
 
-export interface SideStats { count: number, errorRatio: number, p99: number }
+export interface SideStats {
+  count: number
+  errorRatio: number
+  p99: number
+  /** Latency samples the p99 rests on. */
+  timed: number
+}
 
 /** Remembered failing addresses per route; enough to count minClients, bounded against address floods. */
 const MAX_FAILING_CLIENTS = 4096
@@ -171,6 +191,10 @@ class RouteGuard {
   streak = 0
   lastTrip: Trip | undefined
   readonly failing = new FailingClients()
+  /** Every address the candidate's samples came from in the window. */
+  readonly clients = new FailingClients()
+  /** When a latency regression was first seen and not since cleared. */
+  latencySuspect: number | undefined
   candidate: Samples
   baseline: Samples
   probe: Samples
@@ -218,7 +242,7 @@ export class Guard {
   }
 
   /** One finished request on a guarded route; `client` is its address as routing saw it. */
-  observe (route: string, side: 'candidate' | 'baseline', error: boolean, seconds: number, client: string, now = Date.now()): void {
+  observe (route: string, side: 'candidate' | 'baseline', error: boolean, seconds: number | undefined, client: string, now = Date.now()): void {
     const g = this.#routes.get(route)
     if (g === undefined) return
     if (side === 'baseline') {
@@ -228,6 +252,7 @@ export class Guard {
     if (g.state === 'probing') g.probe.add(now, error, seconds)
     else g.candidate.add(now, error, seconds)
     if (error) g.failing.add(client, now, g.config.window)
+    g.clients.add(client, now, g.config.window)
     // Error ratios are judged on every sample; latencies need a sort, so at most
     // every 200 ms per route.
     const withLatency = now - g.lastCheck >= 200
@@ -269,8 +294,18 @@ export class Guard {
       const failing = g.failing.within(since, Math.max(1, Math.floor(candidate.count * c.maxClientShare)))
       if (failing.clients >= c.minClients && failing.errors / candidate.count > limit) return { cause: 'error_ratio', clients: failing.clients }
     }
-    if (withLatency && baseline.count >= c.minRequests && candidate.p99 > baseline.p99 * c.maxLatencyRatio && candidate.p99 - baseline.p99 > c.minLatencyIncrease / 1000) return { cause: 'latency', clients: undefined }
-    return undefined
+    if (!withLatency) return undefined
+    const slower = candidate.timed >= Math.max(c.minRequests, LATENCY_MIN_SAMPLES) && baseline.timed >= Math.max(c.minRequests, LATENCY_MIN_SAMPLES) &&
+      candidate.p99 > baseline.p99 * c.maxLatencyRatio && candidate.p99 - baseline.p99 > c.minLatencyIncrease / 1000
+    if (!slower) {
+      g.latencySuspect = undefined
+      return undefined
+    }
+    const now = since + c.window
+    g.latencySuspect ??= now
+    if (now - g.latencySuspect < Math.min(LATENCY_CONFIRM_MS, c.window / 3)) return undefined
+    const clients = g.clients.within(since, Number.MAX_SAFE_INTEGER).clients
+    return clients >= c.minClients ? { cause: 'latency', clients } : undefined
   }
 
   #trip (route: string, g: RouteGuard, verdict: { cause: Trip['cause'], clients: number | undefined }, candidate: SideStats, baseline: SideStats, now: number): void {
@@ -280,6 +315,8 @@ export class Guard {
     g.probe.clear()
     g.candidate.clear()
     g.failing.clear()
+    g.clients.clear()
+    g.latencySuspect = undefined
     this.#move(route, g, 'open', `tripped on ${verdict.cause}`, now)
     this.#events.trip(route, g.lastTrip)
   }

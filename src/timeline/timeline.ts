@@ -167,8 +167,13 @@ export class Timeline {
     this.record({ kind: 'drain_started', routes: [], cause: 'shutdown', after: { reason }, summary: `draining on ${reason}` })
   }
 
-  rampTransition (route: string, to: string, percent: number, reason: string): void {
-    this.record({ kind: 'ramp_transition', routes: [route], cause: 'ramp', after: { transition: to, percent }, summary: `ramp on ${route}: ${reason}` })
+  rampTransition (route: string, to: string, before: { state: string, percent: number } | undefined, after: { state: string, percent: number }, reason: string): void {
+    this.record({ kind: 'ramp_transition', routes: [route], cause: 'ramp', ...(before === undefined ? {} : { before }), after: { transition: to, ...after }, summary: `ramp on ${route}: ${reason}` })
+  }
+
+  /** A rollout the ramp could not write: said loudly, since the flag still serves the old value. */
+  rampWriteFailed (route: string, flag: string, percent: number, applied: number | undefined, error: string): void {
+    this.record({ kind: 'ramp_write_failed', routes: [route], flag, cause: 'ramp', before: { percent: applied }, after: { percent }, summary: `ramp on ${route} could not set the rollout of ${flag} to ${percent} %: ${error}; it still serves ${applied ?? 'an unknown'} %, retrying` })
   }
 
   /** Every route's event series exist from the start: a dashboard's increase() then sees each route's first event. */

@@ -4,30 +4,37 @@ import { judge } from '../../src/ramp/gates.js'
 import { quantile } from '../../src/observe/request-series.js'
 import { initialRecord, onAction, onJudgement, percentOf, fitToPlan, type RampRecord } from '../../src/ramp/machine.js'
 import type { RampConfig } from '../../src/config/config.js'
+import type { SideFigures } from '../../src/ramp/figures.js'
+import type { Sources } from '../../src/safety/evidence-series.js'
+import { restore } from '../../src/ramp/restore.js'
+import { planHash, type SavedRamp } from '../../src/ramp/store.js'
 
 const plan = (over: Partial<RampConfig> = {}): RampConfig => ({
   steps: [1, 5, 25, 50, 100],
   hold: 10_000,
   minRequests: 100,
   minComparisons: 20,
-  gates: { maxErrorRatioIncrease: 0.01, maxLatencyRatio: 1.5, minParity: 0.99 },
+  minUsers: 1,
+  minAddresses: 1,
+  minFailingClients: 1,
+  gates: { maxErrorRatioIncrease: 0.01, maxClientErrorRatioIncrease: 0.05, maxLatencyRatio: 1.5, minParity: 0.99 },
   approve: new Set([50]),
   onFail: 'stepBack',
   maxFailures: 3,
   ...over
 })
-const side = (requests: number, errors: number, p99: number | undefined): { requests: number, errors: number, p99: number | undefined } => ({ requests, errors, p99 })
+const side = (requests: number, errors: number, p99: number | undefined): SideFigures => ({ requests, errors, clientErrors: 0, p99, sources: undefined })
 
 t.test('gates: verdicts and reasons', async (t) => {
   const cases: Array<[string, Parameters<typeof judge>[1], number, 'wait' | 'pass' | 'fail', RegExp]> = [
     ['too few on the new backend', { candidate: side(99, 0, 0.01), baseline: side(5000, 0, 0.01), parity: undefined }, 60_000, 'wait', /^waiting: 99 of 100 requests on the new backend$/],
     ['too few on the baseline', { candidate: side(100, 0, 0.01), baseline: side(9, 0, 0.01), parity: undefined }, 60_000, 'wait', /^waiting: 9 of 10 requests on the baseline$/],
     ['hold not over', { candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: undefined }, 9_999, 'wait', /^waiting: held 9 s of 10 s$/],
-    ['all pass', { candidate: side(100, 1, 0.015), baseline: side(100, 0, 0.01), parity: undefined }, 10_000, 'pass', /^gates passed: 5xx 1\.00 % on the new backend vs 0\.00 %.*: \+1\.00 %, limit \+1\.00 %; p99 15\.0 ms .* 10\.0 ms on the baseline: 1\.50×, limit 1\.5×$/],
+    ['all pass', { candidate: side(100, 1, 0.015), baseline: side(100, 0, 0.01), parity: undefined }, 10_000, 'pass', /^gates passed: 5xx 1\.00 % on the new backend vs 0\.00 %.*: \+1\.00 %, limit \+1\.00 %; 4xx 0\.00 % .*; p99 15\.0 ms .* 10\.0 ms on the baseline: 1\.50×, limit 1\.5×$/],
     ['errors just over', { candidate: side(100, 2, 0.01), baseline: side(1000, 9, 0.01), parity: undefined }, 10_000, 'fail', /^gate failed: errors \(5xx 2\.00 % on the new backend vs 0\.90 %/],
     ['errors fail before hold is over', { candidate: side(100, 50, 0.01), baseline: side(100, 0, 0.01), parity: undefined }, 1_000, 'fail', /gate failed: errors/],
     ['latency over', { candidate: side(100, 0, 0.0151), baseline: side(100, 0, 0.01), parity: undefined }, 10_000, 'fail', /^gate failed: latency \(p99 15\.1 ms/],
-    ['no baseline p99: latency passes', { candidate: side(100, 0, 0.5), baseline: side(100, 0, undefined), parity: undefined }, 10_000, 'pass', /no ratio/],
+    ['no baseline p99: latency is not judged, the step waits', { candidate: side(100, 0, 0.5), baseline: side(100, 0, undefined), parity: undefined }, 10_000, 'wait', /no ratio yet/],
     ['parity pending', { candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: { match: 19, mismatch: 0 } }, 10_000, 'wait', /^waiting: 19 of 20 shadow comparisons of the next cohort$/],
     ['parity under', { candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: { match: 98, mismatch: 2 } }, 10_000, 'fail', /^gate failed: parity \(98 of 100 shadow comparisons of the next cohort match \(98\.00 %\), minimum 99\.00 %\)$/],
     ['parity at the minimum', { candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: { match: 99, mismatch: 1 } }, 10_000, 'pass', /99 of 100/]
@@ -151,17 +158,67 @@ t.test('the gates each judgement reports, judged or not', async (t) => {
   const figures = { candidate: side(100, 2, 0.02), baseline: side(10, 0, 0.01), parity: { match: 0, mismatch: 0 } }
   t.strictSame(judge(plan(), figures, 10_000).gates, [
     { gate: 'errors', pass: false, value: 0.02, limit: 0.01, detail: '5xx 2.00 % on the new backend vs 0.00 % on the baseline: +2.00 %, limit +1.00 %' },
+    { gate: 'client_errors', pass: true, value: 0, limit: 0.05, detail: '4xx 0.00 % on the new backend vs 0.00 % on the baseline: +0.00 %, limit +5.00 %' },
     { gate: 'latency', pass: false, value: 2, limit: 1.5, detail: 'p99 20.0 ms on the new backend vs 10.0 ms on the baseline: 2.00×, limit 1.5×' },
     { gate: 'parity', pass: undefined, value: undefined, limit: 0.99, detail: '0 of 20 shadow comparisons of the next cohort' }
   ], 'ten baseline requests are enough for a minRequests of 100')
   t.strictSame(judge(plan(), { ...figures, baseline: side(9, 0, 0.01), parity: undefined }, 10_000).gates, [
     { gate: 'errors', pass: undefined, value: undefined, limit: 0.01, detail: 'not judged yet' },
+    { gate: 'client_errors', pass: undefined, value: undefined, limit: 0.05, detail: 'not judged yet' },
     { gate: 'latency', pass: undefined, value: undefined, limit: 1.5, detail: 'not judged yet' }
   ])
   const noP99 = judge(plan(), { candidate: side(100, 0, undefined), baseline: side(100, 0, 0), parity: undefined }, 10_000)
-  t.match(noP99, { verdict: 'pass', gates: [{ gate: 'errors', value: 0 }, { gate: 'latency', pass: true, value: undefined, detail: 'p99 none on the new backend vs 0.0 ms on the baseline: no ratio, limit 1.5×' }] })
+  t.match(noP99, { verdict: 'wait', gates: [{ gate: 'errors', value: 0 }, { gate: 'client_errors' }, { gate: 'latency', pass: undefined, value: undefined, detail: 'p99 none on the new backend vs 0.0 ms on the baseline: no ratio yet, limit 1.5×' }] }, 'no latency to compare: the step waits instead of passing')
   t.match(judge(plan(), { candidate: side(100, 1, 0.01), baseline: side(100, 2, 0.01), parity: undefined }, 10_000).gates[0], { pass: true, value: -0.01, detail: '5xx 1.00 % on the new backend vs 2.00 % on the baseline: +0.00 %, limit +1.00 %' }, 'fewer errors than the baseline')
   t.equal(judge(plan(), { candidate: side(99, 0, 0.01), baseline: side(5, 0, 0.01), parity: { match: 3, mismatch: 1 } }, 1000).reason,
     'waiting: 99 of 100 requests on the new backend; 5 of 10 requests on the baseline; held 1 s of 10 s; 4 of 20 shadow comparisons of the next cohort')
   t.match(judge(plan(), { candidate: side(100, 0, 0.02), baseline: side(100, 0, 0.01), parity: { match: 50, mismatch: 50 } }, 10_000).reason, /^gate failed: latency \(.*\); parity \(50 of 100 /, 'every failed gate is named')
+})
+
+t.test('figures that cannot be judged make the step wait, never pass', async (t) => {
+  const good = side(1000, 0, 0.02)
+  const cases: Array<[string, SideFigures, SideFigures, RegExp]> = [
+    ['NaN requests', { ...good, requests: NaN }, good, /new backend requests is NaN, not a number/],
+    ['NaN 5xx', { ...good, errors: NaN }, good, /new backend 5xx is NaN/],
+    ['NaN p99', { ...good, p99: NaN }, good, /new backend p99 is NaN, not a latency/],
+    ['+Inf p99', { ...good, p99: Infinity }, good, /new backend p99 is Infinity/],
+    ['p99 past the top bucket', { ...good, p99: 120 }, good, /p99 is 120 s, outside the histogram/],
+    ['negative requests', good, { ...good, requests: -5 }, /baseline requests is -5, a negative count/],
+    ['more 5xx than requests', { ...good, errors: 2000 }, good, /4xx and 5xx \(2000\) exceed its requests \(1000\)/],
+    ['-Inf 4xx', { ...good, clientErrors: -Infinity }, good, /new backend 4xx is -Infinity/]
+  ]
+  for (const [name, candidate, baseline, why] of cases) {
+    const j = judge(plan({ hold: 1000 }), { candidate, baseline, parity: undefined }, 60_000)
+    t.equal(j.verdict, 'wait', name)
+    t.match(j.reason, /^waiting: no usable evidence \(/, `${name}: says there is no evidence`)
+    t.match(j.noEvidence, why, `${name}: says which figure and what it was`)
+  }
+  const parity = judge(plan({ hold: 1000 }), { candidate: good, baseline: good, parity: { match: NaN, mismatch: 0 } }, 60_000)
+  t.match([parity.verdict, parity.noEvidence], ['wait', /matching comparisons is NaN/], 'a NaN parity count waits')
+})
+
+t.test('a verdict needs several users and addresses; a 5xx failure needs several failing', async (t) => {
+  const p = plan({ hold: 1000, minUsers: 10, minAddresses: 3, minFailingClients: 3 })
+  const from = (users: number, addresses: number, failingUsers = 0, failingAddresses = 0): Sources => ({ users, addresses, failingUsers, failingAddresses })
+  const few = judge(p, { candidate: { ...side(1000, 0, 0.01), sources: from(1, 1) }, baseline: { ...side(1000, 0, 0.01), sources: from(50, 9) }, parity: undefined }, 60_000)
+  t.match([few.verdict, few.reason], ['wait', /1 of 10 distinct users on the new backend; 1 of 3 distinct client addresses on the new backend/], 'one client cannot move a step')
+  const oneFailing = judge(p, { candidate: { ...side(1000, 90, 0.01), sources: from(40, 9, 1, 1) }, baseline: { ...side(1000, 0, 0.01), sources: from(50, 9) }, parity: undefined }, 60_000)
+  t.match([oneFailing.verdict, oneFailing.reason], ['wait', /5xx come from 1 users and 1 addresses \(at least 3 of each needed\)/], 'one client\'s failures wait for more evidence')
+  const many = judge(p, { candidate: { ...side(1000, 90, 0.01), sources: from(40, 9, 5, 4) }, baseline: { ...side(1000, 0, 0.01), sources: from(50, 9) }, parity: undefined }, 60_000)
+  t.equal(many.verdict, 'fail', 'failures from many clients fail the gate')
+  const clientErrors = judge(p, { candidate: { ...side(1000, 0, 0.01), clientErrors: 100, sources: from(40, 9) }, baseline: { ...side(1000, 0, 0.01), clientErrors: 10, sources: from(50, 9) }, parity: undefined }, 60_000)
+  t.match([clientErrors.verdict, clientErrors.reason], ['fail', /gate failed: client_errors \(4xx 10\.00 % on the new backend vs 1\.00 %/], '4xx are judged apart from 5xx')
+})
+
+t.test('saved state is a percentage: an edited plan never resumes above it', async (t) => {
+  const saved = (percent: number, over: Partial<SavedRamp> = {}): SavedRamp => ({ flag: 'f', percent, plan: planHash(plan({ steps: [1, 5, 25, 50, 100] })), state: 'running', since: 1, failures: 0, reason: 'r', owned: true, updatedAt: 1, ...over })
+  const same = restore(plan(), saved(25), 9)
+  t.same([same.step, same.state, same.reason], [2, 'running', 'r'], 'the same plan resumes where it was')
+  const edited = plan({ steps: [25, 50, 75, 100] })
+  const at5 = restore(edited, saved(5), 9)
+  t.same([at5.step, at5.state, at5.owned], [-1, 'paused', false], 'no step at or below 5 %: paused, the rollout left alone')
+  t.match(at5.reason, /no step of \[25, 50, 75, 100\] is at or below the saved 5 %/)
+  const at30 = restore(edited, saved(30), 9)
+  t.same([percentOf(edited, at30), at30.state], [25, 'running'], '30 % under an edited plan resumes at 25 %, never 50 %')
+  t.match(at30.reason, /resumed at 25 %, the highest step at or below the saved 30 %/)
 })
