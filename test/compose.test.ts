@@ -123,10 +123,13 @@ t.test('the seed script prepares a real Unleash, and the compose routes follow i
     .replace('http://unleash:4242/api', u.url)
     .replace('listen: { host: 0.0.0.0, port: 8080 }', 'listen: { host: 127.0.0.1 }')
     .replace('admin: { host: 0.0.0.0, port: 8081 }', 'admin: { host: 127.0.0.1 }')
-  const proxy = await startProxy(t, yaml, { env: { UNLEASH_API_TOKEN: CLIENT_TOKEN }, flagsStartWaitMs: 10_000, files: { 'flags.yaml': readFileSync(join(ROOT, 'flags.yaml'), 'utf8') } })
+  // The compose admin port listens on the container network: it needs the token the compose file sets.
+  const adminToken = /STRANGLER_ADMIN_TOKEN: "([^"]+)"/.exec(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'))?.[1]
+  t.ok(adminToken, 'docker-compose.yml sets an admin token for the proxy')
+  const proxy = await startProxy(t, yaml, { adminToken: adminToken as string, env: { UNLEASH_API_TOKEN: CLIENT_TOKEN }, flagsStartWaitMs: 10_000, files: { 'flags.yaml': readFileSync(join(ROOT, 'flags.yaml'), 'utf8') } })
   const acme = await request(`${proxy.url}/api/orders/1`, { headers: { 'x-tenant-id': 'acme', 'x-user-id': 'someone' } })
   t.match(await acme.body.json(), { backend: 'django' }, 'tenant acme is on django')
-  const explain = await (await request(`${proxy.adminUrl}/explain?path=/api/orders/1&header=x-tenant-id:acme`)).body.json()
+  const explain = await (await request(`${proxy.adminUrl}/explain?path=/api/orders/1&header=x-tenant-id:acme`, { headers: { authorization: `Bearer ${adminToken as string}` } })).body.json()
   t.match(explain, { reason: 'flag_on', flag: { source: 'unleash', origin: 'live' } })
 })
 

@@ -53,6 +53,7 @@ flags:
 cohort: { userId: { header: x-user-id } }
 # Errors trip it (step 4); a latency blip on a loaded host must not divert users mid-comparison.
 guard: { window: 3s, minRequests: 10, minClients: 1, cooldown: 2s, probeFraction: 1, probeRequests: 5, disableFlag: true, maxLatencyRatio: 1000 }
+evidence: { perAddress: 1000000, perUser: 1000000 }   # the test's load comes from one loopback address
 shutdown: { timeout: 5s }
 routes:
   - { name: orders, match: { path: /api/orders/* }, backend: legacy, flag: { name: ${FLAG}, backend: django } }

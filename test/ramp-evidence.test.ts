@@ -56,7 +56,7 @@ function organic (p: TestProxy, addresses: string[], buckets: number[], path = '
   const loop = (async () => {
     for (let round = 0; running; round++) {
       await Promise.all(buckets.map(async (b, i) => {
-        const res = await request(`${p.url}${path}`, { dispatcher: agents[(round + i) % agents.length], headers: { 'x-user-id': USERS[b - 1] as string } })
+        const res = await request(`${p.url}${path}`, { dispatcher: agents[(round + i) % agents.length] as Agent, headers: { 'x-user-id': USERS[b - 1] as string } })
         await res.body.dump()
       }))
       await sleep(20)

@@ -4,6 +4,8 @@
  * it as a bearer token. Shared by the proxy's admin port and the fleet ramp driver's.
  */
 import { timingSafeEqual, createHash } from 'node:crypto'
+import { lookup } from 'node:dns/promises'
+import { isIP } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config/config.js'
 import { Errors } from '../errors.js'
@@ -50,10 +52,15 @@ export function protectAdmin (app: FastifyInstance, access: AdminAccess): void {
   })
 }
 
-/** True for addresses only this machine can reach. */
-function loopback (host: string): boolean {
+const isLoopbackAddress = (a: string): boolean => a === '::1' || /^127\.\d+\.\d+\.\d+$/.test(a) || /^::ffff:127\./.test(a)
+
+/** True for a host only this machine can reach: a loopback address, or a name that resolves only to them. */
+async function loopback (host: string): Promise<boolean> {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase()
-  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h)
+  if (h === 'localhost' || isLoopbackAddress(h)) return true
+  if (isIP(h) !== 0) return false
+  const addresses = await lookup(h, { all: true }).catch(() => [])
+  return addresses.length > 0 && addresses.every((a) => isLoopbackAddress(a.address))
 }
 
 /**
@@ -61,7 +68,7 @@ function loopback (host: string): boolean {
  * anyone there could pause, skip or abort a migration. `insecure` (--insecure-admin)
  * is for a lab that wants it anyway.
  */
-export function openAdminRefusal (what: string, host: string, token: string | undefined, insecure: boolean): string | undefined {
-  if (loopback(host) || token !== undefined || insecure) return undefined
+export async function openAdminRefusal (what: string, host: string, token: string | undefined, insecure: boolean): Promise<string | undefined> {
+  if (token !== undefined || insecure || await loopback(host)) return undefined
   return `${what} would listen on ${host}, reachable from other machines, with no STRANGLER_ADMIN_TOKEN: anyone there could steer the migration. Set STRANGLER_ADMIN_TOKEN, listen on 127.0.0.1, or pass --insecure-admin for a lab`
 }

@@ -57,7 +57,7 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
   const { logger } = opts
   const source = configSource(opts)
   const config = source.load()
-  const open = openAdminRefusal('the admin port', config.admin.host, opts.adminToken, opts.insecureAdmin === true)
+  const open = await openAdminRefusal('the admin port', config.admin.host, opts.adminToken, opts.insecureAdmin === true)
   if (open !== undefined) throw new ProxyError(Errors.USAGE, open)
   // For /routes and /explain; the workers hold their own copies for traffic.
   const runtime = new Runtime(config, { logger, env: opts.env ?? {}, watchFlags: true })

@@ -81,7 +81,7 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   const { logger } = opts
   const source = configSource(opts)
   const config = source.load()
-  const open = opts.admin === false ? undefined : openAdminRefusal('the admin port', config.admin.host, opts.adminToken, opts.insecureAdmin === true)
+  const open = opts.admin === false ? undefined : await openAdminRefusal('the admin port', config.admin.host, opts.adminToken, opts.insecureAdmin === true)
   if (open !== undefined) throw new ProxyError(Errors.USAGE, open)
   const relay = eventRelay()
   const runtime = new Runtime(config, { logger, env: opts.env ?? {}, watchFlags: opts.watch ?? true, events: relay })

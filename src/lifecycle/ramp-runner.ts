@@ -59,7 +59,7 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
   const { logger } = opts
   const source = configSource({ configFile: opts.configFile })
   let config = source.load()
-  const why = refusal(config, opts) ?? openAdminRefusal('ramp run', opts.host, opts.adminToken, opts.insecureAdmin === true)
+  const why = refusal(config, opts) ?? await openAdminRefusal('ramp run', opts.host, opts.adminToken, opts.insecureAdmin === true)
   if (why !== undefined) throw new Error(why)
   const unleash = config.flags?.unleash as NonNullable<NonNullable<Config['flags']>['unleash']>
   const registry = new Registry()

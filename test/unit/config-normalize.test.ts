@@ -72,7 +72,8 @@ cohort:
   jwt: { header: x-token, cookie: tok, secretEnv: JWT_SECRET, issuer: shop, audience: web, requireExp: false }
   sessionCookie: { name: s, maxAge: 1h, secure: true, sameSite: strict }
 override: { header: x-ovr, cookie: ovr }
-ramps: { driver: fleet, prometheus: "http://prom:9090", interval: 2s }
+ramps: { driver: fleet, prometheus: "http://prom:9090", interval: 2s, timeout: 1500ms, stallAfter: 5m }
+evidence: { period: 30s, perAddress: 100, perUser: 40 }
 retirement: { after: 1d, legacyQuietFor: 2h, minParity: 0.99, maxErrorRatioIncrease: 0.01, maxLatencyRatio: 1.1 }
 inventory: { maxTemplates: 10 }
 timeline: { impactDelay: 1m, maxFileSize: 1mb, parityThreshold: 0.9 }
@@ -88,7 +89,7 @@ routes:
     failover: false
     flag: { name: orders-on-django, backend: django }
     guard: { minRequests: 30, disableFlag: true, maxClientShare: 0.5, maxErrorRatioIncrease: 0.1, maxLatencyRatio: 3, minLatencyIncrease: 80ms, probeFraction: 0.3, probeRequests: 6, minClients: 2 }
-    ramp: { steps: [5, 50, 100], hold: 10s, minRequests: 10, minComparisons: 5, gates: { maxErrorRatioIncrease: 0.02, maxLatencyRatio: 2, minParity: 0.9 }, approve: [100], onFail: abort, maxFailures: 2 }
+    ramp: { steps: [5, 50, 100], hold: 10s, minRequests: 10, minComparisons: 5, minUsers: 4, minAddresses: 2, minFailingClients: 2, gates: { maxErrorRatioIncrease: 0.02, maxClientErrorRatioIncrease: 0.1, maxLatencyRatio: 2, minParity: 0.9 }, approve: [100], onFail: abort, maxFailures: 2 }
     shadow: { backend: django, sampleRate: 0.5, methods: [get, post], maxBodySize: 64kb, maxConcurrent: 4, timeout: 2s, learnNoise: true, recordValues: true, compare: { headers: [Content-Type, ETag], ignore: [$.id], unorderedArrays: [$.items], text: whitespace } }
   - name: checkout
     match: { path: /checkout/* }
@@ -117,7 +118,7 @@ ${DEFAULT_ROUTE}`, FILE)
       {
         name: 'orders',
         index: 0,
-        line: 36,
+        line: 37,
         match: { path: '/api/orders/*', methods: ['GET', 'POST'], host: 'shop.example', headers: { 'x-beta': '1' } },
         backend: 'legacy',
         rewrite: { stripPrefix: '/api' },
@@ -128,12 +129,12 @@ ${DEFAULT_ROUTE}`, FILE)
         // The route's guard keys over the top-level guard's over the defaults.
         guard: { window: 20_000, minRequests: 30, maxErrorRatioIncrease: 0.1, maxLatencyRatio: 3, minLatencyIncrease: 80, cooldown: 9000, probeFraction: 0.3, probeRequests: 6, minClients: 2, maxClientShare: 0.5, disableFlag: true },
         flag: { name: 'orders-on-django', backend: 'django', variants: undefined },
-        ramp: { steps: [5, 50, 100], hold: 10_000, minRequests: 10, minComparisons: 5, gates: { maxErrorRatioIncrease: 0.02, maxLatencyRatio: 2, minParity: 0.9 }, approve: [100], onFail: 'abort', maxFailures: 2 }
+        ramp: { steps: [5, 50, 100], hold: 10_000, minRequests: 10, minComparisons: 5, minUsers: 4, minAddresses: 2, minFailingClients: 2, gates: { maxErrorRatioIncrease: 0.02, maxClientErrorRatioIncrease: 0.1, maxLatencyRatio: 2, minParity: 0.9 }, approve: [100], onFail: 'abort', maxFailures: 2 }
       },
-      { name: 'checkout', index: 1, line: 47, match: { path: '/checkout/*' }, backend: 'legacy', maxBodySize: 1_000_000, websocket: true, failover: true, shadow: undefined, guard: undefined, flag: { name: 'checkout-variants', backend: undefined, variants: { blue: 'django', red: 'legacy' } }, ramp: undefined },
+      { name: 'checkout', index: 1, line: 48, match: { path: '/checkout/*' }, backend: 'legacy', maxBodySize: 1_000_000, websocket: true, failover: true, shadow: undefined, guard: undefined, flag: { name: 'checkout-variants', backend: undefined, variants: { blue: 'django', red: 'legacy' } }, ramp: undefined },
       // Only the top-level guard: its keys, the rest defaults.
-      { name: 'search', index: 2, line: 52, match: { path: '/search' }, backend: 'legacy', maxBodySize: 1_000_000, websocket: true, failover: true, shadow: undefined, guard: { window: 20_000, minRequests: 7, maxErrorRatioIncrease: 0.05, maxLatencyRatio: 2, minLatencyIncrease: 50, cooldown: 9000, probeFraction: 0.1, probeRequests: 20, minClients: 5, maxClientShare: 0.2, disableFlag: false }, flag: { name: 'search-on-django', backend: 'django', variants: undefined }, ramp: undefined },
-      { name: 'default', index: 3, line: 56, match: { path: '/*' }, backend: 'legacy', maxBodySize: 1_000_000, websocket: true, failover: true, shadow: undefined, guard: undefined, flag: undefined, ramp: undefined }
+      { name: 'search', index: 2, line: 53, match: { path: '/search' }, backend: 'legacy', maxBodySize: 1_000_000, websocket: true, failover: true, shadow: undefined, guard: { window: 20_000, minRequests: 7, maxErrorRatioIncrease: 0.05, maxLatencyRatio: 2, minLatencyIncrease: 50, cooldown: 9000, probeFraction: 0.1, probeRequests: 20, minClients: 5, maxClientShare: 0.2, disableFlag: false }, flag: { name: 'search-on-django', backend: 'django', variants: undefined }, ramp: undefined },
+      { name: 'default', index: 3, line: 57, match: { path: '/*' }, backend: 'legacy', maxBodySize: 1_000_000, websocket: true, failover: true, shadow: undefined, guard: undefined, flag: undefined, ramp: undefined }
     ],
     flags: { file: '/srv/spx/flags.yaml', unleash: { url: 'http://unleash:4242/api', appName: 'shop', environment: 'production', projectName: 'migration', refreshInterval: 2000, timeout: 3000, backupDir: '/srv/spx/state' } },
     cohort: {
@@ -144,7 +145,8 @@ ${DEFAULT_ROUTE}`, FILE)
       sessionCookie: { name: 's', maxAge: 3_600_000, secure: true, sameSite: 'strict' }
     },
     override: { header: 'x-ovr', cookie: 'ovr' },
-    ramps: { driver: 'fleet', prometheus: 'http://prom:9090', interval: 2000 },
+    ramps: { driver: 'fleet', prometheus: 'http://prom:9090', interval: 2000, timeout: 1500, stallAfter: 300_000 },
+    evidence: { period: 30_000, perAddress: 100, perUser: 40 },
     tracing: { serviceName: 'spx', ratio: 0.5, sampler: 'traceidratio', endpoint: 'http://jaeger:4318' },
     retirement: { after: 86_400_000, legacyQuietFor: 7_200_000, minParity: 0.99, maxErrorRatioIncrease: 0.01, maxLatencyRatio: 1.1 },
     inventory: { maxTemplates: 10 },
@@ -180,7 +182,8 @@ ${DEFAULT_ROUTE}`, FILE)
       sessionCookie: { name: 'spx_sid', maxAge: 365 * 86_400_000, secure: false, sameSite: 'lax' }
     },
     override: { header: 'x-strangler-override', cookie: 'spx_override' },
-    ramps: { driver: 'proxy', prometheus: undefined, interval: 1000 },
+    ramps: { driver: 'proxy', prometheus: undefined, interval: 1000, timeout: 800, stallAfter: 900_000 },
+    evidence: { period: 60_000, perAddress: 60, perUser: 30 },
     tracing: undefined,
     retirement: { after: 7 * 86_400_000, legacyQuietFor: 86_400_000, minParity: 0.999, maxErrorRatioIncrease: 0.005, maxLatencyRatio: 1.2 },
     inventory: { maxTemplates: 500 },
@@ -205,7 +208,7 @@ ${DEFAULT_ROUTE}`, FILE)
       shadow: { backend: 'django', sampleRate: 1, methods: ['GET', 'HEAD'], maxBodySize: 262_144, maxConcurrent: 32, timeout: 5000, learnNoise: false, recordValues: false, compare: { headers: ['content-type'], ignore: [], unordered: [], text: 'exact' } },
       guard: { window: 60_000, minRequests: 20, maxErrorRatioIncrease: 0.05, maxLatencyRatio: 2, minLatencyIncrease: 50, cooldown: 60_000, probeFraction: 0.1, probeRequests: 20, minClients: 5, maxClientShare: 0.2, disableFlag: false },
       flag: { name: 'f', backend: 'django', variants: undefined },
-      ramp: { steps: [10, 100], hold: 1_800_000, minRequests: 500, minComparisons: 50, gates: { maxErrorRatioIncrease: 0.01, maxLatencyRatio: 1.5, minParity: 0.995 }, approve: [], onFail: 'stepBack', maxFailures: 3 }
+      ramp: { steps: [10, 100], hold: 1_800_000, minRequests: 500, minComparisons: 50, minUsers: 10, minAddresses: 3, minFailingClients: 3, gates: { maxErrorRatioIncrease: 0.01, maxClientErrorRatioIncrease: 0.05, maxLatencyRatio: 1.5, minParity: 0.995 }, approve: [], onFail: 'stepBack', maxFailures: 3 }
     },
     { name: 'default', index: 1, line: 10, match: { path: '/*' }, backend: 'legacy', maxBodySize: 10_485_760, websocket: true, failover: true, shadow: undefined, guard: undefined, flag: undefined, ramp: undefined }
   ])
@@ -347,7 +350,7 @@ ${DEFAULT_ROUTE}`, [
     [4, '{ secretEnv', 'cohort.jwt: set either secretEnv or publicKeyFile, not both']
   ]],
   ['ramps: a Prometheus that is no http URL, a fleet driver without Unleash, an interval too short', `${BACKENDS}flags: { file: flags.yaml }
-ramps: { driver: fleet, prometheus: "prom:9090", interval: 99ms }
+ramps: { driver: fleet, prometheus: "prom:9090", interval: 99ms, timeout: 2s }
 routes:
   - { name: a, match: { path: /a/* }, backend: legacy, flag: { name: f, backend: django }, ramp: { steps: [50, 10, 10], approve: [25], hold: 999ms } }
 ${DEFAULT_ROUTE}`, [
@@ -357,7 +360,8 @@ ${DEFAULT_ROUTE}`, [
     [7, '999ms', 'routes[0].ramp.hold: must be at least 1s'],
     [5, '"prom:9090"', 'ramps.prometheus: "prom:9090" is not an http(s) URL'],
     [5, 'fleet', 'ramps.driver: fleet needs flags.unleash: the fleet driver writes each step into Unleash, where every replica reads it'],
-    [5, '99ms', 'ramps.interval: must be at least 100ms']
+    [5, '99ms', 'ramps.interval: must be at least 100ms'],
+    [5, '2s', 'ramps.timeout: must be below ramps.interval (99 ms): a pass must end before the next is due']
   ]],
   ['a fleet driver without Prometheus; a ramp on a variants flag', `${BACKENDS}flags: { unleash: { url: "http://u/api" } }
 ramps: { driver: fleet }
