@@ -14,7 +14,7 @@ import { createLogger } from '../src/observe/log.js'
 import { tempDir, writeConfig, sleep, type T } from './helpers/proxy.js'
 
 const FLAG = 'orders-on-django'
-type Mode = 'ok' | 'nan' | 'hang' | '500' | 'garbage' | '403'
+type Mode = 'ok' | 'nan' | 'hang' | '500' | 'garbage' | '403' | 'reset'
 
 interface Fake { url: string, mode: Mode, rollout: number, puts: number }
 
@@ -36,6 +36,7 @@ async function fakePrometheus (t: T): Promise<Fake> {
     const query = new URL(req.url ?? '/', 'http://x').searchParams.get('query') ?? ''
     const value = (v: string): void => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [0, v] }] } }))
     switch (f.mode) {
+      case 'reset': return void req.socket.destroy()
       case 'hang': return
       case '500': return void res.writeHead(500).end('query engine exploded')
       case 'garbage': return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"success","data":')
@@ -51,6 +52,8 @@ async function fakeUnleash (t: T, rollout: number): Promise<Fake> {
   const f: Fake = { url: '', mode: 'ok', rollout, puts: 0 }
   f.url = await serve(t, (req, body, res) => {
     if (f.mode === 'hang') return
+    if (f.mode === 'reset') return void req.socket.destroy()
+    if (f.mode === '500') return void res.writeHead(500).end('internal error')
     if (req.method === 'PUT') {
       f.puts++
       if (f.mode === '403') return void res.writeHead(403, { 'content-type': 'application/json' }).end('{"message":"no permission"}')
@@ -102,7 +105,7 @@ routes:
   t.equal(r.percent, 20)
   t.match(r.reason, /no usable evidence \(new backend requests is NaN, not a number\)/)
 
-  for (const [mode, why] of [['garbage', /the answer is not JSON/], ['500', /HTTP 500 query engine exploded/], ['hang', /no answer within 250 ms/]] as const) {
+  for (const [mode, why] of [['garbage', /the answer is not JSON/], ['500', /HTTP 500 query engine exploded/], ['reset', /Prometheus query for .*: (other side closed|socket hang up|read ECONNRESET)/], ['hang', /no answer within 250 ms/]] as const) {
     prom.mode = mode
     await sleep(1200)
     r = await rampOf()
@@ -140,4 +143,27 @@ routes:
   while ((r = await rampOf()).state !== 'aborted' && Date.now() < end) await sleep(200)
   t.match(r, { state: 'aborted', percent: 0, write: { status: 'applied' } })
   t.equal(unleash.rollout, 0, 'the rollout in Unleash is what /ramp says')
+
+  // Restarted, then Unleash hangs, fails and drops connections in turn while a person skips.
+  prom.mode = 'ok'
+  t.equal((await act('resume')).status, 200, 'resume restarts at the first step')
+  t.equal(unleash.rollout, 5)
+  for (const mode of ['hang', '500', 'reset'] as const) {
+    unleash.mode = mode
+    const skipped = await act('skip')
+    t.ok(skipped.ms < 1500, `${mode}: skip answered in ${skipped.ms} ms`)
+    t.equal(skipped.status, 502, `${mode}: the skip is not reported as applied`)
+    const now = await rampOf()
+    t.not(now.percent, now.targetPercent, `${mode}: /ramp shows the served ${now.percent} % apart from the wanted ${now.targetPercent} %`)
+    t.equal(now.percent, unleash.rollout, `${mode}: and what it says is served is what Unleash serves`)
+    unleash.mode = 'ok'
+    const until = Date.now() + 15_000
+    let settled = await rampOf()
+    while (settled.write.status !== 'applied' && Date.now() < until) {
+      await sleep(200)
+      settled = await rampOf()
+    }
+    t.equal(settled.percent, unleash.rollout, `${mode}: once Unleash answers, /ramp and Unleash agree (${unleash.rollout} %)`)
+  }
+  t.equal(unleash.rollout, 100, 'three skips from 5 %: 20, 50, 100')
 })

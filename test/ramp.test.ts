@@ -5,7 +5,8 @@
  * and resumes at the same step after a restart. Holds are seconds here.
  */
 import t, { type Test } from 'tap'
-import { dirname } from 'node:path'
+import { dirname, join } from 'node:path'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { request } from 'undici'
 import { startUpstream, type Upstream } from './helpers/backends.js'
 import { startProxy, sleep, type TestProxy } from './helpers/proxy.js'
@@ -174,6 +175,37 @@ t.test('pause, resume, skip and abort from the CLI; a restart resumes at the sam
   r = await runCli(['ramp', 'abort', 'orders', '--admin', second.p.adminUrl])
   t.match(r.stdout, /0 %\s+10 %\s+aborted/)
   t.equal(await backendOf(second.p), 'legacy', 'abort: back on legacy')
+})
+
+t.test('a restart under an edited plan never resumes above the saved percentage; a damaged state file is refused', async (t) => {
+  const first = await setup(t, '{ steps: [10, 30, 60], hold: 1h, minRequests: 1 }')
+  const dir = dirname(first.p.file)
+  t.equal((await runCli(['ramp', 'skip', 'orders', '--admin', first.p.adminUrl])).code, 0)
+  t.equal((await rampOf(first.p)).percent, 30)
+  await first.p.shutdown('restart')
+  // The plan is edited while the proxy is down: 30 % is no step of it.
+  const second = await setup(t, '{ steps: [25, 50, 75, 100], hold: 1h, minRequests: 1 }', undefined, 0, dir)
+  const r = await rampOf(second.p)
+  t.equal(r.percent, 25, 'resumed at 25 %, the highest step at or below the saved 30 %')
+  t.match(r.reason, /the plan changed while the proxy was stopped: resumed at 25 %, the highest step at or below the saved 30 %/)
+  const bucket28 = ((await (await request(`${second.p.url}/api/orders/1`, { headers: { 'x-user-id': USERS[27] as string } })).body.json()) as { backend: string }).backend
+  t.equal(bucket28, 'legacy', 'a user in bucket 28 is not moved by the edit')
+  await second.p.shutdown('restart')
+
+  const stateDir = join(dir, 'state', 'strangler-proxy')
+  const file = join(stateDir, readdirSync(stateDir).find((f) => f.startsWith('ramps-')) as string)
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as { routes: { orders: { percent: number } } }
+  saved.routes.orders.percent = 250
+  writeFileSync(file, JSON.stringify(saved))
+  const third = await setup(t, '{ steps: [25, 50, 75, 100], hold: 1h, minRequests: 1 }', undefined, 0, dir)
+  const res = await request(`${third.p.adminUrl}/ramp`)
+  t.equal(res.statusCode, 200, 'GET /ramp answers')
+  const refused = ((await res.body.json()) as { routes: Ramp[] }).routes[0] as Ramp
+  t.match(refused, { state: 'paused', percent: 0 }, 'the ramp is paused and nothing was applied')
+  t.match(refused.reason, /the saved ramp state was refused \(.*route orders: percent 250 is not in \[0, 100\]\)/)
+  t.ok(third.p.logs.some((l) => l.msg === 'ramp state refused: every ramp stays paused where it is until the file is fixed or removed' && String(l.file) === file), 'a log line names the file')
+  const all = ((await (await request(`${third.p.url}/api/orders/1`, { headers: { 'x-user-id': USERS[0] as string } })).body.json()) as { backend: string }).backend
+  t.equal(all, 'legacy', 'the flags file\'s own 0 % applies: the damaged file never gave a 100 % rollout')
 })
 
 t.test('a rollout edited in flags.yaml under a ramp pauses it instead of writing over it', async (t) => {

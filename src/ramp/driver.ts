@@ -118,6 +118,8 @@ export class RampDriver {
   readonly #writes = new Map<string, PendingWrite>()
   readonly #noEvidence = new Map<string, number>()
   #loaded = false
+  /** Why the saved state was refused: every ramp shows as paused, nothing is written or saved. */
+  #refused: string | undefined
   #pass: Promise<void> | undefined
   #timer: NodeJS.Timeout | undefined
 
@@ -150,9 +152,18 @@ export class RampDriver {
       if (ramps.length === 0) return
       try {
         this.#saved = this.#deps.store.load()
+        if (this.#refused !== undefined) {
+          // Fixed or removed: what was shown while refused gives way to the saved state.
+          this.#records.clear()
+          this.#applied.clear()
+          this.#refused = undefined
+        }
       } catch (err) {
-        // Guessing a step is worse than standing still: the ramps wait until the file is fixed.
-        this.#deps.logger.error({ error: (err as Error).message, file: this.#deps.store.file }, 'ramp state refused: every ramp stays paused where it is until the file is fixed or removed')
+        // Guessing a step is worse than standing still: the ramps wait, visibly, until the file is fixed.
+        const why = (err as Error).message
+        if (this.#refused !== why) this.#deps.logger.error({ error: why, file: this.#deps.store.file }, 'ramp state refused: every ramp stays paused where it is until the file is fixed or removed')
+        this.#refused = why
+        for (const ramp of ramps) await this.#showRefused(ramp, why).catch(() => {})
         return
       }
       this.#loaded = true
@@ -177,6 +188,7 @@ export class RampDriver {
     const deadline = this.#now() + ACTION_WAIT_MS
     const ramp = this.#plans.get(route)
     if (ramp === undefined || !this.#records.has(route)) return { ok: false, status: 404, detail: `route "${route}" has no ramp plan` }
+    if (this.#refused !== undefined) return { ok: false, status: 409, detail: `the saved ramp state was refused (${this.#refused}); fix or remove ${this.#deps.store.file} first` }
     // A write already on its way may land: wait for it (briefly) so the answer says what stands.
     await this.#writes.get(route)?.settled(deadline - this.#now())
     const record = this.#records.get(route) as RampRecord
@@ -296,6 +308,16 @@ export class RampDriver {
       this.#deps.logger.warn({ route, why: j.noEvidence }, `ramp on route ${route} has no usable evidence: ${j.noEvidence}; it waits`)
     }
     this.#apply(ramp, onJudgement(plan, record, j, this.#now()))
+  }
+
+  /** While the state file is refused: the ramp as paused where the flag stands, owning nothing. */
+  async #showRefused (ramp: RampRoute, why: string): Promise<void> {
+    this.#plans.set(ramp.route, ramp)
+    const current = await this.#timed(this.#deps.target.read(ramp.flag))
+    const base = initialRecord(ramp.plan, ramp.flag, this.#now())
+    const at = typeof current === 'number' ? fitToPlan(ramp.plan, base, current) : base
+    this.#records.set(ramp.route, { ...at, state: 'paused', owned: false, reason: `paused: the saved ramp state was refused (${why}); nothing is written until it is fixed or removed` })
+    if (typeof current === 'number') this.#applied.set(ramp.route, current)
   }
 
   /** A ramp this driver has no record of yet: its saved state, or a new one that never takes users back. */
