@@ -240,7 +240,7 @@ t.test('while a ramp holds a step, shadow copies come only from the cohort that 
   t.same(copies.filter((b) => b <= 10 || b > 30), [], 'every copy is from a user in buckets 11–30')
   t.same([...new Set(copies)].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 11), 'and every user of that cohort is copied')
   const parity = r.lastJudgement?.gates.find((g) => g.gate === 'parity')
-  t.equal(parity?.pass, true, 'the parity gate judges those copies')
+  t.equal(parity?.pass, true, `the parity gate judges those copies: ${JSON.stringify(parity)}`)
 })
 
 t.test('a bad ramp plan is refused with file, line and field, every problem at once', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { request } from 'undici'
+import { Agent, request } from 'undici'
 import { startUpstream, startRawUpstream } from './helpers/backends.js'
 import { startProxy, sleep, type TestProxy } from './helpers/proxy.js'
 
@@ -38,7 +38,7 @@ routes:
 `
 }
 
-async function parity (proxy: TestProxy, compared: number): Promise<Record<string, { parity: number, totals: Record<string, number>, noise: string[], samples: Array<{ differences: Array<{ field: string, primary: string, shadow: string }>, path: string, requestId: string }> }>> {
+async function parity (proxy: TestProxy, compared: number): Promise<Record<string, { parity: number, totals: Record<string, number>, noise: Array<{ path: string, learnedAt: string, differences: number }>, warning?: string, samples: Array<{ differences: Array<{ field: string, primary: string, shadow: string }>, path: string, requestId: string }> }>> {
   for (let i = 0; i < 200; i++) {
     const body = (await (await request(`${proxy.adminUrl}/parity`)).body.json()) as { routes: Record<string, { totals: Record<string, number> }> }
     const totals = body.routes.orders?.totals
@@ -78,7 +78,8 @@ t.test('noise learning: fields that differ between two primary calls are not mis
   const proxy = await startProxy(t, yaml(legacy.url, django.url, '{ backend: django, learnNoise: true, compare: { unorderedArrays: ["$.items"] } }'))
   for (let id = 0; id < 100; id++) await (await request(`${proxy.url}/api/orders/${id}`)).body.dump()
   const report = await parity(proxy, 100)
-  t.same(report.orders?.noise, ['$.updatedAt'], 'updatedAt was learned as noise')
+  t.match(report.orders?.noise, [{ path: '$.updatedAt', learnedAt: String, differences: 3 }], 'updatedAt was learned as noise, with when and from how many differences')
+  t.equal(report.orders?.noise.length, 1)
   // Learned once it differed between two primary calls three times: the first two
   // comparisons still count it.
   t.same(report.orders?.totals, { match: 91, mismatch: 9, error: 0, skipped: 0 })
@@ -231,4 +232,73 @@ t.test('/parity keeps no users\' values unless recordValues is set; credential h
       { field: 'routes[0].shadow.compare.headers[2]', message: '"authorization" carries credentials and cannot be compared' }
     ]
   } as unknown as Error)
+})
+
+t.test('learned noise never swallows structure: a leaf inside an unordered array, never the array; bounded; unlearnable', async (t) => {
+  let calls = 0
+  // Every call stamps each item; django's quantities differ from legacy's on every call.
+  const items = (qty: number) => (_req: unknown, res: import('node:http').ServerResponse): void => {
+    calls++
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ id: 1, items: [{ sku: 'a', qty, ts: calls }, { sku: 'b', qty, ts: calls + 0.5 }] }))
+  }
+  const legacy = await startUpstream(t, 'legacy', items(1))
+  const django = await startUpstream(t, 'django', items(2))
+  const proxy = await startProxy(t, yaml(legacy.url, django.url, '{ backend: django, learnNoise: true, compare: { unorderedArrays: ["$.items"] } }'))
+  for (let i = 0; i < 20; i++) await (await request(`${proxy.url}/api/orders/${i}`)).body.dump()
+  const report = await parity(proxy, 20)
+  t.same(report.orders?.noise.map((n) => n.path), ['$.items[*].ts'], 'the varying stamp is learned as the element\'s field, not the array')
+  t.same(report.orders?.totals, { match: 0, mismatch: 20, error: 0, skipped: 0 }, 'qty 1 against qty 2 is a mismatch on every call, before and after learning')
+
+  // Two of three fields vary per call: learning the second would leave most of the answer uncompared.
+  let n = 0
+  const noisy = (_req: unknown, res: import('node:http').ServerResponse): void => {
+    n++
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ a: n, b: -n, c: 'same' }))
+  }
+  const l2 = await startUpstream(t, 'legacy', noisy)
+  const d2 = await startUpstream(t, 'django', noisy)
+  const p2 = await startProxy(t, yaml(l2.url, d2.url, '{ backend: django, learnNoise: true }'))
+  for (let i = 0; i < 12; i++) await (await request(`${p2.url}/api/orders/${i}`)).body.dump()
+  const r2 = await parity(p2, 12)
+  t.equal(r2.orders?.noise.length, 1, 'one of the two varying fields is learned')
+  t.match(r2.orders?.warning, /but learning it would leave 67 % of the answer's fields uncompared \(limit 50 %\): not learned/, 'the other is a warning on /parity, not silence')
+
+  // A person unlearns it: it is compared again.
+  const learned = r2.orders?.noise[0]?.path as string
+  const res = await request(`${p2.adminUrl}/parity/orders/unlearn`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: learned }) })
+  t.equal(res.statusCode, 200)
+  t.same(((await res.body.json()) as { routes: { orders: { noise: unknown[] } } }).routes.orders.noise, [], 'forgotten')
+  const missing = await request(`${p2.adminUrl}/parity/orders/unlearn`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: '$.nope' }) })
+  t.equal(missing.statusCode, 404)
+  t.match(await missing.body.json(), { code: 'SPX_ADMIN_NOT_FOUND' })
+})
+
+t.test('parity counts users and endpoints, not requests; two error pages of one status are the same answer', async (t) => {
+  const page = (backend: string) => (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
+    if ((req.url ?? '').includes('missing')) return void res.writeHead(404, { 'content-type': 'text/html' }).end(`<h1>${backend}: not found</h1>`)
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 1, qty: req.headers['x-user-id'] === 'odd' && backend === 'django' ? 2 : 1 }))
+  }
+  const legacy = await startUpstream(t, 'legacy', page('legacy'))
+  const django = await startUpstream(t, 'django', page('django'))
+  // No flag on this route, so no user id: each client address is one "user".
+  const proxy = await startProxy(t, yaml(legacy.url, django.url, '{ backend: django }'))
+  const from = (address: string): Agent => new Agent({ localAddress: address })
+  const [flooder, odd, someone] = [from('127.0.0.2'), from('127.0.0.3'), from('127.0.0.4')]
+  t.teardown(() => Promise.all([flooder.close(), odd.close(), someone.close()]))
+  // One client floods matching copies of one endpoint; another sees a real difference once.
+  for (let i = 0; i < 200; i++) await (await request(`${proxy.url}/api/orders/${i}`, { dispatcher: flooder })).body.dump()
+  await (await request(`${proxy.url}/api/orders/7`, { dispatcher: odd, headers: { 'x-user-id': 'odd' } })).body.dump()
+  await (await request(`${proxy.url}/api/orders/missing-123`, { dispatcher: someone })).body.dump()
+  const report = await parity(proxy, 202)
+  t.same(report.orders?.totals, { match: 201, mismatch: 1, error: 0, skipped: 0 }, 'per request: the flood hides the one mismatch; the 404 pages match')
+  const metrics = await (await request(`${proxy.adminUrl}/metrics`)).body.text()
+  t.match(metrics, 'strangler_shadow_pairs_total{route="orders",result="match"} 2', 'per (client, endpoint): the flooder is one pair, the 404 one more')
+  t.match(metrics, 'strangler_shadow_pairs_total{route="orders",result="mismatch"} 1', 'and the real mismatch is one of three')
+
+  const strict = await startProxy(t, yaml(legacy.url, django.url, '{ backend: django, compare: { errorBodies: true } }'))
+  await (await request(`${strict.url}/api/orders/missing-123`)).body.dump()
+  const r = await parity(strict, 1)
+  t.same(r.orders?.totals, { match: 0, mismatch: 1, error: 0, skipped: 0 }, 'with compare.errorBodies the two error pages differ')
 })

@@ -32,6 +32,8 @@ export interface AdminSources {
   guard (): Promise<unknown>
   resetGuard (route: string | undefined): Promise<{ reset: string[], routes: unknown }>
   parity (): Promise<unknown>
+  /** Forgets a learned noise pattern of a route; the routes (or workers) that had it. */
+  unlearn (route: string, path: string): Promise<boolean>
 }
 
 export function localSources (runtime: Runtime, metrics: Metrics): AdminSources {
@@ -41,7 +43,8 @@ export function localSources (runtime: Runtime, metrics: Metrics): AdminSources 
       : { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() },
     guard: async () => runtime.guard.status(),
     resetGuard: async (route) => ({ reset: runtime.guard.reset(route), routes: runtime.guard.status() }),
-    parity: async () => runtime.shadow.report()
+    parity: async () => runtime.shadow.report(),
+    unlearn: async (route, path) => runtime.shadow.unlearn(route, path)
   }
 }
 
@@ -129,6 +132,16 @@ export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminO
   })
 
   app.get('/parity', async () => ({ routes: await opts.sources.parity() }))
+
+  // Learned noise a person disagrees with: compared again from now on.
+  app.post('/parity/:route/unlearn', async (request, reply) => {
+    const { route } = request.params as { route: string }
+    const path = (request.body as { path?: unknown } | null)?.path
+    if (typeof path !== 'string' || path === '') return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, 'send {"path": "$.field"}: a learned pattern from GET /parity')
+    if (!await opts.sources.unlearn(route, path)) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, `route "${route}" has no learned noise "${path}"`)
+    request.log.info({ route, path }, `parity: learned noise ${path} on route ${route} forgotten by a person; compared again`)
+    return { unlearned: path, routes: await opts.sources.parity() }
+  })
 
   registerRampRoutes(app, () => runtime.snapshot.config.ramps.driver === 'fleet'
     ? { unavailable: 'ramps.driver is fleet: `strangler-proxy ramp run` drives the ramps; ask it (ramp status --admin DRIVER_URL)' }

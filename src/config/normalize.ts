@@ -167,7 +167,8 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
             headers: Object.freeze((r.shadow.compare?.headers ?? DEFAULTS.shadow.compareHeaders).map((h) => h.toLowerCase())),
             ignore: new Set(r.shadow.compare?.ignore ?? []),
             unordered: new Set(r.shadow.compare?.unorderedArrays ?? []),
-            text: r.shadow.compare?.text ?? DEFAULTS.shadow.text
+            text: r.shadow.compare?.text ?? DEFAULTS.shadow.text,
+            errorBodies: r.shadow.compare?.errorBodies ?? false
           })
         }),
       guard: r.flag === undefined || r.guard === false || raw.guard === false ? undefined : guardConfig(raw.guard, r.guard, dur),

@@ -31,7 +31,7 @@ export interface RawRoute {
     timeout?: string
     learnNoise?: boolean
     recordValues?: boolean
-    compare?: { headers?: string[], ignore?: string[], unorderedArrays?: string[], text?: 'exact' | 'whitespace' }
+    compare?: { headers?: string[], ignore?: string[], unorderedArrays?: string[], text?: 'exact' | 'whitespace', errorBodies?: boolean }
   }
   flag?: { name: string, backend?: string, variants?: Record<string, string> }
   ramp?: RawRamp

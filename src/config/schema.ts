@@ -303,6 +303,7 @@ export const configSchema = {
                 additionalProperties: false,
                 properties: {
                   headers: { type: 'array', items: { type: 'string', minLength: 1 } },
+                  errorBodies: { type: 'boolean' },
                   ignore: { type: 'array', items: { type: 'string', pattern: '^\\$' } },
                   unorderedArrays: { type: 'array', items: { type: 'string', pattern: '^\\$' } },
                   text: { enum: ['exact', 'whitespace'] }

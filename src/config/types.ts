@@ -88,6 +88,8 @@ export interface ShadowConfig {
     readonly ignore: ReadonlySet<string>
     readonly unordered: ReadonlySet<string>
     readonly text: 'exact' | 'whitespace'
+    /** Compare the bodies of two error answers of the same status (default: the same status is the same answer). */
+    readonly errorBodies: boolean
   }
 }
 
@@ -144,7 +146,7 @@ export interface RampConfig {
   readonly hold: number
   /** Least requests on the new backend in the step's window before it is judged. */
   readonly minRequests: number
-  /** Least shadow comparisons before parity is judged (routes with shadow:). */
+  /** Least distinct (user, endpoint) pairs compared before parity is judged (routes with shadow:). */
   readonly minComparisons: number
   /** Least distinct users, and client addresses, on each side before any verdict. */
   readonly minUsers: number

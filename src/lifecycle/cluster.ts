@@ -20,7 +20,7 @@ type Message =
   | { type: 'spx:ready', proxy: string }
   | { type: 'spx:reload' }
   | { type: 'spx:shutdown', reason: string }
-  | { type: 'spx:ask', id: number, what: 'guard' | 'parity' | 'reset', route?: string }
+  | { type: 'spx:ask', id: number, what: 'guard' | 'parity' | 'reset' | 'unlearn', route?: string, path?: string }
   | { type: 'spx:answer', id: number, value: unknown }
 
 function isMessage (m: unknown): m is Message {
@@ -39,7 +39,7 @@ export async function runWorker (opts: StartOptions): Promise<Instance> {
     else if (m.type === 'spx:shutdown') void instance.shutdown(m.reason).then(() => process.exit(0))
     else if (m.type === 'spx:ask') {
       const r = instance.runtime
-      const value = m.what === 'guard' ? r.guard.status() : m.what === 'parity' ? r.shadow.report() : r.guard.reset(m.route)
+      const value = m.what === 'guard' ? r.guard.status() : m.what === 'parity' ? r.shadow.report() : m.what === 'unlearn' ? r.shadow.unlearn(m.route ?? '', m.path ?? '') : r.guard.reset(m.route)
       process.send?.({ type: 'spx:answer', id: m.id, value })
     }
   })
@@ -99,7 +99,7 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
   for (let i = 0; i < opts.workers; i++) fork()
 
   const workers = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead())
-  const ask = (what: 'guard' | 'parity' | 'reset', route?: string): Promise<Array<{ pid: number | undefined, value: unknown }>> => {
+  const ask = (what: 'guard' | 'parity' | 'reset' | 'unlearn', route?: string, path?: string): Promise<Array<{ pid: number | undefined, value: unknown }>> => {
     const list = workers()
     if (list.length === 0) return Promise.resolve([])
     const id = ++asks
@@ -107,7 +107,7 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
       const answers: Array<{ pid: number | undefined, value: unknown }> = []
       const timer = setTimeout(() => { pending.delete(id); resolve(answers) }, 2000)
       pending.set(id, { answers, left: list.length, done: () => { clearTimeout(timer); pending.delete(id); resolve(answers) } })
-      for (const w of list) w.send({ type: 'spx:ask', id, what, ...(route === undefined ? {} : { route }) })
+      for (const w of list) w.send({ type: 'spx:ask', id, what, ...(route === undefined ? {} : { route }), ...(path === undefined ? {} : { path }) })
     })
   }
   const perWorker = async (what: 'guard' | 'parity'): Promise<unknown> => ({ workers: (await ask(what)).map((a) => ({ pid: a.pid, routes: a.value })) })
@@ -115,6 +115,7 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
     metrics: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
     guard: () => perWorker('guard'),
     parity: () => perWorker('parity'),
+    unlearn: async (route, path) => (await ask('unlearn', route, path)).some((a) => a.value === true),
     resetGuard: async (route) => {
       const answers = await ask('reset', route)
       return { reset: [...new Set(answers.flatMap((a) => a.value as string[]))], routes: await perWorker('guard') }

@@ -167,6 +167,21 @@ export class Metrics {
         }
       }
     })
+    const routes = (): string[] => [...shadow().totals().keys()]
+    new Counter({
+      name: 'strangler_shadow_pairs_total',
+      help: 'Distinct (user, path template) pairs compared by shadow traffic per route, each user counted for at most 10 endpoints per 10 minutes: what the parity gate judges.',
+      labelNames: ['route', 'result'],
+      registers,
+      collect () {
+        this.reset()
+        for (const route of routes()) {
+          const p = shadow().pairTotals(route)
+          this.inc({ route, result: 'match' }, p.pairs - p.mismatched)
+          this.inc({ route, result: 'mismatch' }, p.mismatched)
+        }
+      }
+    })
     new Gauge({
       name: 'strangler_shadow_parity_ratio', aggregator: 'average',
       help: 'Per route, matching shadow comparisons over compared ones, last 5 minutes.',

@@ -43,7 +43,7 @@ function detailFor (error: ProxyError | { code: string }, backend: string): stri
 }
 
 /** Starts the shadow copy for routes with shadow:, returning the comparison to run when the primary's body is in. */
-function startShadow (runtime: Runtime, snap: Snapshot, route: Route, primary: BackendPool, path: string, raw: IncomingMessage, requestId: string, client: string, body: Buffer | Readable | undefined, rawPath: string, context: Context | undefined, trace: RequestTrace | undefined): ((p: Captured | undefined) => void) | undefined {
+function startShadow (runtime: Runtime, snap: Snapshot, route: Route, primary: BackendPool, path: string, raw: IncomingMessage, requestId: string, client: string, who: string, body: Buffer | Readable | undefined, rawPath: string, context: Context | undefined, trace: RequestTrace | undefined): ((p: Captured | undefined) => void) | undefined {
   const config = route.config.shadow
   if (config === undefined) return undefined
   // While a ramp holds a step, copies come from the cohort that moves next only.
@@ -63,6 +63,7 @@ function startShadow (runtime: Runtime, snap: Snapshot, route: Route, primary: B
     upstreamPath: path,
     headers: (pool) => upstreamHeadersFor(snap, raw, requestId, pool.backend, client),
     body: body === undefined || Buffer.isBuffer(body) ? body : 'streamed',
+    who,
     ...(trace === undefined ? {} : { trace: (url: string) => trace.shadow(other, raw.method as string, url) })
   })
 }
@@ -203,7 +204,7 @@ export function createProxyHandler (runtime: Runtime) {
         state.upstreamStatus = status
         // The copy for parity goes out once the primary has answered, so the user's
         // latency never includes it.
-        const compare = startShadow(runtime, snap, route, bp, target.path, raw, requestId, client, body, target.rawPath, choice.cohort?.context, state.trace)
+        const compare = startShadow(runtime, snap, route, bp, target.path, raw, requestId, client, state.user ?? client, body, target.rawPath, choice.cohort?.context, state.trace)
         if (compare !== undefined) {
           shadow = captureForShadow(compare, status, headers, (route.config.shadow as ShadowConfig).maxBodySize)
           events.data = shadow.data

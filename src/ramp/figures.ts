@@ -23,8 +23,12 @@ export interface SideFigures {
 export interface WindowFigures {
   readonly candidate: SideFigures
   readonly baseline: SideFigures
-  /** Shadow comparisons in the window; undefined when the route does not shadow. */
-  readonly parity: { readonly match: number, readonly mismatch: number } | undefined
+  /**
+   * Shadow parity in the window, in distinct (user, endpoint) pairs; undefined when the
+   * route does not shadow. `mismatchUsers`: how many users the mismatches came from
+   * (undefined where it cannot be known: a fleet's sums).
+   */
+  readonly parity: { readonly match: number, readonly mismatch: number, readonly mismatchUsers?: number } | undefined
 }
 
 export interface WindowSides {
@@ -64,18 +68,19 @@ export class LocalFigures implements FigureSource {
   }
 
   #now (sides: WindowSides): Mark {
-    const parity = this.#shadow().totals().get(sides.route)
+    const pairs = this.#shadow().pairTotals(sides.route)
     return {
       candidate: this.#evidence.totals(sides.route, sides.candidate),
       baseline: this.#evidence.totals(sides.route, sides.baseline),
-      match: parity?.match ?? 0,
-      mismatch: parity?.mismatch ?? 0
+      match: pairs.pairs - pairs.mismatched,
+      mismatch: pairs.mismatched
     }
   }
 
   mark (sides: WindowSides): void {
     this.#marks.set(sides.route, this.#now(sides))
     this.#evidence.markSources(sides.route)
+    this.#shadow().markPairs(sides.route)
   }
 
   async read (sides: WindowSides): Promise<WindowFigures> {
@@ -92,7 +97,7 @@ export class LocalFigures implements FigureSource {
     return {
       candidate: side(now.candidate, start.candidate, sides.candidate),
       baseline: side(now.baseline, start.baseline, sides.baseline),
-      parity: sides.shadowed ? { match: now.match - start.match, mismatch: now.mismatch - start.mismatch } : undefined
+      parity: sides.shadowed ? { match: now.match - start.match, mismatch: now.mismatch - start.mismatch, mismatchUsers: this.#shadow().mismatchUsers(sides.route) } : undefined
     }
   }
 }

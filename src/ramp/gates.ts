@@ -75,14 +75,19 @@ function parityGate (plan: RampConfig, parity: NonNullable<WindowFigures['parity
   const compared = parity.match + parity.mismatch
   const value = compared === 0 ? undefined : parity.match / compared
   const judged = compared >= plan.minComparisons
+  const few = parity.mismatchUsers !== undefined && parity.mismatch > 0 && parity.mismatchUsers < plan.minFailingClients
+  if (judged && value !== undefined && value < plan.gates.minParity && few) {
+    // One user's odd answers are not the new backend's parity: wait for more evidence.
+    return { gate: 'parity', pass: undefined, value, limit: plan.gates.minParity, detail: `${parity.match} of ${compared} compared (user, endpoint) pairs match (${pct(value)}), but the mismatches come from ${parity.mismatchUsers} users (at least ${plan.minFailingClients} needed)` }
+  }
   return {
     gate: 'parity',
     pass: judged ? (value as number) >= plan.gates.minParity : undefined,
     value,
     limit: plan.gates.minParity,
     detail: judged
-      ? `${parity.match} of ${compared} shadow comparisons of the next cohort match (${pct(value as number)}), minimum ${pct(plan.gates.minParity)}`
-      : `${compared} of ${plan.minComparisons} shadow comparisons of the next cohort`
+      ? `${parity.match} of ${compared} compared (user, endpoint) pairs of the next cohort match (${pct(value as number)}), minimum ${pct(plan.gates.minParity)}`
+      : `${compared} of ${plan.minComparisons} (user, endpoint) pairs of the next cohort compared`
   }
 }
 

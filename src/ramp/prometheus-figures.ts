@@ -39,7 +39,7 @@ export class PrometheusFigures implements FigureSource {
       // Without latency samples (none answered) histogram_quantile gives NaN: that is "no p99", not a bad figure.
       return { requests: requests ?? 0, errors: errors ?? 0, clientErrors: clientErrors ?? 0, p99: timed === 0 ? undefined : p99, sources: undefined }
     }
-    const parity = (result: string): string => `sum(increase(strangler_shadow_requests_total{route=${q(sides.route)},result="${result}"}[${range}])) or vector(0)`
+    const parity = (result: string): string => `sum(increase(strangler_shadow_pairs_total{route=${q(sides.route)},result="${result}"}[${range}])) or vector(0)`
     const [candidate, baseline, match, mismatch] = await Promise.all([
       side(sides.candidate),
       side(sides.baseline),

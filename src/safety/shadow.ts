@@ -16,6 +16,8 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { diffJson, pattern, sameText, withinDepth, MAX_DEPTH, type Difference, type PathSet } from './json-diff.js'
 import { classifyUpstreamError } from '../proxy/upstream-errors.js'
 import { collect, type Captured } from './collect.js'
+import { ParityPairs } from './parity-pairs.js'
+import { pathTemplate } from '../routing/path-template.js'
 
 export type ShadowResult = 'match' | 'mismatch' | 'error' | 'skipped'
 
@@ -37,6 +39,8 @@ export interface ShadowRequest {
   readonly body: Buffer | undefined | 'streamed'
   /** The copy's span when tracing is on, started when the copy is sent. */
   readonly trace?: (url: string) => AttemptTrace
+  /** Who asked (user id or returning session, else the client address): parity counts each user once per endpoint. */
+  readonly who: string
 }
 
 export interface MismatchSample {
@@ -52,10 +56,13 @@ export interface MismatchSample {
 interface RouteParity {
   readonly totals: Record<ShadowResult, number>
   readonly samples: MismatchSample[]
-  /** Learned noise: field patterns ignored from now on. */
-  readonly noise: Set<string>
+  /** Learned noise: field patterns ignored from now on, with when and from how many differences. */
+  readonly noise: Map<string, { readonly learnedAt: string, readonly differences: number }>
+  /** Why learning stopped short, when it did (a pattern that would ignore too much of the answer). */
+  warning: string | undefined
   /** Patterns seen to differ between two calls of the same backend, and how often. */
   readonly noiseSeen: Map<string, number>
+  readonly pairs: ParityPairs
 }
 
 const SAMPLES_PER_ROUTE = 50
@@ -68,6 +75,8 @@ const NOISE_MAX = 100
 const NOISE_SEEN_MAX = 1000
 /** A pattern becomes noise only after differing this often between two calls of the same backend. */
 const NOISE_AFTER = 3
+/** Configured and learned ignores may cover at most this share of an answer's fields; past it learning stops with a warning. */
+const MAX_IGNORED_SHARE = 0.5
 
 /** Keys the short value hashes; per process, so a hash cannot be looked up across deployments. */
 const HASH_KEY = randomBytes(32)
@@ -90,6 +99,27 @@ function show (v: unknown, full: boolean): string {
   const size = typeof v === 'string' ? v.length : Array.isArray(v) ? v.length : typeof v === 'object' ? Object.keys(v).length : undefined
   const hash = createHmac('sha256', HASH_KEY).update(json).digest('hex').slice(0, 8)
   return `${type}${size === undefined ? '' : `(${size})`} #${hash}`
+}
+
+const NO_PATHS: ReadonlySet<string> = new Set()
+
+const isLeaf = (v: unknown): boolean => v === null || typeof v !== 'object'
+
+/** The share of a JSON value's leaf fields that `ignore` covers (itself or through an ignored ancestor). */
+function ignoredShare (v: unknown, ignore: PathSet): number {
+  let leaves = 0
+  let ignored = 0
+  const walk = (x: unknown, path: string, skipped: boolean): void => {
+    const here = skipped || ignore.has(pattern(path))
+    if (Array.isArray(x)) x.forEach((e, i) => walk(e, `${path}[${i}]`, here))
+    else if (x !== null && typeof x === 'object') for (const [k, e] of Object.entries(x)) walk(e, /^[A-Za-z_$][\w$]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`, here)
+    else {
+      leaves++
+      if (here) ignored++
+    }
+  }
+  walk(v, '$', false)
+  return leaves === 0 ? 0 : ignored / leaves
 }
 
 function isJson (headers: Captured['headers']): boolean {
@@ -116,7 +146,7 @@ export class ShadowTraffic {
   #parity (route: string): RouteParity {
     let p = this.#routes.get(route)
     if (p === undefined) {
-      p = { totals: { match: 0, mismatch: 0, error: 0, skipped: 0 }, samples: [], noise: new Set(), noiseSeen: new Map() }
+      p = { totals: { match: 0, mismatch: 0, error: 0, skipped: 0 }, samples: [], noise: new Map(), warning: undefined, noiseSeen: new Map(), pairs: new ParityPairs() }
       this.#routes.set(route, p)
     }
     return p
@@ -193,6 +223,8 @@ export class ShadowTraffic {
     const parity = this.#parity(req.route)
     const differences: Difference[] = []
     if (primary.status !== shadow.status) differences.push({ path: 'status', primary: primary.status, shadow: shadow.status })
+    // Two error pages of the same status are the same answer, unless the route says otherwise.
+    else if (primary.status >= 400 && !c.compare.errorBodies) return this.#record(req, primary, shadow, differences)
     for (const h of c.compare.headers) {
       const a = String(primary.headers[h] ?? '')
       const b = String(shadow.headers[h] ?? '')
@@ -214,7 +246,7 @@ export class ShadowTraffic {
         return this.#record(req, primary, shadow, differences)
       }
       const ignore: PathSet = { has: (p) => c.compare.ignore.has(p) || parity.noise.has(p) }
-      if (again?.body !== undefined && isJson(again.headers)) this.#learn(parity, a, again.body, ignore, c.compare.unordered)
+      if (again?.body !== undefined && isJson(again.headers)) this.#learn(req.route, parity, a, again.body, ignore)
       differences.push(...diffJson(a, b, { ignore, unordered: c.compare.unordered }))
     } else if (!sameText(primary.body.toString('utf8'), shadow.body.toString('utf8'), c.compare.text)) {
       differences.push({ path: 'body', primary: `${primary.body.length} bytes`, shadow: `${shadow.body.length} bytes` })
@@ -226,9 +258,13 @@ export class ShadowTraffic {
    * Diffy's trick: what differs between two calls of the same backend is noise. A
    * pattern is learned only once it has differed NOISE_AFTER times, within bounds, so
    * answers whose keys vary per request cannot grow the set (or the cost of each
-   * comparison) without limit.
+   * comparison) without limit. Only leaf fields are learned, never an object or an
+   * array: the two calls are compared with every array in order, so a value that
+   * varies inside an unordered array is learned as the element's field
+   * ("$.items[*].ts"), never as the array. And learning stops, with a warning on
+   * /parity, before configured and learned ignores cover more than half of the answer.
    */
-  #learn (parity: RouteParity, first: unknown, againBody: Buffer, ignore: PathSet, unordered: ReadonlySet<string>): void {
+  #learn (route: string, parity: RouteParity, first: unknown, againBody: Buffer, ignore: PathSet): void {
     let again: unknown
     try {
       again = JSON.parse(againBody.toString('utf8'))
@@ -236,21 +272,38 @@ export class ShadowTraffic {
       return
     }
     if (!withinDepth(again)) return
-    for (const d of diffJson(first, again, { ignore, unordered })) {
+    for (const d of diffJson(first, again, { ignore, unordered: NO_PATHS })) {
       if (parity.noise.size >= NOISE_MAX) return
       const p = pattern(d.path)
-      if (p.length > PATH_CHARS) continue
+      if (p.length > PATH_CHARS || !isLeaf(d.primary) || !isLeaf(d.shadow) || /\.length$/.test(p)) continue
       const seen = (parity.noiseSeen.get(p) ?? 0) + 1
-      if (seen >= NOISE_AFTER) {
-        parity.noise.add(p)
-        parity.noiseSeen.delete(p)
-      } else if (parity.noiseSeen.has(p) || parity.noiseSeen.size < NOISE_SEEN_MAX) {
-        parity.noiseSeen.set(p, seen)
+      if (seen < NOISE_AFTER) {
+        if (parity.noiseSeen.has(p) || parity.noiseSeen.size < NOISE_SEEN_MAX) parity.noiseSeen.set(p, seen)
+        continue
       }
+      const share = ignoredShare(first, { has: (x) => x === p || ignore.has(x) })
+      if (share > MAX_IGNORED_SHARE) {
+        const warning = `${p} differs between two calls of the same backend, but learning it would leave ${Math.round(share * 100)} % of the answer's fields uncompared (limit ${MAX_IGNORED_SHARE * 100} %): not learned; compare.ignore it by hand if it is noise`
+        if (parity.warning !== warning) this.#log.warn({ route, field: p, share }, warning)
+        parity.warning = warning
+        continue
+      }
+      parity.noise.set(p, { learnedAt: new Date().toISOString(), differences: seen })
+      parity.noiseSeen.delete(p)
     }
   }
 
+  /** Forgets a learned pattern: it is compared again (and learned again only if it keeps differing). */
+  unlearn (route: string, path: string): boolean {
+    const p = this.#routes.get(route)
+    if (p === undefined || !p.noise.delete(path)) return false
+    p.noiseSeen.delete(path)
+    p.warning = undefined
+    return true
+  }
+
   #record (req: ShadowRequest, primary: Captured, shadow: Captured, differences: Difference[]): void {
+    this.#parity(req.route).pairs.record(req.who, pathTemplate(req.path), differences.length > 0, Date.now())
     if (differences.length === 0) {
       this.count(req.route, 'match')
       return
@@ -282,11 +335,27 @@ export class ShadowTraffic {
         parity: shares.get(route) ?? null,
         windowSeconds: this.window.windowMs / 1000,
         totals: p.totals,
-        noise: [...p.noise].sort(),
+        noise: [...p.noise].map(([path, n]) => ({ path, ...n })).sort((a, b) => a.path.localeCompare(b.path)),
+        ...(p.warning === undefined ? {} : { warning: p.warning }),
         samples: p.samples
       }
     }
     return out
+  }
+
+  /** Distinct (user, endpoint) pairs compared and mismatched so far, per route. */
+  pairTotals (route: string): { pairs: number, mismatched: number } {
+    const p = this.#routes.get(route)?.pairs
+    return { pairs: p?.pairs ?? 0, mismatched: p?.mismatched ?? 0 }
+  }
+
+  /** Users whose pairs mismatched since markPairs (a ramp window's start, which also starts the pairs afresh). */
+  mismatchUsers (route: string): number {
+    return this.#routes.get(route)?.pairs.mismatchUsers.size ?? 0
+  }
+
+  markPairs (route: string): void {
+    this.#routes.get(route)?.pairs.restart()
   }
 
   totals (): ReadonlyMap<string, Readonly<Record<ShadowResult, number>>> {

@@ -125,7 +125,7 @@ ${DEFAULT_ROUTE}`, FILE)
         maxBodySize: 2_000_000,
         websocket: false,
         failover: false,
-        shadow: { backend: 'django', sampleRate: 0.5, methods: ['GET', 'POST'], maxBodySize: 64_000, maxConcurrent: 4, timeout: 2000, learnNoise: true, recordValues: true, compare: { headers: ['content-type', 'etag'], ignore: ['$.id'], unordered: ['$.items'], text: 'whitespace' } },
+        shadow: { backend: 'django', sampleRate: 0.5, methods: ['GET', 'POST'], maxBodySize: 64_000, maxConcurrent: 4, timeout: 2000, learnNoise: true, recordValues: true, compare: { headers: ['content-type', 'etag'], ignore: ['$.id'], unordered: ['$.items'], text: 'whitespace', errorBodies: false } },
         // The route's guard keys over the top-level guard's over the defaults.
         guard: { window: 20_000, minRequests: 30, maxErrorRatioIncrease: 0.1, maxLatencyRatio: 3, minLatencyIncrease: 80, cooldown: 9000, probeFraction: 0.3, probeRequests: 6, minClients: 2, maxClientShare: 0.5, disableFlag: true },
         flag: { name: 'orders-on-django', backend: 'django', variants: undefined },
@@ -205,7 +205,7 @@ ${DEFAULT_ROUTE}`, FILE)
       maxBodySize: 10_485_760,
       websocket: true,
       failover: true,
-      shadow: { backend: 'django', sampleRate: 1, methods: ['GET', 'HEAD'], maxBodySize: 262_144, maxConcurrent: 32, timeout: 5000, learnNoise: false, recordValues: false, compare: { headers: ['content-type'], ignore: [], unordered: [], text: 'exact' } },
+      shadow: { backend: 'django', sampleRate: 1, methods: ['GET', 'HEAD'], maxBodySize: 262_144, maxConcurrent: 32, timeout: 5000, learnNoise: false, recordValues: false, compare: { headers: ['content-type'], ignore: [], unordered: [], text: 'exact', errorBodies: false } },
       guard: { window: 60_000, minRequests: 20, maxErrorRatioIncrease: 0.05, maxLatencyRatio: 2, minLatencyIncrease: 50, cooldown: 60_000, probeFraction: 0.1, probeRequests: 20, minClients: 5, maxClientShare: 0.2, disableFlag: false },
       flag: { name: 'f', backend: 'django', variants: undefined },
       ramp: { steps: [10, 100], hold: 1_800_000, minRequests: 500, minComparisons: 50, minUsers: 10, minAddresses: 3, minFailingClients: 3, gates: { maxErrorRatioIncrease: 0.01, maxClientErrorRatioIncrease: 0.05, maxLatencyRatio: 1.5, minParity: 0.995 }, approve: [], onFail: 'stepBack', maxFailures: 3 }

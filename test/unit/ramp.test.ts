@@ -35,8 +35,8 @@ t.test('gates: verdicts and reasons', async (t) => {
     ['errors fail before hold is over', { candidate: side(100, 50, 0.01), baseline: side(100, 0, 0.01), parity: undefined }, 1_000, 'fail', /gate failed: errors/],
     ['latency over', { candidate: side(100, 0, 0.0151), baseline: side(100, 0, 0.01), parity: undefined }, 10_000, 'fail', /^gate failed: latency \(p99 15\.1 ms/],
     ['no baseline p99: latency is not judged, the step waits', { candidate: side(100, 0, 0.5), baseline: side(100, 0, undefined), parity: undefined }, 10_000, 'wait', /no ratio yet/],
-    ['parity pending', { candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: { match: 19, mismatch: 0 } }, 10_000, 'wait', /^waiting: 19 of 20 shadow comparisons of the next cohort$/],
-    ['parity under', { candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: { match: 98, mismatch: 2 } }, 10_000, 'fail', /^gate failed: parity \(98 of 100 shadow comparisons of the next cohort match \(98\.00 %\), minimum 99\.00 %\)$/],
+    ['parity pending', { candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: { match: 19, mismatch: 0 } }, 10_000, 'wait', /^waiting: 19 of 20 \(user, endpoint\) pairs of the next cohort compared$/],
+    ['parity under', { candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: { match: 98, mismatch: 2 } }, 10_000, 'fail', /^gate failed: parity \(98 of 100 compared \(user, endpoint\) pairs of the next cohort match \(98\.00 %\), minimum 99\.00 %\)$/],
     ['parity at the minimum', { candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: { match: 99, mismatch: 1 } }, 10_000, 'pass', /99 of 100/]
   ]
   for (const [name, figures, elapsed, verdict, reason] of cases) {
@@ -160,7 +160,7 @@ t.test('the gates each judgement reports, judged or not', async (t) => {
     { gate: 'errors', pass: false, value: 0.02, limit: 0.01, detail: '5xx 2.00 % on the new backend vs 0.00 % on the baseline: +2.00 %, limit +1.00 %' },
     { gate: 'client_errors', pass: true, value: 0, limit: 0.05, detail: '4xx 0.00 % on the new backend vs 0.00 % on the baseline: +0.00 %, limit +5.00 %' },
     { gate: 'latency', pass: false, value: 2, limit: 1.5, detail: 'p99 20.0 ms on the new backend vs 10.0 ms on the baseline: 2.00×, limit 1.5×' },
-    { gate: 'parity', pass: undefined, value: undefined, limit: 0.99, detail: '0 of 20 shadow comparisons of the next cohort' }
+    { gate: 'parity', pass: undefined, value: undefined, limit: 0.99, detail: '0 of 20 (user, endpoint) pairs of the next cohort compared' }
   ], 'ten baseline requests are enough for a minRequests of 100')
   t.strictSame(judge(plan(), { ...figures, baseline: side(9, 0, 0.01), parity: undefined }, 10_000).gates, [
     { gate: 'errors', pass: undefined, value: undefined, limit: 0.01, detail: 'not judged yet' },
@@ -171,7 +171,7 @@ t.test('the gates each judgement reports, judged or not', async (t) => {
   t.match(noP99, { verdict: 'wait', gates: [{ gate: 'errors', value: 0 }, { gate: 'client_errors' }, { gate: 'latency', pass: undefined, value: undefined, detail: 'p99 none on the new backend vs 0.0 ms on the baseline: no ratio yet, limit 1.5×' }] }, 'no latency to compare: the step waits instead of passing')
   t.match(judge(plan(), { candidate: side(100, 1, 0.01), baseline: side(100, 2, 0.01), parity: undefined }, 10_000).gates[0], { pass: true, value: -0.01, detail: '5xx 1.00 % on the new backend vs 2.00 % on the baseline: +0.00 %, limit +1.00 %' }, 'fewer errors than the baseline')
   t.equal(judge(plan(), { candidate: side(99, 0, 0.01), baseline: side(5, 0, 0.01), parity: { match: 3, mismatch: 1 } }, 1000).reason,
-    'waiting: 99 of 100 requests on the new backend; 5 of 10 requests on the baseline; held 1 s of 10 s; 4 of 20 shadow comparisons of the next cohort')
+    'waiting: 99 of 100 requests on the new backend; 5 of 10 requests on the baseline; held 1 s of 10 s; 4 of 20 (user, endpoint) pairs of the next cohort compared')
   t.match(judge(plan(), { candidate: side(100, 0, 0.02), baseline: side(100, 0, 0.01), parity: { match: 50, mismatch: 50 } }, 10_000).reason, /^gate failed: latency \(.*\); parity \(50 of 100 /, 'every failed gate is named')
 })
 
