@@ -13,6 +13,7 @@ backends:
   django: { url: "${django}" }
 ${flags}
 cohort: { userId: { header: x-user-id } }
+evidence: { perAddress: 100000, perUser: 100000 }   # most of these requests come from 127.0.0.1
 guard: { window: 30s, minRequests: 10, ${guard.includes('cooldown') ? '' : 'cooldown: 1s, '}${guard.includes('minClients') ? '' : 'minClients: 1, '}probeFraction: 0.5, probeRequests: 6${guard} }
 routes:
   - { name: orders, match: { path: /api/orders/* }, backend: legacy, flag: { name: orders-on-django, backend: django } }
@@ -31,6 +32,23 @@ async function send (proxy: TestProxy, n: number): Promise<Record<string, number
   return by
 }
 
+/**
+ * Sends failing traffic (users u0, u1, …; `headers` per request) until /guard says the
+ * route is open: a trip needs the regression confirmed for a few seconds.
+ */
+async function untilOpen (proxy: TestProxy, headers: (i: number) => Record<string, string> = (i) => ({ 'x-user-id': `u${i}` })): Promise<number> {
+  const end = Date.now() + 20_000
+  let i = 0
+  while (Date.now() < end) {
+    const guard = (await (await request(`${proxy.adminUrl}/guard`)).body.json()) as { routes: Record<string, { state: string }> }
+    if (guard.routes.orders?.state === 'open') return i
+    await (await request(`${proxy.url}/api/orders/${i}`, { headers: headers(i) })).body.dump()
+    i++
+    await sleep(50)
+  }
+  throw new Error('the guard did not trip within 20 s')
+}
+
 t.test('through the proxy: a failing new backend is rolled back, probed and released', async (t) => {
   const legacy = await startUpstream(t, 'legacy', (_req, res) => { res.writeHead(200, { 'x-backend': 'legacy' }).end() })
   let djangoBroken = true
@@ -39,6 +57,7 @@ t.test('through the proxy: a failing new backend is rolled back, probed and rele
 
   const before = await send(proxy, 10)
   t.same(before, { '500 django': 10 }, 'the flag sends everyone to the broken backend')
+  t.ok(await untilOpen(proxy) >= 0, 'failing for a few seconds trips it')
   const after = await send(proxy, 10)
   t.same(after, { '200 legacy': 10 }, 'tripped: flagged traffic is on the baseline')
   const guard = (await (await request(`${proxy.adminUrl}/guard`)).body.json()) as { routes: Record<string, { state: string, trips: number, lastTrip: { cause: string } }> }
@@ -69,7 +88,7 @@ t.test('POST /guard/reset closes a tripped guard; guard: false turns it off', as
   const django = await startUpstream(t, 'django', (_req, res) => { res.writeHead(503, { 'x-backend': 'django' }).end() })
   const flags = { files: { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [rollout(100)] }]) } }
   const proxy = await startProxy(t, yaml(legacy.url, django.url, ', cooldown: 10m'), flags)
-  await send(proxy, 10)
+  await untilOpen(proxy)
   t.same(await send(proxy, 3), { '200 legacy': 3 })
   const reset = await request(`${proxy.adminUrl}/guard/reset`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"route":"orders"}' })
   t.match(await reset.body.json(), { reset: ['orders'], routes: { orders: { state: 'closed' } } })
@@ -99,6 +118,7 @@ t.test('with disableFlag, a trip switches the flag off in a real Unleash', async
     flagsStartWaitMs: 10_000
   })
   t.same(await send(proxy, 10), { '500 django': 10 })
+  await untilOpen(proxy)
   await sleep(300)
   let feature = await u.admin('GET', '/projects/default/features/orders-on-django') as { environments: Array<{ name: string, enabled: boolean }> }
   t.equal(feature.environments.find((e) => e.name === 'development')?.enabled, true, 'one trip alone leaves the flag on in Unleash')
@@ -139,6 +159,7 @@ t.test('one address with a hundred user ids cannot trip the guard; ten addresses
   t.match((await (await request(`${one.adminUrl}/guard`)).body.json()) as object, { routes: { orders: { state: 'closed', trips: 0 } } })
 
   const ten = await startProxy(t, config, flags)
-  t.same(await from(ten, (i) => `203.0.113.${i % 10}`, 20), { '500 django': 10, '200 legacy': 10 }, 'ten addresses failing trip it at minRequests; then the baseline serves')
+  await untilOpen(ten, (i) => ({ 'x-user-id': `u${i}`, 'x-forwarded-for': `203.0.113.${i % 10}` }))
+  t.same(await from(ten, (i) => `203.0.113.${i % 10}`, 10), { '200 legacy': 10 }, 'ten addresses failing trip it; then the baseline serves')
   t.match((await (await request(`${ten.adminUrl}/guard`)).body.json()) as object, { routes: { orders: { state: 'open', trips: 1, lastTrip: { cause: 'error_ratio', clients: 10, consecutive: 1 } } } })
 })

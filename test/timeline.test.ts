@@ -122,6 +122,7 @@ t.test('a guard trip is guard_tripped; webhooks get one signed POST per event, a
   const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/secret-path`
   const dead = `http://127.0.0.1:${await closedPort()}/hook`
   const p = await startProxy(t, flaggedYaml(legacy.url, django.url, `guard: { window: 5s, minRequests: 10, minClients: 1, cooldown: 1h }
+evidence: { perAddress: 100000 }   # every request comes from 127.0.0.1
 notify:
   - { url: "${hook}", kinds: [guard_tripped, config_applied], secretEnv: HOOK_SECRET }
   - { url: "${dead}", timeout: 1s }`), {
@@ -129,12 +130,15 @@ notify:
     env: { HOOK_SECRET: 'a-webhook-signing-secret' }
   })
   const statuses: number[] = []
-  for (let i = 0; i < 60; i++) {
+  // Spread over about four seconds: a trip waits for the regression to be confirmed.
+  for (let i = 0; i < 150; i++) {
     const res = await request(`${p.url}/api/orders/1`, { headers: { 'x-user-id': `u${i}` } })
     await res.body.dump()
     statuses.push(res.statusCode)
+    await sleep(25)
   }
   const tripped = (await waitFor(p, (e) => e.some((x) => x.kind === 'guard_tripped'), 3000)).filter((e) => e.kind === 'guard_tripped')
+  if (tripped.length === 0) t.comment(JSON.stringify(((await (await request(`${p.adminUrl}/guard`)).body.json()) as object)))
   t.equal(tripped.length, 1)
   t.match(tripped[0], { routes: ['orders'], cause: 'guard', before: { state: 'closed' }, after: { state: 'open' }, summary: /^rollback guard on orders tripped on/ })
   t.ok(statuses.slice(-20).every((s) => s === 200), 'after the trip, traffic is served by the baseline; the dead receiver slowed nothing')

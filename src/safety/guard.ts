@@ -1,44 +1,52 @@
 /**
  * The rollback guard. For each flagged route it compares the new backend with the
- * route's baseline over a sliding window; when the new one's error ratio or p99
- * regresses past the thresholds it "trips": flagged traffic goes to the baseline for
- * a cool-down, then a probe fraction tests recovery before full release.
+ * route's baseline; when the new one is worse, by the tests in guard-rule.ts, it
+ * "trips": flagged traffic goes to the baseline for a cool-down, then a probe fraction
+ * tests recovery before full release.
  *
  *   closed ──trip──▶ open ──cool-down──▶ probing ──healthy probe──▶ closed
  *                     ▲                      │
  *                     └──── unhealthy ───────┘
  *
+ * Evidence accumulates: both sides are judged over the same span, at least `window`
+ * and stretched back (up to MAX_SPAN_MS) until each side has SPAN_TARGET requests, so
+ * a quiet route is judged on minutes of traffic rather than on twenty requests. A
+ * regression must hold for CONFIRM_MS of judgements before the guard acts.
+ *
  * In-memory and per replica; optionally it also switches the flag off in Unleash so
  * every replica and every engineer sees the rollback, once a trip holds (the probe
  * after the cool-down fails too).
  *
- * Clients choose their cohort (a user id header, the proxy's own session cookie), so
- * a few clients could otherwise halt a migration for everybody by making the new
- * backend fail on purpose: a trip on errors needs failures from several client
- * addresses, and no one address counts for more than its share of the window; a trip
- * on latency needs samples from as many addresses, at least LATENCY_MIN_SAMPLES a side
- * (below that a p99 is just the slowest request), and the regression seen again
- * LATENCY_CONFIRM_MS later. The samples themselves are the backends' own evidence
- * within the per-client caps (evidence.ts): time to response headers, never a
- * client's upload or download.
+ * Clients choose their cohort (a user id header, the proxy's own session cookie), so a
+ * few clients could otherwise halt a migration for everybody: any trip needs evidence
+ * from minClients client addresses, and no one address's failures count for more
+ * than its share of the span. The samples themselves are the backends' own evidence
+ * within the per-client caps (evidence.ts): time to response headers, never a client's
+ * upload or download.
  */
 import type { GuardConfig } from '../config/config.js'
+import { errorVerdict, latencyVerdict, quantileOf, type Verdict } from './guard-rule.js'
 
 export type GuardState = 'closed' | 'open' | 'probing'
 
 const BUCKET_MS = 1000
-/** Latency samples a side needs before its p99 is judged. */
-const LATENCY_MIN_SAMPLES = 100
-/** A latency regression must still hold this long after it was first seen. */
-const LATENCY_CONFIRM_MS = 10_000
+/** The longest span evidence is gathered over, for routes too quiet to fill `window`. */
+const MAX_SPAN_MS = 10 * 60_000
+/** Requests a side should have before the span stops stretching back. */
+const SPAN_TARGET = 400
+/** Latency samples each side needs before latency is judged. */
+const LATENCY_MIN_SAMPLES = 50
+/** A regression must still hold this long after it was first seen. */
+const CONFIRM_MS = 5_000
+/** How often a route is judged: a judgement sorts latencies. */
+const JUDGE_EVERY_MS = 200
+const LATENCY_CAPACITY = 4096
 
 /**
- * One side of a route: request and error counts in one-second buckets (cheap enough
- * to judge on every request), plus the last latencies for the p99 (sorted only when
- * the latency is judged).
+ * One side of a route: request and error counts in one-second buckets, plus the last
+ * latencies (sorted only when judged).
  */
 class Samples {
-  /** The last latencies and when they were taken, in a ring: no object per request. */
   readonly #t: Float64Array
   readonly #seconds: Float64Array
   #size = 0
@@ -47,9 +55,9 @@ class Samples {
   readonly #count: Float64Array
   readonly #errors: Float64Array
 
-  /** windowMs 0: one cumulative bucket (the probe phase is judged as a whole). */
-  constructor (private readonly windowMs: number, private readonly capacity = 2048) {
-    const n = windowMs <= 0 ? 1 : Math.ceil(windowMs / BUCKET_MS) + 1
+  /** spanMs 0: one cumulative bucket (the probe phase is judged as a whole). */
+  constructor (private readonly spanMs: number, private readonly capacity = LATENCY_CAPACITY) {
+    const n = spanMs <= 0 ? 1 : Math.ceil(spanMs / BUCKET_MS) + 1
     this.#slots = new Float64Array(n).fill(-1)
     this.#count = new Float64Array(n)
     this.#errors = new Float64Array(n)
@@ -65,7 +73,7 @@ class Samples {
       this.#next = (this.#next + 1) % this.capacity
       if (this.#size < this.capacity) this.#size++
     }
-    const slot = this.windowMs <= 0 ? 0 : Math.floor(t / BUCKET_MS)
+    const slot = this.spanMs <= 0 ? 0 : Math.floor(t / BUCKET_MS)
     const i = slot % this.#slots.length
     if (this.#slots[i] !== slot) {
       this.#slots[i] = slot
@@ -82,27 +90,42 @@ class Samples {
     this.#slots.fill(-1)
   }
 
-  stats (since: number, withLatency = true): SideStats {
-    const oldest = this.windowMs <= 0 ? 0 : Math.floor(since / BUCKET_MS)
-    let count = 0
+  counts (since: number): { n: number, errors: number } {
+    const oldest = this.spanMs <= 0 ? 0 : Math.floor(since / BUCKET_MS)
+    let n = 0
     let errors = 0
     for (let i = 0; i < this.#slots.length; i++) {
       if ((this.#slots[i] as number) < oldest) continue
-      count += this.#count[i] as number
+      n += this.#count[i] as number
       errors += this.#errors[i] as number
     }
-    let p99 = 0
-    let timed = 0
-    if (withLatency) {
-      const all = new Float64Array(this.#size)
-      let n = 0
-      for (let i = 0; i < this.#size; i++) if ((this.#t[i] as number) >= since) all[n++] = this.#seconds[i] as number
-      // A typed array sorts numerically.
-      const latencies = all.subarray(0, n).sort()
-      if (n > 0) p99 = latencies[Math.min(n - 1, Math.ceil(n * 0.99) - 1)] as number
-      timed = n
+    return { n, errors }
+  }
+
+  /** The earliest time from which this side has `target` requests, back to `floor`. */
+  reach (now: number, target: number, floor: number): number {
+    let n = 0
+    for (let s = Math.floor(now / BUCKET_MS); s * BUCKET_MS >= floor; s--) {
+      const i = s % this.#slots.length
+      if (this.#slots[i] === s) n += this.#count[i] as number
+      if (n >= target) return s * BUCKET_MS
     }
-    return { count, errorRatio: count === 0 ? 0 : errors / count, p99, timed }
+    return floor
+  }
+
+  /** Latencies since `since`, ascending. */
+  latencies (since: number): Float64Array {
+    const all = new Float64Array(this.#size)
+    let n = 0
+    for (let i = 0; i < this.#size; i++) if ((this.#t[i] as number) >= since) all[n++] = this.#seconds[i] as number
+    // A typed array sorts numerically.
+    return all.subarray(0, n).sort()
+  }
+
+  stats (since: number): SideStats {
+    const { n, errors } = this.counts(since)
+    const l = this.latencies(since)
+    return { count: n, errorRatio: n === 0 ? 0 : errors / n, p99: quantileOf(l, 0.99), timed: l.length }
   }
 }
 
@@ -114,42 +137,44 @@ export interface SideStats {
   timed: number
 }
 
-/** Remembered failing addresses per route; enough to count minClients, bounded against address floods. */
-const MAX_FAILING_CLIENTS = 4096
+/** Remembered addresses per route; enough to count minClients, bounded against address floods. */
+const MAX_CLIENTS = 4096
 
-/** The candidate's failures by client address within the window. */
-class FailingClients {
-  readonly #byClient = new Map<string, { first: number, last: number, errors: number }>()
+/** Client addresses and their failures within the span. */
+class Clients {
+  readonly #byClient = new Map<string, { last: number, errors: number }>()
 
-  add (client: string, now: number, windowMs: number): void {
+  add (client: string, now: number, error: boolean): void {
     const e = this.#byClient.get(client)
-    if (e !== undefined && e.last >= now - windowMs) {
-      e.errors++
+    if (e !== undefined && e.last >= now - MAX_SPAN_MS) {
+      if (error) e.errors++
       e.last = now
       return
     }
     this.#byClient.delete(client)
-    if (this.#byClient.size >= MAX_FAILING_CLIENTS) {
+    if (this.#byClient.size >= MAX_CLIENTS) {
       // The oldest entry goes (Maps iterate in insertion order).
       const oldest = this.#byClient.keys().next().value
       if (oldest !== undefined) this.#byClient.delete(oldest)
     }
-    this.#byClient.set(client, { first: now, last: now, errors: 1 })
+    this.#byClient.set(client, { last: now, errors: error ? 1 : 0 })
   }
 
-  /** Distinct failing clients since `since`, and their errors with each capped at `cap`. */
-  within (since: number, cap: number): { clients: number, errors: number } {
+  /** Distinct addresses seen and failing since `since`, and their errors with each capped at `cap`. */
+  within (since: number, cap: number): { clients: number, failing: number, errors: number } {
     let clients = 0
+    let failing = 0
     let errors = 0
     for (const [client, e] of this.#byClient) {
       if (e.last < since) {
-        this.#byClient.delete(client)
+        if (e.last < since - MAX_SPAN_MS) this.#byClient.delete(client)
         continue
       }
       clients++
+      if (e.errors > 0) failing++
       errors += Math.min(e.errors, cap)
     }
-    return { clients, errors }
+    return { clients, failing, errors }
   }
 
   clear (): void {
@@ -162,10 +187,25 @@ export interface Trip {
   readonly cause: 'error_ratio' | 'latency'
   readonly candidate: SideStats
   readonly baseline: SideStats
-  /** Client addresses the counted failures came from (error trips). */
+  /** Client addresses the evidence came from (failing ones for error trips). */
   readonly clients: number | undefined
+  /** The test that tripped, as the rule saw it. */
+  readonly rule: string
   /** Trips in a row without the guard closing in between: 2 or more means the trip held through a probe. */
   readonly consecutive: number
+}
+
+/** The last judgement of a closed guard, as /guard and explain show it. */
+export interface Judged {
+  readonly at: string
+  readonly spanSeconds: number
+  readonly requests: { readonly candidate: number, readonly baseline: number }
+  readonly clients: number
+  readonly failingClients: number
+  readonly errors: Verdict | undefined
+  readonly latency: Verdict | undefined
+  /** Since when a regression has held, waiting for the confirmation. */
+  readonly suspectSince: string | undefined
 }
 
 export interface RouteGuardStatus {
@@ -176,6 +216,7 @@ export interface RouteGuardStatus {
   readonly candidate: SideStats
   readonly baseline: SideStats
   readonly probe: { readonly requests: number, readonly errors: number } | undefined
+  readonly judged: Judged | undefined
 }
 
 export interface GuardEvents {
@@ -190,22 +231,19 @@ class RouteGuard {
   /** Trips since the guard last closed. */
   streak = 0
   lastTrip: Trip | undefined
-  readonly failing = new FailingClients()
-  /** Every address the candidate's samples came from in the window. */
-  readonly clients = new FailingClients()
-  /** When a latency regression was first seen and not since cleared. */
-  latencySuspect: number | undefined
-  candidate: Samples
-  baseline: Samples
-  probe: Samples
-  lastCheck = 0
-  constructor (public config: GuardConfig) {
-    this.candidate = new Samples(config.window)
-    this.baseline = new Samples(config.window)
-    // Probe samples are judged whole (since 0), not by window.
-    this.probe = new Samples(0, 4096)
-  }
+  readonly clients = new Clients()
+  readonly candidate = new Samples(MAX_SPAN_MS)
+  readonly baseline = new Samples(MAX_SPAN_MS)
+  // Probe samples are judged whole, not by span.
+  readonly probe = new Samples(0)
+  lastCheck = -Infinity
+  /** When the regression now being confirmed was first seen. */
+  suspect: number | undefined
+  judged: Judged | undefined
+  constructor (public config: GuardConfig) {}
 }
+
+type Finding = { cause: Trip['cause'], clients: number, rule: string }
 
 export class Guard {
   readonly #routes = new Map<string, RouteGuard>()
@@ -251,73 +289,98 @@ export class Guard {
     }
     if (g.state === 'probing') g.probe.add(now, error, seconds)
     else g.candidate.add(now, error, seconds)
-    if (error) g.failing.add(client, now, g.config.window)
-    g.clients.add(client, now, g.config.window)
-    // Error ratios are judged on every sample; latencies need a sort, so at most
-    // every 200 ms per route.
-    const withLatency = now - g.lastCheck >= 200
-    if (withLatency) g.lastCheck = now
-    this.#judge(route, g, now, withLatency)
-  }
-
-  #judge (route: string, g: RouteGuard, now: number, withLatency: boolean): void {
-    const c = g.config
-    const since = now - c.window
-    const baseline = g.baseline.stats(since, withLatency)
-    if (g.state === 'closed') {
-      const candidate = g.candidate.stats(since, withLatency)
-      const verdict = this.#regressed(g, c, candidate, baseline, withLatency, since)
-      if (verdict !== undefined) this.#trip(route, g, verdict, candidate, baseline, now)
+    g.clients.add(client, now, error)
+    if (g.state === 'probing') {
+      this.#judgeProbe(route, g, now)
       return
     }
-    if (g.state !== 'probing') return
-    const probe = g.probe.stats(0, true)
-    const verdict = this.#regressed(g, { ...c, minRequests: Math.max(1, Math.ceil(c.probeRequests / 2)) }, probe, g.baseline.stats(since, true), true, since)
-    if (verdict !== undefined) {
-      this.#trip(route, g, verdict, probe, baseline, now)
+    if (g.state !== 'closed' || now - g.lastCheck < JUDGE_EVERY_MS) return
+    g.lastCheck = now
+    this.#judge(route, g, now)
+  }
+
+  /** The span both sides are judged over: at least the window, stretched back until each has SPAN_TARGET requests. */
+  #span (g: RouteGuard, now: number): number {
+    const latest = now - g.config.window
+    const floor = now - MAX_SPAN_MS
+    return Math.min(latest, Math.max(g.candidate.reach(now, SPAN_TARGET, floor), g.baseline.reach(now, SPAN_TARGET, floor)))
+  }
+
+  #judge (route: string, g: RouteGuard, now: number): void {
+    const finding = this.#regression(g, now)
+    if (finding === undefined) {
+      g.suspect = undefined
+      return
+    }
+    g.suspect ??= now
+    if (now - g.suspect < Math.min(CONFIRM_MS, g.config.window / 6)) return
+    const since = this.#span(g, now)
+    this.#trip(route, g, finding, g.candidate.stats(since), g.baseline.stats(since), now)
+  }
+
+  #regression (g: RouteGuard, now: number): Finding | undefined {
+    const c = g.config
+    const since = this.#span(g, now)
+    const cand = g.candidate.counts(since)
+    const base = g.baseline.counts(since)
+    const who = g.clients.within(since, Math.max(1, Math.floor(cand.n * c.maxClientShare)))
+    let errors: Verdict | undefined
+    let latency: Verdict | undefined
+    let finding: Finding | undefined
+    if (cand.n >= c.minRequests && who.clients >= c.minClients) {
+      // Without baseline traffic the new backend is judged against 0 %.
+      const b = base.n >= c.minRequests ? base : { n: 0, errors: 0 }
+      errors = errorVerdict(cand, b, c.maxErrorRatioIncrease)
+      // One address's failures count for at most its share: judged again on the capped errors.
+      const capped = errorVerdict({ n: cand.n, errors: Math.min(cand.errors, who.errors) }, b, c.maxErrorRatioIncrease)
+      if (errors.regressed && capped.regressed && who.failing >= c.minClients) finding = { cause: 'error_ratio', clients: who.failing, rule: capped.detail }
+      const cl = g.candidate.latencies(since)
+      const bl = g.baseline.latencies(since)
+      if (finding === undefined && cl.length >= Math.max(c.minRequests, LATENCY_MIN_SAMPLES) && bl.length >= Math.max(c.minRequests, LATENCY_MIN_SAMPLES)) {
+        latency = latencyVerdict(cl, bl, c.maxLatencyRatio, c.minLatencyIncrease)
+        if (latency.regressed) finding = { cause: 'latency', clients: who.clients, rule: latency.detail }
+      }
+    }
+    g.judged = {
+      at: new Date(now).toISOString(),
+      spanSeconds: Math.round((now - since) / 1000),
+      requests: { candidate: cand.n, baseline: base.n },
+      clients: who.clients,
+      failingClients: who.failing,
+      errors,
+      latency,
+      suspectSince: finding === undefined || g.suspect === undefined ? undefined : new Date(g.suspect).toISOString()
+    }
+    return finding
+  }
+
+  /** A probe is a short check: judged on errors only, as a whole, once half its requests are in. */
+  #judgeProbe (route: string, g: RouteGuard, now: number): void {
+    const c = g.config
+    const probe = g.probe.stats(0)
+    const since = this.#span(g, now)
+    const base = g.baseline.stats(since)
+    const baseErrors = base.count >= c.minRequests ? base.errorRatio : 0
+    if (probe.count >= Math.max(1, Math.ceil(c.probeRequests / 2)) && probe.errorRatio > baseErrors + c.maxErrorRatioIncrease) {
+      this.#trip(route, g, { cause: 'error_ratio', clients: undefined as unknown as number, rule: `probe: 5xx ${(probe.errorRatio * 100).toFixed(1)} % of ${probe.count} vs ${(baseErrors * 100).toFixed(2)} %` }, probe, base, now)
     } else if (probe.count >= c.probeRequests) {
       g.candidate.clear()
       g.probe.clear()
-      g.failing.clear()
+      g.clients.clear()
       g.streak = 0
       this.#move(route, g, 'closed', `probe healthy over ${probe.count} requests`, now)
     }
   }
 
-  #regressed (g: RouteGuard, c: GuardConfig, candidate: SideStats, baseline: SideStats, withLatency: boolean, since: number): { cause: Trip['cause'], clients: number | undefined } | undefined {
-    if (candidate.count < c.minRequests) return undefined
-    // Without baseline traffic in the window, the candidate is judged against zero errors.
-    const baseErrors = baseline.count >= c.minRequests ? baseline.errorRatio : 0
-    const limit = baseErrors + c.maxErrorRatioIncrease
-    if (candidate.errorRatio > limit) {
-      // Only now, on a suspected regression, are the failing clients looked at.
-      const failing = g.failing.within(since, Math.max(1, Math.floor(candidate.count * c.maxClientShare)))
-      if (failing.clients >= c.minClients && failing.errors / candidate.count > limit) return { cause: 'error_ratio', clients: failing.clients }
-    }
-    if (!withLatency) return undefined
-    const slower = candidate.timed >= Math.max(c.minRequests, LATENCY_MIN_SAMPLES) && baseline.timed >= Math.max(c.minRequests, LATENCY_MIN_SAMPLES) &&
-      candidate.p99 > baseline.p99 * c.maxLatencyRatio && candidate.p99 - baseline.p99 > c.minLatencyIncrease / 1000
-    if (!slower) {
-      g.latencySuspect = undefined
-      return undefined
-    }
-    const now = since + c.window
-    g.latencySuspect ??= now
-    if (now - g.latencySuspect < Math.min(LATENCY_CONFIRM_MS, c.window / 3)) return undefined
-    const clients = g.clients.within(since, Number.MAX_SAFE_INTEGER).clients
-    return clients >= c.minClients ? { cause: 'latency', clients } : undefined
-  }
-
-  #trip (route: string, g: RouteGuard, verdict: { cause: Trip['cause'], clients: number | undefined }, candidate: SideStats, baseline: SideStats, now: number): void {
+  #trip (route: string, g: RouteGuard, finding: Finding, candidate: SideStats, baseline: SideStats, now: number): void {
     g.trips++
     g.streak++
-    g.lastTrip = { at: new Date(now).toISOString(), cause: verdict.cause, candidate, baseline, clients: verdict.clients, consecutive: g.streak }
+    g.lastTrip = { at: new Date(now).toISOString(), cause: finding.cause, candidate, baseline, clients: finding.clients, rule: finding.rule, consecutive: g.streak }
     g.probe.clear()
     g.candidate.clear()
-    g.failing.clear()
     g.clients.clear()
-    g.latencySuspect = undefined
-    this.#move(route, g, 'open', `tripped on ${verdict.cause}`, now)
+    g.suspect = undefined
+    this.#move(route, g, 'open', `tripped on ${finding.cause}`, now)
     this.#events.trip(route, g.lastTrip)
   }
 
@@ -334,8 +397,9 @@ export class Guard {
       const g = this.#routes.get(name) as RouteGuard
       g.candidate.clear()
       g.probe.clear()
-      g.failing.clear()
+      g.clients.clear()
       g.streak = 0
+      g.suspect = undefined
       if (g.state !== 'closed') this.#move(name, g, 'closed', 'reset by an operator', Date.now())
     }
     return names
@@ -353,7 +417,8 @@ export class Guard {
         lastTrip: g.lastTrip,
         candidate: g.candidate.stats(since),
         baseline: g.baseline.stats(since),
-        probe: probe === undefined ? undefined : { requests: probe.count, errors: Math.round(probe.errorRatio * probe.count) }
+        probe: probe === undefined ? undefined : { requests: probe.count, errors: Math.round(probe.errorRatio * probe.count) },
+        judged: g.judged
       }
     }
     return out
