@@ -16,6 +16,8 @@ export interface SideFigures {
   readonly clientErrors: number
   /** Seconds to response headers; undefined without latency samples. */
   readonly p99: number | undefined
+  /** Latency samples per bucket of EVIDENCE_BUCKETS (not cumulative), for the rank test; undefined where unknown. */
+  readonly buckets?: readonly number[]
   /** Distinct users and addresses the evidence came from; undefined where they cannot be known (a fleet's sums). */
   readonly sources: Sources | undefined
 }
@@ -92,7 +94,7 @@ export class LocalFigures implements FigureSource {
     }
     const side = (a: EvidenceTotals, b: EvidenceTotals, backend: string): SideFigures => {
       const d = since(a, b)
-      return { requests: d.requests, errors: d.errors, clientErrors: d.clientErrors, p99: evidenceP99(d.buckets), sources: this.#evidence.sources(sides.route, backend) }
+      return { requests: d.requests, errors: d.errors, clientErrors: d.clientErrors, p99: evidenceP99(d.buckets), buckets: d.buckets, sources: this.#evidence.sources(sides.route, backend) }
     }
     return {
       candidate: side(now.candidate, start.candidate, sides.candidate),

@@ -7,6 +7,14 @@
 import type { RampConfig } from '../config/config.js'
 import type { SideFigures, WindowFigures } from './figures.js'
 import { unusable } from './sanity.js'
+import { proportionZ, rankZFromBuckets } from '../safety/guard-rule.js'
+
+/**
+ * How sure a failed gate must be before it steps a ramp back: a one-sided z of 3
+ * (p ≈ 0.0013 per look). A figure past its limit but not yet that sure makes the step
+ * wait for more evidence; it never passes.
+ */
+export const RAMP_Z = 3
 
 export interface GateResult {
   readonly gate: 'errors' | 'client_errors' | 'latency' | 'parity'
@@ -55,20 +63,31 @@ function errorGate (plan: RampConfig, c: SideFigures, b: SideFigures): GateResul
     // A handful of clients failing is not a backend failing: wait for more evidence.
     return { gate: 'errors', pass: undefined, value: increase, limit, detail: `${detail}, but the 5xx come from ${c.sources?.failingUsers} users and ${c.sources?.failingAddresses} addresses (at least ${plan.minFailingClients} of each needed)` }
   }
-  return { gate: 'errors', pass: increase <= limit, value: increase, limit, detail }
+  return significant('errors', increase, limit, detail, proportionZ({ n: c.requests, errors: c.errors }, { n: b.requests, errors: b.errors }))
+}
+
+/** A gate past its limit fails only when the evidence is significant; until then the step waits. */
+function significant (gate: GateResult['gate'], value: number, limit: number, detail: string, z: number): GateResult {
+  if (value <= limit) return { gate, pass: true, value, limit, detail }
+  if (z >= RAMP_Z) return { gate, pass: false, value, limit, detail: `${detail} (z ${z.toFixed(1)})` }
+  return { gate, pass: undefined, value, limit, detail: `${detail}, not yet significant (z ${z.toFixed(1)} of ${RAMP_Z})` }
 }
 
 function clientErrorGate (plan: RampConfig, c: SideFigures, b: SideFigures): GateResult {
   const limit = plan.gates.maxClientErrorRatioIncrease
   const increase = c.clientErrors / c.requests - b.clientErrors / b.requests
-  return { gate: 'client_errors', pass: increase <= limit, value: increase, limit, detail: `4xx ${pct(c.clientErrors / c.requests)} on the new backend vs ${pct(b.clientErrors / b.requests)} on the baseline: +${pct(Math.max(0, increase))}, limit +${pct(limit)}` }
+  const detail = `4xx ${pct(c.clientErrors / c.requests)} on the new backend vs ${pct(b.clientErrors / b.requests)} on the baseline: +${pct(Math.max(0, increase))}, limit +${pct(limit)}`
+  return significant('client_errors', increase, limit, detail, proportionZ({ n: c.requests, errors: c.clientErrors }, { n: b.requests, errors: b.clientErrors }))
 }
 
 function latencyGate (plan: RampConfig, c: SideFigures, b: SideFigures): GateResult {
   const limit = plan.gates.maxLatencyRatio
   const ratio = c.p99 === undefined || b.p99 === undefined || b.p99 === 0 ? undefined : c.p99 / b.p99
   const detail = `p99 ${ms(c.p99)} on the new backend vs ${ms(b.p99)} on the baseline: ${ratio === undefined ? 'no ratio yet' : `${ratio.toFixed(2)}×`}, limit ${limit}×`
-  return { gate: 'latency', pass: ratio === undefined ? undefined : ratio <= limit, value: ratio, limit, detail }
+  if (ratio === undefined) return { gate: 'latency', pass: undefined, value: ratio, limit, detail }
+  // Where the histograms are known, a slow tail must come with a slower distribution (a rank test), not one pause.
+  const z = c.buckets === undefined || b.buckets === undefined ? Infinity : rankZFromBuckets(c.buckets, b.buckets)
+  return significant('latency', ratio, limit, detail, z)
 }
 
 function parityGate (plan: RampConfig, parity: NonNullable<WindowFigures['parity']>): GateResult {
@@ -79,6 +98,12 @@ function parityGate (plan: RampConfig, parity: NonNullable<WindowFigures['parity
   if (judged && value !== undefined && value < plan.gates.minParity && few) {
     // One user's odd answers are not the new backend's parity: wait for more evidence.
     return { gate: 'parity', pass: undefined, value, limit: plan.gates.minParity, detail: `${parity.match} of ${compared} compared (user, endpoint) pairs match (${pct(value)}), but the mismatches come from ${parity.mismatchUsers} users (at least ${plan.minFailingClients} needed)` }
+  }
+  if (judged && value !== undefined && value < plan.gates.minParity) {
+    // Is the mismatch rate above what minParity allows, or is this a benign rate's bad luck?
+    const allowed = 1 - plan.gates.minParity
+    const z = (parity.mismatch / compared - allowed) / Math.sqrt(Math.max(allowed * (1 - allowed), 1 / compared) / compared)
+    if (z < RAMP_Z) return { gate: 'parity', pass: undefined, value, limit: plan.gates.minParity, detail: `${parity.match} of ${compared} compared (user, endpoint) pairs match (${pct(value)}), minimum ${pct(plan.gates.minParity)}, not yet significant (z ${z.toFixed(1)} of ${RAMP_Z})` }
   }
   return {
     gate: 'parity',

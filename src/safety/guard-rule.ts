@@ -28,17 +28,24 @@ export interface Verdict {
   readonly detail: string
 }
 
+/**
+ * The z of "c's ratio is above b's", a two-proportion test; b with n 0 counts as 0 %.
+ * The Bernoulli variance is floored at 1/n: all errors against no baseline is strong
+ * evidence, not a variance of 0. No difference at all is no evidence either way.
+ */
+export function proportionZ (c: ErrorEvidence, b: ErrorEvidence): number {
+  const diff = (c.n === 0 ? 0 : c.errors / c.n) - (b.n === 0 ? 0 : b.errors / b.n)
+  const pooled = b.n === 0 ? (c.n === 0 ? 0 : c.errors / c.n) : (c.errors + b.errors) / (c.n + b.n)
+  const variance = Math.max(pooled * (1 - pooled), 1 / Math.max(1, c.n + b.n)) * (1 / Math.max(1, c.n) + (b.n === 0 ? 0 : 1 / b.n))
+  return diff === 0 ? 0 : diff / Math.sqrt(variance)
+}
+
 /** Errors of the new backend (c) against the baseline (b); b with n 0 counts as 0 % (nothing to compare with). */
 export function errorVerdict (c: ErrorEvidence, b: ErrorEvidence, maxIncrease: number): Verdict {
   const pc = c.n === 0 ? 0 : c.errors / c.n
   const pb = b.n === 0 ? 0 : b.errors / b.n
   const diff = pc - pb
-  const pooled = b.n === 0 ? pc : (c.errors + b.errors) / (c.n + b.n)
-  // The Bernoulli variance, floored at 1/n: all errors against no baseline is strong
-  // evidence, not a variance of 0. No difference at all is no evidence either way.
-  const n = c.n + b.n
-  const variance = Math.max(pooled * (1 - pooled), 1 / Math.max(1, n)) * (1 / Math.max(1, c.n) + (b.n === 0 ? 0 : 1 / b.n))
-  const z = diff === 0 ? 0 : diff / Math.sqrt(variance)
+  const z = proportionZ(c, b)
   const regressed = z >= Z && diff >= maxIncrease / 2
   return { regressed, z, effect: diff, detail: `5xx ${(pc * 100).toFixed(2)} % vs ${(pb * 100).toFixed(2)} % (z ${z.toFixed(1)}, needs ${Z} and +${(maxIncrease * 50).toFixed(1)} points)` }
 }
@@ -66,6 +73,26 @@ export function rankZ (c: Float64Array, b: Float64Array): number {
   const mean = n1 * n2 / 2
   const sd = Math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12)
   return (u - mean) / sd
+}
+
+/**
+ * Mann–Whitney z from two histograms over the same buckets (per-bucket counts, not
+ * cumulative): a sample is larger than every sample of the buckets below it and ties
+ * half of its own bucket.
+ */
+export function rankZFromBuckets (c: readonly number[], b: readonly number[]): number {
+  let n1 = 0
+  let n2 = 0
+  let u = 0
+  for (let i = 0; i < c.length; i++) {
+    const ci = c[i] ?? 0
+    const bi = b[i] ?? 0
+    u += ci * (n2 + bi / 2)
+    n1 += ci
+    n2 += bi
+  }
+  if (n1 === 0 || n2 === 0) return 0
+  return (u - n1 * n2 / 2) / Math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12)
 }
 
 /** Latency of the new backend (c) against the baseline (b), both ascending seconds. */

@@ -31,12 +31,14 @@ t.test('gates: verdicts and reasons', async (t) => {
     ['too few on the baseline', { candidate: side(100, 0, 0.01), baseline: side(9, 0, 0.01), parity: undefined }, 60_000, 'wait', /^waiting: 9 of 10 requests on the baseline$/],
     ['hold not over', { candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: undefined }, 9_999, 'wait', /^waiting: held 9 s of 10 s$/],
     ['all pass', { candidate: side(100, 1, 0.015), baseline: side(100, 0, 0.01), parity: undefined }, 10_000, 'pass', /^gates passed: 5xx 1\.00 % on the new backend vs 0\.00 %.*: \+1\.00 %, limit \+1\.00 %; 4xx 0\.00 % .*; p99 15\.0 ms .* 10\.0 ms on the baseline: 1\.50×, limit 1\.5×$/],
-    ['errors just over', { candidate: side(100, 2, 0.01), baseline: side(1000, 9, 0.01), parity: undefined }, 10_000, 'fail', /^gate failed: errors \(5xx 2\.00 % on the new backend vs 0\.90 %/],
+    ['errors over, significant', { candidate: side(1000, 40, 0.01), baseline: side(1000, 9, 0.01), parity: undefined }, 10_000, 'fail', /^gate failed: errors \(5xx 4\.00 % on the new backend vs 0\.90 %.*\(z 4\.\d\)\)$/],
+    ['errors over, not yet significant: wait, never pass', { candidate: side(100, 2, 0.01), baseline: side(1000, 9, 0.01), parity: undefined }, 10_000, 'wait', /^waiting: 5xx 2\.00 % on the new backend vs 0\.90 % on the baseline: \+1\.10 %, limit \+1\.00 %, not yet significant \(z 1\.\d of 3\)$/],
     ['errors fail before hold is over', { candidate: side(100, 50, 0.01), baseline: side(100, 0, 0.01), parity: undefined }, 1_000, 'fail', /gate failed: errors/],
     ['latency over', { candidate: side(100, 0, 0.0151), baseline: side(100, 0, 0.01), parity: undefined }, 10_000, 'fail', /^gate failed: latency \(p99 15\.1 ms/],
     ['no baseline p99: latency is not judged, the step waits', { candidate: side(100, 0, 0.5), baseline: side(100, 0, undefined), parity: undefined }, 10_000, 'wait', /no ratio yet/],
     ['parity pending', { candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: { match: 19, mismatch: 0 } }, 10_000, 'wait', /^waiting: 19 of 20 \(user, endpoint\) pairs of the next cohort compared$/],
-    ['parity under', { candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: { match: 98, mismatch: 2 } }, 10_000, 'fail', /^gate failed: parity \(98 of 100 compared \(user, endpoint\) pairs of the next cohort match \(98\.00 %\), minimum 99\.00 %\)$/],
+    ['parity under, significant', { candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: { match: 90, mismatch: 10 } }, 10_000, 'fail', /^gate failed: parity \(90 of 100 compared \(user, endpoint\) pairs of the next cohort match \(90\.00 %\), minimum 99\.00 %\)$/],
+    ['parity under by two pairs in a hundred: not yet significant', { candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: { match: 98, mismatch: 2 } }, 10_000, 'wait', /^waiting: 98 of 100 compared \(user, endpoint\) pairs match \(98\.00 %\), minimum 99\.00 %, not yet significant \(z 1\.0 of 3\)$/],
     ['parity at the minimum', { candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: { match: 99, mismatch: 1 } }, 10_000, 'pass', /99 of 100/]
   ]
   for (const [name, figures, elapsed, verdict, reason] of cases) {
@@ -157,9 +159,9 @@ t.test('a new ramp\'s record, and a changed plan that keeps the step', async (t)
 t.test('the gates each judgement reports, judged or not', async (t) => {
   const figures = { candidate: side(100, 2, 0.02), baseline: side(10, 0, 0.01), parity: { match: 0, mismatch: 0 } }
   t.strictSame(judge(plan(), figures, 10_000).gates, [
-    { gate: 'errors', pass: false, value: 0.02, limit: 0.01, detail: '5xx 2.00 % on the new backend vs 0.00 % on the baseline: +2.00 %, limit +1.00 %' },
+    { gate: 'errors', pass: undefined, value: 0.02, limit: 0.01, detail: '5xx 2.00 % on the new backend vs 0.00 % on the baseline: +2.00 %, limit +1.00 %, not yet significant (z 0.5 of 3)' },
     { gate: 'client_errors', pass: true, value: 0, limit: 0.05, detail: '4xx 0.00 % on the new backend vs 0.00 % on the baseline: +0.00 %, limit +5.00 %' },
-    { gate: 'latency', pass: false, value: 2, limit: 1.5, detail: 'p99 20.0 ms on the new backend vs 10.0 ms on the baseline: 2.00×, limit 1.5×' },
+    { gate: 'latency', pass: false, value: 2, limit: 1.5, detail: 'p99 20.0 ms on the new backend vs 10.0 ms on the baseline: 2.00×, limit 1.5× (z Infinity)' },
     { gate: 'parity', pass: undefined, value: undefined, limit: 0.99, detail: '0 of 20 (user, endpoint) pairs of the next cohort compared' }
   ], 'ten baseline requests are enough for a minRequests of 100')
   t.strictSame(judge(plan(), { ...figures, baseline: side(9, 0, 0.01), parity: undefined }, 10_000).gates, [
@@ -221,4 +223,13 @@ t.test('saved state is a percentage: an edited plan never resumes above it', asy
   const at30 = restore(edited, saved(30), 9)
   t.same([percentOf(edited, at30), at30.state], [25, 'running'], '30 % under an edited plan resumes at 25 %, never 50 %')
   t.match(at30.reason, /resumed at 25 %, the highest step at or below the saved 30 %/)
+})
+
+t.test('a slow tail alone is not a latency failure when the histograms say the distributions agree', async (t) => {
+  const buckets = (counts: Record<number, number>): number[] => Array.from({ length: 50 }, (_, i) => counts[i] ?? 0)
+  // Both mostly in bucket 14 (about 16 ms); the new backend's 1 % tail at bucket 27 (about 0.5 s).
+  const pause = judge(plan({ hold: 1000 }), { candidate: { ...side(1000, 0, 0.5), buckets: buckets({ 14: 990, 27: 10 }) }, baseline: { ...side(1000, 0, 0.016), buckets: buckets({ 14: 1000 }) }, parity: undefined }, 60_000)
+  t.match([pause.verdict, pause.reason], ['wait', /p99 500\.0 ms .*31\.25×, limit 1\.5×, not yet significant \(z 0\.\d of 3\)/], 'p99 ×31 from ten paused requests: waits')
+  const slower = judge(plan({ hold: 1000 }), { candidate: { ...side(1000, 0, 0.032), buckets: buckets({ 17: 1000 }) }, baseline: { ...side(1000, 0, 0.016), buckets: buckets({ 14: 1000 }) }, parity: undefined }, 60_000)
+  t.match([slower.verdict, slower.reason], ['fail', /^gate failed: latency \(p99 32\.0 ms .*2\.00×, limit 1\.5× \(z \d+\.\d\)\)$/], 'every request ×2: fails')
 })
