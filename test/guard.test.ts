@@ -60,7 +60,7 @@ t.test('through the proxy: a failing new backend is rolled back, probed and rele
   t.ok(await untilOpen(proxy) >= 0, 'failing for a few seconds trips it')
   const after = await send(proxy, 10)
   t.same(after, { '200 legacy': 10 }, 'tripped: flagged traffic is on the baseline')
-  const guard = (await (await request(`${proxy.adminUrl}/guard`)).body.json()) as { routes: Record<string, { state: string, trips: number, lastTrip: { cause: string } }> }
+  const guard = (await (await request(`${proxy.adminUrl}/guard`)).body.json()) as { routes: Record<string, { state: string, trips: number, lastTrip: { cause: string, rule: string } }> }
   t.match(guard.routes.orders, { state: 'open', trips: 1, lastTrip: { cause: 'error_ratio' } })
   await sleep(20)
   t.match(accessLines(proxy.logs).at(-1), { route: 'orders', backend: 'legacy', reason: 'guard' })
@@ -70,7 +70,8 @@ t.test('through the proxy: a failing new backend is rolled back, probed and rele
   t.match(metrics, 'strangler_guard_trips_total{route="orders"} 1')
   t.match(metrics, 'strangler_decisions_total{route="orders",backend="legacy",reason="guard"} 10')
   const explained = await (await request(`${proxy.adminUrl}/explain?path=/api/orders/1&header=x-user-id:u1`)).body.json()
-  t.match(explained, { backend: 'legacy', reason: 'guard', guard: 'open' })
+  t.match(explained, { backend: 'legacy', reason: 'guard', guard: 'open', guardEvidence: { clients: 1, errors: { regressed: true, detail: /^5xx 100\.00 % vs 0\.00 % \(z \d+\.\d, needs 4 and \+2\.5 points\)$/ } } }, 'explain shows the evidence as the rule saw it')
+  t.match(guard.routes.orders, { lastTrip: { rule: /^5xx (19\.\d\d|20\.00) % vs 0\.00 %/ } }, 'the trip names the test: one address counts for at most 20 % of the span')
 
   // Fixed, and the cool-down passes: probing sends some through, then releases.
   djangoBroken = false

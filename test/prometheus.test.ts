@@ -67,9 +67,9 @@ t.test('real Prometheus evaluates every dashboard query and rule over real traff
   const legacy = await startUpstream(t, 'legacy', (_req, res) => { res.end('ok') })
   const django = await startUpstream(t, 'django', (_req, res) => { res.end('ok') })
   const down = await closedPort()
-  // The rollback guard is off: a latency blip on a loaded host would divert the cohort and
-  // move the ledger this test reads; the guard's own tests cover it.
-  const yaml = flaggedYaml(legacy.url, django.url, 'guard: false')
+  // The rollback guard runs at its defaults: a latency blip on a loaded host must not
+  // divert the cohort and move the ledger this test reads.
+  const yaml = flaggedYaml(legacy.url, django.url)
     .replace('backends:\n', `backends:\n  gone: { url: "http://127.0.0.1:${down}" }\n`)
     .replace('routes:\n', 'routes:\n  - { name: gone, match: { path: /gone/* }, backend: gone }\n  - { name: shadowed, match: { path: /other/* }, backend: legacy, shadow: { backend: django } }\n')
   const proxy = await startProxy(t, yaml, { files: { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [rollout(50)] }]) } })

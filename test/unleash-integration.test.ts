@@ -37,7 +37,6 @@ backends:
 flags:
   unleash: { url: "${u.url}", appName: spx-it, environment: development, refreshInterval: ${REFRESH_MS}ms }
 cohort: { userId: { header: x-user-id } }
-guard: false   # cohorts follow Unleash here; a latency blip on a loaded host must not divert them
 routes:
   - { name: orders, match: { path: /api/orders/* }, backend: legacy, flag: { name: ${FLAG}, backend: django } }
   - { name: default, match: { path: /* }, backend: legacy }

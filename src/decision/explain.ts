@@ -65,7 +65,11 @@ export async function explainRequest (snap: Snapshot, input: ExplainInput): Prom
     }
   }
   const guard = snap.guard.stateOf(route.name)
-  if (guard !== undefined) result.guard = guard
+  if (guard !== undefined) {
+    result.guard = guard
+    const judged = snap.guard.judgedOf(route.name)
+    if (judged !== undefined) result.guardEvidence = judged
+  }
   if (route.config.shadow !== undefined) result.shadow = { backend: route.config.shadow.backend, parity: snap.shadow.parityOf(route.name) ?? null }
   if (override.kind !== 'none') result.override = override.kind === 'accepted' ? { accepted: true, backend: override.backend } : { accepted: false, reason: override.reason }
   const flag = route.config.flag

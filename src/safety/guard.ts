@@ -427,4 +427,9 @@ export class Guard {
   stateOf (route: string): GuardState | undefined {
     return this.#routes.get(route)?.state
   }
+
+  /** The route's last judgement, as the rule saw it (explain shows it). */
+  judgedOf (route: string): Judged | undefined {
+    return this.#routes.get(route)?.judged
+  }
 }
