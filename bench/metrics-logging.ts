@@ -1,7 +1,9 @@
 /**
  * Cost per request of what the proxy records for every request: the access line
- * (its fixed template, batched and written to /dev/null) and the metric updates
- * (per-route request, duration and decision series, migration ledger). Reported against a
+ * (its fixed template, batched and written to /dev/null), the metric updates
+ * (per-route request, duration and decision series, migration ledger) and, on flagged
+ * routes, the backends' evidence (the per-client caps, the evidence series and the
+ * rollback guard, 200 addresses and 10,000 users). Reported against a
  * baseline loop in the same run; no timings are asserted anywhere.
  *
  *   npm run bench            (from the repository root)
@@ -45,6 +47,9 @@ function stateFor (i: number): RequestState {
   s.reason = i % 3 === 0 ? 'flag_on' : 'flag_off'
   s.flag = 'orders-on-django'
   s.upstreamMs = 1.234
+  s.upstreamStatus = 200
+  s.clientAddress = `10.0.${i % 200}.1`
+  s.user = `u${i % 10_000}`
   return s
 }
 
@@ -52,6 +57,7 @@ const variants: Record<string, (i: number) => void> = {
   baseline: (i) => { const s = stateFor(i); fakeRequest(s, i) },
   metrics: (i) => { const s = stateFor(i); fakeRequest(s, i); metrics.request(s, 'GET', 200, 0.0025) },
   'access log': (i) => { const s = stateFor(i); const { request, reply } = fakeRequest(s, i); logAccess(request, reply, 200, 2.5) },
+  evidence: (i) => { const s = stateFor(i); fakeRequest(s, i); runtime.observe(s) },
   'log + metrics': (i) => { const s = stateFor(i); const { request, reply } = fakeRequest(s, i); logAccess(request, reply, 200, 2.5); metrics.request(s, 'GET', 200, 0.0025) }
 }
 

@@ -17,7 +17,10 @@ const MAX_SOURCES = 50_000
 
 export class ClientCaps {
   readonly #config: CapsConfig
-  readonly #counts = new Map<string, number>()
+  /** scope → address or user → samples this period; nested, so no key is built per request. */
+  readonly #addresses = new Map<string, Map<string, number>>()
+  readonly #users = new Map<string, Map<string, number>>()
+  #sources = 0
   #period = -1
   /** Samples refused in this process's life, for strangler_evidence_ignored_total. */
   refused = 0
@@ -35,21 +38,30 @@ export class ClientCaps {
     const period = Math.floor(now / this.#config.period)
     if (period !== this.#period) {
       this.#period = period
-      this.#counts.clear()
+      this.#addresses.clear()
+      this.#users.clear()
+      this.#sources = 0
     }
-    const a = `${scope}\0a\0${address}`
-    const u = user === undefined ? undefined : `${scope}\0u\0${user}`
-    const na = this.#counts.get(a) ?? 0
-    const nu = u === undefined ? 0 : this.#counts.get(u) ?? 0
-    const fresh = (na === 0 ? 1 : 0) + (u !== undefined && nu === 0 ? 1 : 0)
-    if (na >= this.#config.perAddress || nu >= this.#config.perUser || this.#counts.size + fresh > MAX_SOURCES) {
+    const addresses = within(this.#addresses, scope)
+    const na = addresses.get(address) ?? 0
+    const users = user === undefined ? undefined : within(this.#users, scope)
+    const nu = user === undefined ? 0 : users?.get(user) ?? 0
+    const fresh = (na === 0 ? 1 : 0) + (user !== undefined && nu === 0 ? 1 : 0)
+    if (na >= this.#config.perAddress || nu >= this.#config.perUser || this.#sources + fresh > MAX_SOURCES) {
       this.refused++
       return false
     }
-    this.#counts.set(a, na + 1)
-    if (u !== undefined) this.#counts.set(u, nu + 1)
+    this.#sources += fresh
+    addresses.set(address, na + 1)
+    if (user !== undefined) users?.set(user, nu + 1)
     return true
   }
+}
+
+function within (maps: Map<string, Map<string, number>>, scope: string): Map<string, number> {
+  let m = maps.get(scope)
+  if (m === undefined) maps.set(scope, m = new Map())
+  return m
 }
 
 /** Distinct values seen, counted up to a bound (a verdict needs a handful, not millions). */

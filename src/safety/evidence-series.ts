@@ -65,7 +65,7 @@ export class EvidenceSeries {
 
   /** One sample; false when the client caps refused it (it is then not counted anywhere). */
   record (route: string, backend: string, s: Sample, now: number): boolean {
-    if (!this.#caps.admit(`${route}\0${backend}`, s.address, s.user, now)) {
+    if (!this.#caps.admit(scopeOf(route, backend), s.address, s.user, now)) {
       this.ignore('client_cap')
       return false
     }
@@ -81,8 +81,7 @@ export class EvidenceSeries {
       cell.clientErrors++
     }
     if (s.seconds !== undefined) {
-      let b = 0
-      while (b < EVIDENCE_BUCKETS.length && s.seconds > (EVIDENCE_BUCKETS[b] as number)) b++
+      const b = bucketOf(s.seconds)
       cell.buckets[b] = (cell.buckets[b] as number) + 1
       cell.sum += s.seconds
     }
@@ -150,6 +149,25 @@ export class EvidenceSeries {
     }
     return out
   }
+}
+
+/** Route and backend as one key, built once per pair. */
+const scopes = new Map<string, Map<string, string>>()
+function scopeOf (route: string, backend: string): string {
+  let byBackend = scopes.get(route)
+  if (byBackend === undefined) scopes.set(route, byBackend = new Map())
+  let scope = byBackend.get(backend)
+  if (scope === undefined) byBackend.set(backend, scope = `${route}\0${backend}`)
+  return scope
+}
+
+/** The bucket of a latency: computed from its logarithm, then set right against the rounded bounds. */
+function bucketOf (seconds: number): number {
+  const last = EVIDENCE_BUCKETS.length
+  let b = seconds <= 0.001 ? 0 : Math.min(last, Math.max(0, Math.ceil(3 * Math.log2(seconds / 0.001))))
+  while (b > 0 && seconds <= (EVIDENCE_BUCKETS[b - 1] as number)) b--
+  while (b < last && seconds > (EVIDENCE_BUCKETS[b] as number)) b++
+  return b
 }
 
 /** The p99 of evidence buckets; undefined without latency samples. */
