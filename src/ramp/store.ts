@@ -10,19 +10,13 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { stateFileName, writePrivateFileSync } from '../flags/private-storage.js'
 import type { RampConfig } from '../config/config.js'
-import { RAMP_STATES, type RampState } from './machine.js'
+import { RAMP_STATES, type RampRecord, type RampState } from './machine.js'
 
-/** What is saved per route. */
-export interface SavedRamp {
-  readonly flag: string
+/** What is saved per route: the record, with the percentage in place of the step and the plan it was reached under. */
+export type SavedRamp = Omit<RampRecord, 'step'> & {
   readonly percent: number
+  /** planHash() of the plan the percentage was reached under. */
   readonly plan: string
-  readonly state: RampState
-  readonly since: number
-  readonly failures: number
-  readonly reason: string
-  readonly owned: boolean
-  readonly updatedAt: number
 }
 
 /** A plan's identity: its steps and approvals (what a saved percentage means). */

@@ -243,7 +243,7 @@ class RouteGuard {
   constructor (public config: GuardConfig) {}
 }
 
-type Finding = { cause: Trip['cause'], clients: number, rule: string }
+type Finding = { cause: Trip['cause'], clients: number | undefined, rule: string }
 
 export class Guard {
   readonly #routes = new Map<string, RouteGuard>()
@@ -362,7 +362,7 @@ export class Guard {
     const base = g.baseline.stats(since)
     const baseErrors = base.count >= c.minRequests ? base.errorRatio : 0
     if (probe.count >= Math.max(1, Math.ceil(c.probeRequests / 2)) && probe.errorRatio > baseErrors + c.maxErrorRatioIncrease) {
-      this.#trip(route, g, { cause: 'error_ratio', clients: undefined as unknown as number, rule: `probe: 5xx ${(probe.errorRatio * 100).toFixed(1)} % of ${probe.count} vs ${(baseErrors * 100).toFixed(2)} %` }, probe, base, now)
+      this.#trip(route, g, { cause: 'error_ratio', clients: undefined, rule: `probe: 5xx ${(probe.errorRatio * 100).toFixed(1)} % of ${probe.count} vs ${(baseErrors * 100).toFixed(2)} %` }, probe, base, now)
     } else if (probe.count >= c.probeRequests) {
       g.candidate.clear()
       g.probe.clear()
