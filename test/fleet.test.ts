@@ -23,6 +23,10 @@ const FLAG = 'orders-on-django'
 const USERS = usersByBucket(FLAG)
 const REFRESH_MS = 500
 
+// Three replicas, HAProxy, Unleash, Prometheus and a rolling restart: over a minute on a
+// quiet host, about two on a loaded one.
+t.setTimeout(240_000)
+
 t.test('three replicas behind HAProxy behave as one', async (t) => {
   const why = spawnSync('haproxy', ['-v']).error !== undefined ? 'haproxy is not installed (apt-get install haproxy)' : unavailable() ?? prometheusMissing()
   if (why !== undefined) {

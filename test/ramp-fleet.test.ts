@@ -22,7 +22,7 @@ const FLAG = 'orders-on-django'
 const REFRESH_MS = 500
 const USERS = usersByBucket(FLAG)
 
-interface Ramp { route: string, percent: number, state: string, reason: string, failures: number }
+interface Ramp { route: string, percent: number, targetPercent: number, state: string, reason: string, failures: number }
 
 t.test('ramp run drives a fleet of three through Unleash on Prometheus sums', async (t) => {
   const why = unavailable() ?? prometheusMissing()
@@ -122,9 +122,10 @@ routes:
   failing = true
   const back = await until((r) => r.failures > 0, 40_000)
   failing = false
-  t.equal(back.percent, 5, `injected 503s step it back to 5 % (${back.reason})`)
+  t.equal(back.targetPercent, 5, `injected 503s step it back to 5 % (${back.reason})`)
   t.match(back.reason, /stepped back from 20 % to 5 %: gate failed: errors/)
   t.equal(await unleashReaches(5), 5, 'in Unleash too')
+  t.equal((await until((r) => r.percent === 5, 10_000)).percent, 5, '/ramp shows 5 % served once Unleash has it')
 
   // A person edits the rollout in Unleash: the driver pauses instead of writing over it.
   const id = await firstStrategyId(u, FLAG)
