@@ -44,7 +44,7 @@ async function metric (p: TestProxy, line: RegExp): Promise<number> {
 async function start (t: Parameters<typeof startProxy>[0], ramp: string, percent: number, django: Handler): Promise<TestProxy> {
   const legacy = await startUpstream(t, 'legacy')
   const dj = await startUpstream(t, 'django', django)
-  return await startProxy(t, flaggedYaml(legacy.url, dj.url, 'guard: false').replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }\n    ramp: ${ramp}`), {
+  return await startProxy(t, flaggedYaml(legacy.url, dj.url).replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }\n    ramp: ${ramp}`), {
     files: { 'flags.json': flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(percent)] }]) }
   })
 }

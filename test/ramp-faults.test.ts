@@ -78,7 +78,6 @@ backends:
 flags:
   unleash: { url: "${unleash.url}/api", environment: development }
 cohort: { userId: { header: x-user-id } }
-guard: false
 ramps: { driver: fleet, prometheus: "${prom.url}", interval: 300ms, timeout: 250ms }
 routes:
   - name: orders

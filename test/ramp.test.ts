@@ -61,7 +61,7 @@ async function until (p: TestProxy, what: (r: Ramp) => boolean, ms: number): Pro
 async function setup (t: Test, ramp: string, django?: Upstream, flagPercent = 0, dir?: string): Promise<{ p: TestProxy, legacy: Upstream, django: Upstream }> {
   const legacy = await startUpstream(t, 'legacy')
   django ??= await startUpstream(t, 'django')
-  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'guard: false   # the ramp alone decides here\nevidence: { perAddress: 100000, perUser: 100000 }   # all traffic comes from 127.0.0.1, a round a few ms').replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }\n    ramp: ${ramp.replace('{ ', '{ minUsers: 1, minAddresses: 1, minFailingClients: 1, ')}`), {
+  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'evidence: { perAddress: 100000, perUser: 100000 }   # all traffic comes from 127.0.0.1, a round a few ms').replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }\n    ramp: ${ramp.replace('{ ', '{ minUsers: 1, minAddresses: 1, minFailingClients: 1, ')}`), {
     files: { 'flags.json': flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(flagPercent)] }]) },
     ...(dir === undefined ? {} : { dir })
   })
@@ -212,7 +212,7 @@ t.test('a rollout edited in flags.yaml under a ramp pauses it instead of writing
   const legacy = await startUpstream(t, 'legacy')
   const django = await startUpstream(t, 'django')
   const { writeFileSync } = await import('node:fs')
-  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'guard: false   # the ramp alone decides here\nevidence: { perAddress: 100000, perUser: 100000 }   # all traffic comes from 127.0.0.1, a round a few ms').replace('    flag: { name: orders-on-django, backend: django }', '    flag: { name: orders-on-django, backend: django }\n    ramp: { steps: [10, 30], hold: 1h }'), {
+  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'evidence: { perAddress: 100000, perUser: 100000 }   # all traffic comes from 127.0.0.1, a round a few ms').replace('    flag: { name: orders-on-django, backend: django }', '    flag: { name: orders-on-django, backend: django }\n    ramp: { steps: [10, 30], hold: 1h }'), {
     files: { 'flags.json': flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(0)] }]) },
     watch: true
   })
@@ -228,7 +228,7 @@ t.test('a rollout edited in flags.yaml under a ramp pauses it instead of writing
 t.test('while a ramp holds a step, shadow copies come only from the cohort that moves next', async (t) => {
   const legacy = await startUpstream(t, 'legacy')
   const django = await startUpstream(t, 'django')
-  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'guard: false').replace('    flag: { name: orders-on-django, backend: django }', '    flag: { name: orders-on-django, backend: django }\n    shadow: { backend: django, compare: { ignore: [$.backend, $.headers, $.rawHeaders] } }\n    ramp: { steps: [10, 30, 60], hold: 1h, minRequests: 1, minComparisons: 5 }'), {
+  const p = await startProxy(t, flaggedYaml(legacy.url, django.url).replace('    flag: { name: orders-on-django, backend: django }', '    flag: { name: orders-on-django, backend: django }\n    shadow: { backend: django, compare: { ignore: [$.backend, $.headers, $.rawHeaders] } }\n    ramp: { steps: [10, 30, 60], hold: 1h, minRequests: 1, minComparisons: 5 }'), {
     files: { 'flags.json': flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(0)] }]) }
   })
   const load = traffic(p, new Map())

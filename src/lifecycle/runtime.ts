@@ -15,7 +15,7 @@ import type { FlagChange } from '../flags/diff.js'
 import type { Tracing } from '../observe/tracing.js'
 import { ShadowTraffic } from '../safety/shadow.js'
 import { EvidenceSeries } from '../safety/evidence-series.js'
-import { evidenceOf, type Sample } from '../safety/evidence.js'
+import { evidenceOf, failureStatus, type Sample } from '../safety/evidence.js'
 import { RateLimitedLog } from '../observe/rate-limited-log.js'
 import type { RequestState } from '../proxy/request-state.js'
 import { disableFlagInUnleash, unleashAdmin } from '../flags/unleash-admin.js'
@@ -108,8 +108,7 @@ export class Runtime {
     const now = Date.now()
     // A failover means the new backend could not even be reached: evidence against it.
     if (state.failoverFrom !== undefined) {
-      const candidate = state.failoverFrom.backend
-      this.#evidence(route, candidate, { ...sample, status: state.failoverFrom.kind === 'connect_timeout' ? 504 : 502, seconds: undefined }, now)
+      this.#evidence(route, state.failoverFrom.backend, { ...sample, status: failureStatus(state.failoverFrom.kind), seconds: undefined }, now)
     }
     this.#evidence(route, state.backend, sample, now)
   }

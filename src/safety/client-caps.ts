@@ -22,8 +22,6 @@ export class ClientCaps {
   readonly #users = new Map<string, Map<string, number>>()
   #sources = 0
   #period = -1
-  /** Samples refused in this process's life, for strangler_evidence_ignored_total. */
-  refused = 0
 
   constructor (config: CapsConfig) {
     this.#config = config
@@ -48,7 +46,6 @@ export class ClientCaps {
     const nu = user === undefined ? 0 : users?.get(user) ?? 0
     const fresh = (na === 0 ? 1 : 0) + (user !== undefined && nu === 0 ? 1 : 0)
     if (na >= this.#config.perAddress || nu >= this.#config.perUser || this.#sources + fresh > MAX_SOURCES) {
-      this.refused++
       return false
     }
     this.#sources += fresh

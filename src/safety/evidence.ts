@@ -8,6 +8,7 @@
  * uploader or a slow reader cannot make a backend look slow.
  */
 import type { RequestState } from '../proxy/request-state.js'
+import type { UpstreamErrorKind } from '../proxy/upstream-errors.js'
 
 export interface Sample {
   /** The backend's status; 502/503/504 when it could not be reached or answered nothing. */
@@ -30,6 +31,11 @@ export function evidenceOf (state: RequestState): Sample | Ignored {
   const address = state.clientAddress ?? 'unknown'
   if (state.upstreamStatus !== undefined) return { status: state.upstreamStatus, seconds: (state.upstreamMs as number) / 1000, address, user: state.user }
   // Transport failures: the backend could not be reached or sent nothing usable.
-  if (state.upstreamError !== undefined) return { status: state.upstreamError === 'response_timeout' || state.upstreamError === 'connect_timeout' ? 504 : 502, seconds: undefined, address, user: state.user }
+  if (state.upstreamError !== undefined) return { status: failureStatus(state.upstreamError), seconds: undefined, address, user: state.user }
   return 'proxy_answered'
+}
+
+/** The status a transport failure counts as: 504 for a timeout, else 502. */
+export function failureStatus (kind: UpstreamErrorKind): number {
+  return kind === 'response_timeout' || kind === 'connect_timeout' ? 504 : 502
 }

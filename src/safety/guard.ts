@@ -243,7 +243,7 @@ class RouteGuard {
   constructor (public config: GuardConfig) {}
 }
 
-type Finding = { cause: Trip['cause'], clients: number | undefined, rule: string }
+type Finding = { cause: Trip['cause'], clients: number | undefined, rule: string, since: number }
 
 export class Guard {
   readonly #routes = new Map<string, RouteGuard>()
@@ -314,8 +314,7 @@ export class Guard {
     }
     g.suspect ??= now
     if (now - g.suspect < Math.min(CONFIRM_MS, g.config.window / 6)) return
-    const since = this.#span(g, now)
-    this.#trip(route, g, finding, g.candidate.stats(since), g.baseline.stats(since), now)
+    this.#trip(route, g, finding, g.candidate.stats(finding.since), g.baseline.stats(finding.since), now)
   }
 
   #regression (g: RouteGuard, now: number): Finding | undefined {
@@ -333,12 +332,12 @@ export class Guard {
       errors = errorVerdict(cand, b, c.maxErrorRatioIncrease)
       // One address's failures count for at most its share: judged again on the capped errors.
       const capped = errorVerdict({ n: cand.n, errors: Math.min(cand.errors, who.errors) }, b, c.maxErrorRatioIncrease)
-      if (errors.regressed && capped.regressed && who.failing >= c.minClients) finding = { cause: 'error_ratio', clients: who.failing, rule: capped.detail }
+      if (errors.regressed && capped.regressed && who.failing >= c.minClients) finding = { cause: 'error_ratio', clients: who.failing, rule: capped.detail, since }
       const cl = g.candidate.latencies(since)
       const bl = g.baseline.latencies(since)
       if (finding === undefined && cl.length >= Math.max(c.minRequests, LATENCY_MIN_SAMPLES) && bl.length >= Math.max(c.minRequests, LATENCY_MIN_SAMPLES)) {
         latency = latencyVerdict(cl, bl, c.maxLatencyRatio, c.minLatencyIncrease)
-        if (latency.regressed) finding = { cause: 'latency', clients: who.clients, rule: latency.detail }
+        if (latency.regressed) finding = { cause: 'latency', clients: who.clients, rule: latency.detail, since }
       }
     }
     g.judged = {
@@ -362,7 +361,7 @@ export class Guard {
     const base = g.baseline.stats(since)
     const baseErrors = base.count >= c.minRequests ? base.errorRatio : 0
     if (probe.count >= Math.max(1, Math.ceil(c.probeRequests / 2)) && probe.errorRatio > baseErrors + c.maxErrorRatioIncrease) {
-      this.#trip(route, g, { cause: 'error_ratio', clients: undefined, rule: `probe: 5xx ${(probe.errorRatio * 100).toFixed(1)} % of ${probe.count} vs ${(baseErrors * 100).toFixed(2)} %` }, probe, base, now)
+      this.#trip(route, g, { cause: 'error_ratio', clients: undefined, since, rule: `probe: 5xx ${(probe.errorRatio * 100).toFixed(1)} % of ${probe.count} vs ${(baseErrors * 100).toFixed(2)} %` }, probe, base, now)
     } else if (probe.count >= c.probeRequests) {
       g.candidate.clear()
       g.probe.clear()

@@ -7,8 +7,6 @@
 
 import { pathTemplate } from '../routing/path-template.js'
 
-export { pathTemplate }
-
 export interface InventoryEntry {
   readonly method: string
   readonly template: string

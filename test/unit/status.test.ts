@@ -1,6 +1,7 @@
 /** The status page's pure parts, table-driven: path templates, route states and the readiness verdict. */
 import t from 'tap'
-import { pathTemplate, Inventory } from '../../src/status/inventory.js'
+import { Inventory } from '../../src/status/inventory.js'
+import { pathTemplate } from '../../src/routing/path-template.js'
 import { readiness, type RouteEvidence } from '../../src/status/readiness.js'
 import { DEFAULTS } from '../../src/config/config.js'
 
