@@ -41,10 +41,10 @@ async function metric (p: TestProxy, line: RegExp): Promise<number> {
   return text.split('\n').filter((l) => line.test(l)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0)
 }
 
-async function start (t: Parameters<typeof startProxy>[0], ramp: string, percent: number, django: Handler): Promise<TestProxy> {
+async function start (t: Parameters<typeof startProxy>[0], ramp: string, percent: number, django: Handler, extra = ''): Promise<TestProxy> {
   const legacy = await startUpstream(t, 'legacy')
   const dj = await startUpstream(t, 'django', django)
-  return await startProxy(t, flaggedYaml(legacy.url, dj.url).replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }\n    ramp: ${ramp}`), {
+  return await startProxy(t, flaggedYaml(legacy.url, dj.url, extra).replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }\n    ramp: ${ramp}`), {
     files: { 'flags.json': flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(percent)] }]) }
   })
 }
@@ -66,11 +66,16 @@ function organic (p: TestProxy, addresses: string[], buckets: number[], path = '
 }
 
 t.test('a flood of requests the proxy answers itself (413) does not carry a failing backend to the next step', async (t) => {
-  // django fails one request in ten, whoever sends it.
-  const p = await start(t, '{ steps: [5, 50, 100], hold: 2s, minRequests: 20, minUsers: 3, minAddresses: 3, minFailingClients: 2 }', 0, (req, res, seen, name) => {
-    if (Math.random() < 0.1) return void res.writeHead(500).end('boom')
+  // django fails every user's every tenth request: counted, not drawn, so a window of 60
+  // (12 from each of the 5 users) cannot show none by chance, as a drawn 10 % can.
+  const served = new Map<string, number>()
+  const p = await start(t, '{ steps: [5, 50, 100], hold: 2s, minRequests: 60, minUsers: 3, minAddresses: 3, minFailingClients: 2 }', 0, (req, res, seen, name) => {
+    const user = String(req.headers['x-user-id'])
+    const n = (served.get(user) ?? 0) + 1
+    served.set(user, n)
+    if (n % 10 === 0) return void res.writeHead(500).end('boom')
     echo(req, res, seen, name)
-  })
+  }, 'evidence: { period: 10s }') // the caps' period, short so the test does not wait a minute for more evidence
   // Six addresses: each counts for at most 60 requests a minute per backend, and a 10 % failure must be significant.
   const traffic = organic(p, ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7'], [1, 2, 3, 4, 5, 60, 61, 62, 63, 64])
   // A next-cohort user (bucket 30) declaring a body the route refuses, over and over.
