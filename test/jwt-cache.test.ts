@@ -27,7 +27,7 @@ const cohort = (env: string): string => `cohort:\n  userId: [ { jwt: sub } ]\n  
 async function proxyFor (t: Test): Promise<{ p: TestProxy, yaml: string, go: (token: string) => Promise<string> }> {
   const legacy = await startUpstream(t, 'legacy')
   const django = await startUpstream(t, 'django')
-  const yaml = flaggedYaml(legacy.url, django.url, 'guard: false').replace(/cohort:\n.*\n.*\n/, cohort('JWT_A') + '\n')
+  const yaml = flaggedYaml(legacy.url, django.url).replace(/cohort:\n.*\n.*\n/, cohort('JWT_A') + '\n')
   const p = await startProxy(t, yaml, {
     env: { JWT_A: SECRET_A, JWT_B: SECRET_B },
     files: { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [{ name: 'userWithId', parameters: { userIds: 'alice' } }] }]) }

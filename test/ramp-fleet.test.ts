@@ -58,7 +58,6 @@ backends:
 flags:
   unleash: { url: "${u.url}", appName: spx-fleet, environment: development, refreshInterval: ${REFRESH_MS}ms }
 cohort: { userId: { header: x-user-id } }
-guard: false
 evidence: { perAddress: 1000000, perUser: 1000000 }   # the test's load comes from one loopback address
 ramps: { driver: fleet, prometheus: "http://127.0.0.1:${promPort}", interval: 500ms }
 routes:

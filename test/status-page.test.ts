@@ -33,7 +33,6 @@ backends:
   django: { url: "${django.url}" }
 flags: { file: flags.json }
 cohort: { userId: { header: x-user-id } }
-guard: false
 retirement: { after: 1s, legacyQuietFor: 1s }
 routes:
   - { name: reports, match: { path: /reports/* }, backend: django }

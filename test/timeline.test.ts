@@ -46,7 +46,7 @@ async function traffic (p: TestProxy, rounds: number): Promise<void> {
 t.test('a flags file edit 30 → 60 % is one flag_changed event, and its impact agrees with the counters', async (t) => {
   const legacy = await startUpstream(t, 'legacy')
   const django = await startUpstream(t, 'django')
-  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'guard: false\ntimeline: { impactDelay: 6s }'), {
+  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'timeline: { impactDelay: 6s }'), {
     files: { 'flags.json': flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(30)] }]) },
     watch: true
   })
@@ -212,6 +212,7 @@ routes:
 t.test('failovers are one burst: failover_started, then failover_ended with its count after a quiet spell', async (t) => {
   const legacy = await startUpstream(t, 'legacy')
   const down = `http://127.0.0.1:${await closedPort()}`
+  // Without the guard: django is down on purpose, and this is about failover events.
   const p = await startProxy(t, flaggedYaml(legacy.url, down, 'guard: false'), {
     files: { 'flags.json': flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(100)] }]) }
   })

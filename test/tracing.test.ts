@@ -53,7 +53,7 @@ t.test('one request: a server span continuing the client\'s trace, a client span
   const otlp = await receiver(t)
   const legacy = await startUpstream(t, 'legacy')
   const django = await startUpstream(t, 'django')
-  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'guard: false'), {
+  const p = await startProxy(t, flaggedYaml(legacy.url, django.url), {
     files: { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [rollout(100)] }]) },
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_SERVICE_NAME: 'proxy-under-test' }
   })
@@ -115,6 +115,7 @@ t.test('failover is two client spans; a shadow copy is its own span linked to th
   const otlp = await receiver(t)
   const legacy = await startUpstream(t, 'legacy')
   const down = `http://127.0.0.1:${await closedPort()}`
+  // Without the guard: django is down on purpose, and every request must fail over.
   const p = await startProxy(t, flaggedYaml(legacy.url, down, 'guard: false').replace('  - { name: default, match: { path: /* }, backend: legacy }', `  - { name: default, match: { path: /* }, backend: legacy, shadow: { backend: django } }`), {
     files: { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [rollout(100)] }]) },
     env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${otlp.url}/v1/traces` }
