@@ -5,6 +5,7 @@
 import type { Route } from '../routing/table.js'
 import type { FlagSource } from '../flags/source.js'
 import type { Context } from '../flags/unleash-internals.js'
+import { routeBackends as backendsOfRoute } from '../config/roles.js'
 
 export type DecisionReason = 'static' | 'flag_on' | 'flag_off' | 'flag_unavailable' | 'override' | 'failover' | 'guard'
 
@@ -17,12 +18,11 @@ export interface Decision {
 
 const backendsOf = new WeakMap<Route, ReadonlySet<string>>()
 
-/** Every backend a route may send to: its baseline, the flag's backend, the variants' backends. */
+/** Every backend a route may send to (config/roles.ts), as a set for lookups per request. */
 export function routeBackends (route: Route): ReadonlySet<string> {
   let set = backendsOf.get(route)
   if (set === undefined) {
-    const f = route.config.flag
-    set = new Set([route.backend, ...(f?.backend === undefined ? [] : [f.backend]), ...Object.values(f?.variants ?? {})])
+    set = new Set(backendsOfRoute(route.config))
     backendsOf.set(route, set)
   }
   return set

@@ -22,9 +22,10 @@ import type { FeatureInterface } from '../flags/unleash-internals.js'
 import { Inventory } from '../status/inventory.js'
 import { EvidenceTracker } from '../status/readiness.js'
 import { MigrationWatch } from '../status/watch.js'
-import { buildStatus, legacyBackends, routeState } from '../status/report.js'
+import { buildStatus, routeState } from '../status/report.js'
+import { legacyBackends, routeBackends } from '../config/roles.js'
 import type { StatusHost } from '../admin/status-routes.js'
-import type { StartOptions } from './instance.js'
+import type { StartOptions } from './start-options.js'
 
 /** The private state directory: where the flags backup, ramp state and timeline live. */
 function stateDir (config: Config, opts: StartOptions): string {
@@ -110,7 +111,7 @@ export function createTimeline (runtime: Runtime, metrics: Metrics, opts: StartO
   const config = (): Config => runtime.snapshot.config
   const notifier = new Notifier(opts.logger, opts.env ?? {}, (target, reason) => metrics.notifyFailure(target, reason))
   notifier.configure(config().notify)
-  const backends = (): ReadonlyMap<string, readonly string[]> => new Map(config().routes.map((r) => [r.name, [...new Set([r.backend, ...(r.flag?.backend === undefined ? [] : [r.flag.backend]), ...Object.values(r.flag?.variants ?? {})])]]))
+  const backends = (): ReadonlyMap<string, readonly string[]> => new Map(config().routes.map((r) => [r.name, routeBackends(r)]))
   return new Timeline({
     logger: opts.logger,
     store: new TimelineStore(() => stateDir(config(), opts), opts.configFile, config().timeline.maxFileSize),

@@ -8,6 +8,7 @@
 import type { Config, RouteConfig } from '../config/config.js'
 import type { FeatureInterface } from '../flags/unleash-internals.js'
 import { rolloutOf } from '../flags/rollout.js'
+import { legacyBackends, newBackends } from '../config/roles.js'
 import type { RampView } from '../ramp/driver.js'
 import type { SideImpact, TimelineEvent } from '../timeline/event.js'
 import { readiness, type Readiness, type RouteEvidence } from './readiness.js'
@@ -71,16 +72,6 @@ export interface StatusInputs {
   readonly inventory: { readonly entries: readonly InventoryEntry[], readonly other: number }
 }
 
-/** Legacy backends: those marked legacy: true, or, when none is, the baselines of flagged routes. */
-export function legacyBackends (config: Config): ReadonlySet<string> {
-  const marked = [...config.backends.values()].filter((b) => b.legacy).map((b) => b.name)
-  return new Set(marked.length > 0 ? marked : config.routes.filter((r) => r.flag !== undefined).map((r) => r.backend))
-}
-
-export function newBackendsOf (r: RouteConfig): string[] {
-  return [...new Set([...(r.flag?.backend === undefined ? [] : [r.flag.backend]), ...Object.values(r.flag?.variants ?? {})])].filter((b) => b !== r.backend)
-}
-
 /** Where the route stands, from the route table and the flag as the proxy evaluates it. */
 export function routeState (r: RouteConfig, legacy: ReadonlySet<string>, definition: StatusInputs['definition']): { state: Exclude<RouteState, 'ready'>, rollout: number | null } {
   if (r.flag === undefined) return { state: legacy.has(r.backend) ? 'legacy' : 'migrated', rollout: null }
@@ -104,7 +95,6 @@ export function buildStatus (i: StatusInputs): StatusReport {
       requests += b.requests
       if (b.role === 'new') onNew += b.requests
     }
-    const newBackends = newBackendsOf(r)
     const fresh = backends.find((b) => b.role === 'new' && b.requests > 0)
     const ready = base === 'migrated'
       ? readiness(i.config.retirement, true, r.shadow !== undefined, i.evidence(r.name), fresh === undefined ? undefined : { requests: fresh.requests, errorRatio: fresh.errorRatio, p99: fresh.p99 }, i.now)
@@ -116,7 +106,7 @@ export function buildStatus (i: StatusInputs): StatusReport {
       path: r.match.path,
       host: r.match.host ?? null,
       baseline: r.backend,
-      newBackends,
+      newBackends: newBackends(r),
       flag: r.flag?.name ?? null,
       state,
       stateText: state === 'migrating' ? (rollout === null ? 'migrating' : `migrating at ${rollout} %`) : state === 'ready' ? 'ready to retire' : state,

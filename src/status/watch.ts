@@ -7,7 +7,7 @@
 import type { Config } from '../config/config.js'
 import type { Inventory } from './inventory.js'
 import type { EvidenceTracker } from './readiness.js'
-import { legacyBackends, newBackendsOf } from './report.js'
+import { legacyBackends, newBackends } from '../config/roles.js'
 
 interface Sets {
   readonly config: Config
@@ -44,7 +44,7 @@ export class MigrationWatch {
       config,
       legacy: legacyBackends(config),
       catchAll: new Set(config.routes.filter((r) => r.match.path === '/*' && r.match.methods === undefined && r.match.headers === undefined).map((r) => r.name)),
-      migrating: new Set(config.routes.filter((r) => newBackendsOf(r).length > 0).map((r) => r.name))
+      migrating: new Set(config.routes.filter((r) => newBackends(r).length > 0).map((r) => r.name))
     }
     return this.#sets
   }
