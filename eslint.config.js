@@ -2,12 +2,13 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 /**
- * The folders of src/, lowest first. A folder may import values only from folders
- * below it (and from errors.ts and problem.ts at the root); types may be imported
- * from anywhere, since they describe shapes and are erased at run time.
+ * The folders of src/, lowest first. A folder may import only from folders below it
+ * (and from errors.ts and problem.ts at the root), types included: a lower folder
+ * that needs something of a higher one declares the small interface it needs, and
+ * lifecycle/ passes the implementation in.
  * docs/architecture.md says what each folder is for.
  */
-const LAYERS = ['observe', 'routing', 'config', 'flags', 'decision', 'proxy', 'safety', 'ramp', 'timeline', 'status', 'admin', 'lifecycle']
+const LAYERS = ['config', 'observe', 'routing', 'flags', 'decision', 'proxy', 'safety', 'ramp', 'timeline', 'status', 'admin', 'lifecycle']
 
 const layerRules = LAYERS.map((folder, i) => ({
   files: [`src/${folder}/**/*.ts`],
@@ -15,8 +16,8 @@ const layerRules = LAYERS.map((folder, i) => ({
     '@typescript-eslint/no-restricted-imports': ['error', {
       patterns: [{
         group: [...LAYERS.slice(i + 1).map((above) => `../${above}/*`), '../cli.js'],
-        allowTypeImports: true,
-        message: `src/${folder}/ may import only types from ${LAYERS.slice(i + 1).join(', ')} (the folders above it; see docs/architecture.md)`
+        allowTypeImports: false,
+        message: `src/${folder}/ may not import from ${LAYERS.slice(i + 1).join(', ')}, the folders above it, not even types: declare the interface it needs here (docs/architecture.md)`
       }]
     }]
   }

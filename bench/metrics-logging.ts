@@ -29,7 +29,7 @@ routes:
 `, 'bench.yaml')
 const runtime = new Runtime(config, { logger: pino({ level: 'silent' }), env: {} })
 const metrics = new Metrics(() => runtime.snapshot)
-metrics.configApplied(runtime.snapshot)
+metrics.configApplied(runtime.snapshot.config)
 
 const logger = createLogger({ level: 'info', destination: batchedDestination(openSync('/dev/null', 'w')) })
 const logAccess = createAccessLog(logger)

@@ -4,7 +4,7 @@
  */
 import { parseConfig } from '../src/config/config.js'
 import { buildRouteTable } from '../src/routing/table.js'
-import { routingSegments } from '../src/routing/patterns.js'
+import { routingSegments } from '../src/config/patterns.js'
 
 function table (n: number): ReturnType<typeof buildRouteTable> {
   const routes: string[] = []

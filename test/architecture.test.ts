@@ -1,4 +1,7 @@
-/** The import directions between src/ folders hold: a value imported the wrong way fails lint. */
+/**
+ * The import directions between src/ folders hold: anything imported the wrong way,
+ * a type included, fails lint; and no two modules import each other.
+ */
 import t from 'tap'
 import { ESLint } from 'eslint'
 import { ROOT } from './helpers/proxy.js'
@@ -10,13 +13,15 @@ async function problems (file: string, code: string): Promise<string[]> {
   return (result?.messages ?? []).filter((m) => m.ruleId === '@typescript-eslint/no-restricted-imports').map((m) => m.message)
 }
 
-t.test('a value import from a folder above fails; types are allowed; downward values are allowed', async (t) => {
-  t.match(await problems('src/routing/x.ts', "import { decide } from '../decision/decide.js'\nexport const x = decide\n"), [/src\/routing\/ may import only types from config, flags, decision/], 'routing → decision value')
-  t.match(await problems('src/proxy/x.ts', "import { Runtime } from '../lifecycle/runtime.js'\nexport const x = Runtime\n"), [/src\/proxy\/ may import only types/], 'proxy → lifecycle value')
+t.test('an import from a folder above fails, a type import included; downward imports are allowed', async (t) => {
+  t.match(await problems('src/routing/x.ts', "import { decide } from '../decision/decide.js'\nexport const x = decide\n"), [/src\/routing\/ may not import from flags, decision/], 'routing → decision value')
+  t.match(await problems('src/proxy/x.ts', "import { Runtime } from '../lifecycle/runtime.js'\nexport const x = Runtime\n"), [/src\/proxy\/ may not import from/], 'proxy → lifecycle value')
   t.match(await problems('src/observe/x.ts', "import { Guard } from '../safety/guard.js'\nexport const x = Guard\n"), [/src\/observe\//], 'observe → safety value')
-  t.same(await problems('src/proxy/x.ts', "import type { Runtime } from '../lifecycle/runtime.js'\nexport type X = Runtime\n"), [], 'a type import upward is fine')
+  t.match(await problems('src/proxy/x.ts', "import type { Runtime } from '../lifecycle/runtime.js'\nexport type X = Runtime\n"), [/src\/proxy\/ may not import from .*not even types: declare the interface it needs here/], 'a type import upward fails too')
+  t.match(await problems('src/decision/x.ts', "import type { Guard } from '../safety/guard.js'\nexport type X = Guard\n"), [/src\/decision\//], 'decision → safety type')
   t.same(await problems('src/lifecycle/x.ts', "import { Guard } from '../safety/guard.js'\nexport const x = Guard\n"), [], 'lifecycle may import any folder')
   t.same(await problems('src/proxy/x.ts', "import { decide } from '../decision/decide.js'\nexport const x = decide\n"), [], 'proxy → decision is downward')
+  t.same(await problems('src/routing/x.ts', "import type { Config } from '../config/config.js'\nexport type X = Config\n"), [], 'routing → config is downward')
   t.match(await problems('src/errors.ts', "import { Guard } from './safety/guard.js'\nexport const x = Guard\n"), [/shared by every folder/], 'the shared root imports no folder')
 })
 
@@ -24,4 +29,13 @@ t.test('the source tree as it is has no wrong-way import', async (t) => {
   const results = await eslint.lintFiles(['src/**/*.ts'])
   const wrong = results.flatMap((r) => r.messages.filter((m) => m.ruleId === '@typescript-eslint/no-restricted-imports').map((m) => `${r.filePath}:${m.line}: ${m.message}`))
   t.same(wrong, [])
+})
+
+t.test('no two modules of src/ import each other, types included', async (t) => {
+  const { readdirSync, readFileSync } = await import('node:fs')
+  const { join, dirname, resolve, relative } = await import('node:path')
+  const files = (readdirSync(join(ROOT, 'src'), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).map((f) => join(ROOT, 'src', f))
+  const imports = new Map(files.map((f) => [f, [...readFileSync(f, 'utf8').matchAll(/^import .* from '(\.[^']+)\.js'/gm)].map((m) => resolve(dirname(f), `${m[1] as string}.ts`))]))
+  const pairs = files.flatMap((a) => (imports.get(a) ?? []).filter((b) => imports.get(b)?.includes(a) === true && a < b).map((b) => `${relative(ROOT, a)} ↔ ${relative(ROOT, b)}`))
+  t.same(pairs, [])
 })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { parseConfig } from '../src/config/config.js'
 import { buildRouteTable, firstMatch, hostWithoutPort } from '../src/routing/table.js'
-import { routingSegments } from '../src/routing/patterns.js'
+import { routingSegments } from '../src/config/patterns.js'
 
 // Deliberately listed least specific first: file order must only break exact ties.
 const table = buildRouteTable(parseConfig(`

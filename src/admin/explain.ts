@@ -4,12 +4,23 @@
  * flag, the context used, each strategy's result, stickiness value and bucket
  * against the rollout, variant, and where the flags came from.
  */
-import type { Snapshot } from '../lifecycle/runtime.js'
 import { resolve } from '../routing/resolve.js'
-import { chooseBackend } from './choose.js'
+import type { RouteTable } from '../routing/table.js'
+import { chooseBackend } from '../decision/choose.js'
+import type { Admission, DecisionScope } from '../decision/scope.js'
+import type { Guard } from '../safety/guard.js'
+import type { ShadowTraffic } from '../safety/shadow.js'
 import type { Context, FeatureInterface } from '../flags/unleash-internals.js'
 import { strategyBucket } from '../flags/rollout.js'
 import type { FlagSource } from '../flags/source.js'
+
+/** What explaining needs of the live snapshot (lifecycle/runtime.ts's Snapshot is one). */
+export interface ExplainScope extends DecisionScope {
+  readonly table: RouteTable
+  readonly loadedAt: Date
+  readonly guard: Admission & Pick<Guard, 'stateOf' | 'judgedOf'>
+  readonly shadow: Pick<ShadowTraffic, 'parityOf'>
+}
 
 export interface ExplainInput {
   readonly method: string
@@ -40,7 +51,7 @@ function strategyDetail (flags: FlagSource, feature: FeatureInterface, index: nu
   return detail
 }
 
-export async function explainRequest (snap: Snapshot, input: ExplainInput): Promise<Record<string, unknown>> {
+export async function explainRequest (snap: ExplainScope, input: ExplainInput): Promise<Record<string, unknown>> {
   const headers: Record<string, string> = {}
   for (const [k, v] of Object.entries(input.headers)) headers[k.toLowerCase()] = v
   const method = input.method.toUpperCase()
@@ -51,7 +62,7 @@ export async function explainRequest (snap: Snapshot, input: ExplainInput): Prom
   }
   const { route } = target
   const { decision, cohort, override } = await chooseBackend(snap, route, headers, () => input.clientIp ?? '127.0.0.1')
-  const backend = snap.pools.get(decision.backend)?.backend
+  const backend = snap.config.backends.get(decision.backend)
   const result: Record<string, unknown> = {
     ...base,
     route: route.name,
@@ -100,7 +111,7 @@ export async function explainRequest (snap: Snapshot, input: ExplainInput): Prom
   return result
 }
 
-export function describeRoutes (snap: Snapshot): Record<string, unknown> {
+export function describeRoutes (snap: ExplainScope): Record<string, unknown> {
   return {
     version: snap.config.version,
     file: snap.config.file,

@@ -6,10 +6,13 @@
 import { basename } from 'node:path'
 import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify'
 import type { Logger } from 'pino'
-import type { Runtime } from '../lifecycle/runtime.js'
+import type { RouteConfig } from '../config/config.js'
+import type { Guard } from '../safety/guard.js'
+import type { ShadowTraffic } from '../safety/shadow.js'
+import type { Tracing } from '../observe/tracing.js'
 import { Errors } from '../errors.js'
 import { sendProblem } from '../problem.js'
-import { explainRequest, describeRoutes } from '../decision/explain.js'
+import { explainRequest, describeRoutes, type ExplainScope } from './explain.js'
 import { newRequestId } from '../proxy/headers.js'
 import { protectAdmin } from './access.js'
 import { registerRampRoutes } from './ramp-routes.js'
@@ -21,6 +24,15 @@ import type { RampDriver } from '../ramp/driver.js'
 import type { Timeline } from '../timeline/timeline.js'
 import { parseDuration } from '../config/units.js'
 import { TIMELINE_KINDS } from '../config/schema.js'
+
+/** What the admin port needs of the live runtime (lifecycle/runtime.ts's Runtime is one). */
+export interface AdminRuntime {
+  readonly snapshot: ExplainScope & { readonly routesByName: ReadonlyMap<string, RouteConfig> }
+  readonly draining: boolean
+  readonly tracing: Tracing | undefined
+  readonly guard: Pick<Guard, 'status' | 'reset'>
+  readonly shadow: Pick<ShadowTraffic, 'report' | 'unlearn'>
+}
 
 /**
  * Where the per-process state behind /metrics, /guard and /parity comes from: this
@@ -36,7 +48,7 @@ export interface AdminSources {
   unlearn (route: string, path: string): Promise<boolean>
 }
 
-export function localSources (runtime: Runtime, metrics: Metrics): AdminSources {
+export function localSources (runtime: AdminRuntime, metrics: Metrics): AdminSources {
   return {
     metrics: async (openMetrics) => openMetrics === true && runtime.tracing !== undefined
       ? { contentType: OPENMETRICS_CONTENT_TYPE, body: await metrics.openMetrics() }
@@ -89,7 +101,7 @@ function sinceOf (text: string): number {
   return back !== undefined ? Date.now() - back : Date.parse(text)
 }
 
-export function buildAdminServer (runtime: Runtime, logger: Logger, opts: AdminOptions): FastifyInstance {
+export function buildAdminServer (runtime: AdminRuntime, logger: Logger, opts: AdminOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger.child({ server: 'admin' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),

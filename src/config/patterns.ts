@@ -4,6 +4,8 @@
  * Path: "/" + segments; a segment is a literal, ":name" (exactly one segment),
  * or "*" as the last segment (zero or more segments: "/api/*" matches "/api",
  * "/api/" and everything below). Host: "example.com" or "*.example.com".
+ * Here in config/ because validation and the route table (routing/) share one grammar,
+ * and with it the one way a request path is read for matching.
  */
 
 export const Seg = { Wildcard: 1, End: 2, Param: 3, Literal: 4 } as const

@@ -5,7 +5,7 @@
  * memory, never over the network).
  */
 import type { IncomingHttpHeaders } from 'node:http'
-import type { Snapshot } from '../lifecycle/runtime.js'
+import type { DecisionScope } from './scope.js'
 import type { Route } from '../routing/table.js'
 import { decide, routeBackends, type Decision } from './decide.js'
 import { buildCohort, type Cohort } from './cohort.js'
@@ -20,14 +20,14 @@ export interface Choice {
 const NO_OVERRIDE: OverrideResult = Object.freeze({ kind: 'none' })
 
 /** `clientIp` is asked only for flagged routes (static ones need no client address). */
-export function chooseBackend (snap: Snapshot, route: Route, headers: IncomingHttpHeaders, clientIp: () => string): Choice | Promise<Choice> {
+export function chooseBackend (snap: DecisionScope, route: Route, headers: IncomingHttpHeaders, clientIp: () => string): Choice | Promise<Choice> {
   if (route.config.flag === undefined) return { decision: decide(route, undefined, undefined, undefined), cohort: undefined, override: NO_OVERRIDE }
   const override = readOverride(headers, snap.config.override, snap.overrideSecret, route.name, routeBackends(route))
   const cohort = buildCohort(snap.config.cohort, { headers, clientIp: clientIp() }, snap.jwt)
   return cohort instanceof Promise ? cohort.then((c) => flagChoice(snap, route, c, override)) : flagChoice(snap, route, cohort, override)
 }
 
-function flagChoice (snap: Snapshot, route: Route, cohort: Cohort, override: OverrideResult): Choice {
+function flagChoice (snap: DecisionScope, route: Route, cohort: Cohort, override: OverrideResult): Choice {
   let decision = decide(route, snap.flags, cohort.context, override.kind === 'accepted' ? override.backend : undefined)
   // A tripped rollback guard sends the flag's traffic back to the baseline.
   if (decision.reason === 'flag_on' && decision.backend !== route.backend && route.config.guard !== undefined && snap.guard.admit(route.name) === 'baseline') {

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import proxyAddr from 'proxy-addr'
-import type { Snapshot } from '../lifecycle/runtime.js'
+import type { DecisionScope } from './scope.js'
 
 /** "::ffff:10.0.0.1" → "10.0.0.1"; the form people grep logs for. */
 export function unmapAddress (addr: string | undefined): string {
@@ -13,7 +13,7 @@ export function unmapAddress (addr: string | undefined): string {
 }
 
 /** The client address as routing sees it: the peer, or what trusted proxies in front report. */
-export function clientAddress (snap: Snapshot, raw: IncomingMessage): string {
+export function clientAddress (snap: Pick<DecisionScope, 'config' | 'trust'>, raw: IncomingMessage): string {
   // With no trusted proxies the peer is the client; no X-Forwarded-For to parse.
   if (snap.config.client.trustedProxies.length === 0) return unmapAddress(raw.socket.remoteAddress)
   return unmapAddress(proxyAddr(raw, snap.trust))

@@ -5,7 +5,6 @@
 import { openAdminRefusal } from '../admin/access.js'
 import { Errors, ProxyError } from '../errors.js'
 import type { FastifyInstance } from 'fastify'
-import type { Logger } from 'pino'
 import { loadConfigFile, type Config } from '../config/config.js'
 import { reloadConfig, type ReloadResult, type ReloadSource } from './reload.js'
 import { Runtime } from './runtime.js'
@@ -18,27 +17,11 @@ import { version } from '../version.js'
 import type { RampDriver } from '../ramp/driver.js'
 import type { Timeline } from '../timeline/timeline.js'
 import { createRampDriver, createStatus, createTimeline, eventRelay, causeOf } from './migration.js'
+import type { StartOptions } from './start-options.js'
 
-export interface StartOptions {
-  configFile: string
-  logger: Logger
-  /** PORT / ADMIN_PORT: take precedence over the file, on start and on every reload. */
-  port?: number
-  adminPort?: number
-  adminToken?: string
-  /** Reload when the file changes (default true). */
-  watch?: boolean
-  /** UNLEASH_URL, UNLEASH_API_TOKEN, STRANGLER_OVERRIDE_SECRET, JWT secrets, XDG_STATE_HOME. */
-  env?: Readonly<Record<string, string | undefined>>
-  /** How long start waits for the flag service before serving from backup/bootstrap/baseline (default 2 s). */
-  flagsStartWaitMs?: number
-  /** false in a --workers worker: the primary serves the admin port. */
-  admin?: boolean
-  /** --insecure-admin: allow a non-loopback admin listener without a token (a lab). */
-  insecureAdmin?: boolean
-}
 
 export type { ReloadResult }
+export type { StartOptions }
 
 export interface Instance {
   readonly runtime: Runtime
@@ -94,7 +77,7 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   }
   let listening = false
   const metrics = new Metrics(() => runtime.snapshot)
-  metrics.configApplied(runtime.snapshot)
+  metrics.configApplied(runtime.snapshot.config)
   runtime.evidence.register(metrics.registry)
   metrics.watchTracing(() => runtime.tracing?.dropped() ?? 0)
   // A --workers worker records nothing and drives nothing: the primary serves the admin port.
@@ -135,7 +118,7 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
     const result = reloadConfig(runtime, source, trigger, logger)
     metrics.reload(result.ok)
     if (result.ok && result.changed) {
-      metrics.configApplied(runtime.snapshot)
+      metrics.configApplied(runtime.snapshot.config)
       timeline?.configApplied(before, runtime.snapshot.config, causeOf(trigger))
     }
     if (!result.ok) timeline?.configRejected(result.error.split('\n'), causeOf(trigger))

@@ -14,6 +14,8 @@ import { Guard, type GuardState, type Trip } from '../safety/guard.js'
 import type { FlagChange } from '../flags/diff.js'
 import type { Tracing } from '../observe/tracing.js'
 import { ShadowTraffic } from '../safety/shadow.js'
+import { startShadow } from '../safety/shadow-start.js'
+import type { CompareWithPrimary, ShadowInput } from '../proxy/scope.js'
 import { EvidenceSeries } from '../safety/evidence-series.js'
 import { evidenceOf, failureStatus, type Sample } from '../safety/evidence.js'
 import { RateLimitedLog } from '../observe/rate-limited-log.js'
@@ -111,6 +113,10 @@ export class Runtime {
       this.#evidence(route, state.failoverFrom.backend, { ...sample, status: failureStatus(state.failoverFrom.kind), seconds: undefined }, now)
     }
     this.#evidence(route, state.backend, sample, now)
+  }
+
+  startShadow (input: ShadowInput): CompareWithPrimary | undefined {
+    return startShadow(this.shadow, input)
   }
 
   #evidence (route: RouteConfig, backend: string, sample: Sample, now: number): void {

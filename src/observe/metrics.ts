@@ -4,18 +4,55 @@
  * the number of series is bounded by the config, not by traffic.
  */
 import { Registry, Counter, Gauge, collectDefaultMetrics } from 'prom-client'
-import type { Snapshot } from '../lifecycle/runtime.js'
-import type { RequestState } from '../proxy/request-state.js'
+import type { Config } from '../config/config.js'
+import { legacyBackends, routeBackends } from '../config/roles.js'
 import { Ledger } from './sliding-share.js'
 import { RequestSeries, DURATION_BUCKETS, type BackendTotals } from './request-series.js'
 import { registerRampMetrics, type RampCounters, type RampGauge } from './ramp-metrics.js'
 import { toOpenMetrics, exemplarKey } from './openmetrics.js'
-import type { FlagStatus } from '../flags/source.js'
 
 export { DURATION_BUCKETS }
 
 /** Label value for requests that matched no route (route names cannot start with "_"). */
 export const NO_ROUTE = '_none'
+
+/**
+ * What the metrics read at scrape time, from the live snapshot. Declared here, below
+ * the flags, pools, guard and shadow that provide it: lifecycle/runtime.ts's Snapshot
+ * is one of these.
+ */
+export interface MetricsView {
+  readonly flags: { status (): FlagSourceStatus } | undefined
+  readonly pools: ReadonlyMap<string, { readonly pool: { readonly stats: PoolStats }, readonly backend: { readonly pool: { readonly connections: number } } }>
+  readonly guard: { status (): Readonly<Record<string, { readonly state: 'closed' | 'open' | 'probing', readonly trips: number }>> }
+  readonly shadow: {
+    totals (): ReadonlyMap<string, Readonly<Record<string, number>>>
+    pairTotals (route: string): { readonly pairs: number, readonly mismatched: number }
+    readonly window: { shares (): ReadonlyMap<string, number> }
+    inflight (): number
+  }
+}
+
+interface FlagSourceStatus {
+  readonly source: string
+  readonly origin: string
+  readonly up: boolean
+  readonly lastUpdate: Date | undefined
+  readonly authFailed: boolean
+}
+
+interface PoolStats { readonly connected: number, readonly pending: number, readonly running: number, readonly queued: number }
+
+/** What one finished request tells the metrics (proxy/request-state.ts's RequestState is one). */
+export interface RecordedRequest {
+  readonly route: string | undefined
+  readonly backend: string | undefined
+  readonly reason: string | undefined
+  readonly trace: { readonly traceId: string } | undefined
+  readonly upstreamError: string | undefined
+  readonly failoverFrom: { readonly backend: string, readonly kind: string } | undefined
+  readonly overrideRejected: string | undefined
+}
 
 export class Metrics {
   readonly registry = new Registry()
@@ -35,9 +72,8 @@ export class Metrics {
   #droppedSpans: () => number = () => 0
   #rampStates: readonly string[] = []
   #legacy: ReadonlySet<string> = new Set()
-  #baseline = new Map<string, string>()
 
-  constructor (snapshot: () => Snapshot) {
+  constructor (snapshot: () => MetricsView) {
     const registers = [this.registry]
     collectDefaultMetrics({ register: this.registry })
     this.#series.register(this.registry, {
@@ -71,7 +107,7 @@ export class Metrics {
     this.#lastReloadOk.set(1)
 
     // Flag source gauges read the source's status at scrape time, each in its own collect().
-    const flagGauge = (name: string, help: string, aggregator: 'min' | 'max', read: (status: FlagStatus) => number | undefined): void => {
+    const flagGauge = (name: string, help: string, aggregator: 'min' | 'max', read: (status: FlagSourceStatus) => number | undefined): void => {
       new Gauge({
         name,
         help,
@@ -107,7 +143,7 @@ export class Metrics {
       }
     })
 
-    const pool = (name: string, help: string, pick: (s: { connected: number, pending: number, running: number, queued: number }) => number): void => {
+    const pool = (name: string, help: string, pick: (s: PoolStats) => number): void => {
       new Gauge({
         name,
         help,
@@ -154,7 +190,7 @@ export class Metrics {
         for (const [route, s] of Object.entries(snapshot().guard.status())) this.inc({ route }, s.trips)
       }
     })
-    const shadow = (): Snapshot['shadow'] => snapshot().shadow
+    const shadow = (): MetricsView['shadow'] => snapshot().shadow
     new Counter({
       name: 'strangler_shadow_requests_total',
       help: 'Shadow comparisons by route and result: match, mismatch, error (the shadow failed), skipped (sampled out of body/concurrency caps, or not comparable).',
@@ -212,22 +248,17 @@ export class Metrics {
   }
 
   /** Call with every config that goes live. */
-  configApplied (snap: Snapshot): void {
+  configApplied (config: Config): void {
     this.#version.reset()
-    this.#version.set({ version: snap.config.version }, 1)
+    this.#version.set({ version: config.version }, 1)
     this.#routeBackend.reset()
-    const legacy = new Set([...snap.config.backends.values()].filter((b) => b.legacy).map((b) => b.name))
-    this.#legacy = legacy
-    this.#baseline = new Map()
-    for (const r of snap.config.routes) {
-      this.#baseline.set(r.name, r.backend)
-      this.#routeBackend.set({ route: r.name, backend: r.backend, role: 'baseline' }, 1)
-      if (r.flag?.backend !== undefined && r.flag.backend !== r.backend) this.#routeBackend.set({ route: r.name, backend: r.flag.backend, role: 'flag' }, 1)
-      for (const b of new Set(Object.values(r.flag?.variants ?? {}))) {
-        if (b !== r.backend && b !== r.flag?.backend) this.#routeBackend.set({ route: r.name, backend: b, role: 'variant' }, 1)
+    this.#legacy = legacyBackends(config)
+    for (const r of config.routes) {
+      for (const b of routeBackends(r)) {
+        this.#routeBackend.set({ route: r.name, backend: b, role: b === r.backend ? 'baseline' : b === r.flag?.backend ? 'flag' : 'variant' }, 1)
       }
     }
-    this.ledger.retain(new Set(snap.config.routes.map((r) => r.name)))
+    this.ledger.retain(new Set(config.routes.map((r) => r.name)))
   }
 
   /** The OpenMetrics exposition, with the latency histogram's trace-id exemplars. */
@@ -278,7 +309,7 @@ export class Metrics {
   }
 
   /** Once per request, when its response closes; `seconds` since it arrived. */
-  request (state: RequestState, method: string, status: number, seconds: number): void {
+  request (state: RecordedRequest, method: string, status: number, seconds: number): void {
     const route = state.route ?? NO_ROUTE
     const backend = state.backend ?? NO_ROUTE
     const routed = state.route !== undefined && state.backend !== undefined
@@ -287,8 +318,6 @@ export class Metrics {
     if (state.failoverFrom !== undefined) this.#upstreamErrors.inc({ route, backend: state.failoverFrom.backend, kind: state.failoverFrom.kind })
     if (state.overrideRejected !== undefined) this.#overrideRejected.inc({ route, reason: state.overrideRejected })
     if (!routed) return
-    // With backends marked legacy, "new" is everything else; otherwise, anything but the route's baseline.
-    const onNew = this.#legacy.size > 0 ? !this.#legacy.has(backend) : this.#baseline.get(route) !== backend
-    this.ledger.record(route, onNew)
+    this.ledger.record(route, !this.#legacy.has(backend))
   }
 }

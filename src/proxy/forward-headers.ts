@@ -4,13 +4,13 @@
  * by the traffic handler, websocket upgrades and shadow copies.
  */
 import type { IncomingMessage } from 'node:http'
-import type { Snapshot } from '../lifecycle/runtime.js'
+import type { ProxySnapshot } from './scope.js'
 import type { BackendConfig } from '../config/config.js'
 import { upstreamRequestHeaders } from './headers.js'
 import { unmapAddress } from '../decision/client-address.js'
 
 /** Headers for the backend request: the client's end-to-end headers plus the proxy's own. */
-export function upstreamHeadersFor (snap: Snapshot, raw: IncomingMessage, requestId: string, backend: BackendConfig, client: string): string[] {
+export function upstreamHeadersFor (snap: Pick<ProxySnapshot, 'isTrusted' | 'config'>, raw: IncomingMessage, requestId: string, backend: BackendConfig, client: string): string[] {
   const peer = unmapAddress(raw.socket.remoteAddress)
   const clientHost = raw.headers.host
   return upstreamRequestHeaders(raw.rawHeaders, raw.headers, {

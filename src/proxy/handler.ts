@@ -1,314 +1,212 @@
 /**
- * The catch-all traffic handler: resolve the route (resolve.ts), choose the backend
- * (choose.ts), hold the first body bytes (request-body.ts), forward on undici's
- * dispatch API (exchange.ts) with retry and failover as retry.ts says, and turn
- * transport failures into problem responses. Works on one snapshot of the route
- * table from start to finish.
+ * The catch-all traffic handler, as its steps: receive (the request's state and
+ * trace), match (resolve.ts: route and path), decide (choose.ts: backend, with the
+ * guard's diversion), take the body (intake.ts), forward (exchange.ts on undici's
+ * dispatch API, with retry and failover as retry.ts says). Every ending, answered or
+ * not, is recorded once in server.ts's `record` when the response closes. Works on
+ * one snapshot of the route table from start to finish.
  */
-import { pipeline, PassThrough, type Readable } from 'node:stream'
-import type { IncomingMessage, IncomingHttpHeaders } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ShadowConfig } from '../config/config.js'
 import type { BackendPool } from './pools.js'
-import type { Captured } from '../safety/collect.js'
-import type { Runtime, Snapshot } from '../lifecycle/runtime.js'
+import type { ProxyRuntime, ProxySnapshot } from './scope.js'
+import type { ResolvedTarget } from '../routing/resolve.js'
 import type { Route } from '../routing/table.js'
 import { Errors, ProxyError } from '../errors.js'
 import { sendProblem } from '../problem.js'
-import { clientResponseHeaders } from './headers.js'
 import { classifyUpstreamError } from './upstream-errors.js'
-import { serializeCookie } from '../decision/cookies.js'
-import { exchange, Cancel, type ExchangeEvents } from './exchange.js'
+import { exchange, type ExchangeEvents } from './exchange.js'
 import { resolve } from '../routing/resolve.js'
-import { chooseBackend } from '../decision/choose.js'
-import { rolloutBucket, rolloutOf } from '../flags/rollout.js'
-import { setHeader, type RequestTrace } from '../observe/tracing.js'
-import type { Context, FeatureInterface } from '../flags/unleash-internals.js'
+import { chooseBackend, type Choice } from '../decision/choose.js'
+import { setHeader } from '../observe/tracing.js'
 import { clientAddress } from '../decision/client-address.js'
 import { upstreamHeadersFor } from './forward-headers.js'
-import { BodyLimit, prebuffer, PREBUFFER_BYTES, type Prebuffered } from './request-body.js'
 import { nextStep } from './retry.js'
+import type { RequestState } from './request-state.js'
+import { admit, readBody, BODY_TIMEOUT_DETAIL, type Intake } from './intake.js'
+import { captureForShadow, detailFor, responseHeadersFor, type ShadowCapture } from './response.js'
 
-function ignore (): void {}
-
-function detailFor (error: ProxyError | { code: string }, backend: string): string {
-  switch (error.code) {
-    case Errors.BACKEND_UNAVAILABLE.code: return `backend "${backend}" is not accepting connections`
-    case Errors.BACKEND_CONNECT_TIMEOUT.code: return `backend "${backend}" did not accept the connection within its connect timeout`
-    case Errors.BACKEND_TIMEOUT.code: return `backend "${backend}" did not send response headers within its timeout`
-    case Errors.BACKEND_RESET.code: return `backend "${backend}" closed the connection before responding`
-    case Errors.BACKEND_INVALID_RESPONSE.code: return `backend "${backend}" sent a response that is not valid HTTP`
-    default: return `request to backend "${backend}" failed`
-  }
+/** One request on its way through: what every step reads. */
+interface Inbound {
+  readonly runtime: ProxyRuntime
+  readonly snap: ProxySnapshot
+  readonly request: FastifyRequest
+  readonly reply: FastifyReply
+  readonly raw: IncomingMessage
+  readonly method: string
+  readonly state: RequestState
 }
 
-/** Starts the shadow copy for routes with shadow:, returning the comparison to run when the primary's body is in. */
-function startShadow (runtime: Runtime, snap: Snapshot, route: Route, primary: BackendPool, path: string, raw: IncomingMessage, requestId: string, client: string, who: string, body: Buffer | Readable | undefined, rawPath: string, context: Context | undefined, trace: RequestTrace | undefined): ((p: Captured | undefined) => void) | undefined {
-  const config = route.config.shadow
-  if (config === undefined) return undefined
-  // While a ramp holds a step, copies come from the cohort that moves next only.
-  if (route.config.ramp !== undefined && !inNextCohort(snap, route, context)) return undefined
-  const other = primary.backend.name === config.backend ? route.backend : config.backend
-  const target = snap.pools.get(other)
-  if (target === undefined || other === primary.backend.name) return undefined
-  return runtime.shadow.start({
-    route: route.name,
-    config,
-    requestId,
-    method: raw.method as string,
-    path: rawPath,
-    primaryBackend: primary.backend.name,
-    target,
-    primary,
-    upstreamPath: path,
-    headers: (pool) => upstreamHeadersFor(snap, raw, requestId, pool.backend, client),
-    body: body === undefined || Buffer.isBuffer(body) ? body : 'streamed',
-    who,
-    ...(trace === undefined ? {} : { trace: (url: string) => trace.shadow(other, raw.method as string, url) })
-  })
-}
-
-/**
- * The next cohort of a ramp: users whose bucket lies above the rollout this proxy
- * serves and at most the plan's next step. Read from the flag itself, so every
- * replica agrees whichever process drives the ramp.
- */
-function inNextCohort (snap: Snapshot, route: Route, context: Context | undefined): boolean {
-  const feature = route.config.flag === undefined ? undefined : snap.flags?.definition(route.config.flag.name)
-  const low = feature === undefined ? undefined : rolloutOf(feature)
-  const high = low === undefined ? undefined : route.config.ramp?.steps.find((s) => s > low)
-  const bucket = high === undefined || context === undefined ? undefined : rolloutBucket(feature as FeatureInterface, context)
-  return bucket !== undefined && bucket > (low as number) && bucket <= (high as number)
-}
-
-export function createProxyHandler (runtime: Runtime) {
+export function createProxyHandler (runtime: ProxyRuntime) {
   return async function proxyHandler (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const snap = runtime.snapshot
-    const raw = request.raw
-    const method = raw.method as string
-    const state = request.spx
-    if (runtime.draining) reply.header('connection', 'close')
-    const tracing = runtime.tracing
-    if (tracing !== undefined) state.trace = tracing.start(method, raw.headers, raw.url as string)
-
-    const target = resolve(snap, method, raw.url as string, raw.headers, raw.rawHeaders)
-    if ('error' in target) {
-      state.errorCode = target.error.code
-      return sendProblem(reply, target.error, target.error.detail, !raw.complete)
-    }
-    const { route } = target
-    state.route = route.name
-    const chosen = chooseBackend(snap, route, raw.headers, () => (state.clientAddress ??= clientAddress(snap, raw)))
-    const choice = chosen instanceof Promise ? await chosen : chosen
-    const { decision } = choice
-    if (choice.override.kind === 'rejected') {
-      state.overrideRejected = choice.override.why
-      runtime.overrideWarnings.warn(choice.override.why, { reqId: request.id, route: route.name, reason: choice.override.reason })
-    }
-    const pool = snap.pools.get(decision.backend)
-    if (pool === undefined) throw new Error(`backend ${decision.backend} has no pool`)
-    let bp: BackendPool = pool
-    state.backend = decision.backend
-    state.reason = decision.reason
-    state.flag = decision.flag
-    state.variant = decision.variant
-    const cohort = choice.cohort
-    if (cohort !== undefined && cohort.issuedSession === undefined) state.user = cohort.context.userId ?? cohort.context.sessionId
-    state.trace?.route(route.name, { backend: decision.backend, reason: decision.reason, flag: decision.flag, variant: decision.variant, guard: decision.reason === 'guard' ? 'open' : undefined })
-
-    const cl = raw.headers['content-length']
-    const chunked = raw.headers['transfer-encoding'] !== undefined
-    const limit = route.config.maxBodySize
-    if (cl !== undefined && Number(cl) > limit) {
-      state.errorCode = Errors.BODY_TOO_LARGE.code
-      return sendProblem(reply, Errors.BODY_TOO_LARGE, `request body of ${cl} bytes exceeds the limit of ${limit} bytes for this route`, true)
-    }
-    const hasBody = chunked || (cl !== undefined && cl !== '0')
-
-    // A client that goes away must not keep a backend connection busy (the response's
-    // close listener, set up in server.ts, aborts it).
-    const abort = new Cancel()
-    state.cancel = abort
-    if (state.connection?.gone === true) abort.abort()
-    // Node's requestTimeout does not cover a body still arriving once the request is
-    // being handled, so a slow body is cut here, at the same deadline.
-    let bodyTimedOut = false
-    if (hasBody && snap.config.client.requestTimeout > 0) {
-      const bodyDeadline = setTimeout(() => {
-        if (raw.complete) return
-        bodyTimedOut = true
-        state.errorCode = Errors.REQUEST_TIMEOUT.code
-        abort.abort()
-        if (reply.raw.headersSent) raw.socket.destroy()
-      }, Math.max(0, snap.config.client.requestTimeout - (performance.now() - state.start)))
-      state.bodyDeadline = bodyDeadline
-      raw.once('end', () => clearTimeout(bodyDeadline))
-    }
-
-    let body: Buffer | Readable | undefined
-    if (hasBody) {
-      raw.once('end', () => { state.bodyEnd = performance.now() })
-      const source = chunked ? raw.pipe(new BodyLimit(limit)) : raw
-      if (chunked) {
-        raw.once('error', (err) => source.destroy(err))
-        // Errors reach whoever reads the body (prebuffer, then the dispatch); this
-        // listener only keeps a late one, after the request was answered, from
-        // becoming an uncaught exception.
-        source.on('error', ignore)
-      }
-      let head: Prebuffered
-      try {
-        head = await prebuffer(source, PREBUFFER_BYTES, abort)
-      } catch (err) {
-        if (bodyTimedOut) return sendProblem(reply, Errors.REQUEST_TIMEOUT, 'the request body was not received within the time allowed', true)
-        if (err instanceof ProxyError) {
-          state.errorCode = err.code
-          return sendProblem(reply, err, err.detail, true)
-        }
-        return reply.hijack()
-      }
-      if (head.ended) {
-        body = Buffer.concat(head.chunks)
-      } else {
-        const rest = new PassThrough()
-        for (const c of head.chunks) rest.write(c)
-        pipeline(source, rest, () => {})
-        body = rest
-      }
-    }
-
+    const i = receive(runtime, request, reply)
+    const target = match(i)
+    if (target === undefined) return reply
+    const chosen = chooseBackend(i.snap, target.route, i.raw.headers, () => (i.state.clientAddress ??= clientAddress(i.snap, i.raw)))
+    const choice = decided(i, target.route, chosen instanceof Promise ? await chosen : chosen)
+    const intake = admit(i.raw, reply, i.state, target.route.config.maxBodySize, i.snap.config.client.requestTimeout)
+    if (intake === undefined) return reply
+    if (intake.hasBody && !(await readBody(i.raw, reply, i.state, intake))) return reply
     // Pipelined requests reach the backend one after another, in the client's order.
-    const turn = state.connection?.turn(state)
+    const turn = i.state.connection?.turn(i.state)
     if (turn !== undefined) {
       await turn
-      if (abort.aborted) return reply.hijack()
+      if (intake.abort.aborted) return reply.hijack()
     }
+    return await forward(i, target, choice, intake)
+  }
+}
 
-    const requestId = String(request.id)
-    const client = state.clientAddress ??= clientAddress(snap, raw)
-    const out = reply.raw
-    let shadow: ShadowCapture | undefined
-    let t0 = 0
-    let answered: number | undefined
-    const events: ExchangeEvents = {
-      head: (status, headers) => {
-        answered = status
-        // Timed from the request fully sent: a client's slow upload is not the backend's latency.
-        const now = performance.now()
-        const sent = state.bodyEnd !== undefined && state.bodyEnd > t0 && state.bodyEnd <= now ? state.bodyEnd : t0
-        state.upstreamMs = now - sent
-        if (status < 200 || status > 599) {
-          state.upstreamError = 'invalid_response'
-          return new ProxyError(Errors.BACKEND_INVALID_RESPONSE, detailFor(Errors.BACKEND_INVALID_RESPONSE, bp.backend.name))
-        }
-        state.upstreamStatus = status
-        // The copy for parity goes out once the primary has answered, so the user's
-        // latency never includes it.
-        const compare = startShadow(runtime, snap, route, bp, target.path, raw, requestId, client, state.user ?? client, body, target.rawPath, choice.cohort?.context, state.trace)
-        if (compare !== undefined) {
-          shadow = captureForShadow(compare, status, headers, (route.config.shadow as ShadowConfig).maxBodySize)
-          events.data = shadow.data
-        }
-        // From here the backend's answer is written as is; Fastify would add a content type.
-        reply.hijack()
-        out.writeHead(status, responseHeadersFor(headers, requestId, !raw.complete || runtime.draining, choice.cohort?.issuedSession, snap.config.cohort.sessionCookie))
-        return out
-      },
-      data: undefined,
-      sendTimeout: snap.config.client.sendTimeout,
-      done: (err) => {
-        shadow?.done(err)
-        if (err === undefined) return
-        if (err instanceof ProxyError) {
-          state.errorCode = err.code
-          request.log.info({ reqId: request.id, route: route.name, backend: bp.backend.name, code: err.code }, err.detail)
-        } else if (!abort.aborted) {
-          const c = classifyUpstreamError(err)
-          state.upstreamError = c.kind
-          request.log.warn({ reqId: request.id, err, route: route.name, backend: bp.backend.name, kind: c.kind }, 'backend response failed mid-stream')
-        }
-        out.destroy()
+function receive (runtime: ProxyRuntime, request: FastifyRequest, reply: FastifyReply): Inbound {
+  const raw = request.raw
+  const method = raw.method as string
+  const state = request.spx
+  if (runtime.draining) reply.header('connection', 'close')
+  const tracing = runtime.tracing
+  if (tracing !== undefined) state.trace = tracing.start(method, raw.headers, raw.url as string)
+  return { runtime, snap: runtime.snapshot, request, reply, raw, method, state }
+}
+
+/** The route and the path the backend receives; undefined when the request was refused. */
+function match (i: Inbound): ResolvedTarget | undefined {
+  const target = resolve(i.snap, i.method, i.raw.url as string, i.raw.headers, i.raw.rawHeaders)
+  if ('error' in target) {
+    i.state.errorCode = target.error.code
+    sendProblem(i.reply, target.error, target.error.detail, !i.raw.complete)
+    return undefined
+  }
+  i.state.route = target.route.name
+  return target
+}
+
+/** The choice written into the request's state, its trace and (for a refused override) the log. */
+function decided (i: Inbound, route: Route, choice: Choice): Choice {
+  const { decision } = choice
+  const state = i.state
+  if (choice.override.kind === 'rejected') {
+    state.overrideRejected = choice.override.why
+    i.runtime.overrideWarnings.warn(choice.override.why, { reqId: i.request.id, route: route.name, reason: choice.override.reason })
+  }
+  state.backend = decision.backend
+  state.reason = decision.reason
+  state.flag = decision.flag
+  state.variant = decision.variant
+  const cohort = choice.cohort
+  if (cohort !== undefined && cohort.issuedSession === undefined) state.user = cohort.context.userId ?? cohort.context.sessionId
+  state.trace?.route(route.name, { backend: decision.backend, reason: decision.reason, flag: decision.flag, variant: decision.variant, guard: decision.reason === 'guard' ? 'open' : undefined })
+  return choice
+}
+
+/** One attempt's context: the backend it goes to, and when it went. */
+interface Attempt {
+  bp: BackendPool
+  t0: number
+  answered: number | undefined
+  shadow: ShadowCapture | undefined
+}
+
+/** Sends the request, and again to the baseline or the same backend where retry.ts allows. */
+async function forward (i: Inbound, target: ResolvedTarget, choice: Choice, intake: Intake): Promise<FastifyReply> {
+  const pool = i.snap.pools.get(choice.decision.backend)
+  if (pool === undefined) throw new Error(`backend ${choice.decision.backend} has no pool`)
+  const requestId = String(i.request.id)
+  const client = i.state.clientAddress ??= clientAddress(i.snap, i.raw)
+  const a: Attempt = { bp: pool, t0: 0, answered: undefined, shadow: undefined }
+  const events = responseEvents(i, target, choice, intake, a, client)
+  for (let attempt = 0; ; attempt++) {
+    const path = a.bp.backend.basePath + target.path
+    const headers = upstreamHeadersFor(i.snap, i.raw, requestId, a.bp.backend, client)
+    const span = i.state.trace?.attempt(a.bp.backend.name, i.method, a.bp.backend.origin + path, attempt)
+    if (span !== undefined) setHeader(headers, 'traceparent', span.traceparent)
+    a.t0 = performance.now()
+    a.answered = undefined
+    i.state.upstreamStatus = undefined
+    const err = await exchange(a.bp.pool, { path, method: i.method, headers, body: intake.body ?? null }, events, intake.abort)
+    span?.end(a.answered, err === undefined ? undefined : err instanceof ProxyError ? err.code : classifyUpstreamError(err).kind)
+    if (err === undefined) return i.reply
+    const next = afterFailure(i, target.route, intake, a, attempt, err)
+    if (next !== 'again') return next
+  }
+}
+
+/** After a failed attempt: 'again' (failover or retry, `a` updated), or the answer sent. */
+function afterFailure (i: Inbound, route: Route, intake: Intake, a: Attempt, attempt: number, err: Error): FastifyReply | 'again' {
+  const { state, reply, raw } = i
+  if (intake.timedOut) return sendProblem(reply, Errors.REQUEST_TIMEOUT, BODY_TIMEOUT_DETAIL, true)
+  if (intake.abort.aborted) return reply.hijack()
+  if (err instanceof ProxyError) {
+    state.errorCode = err.code
+    return sendProblem(reply, err, err.detail, !raw.complete)
+  }
+  const failure = classifyUpstreamError(err)
+  const step = nextStep({ method: i.method, hasBody: intake.hasBody, beforeSend: failure.beforeSend, attempt, backend: a.bp.backend.name, baseline: route.backend, failover: route.config.failover, failedOver: state.reason === 'failover' })
+  // Nothing reached the flag-selected backend: the baseline serves instead.
+  const baseline = step.kind === 'failover' ? i.snap.pools.get(step.to) : undefined
+  if (baseline !== undefined) {
+    i.request.log.warn({ reqId: i.request.id, route: route.name, from: a.bp.backend.name, to: route.backend, kind: failure.kind }, 'failover to the baseline backend')
+    state.failoverFrom = { backend: a.bp.backend.name, kind: failure.kind }
+    a.bp = baseline
+    state.backend = route.backend
+    state.reason = 'failover'
+    return 'again'
+  }
+  if (step.kind === 'retry') {
+    state.retried = true
+    return 'again'
+  }
+  state.upstreamError = failure.kind
+  state.errorCode = failure.error.code
+  i.request.log.warn({ reqId: i.request.id, err, route: route.name, backend: a.bp.backend.name, kind: failure.kind }, 'backend request failed')
+  return sendProblem(reply, failure.error, detailFor(failure.error, a.bp.backend.name), !raw.complete)
+}
+
+/** What happens as the backend answers: the head relayed (and a shadow copy started), the end noted. */
+function responseEvents (i: Inbound, target: ResolvedTarget, choice: Choice, intake: Intake, a: Attempt, client: string): ExchangeEvents {
+  const { state, raw, snap } = i
+  const route = target.route
+  const requestId = String(i.request.id)
+  const out = i.reply.raw
+  const events: ExchangeEvents = {
+    head: (status, headers) => {
+      a.answered = status
+      // Timed from the request fully sent: a client's slow upload is not the backend's latency.
+      const now = performance.now()
+      const sent = state.bodyEnd !== undefined && state.bodyEnd > a.t0 && state.bodyEnd <= now ? state.bodyEnd : a.t0
+      state.upstreamMs = now - sent
+      if (status < 200 || status > 599) {
+        state.upstreamError = 'invalid_response'
+        return new ProxyError(Errors.BACKEND_INVALID_RESPONSE, detailFor(Errors.BACKEND_INVALID_RESPONSE, a.bp.backend.name))
       }
-    }
-    for (let attempt = 0; ; attempt++) {
-      const path = bp.backend.basePath + target.path
-      const headers = upstreamHeadersFor(snap, raw, requestId, bp.backend, client)
-      const span = state.trace?.attempt(bp.backend.name, method, bp.backend.origin + path, attempt)
-      if (span !== undefined) setHeader(headers, 'traceparent', span.traceparent)
-      t0 = performance.now()
-      answered = undefined
-      state.upstreamStatus = undefined
-      const err = await exchange(bp.pool, { path, method, headers, body: body ?? null }, events, abort)
-      span?.end(answered, err === undefined ? undefined : err instanceof ProxyError ? err.code : classifyUpstreamError(err).kind)
-      if (err === undefined) return reply
-      if (bodyTimedOut) return sendProblem(reply, Errors.REQUEST_TIMEOUT, 'the request body was not received within the time allowed', true)
-      if (abort.aborted) return reply.hijack()
+      state.upstreamStatus = status
+      // The copy for parity goes out once the primary has answered, so the user's
+      // latency never includes it.
+      const compare = route.config.shadow === undefined
+        ? undefined
+        : i.runtime.startShadow({ snap, route, primary: a.bp, upstreamPath: target.path, rawPath: target.rawPath, method: i.method, requestId, who: state.user ?? client, body: intake.body, context: choice.cohort?.context, trace: state.trace, headers: (pool) => upstreamHeadersFor(snap, raw, requestId, pool.backend, client) })
+      if (compare !== undefined) {
+        a.shadow = captureForShadow(compare, status, headers, (route.config.shadow as ShadowConfig).maxBodySize)
+        events.data = a.shadow.data
+      }
+      // From here the backend's answer is written as is; Fastify would add a content type.
+      i.reply.hijack()
+      out.writeHead(status, responseHeadersFor(headers, requestId, !raw.complete || i.runtime.draining, choice.cohort?.issuedSession, snap.config.cohort.sessionCookie))
+      return out
+    },
+    data: undefined,
+    sendTimeout: snap.config.client.sendTimeout,
+    done: (err) => {
+      a.shadow?.done(err)
+      if (err === undefined) return
       if (err instanceof ProxyError) {
         state.errorCode = err.code
-        return sendProblem(reply, err, err.detail, !raw.complete)
+        i.request.log.info({ reqId: i.request.id, route: route.name, backend: a.bp.backend.name, code: err.code }, err.detail)
+      } else if (!intake.abort.aborted) {
+        state.upstreamError = classifyUpstreamError(err).kind
+        i.request.log.warn({ reqId: i.request.id, err, route: route.name, backend: a.bp.backend.name, kind: state.upstreamError }, 'backend response failed mid-stream')
       }
-      const failure = classifyUpstreamError(err)
-      const step = nextStep({
-        method,
-        hasBody,
-        beforeSend: failure.beforeSend,
-        attempt,
-        backend: bp.backend.name,
-        baseline: route.backend,
-        failover: route.config.failover,
-        failedOver: state.reason === 'failover'
-      })
-      // Nothing reached the flag-selected backend: the baseline serves instead.
-      const baseline = step.kind === 'failover' ? snap.pools.get(step.to) : undefined
-      if (baseline !== undefined) {
-        request.log.warn({ reqId: request.id, route: route.name, from: bp.backend.name, to: route.backend, kind: failure.kind }, 'failover to the baseline backend')
-        state.failoverFrom = { backend: bp.backend.name, kind: failure.kind }
-        bp = baseline
-        state.backend = route.backend
-        state.reason = 'failover'
-        continue
-      }
-      if (step.kind === 'retry') {
-        state.retried = true
-        continue
-      }
-      state.upstreamError = failure.kind
-      state.errorCode = failure.error.code
-      request.log.warn({ reqId: request.id, err, route: route.name, backend: bp.backend.name, kind: failure.kind }, 'backend request failed')
-      return sendProblem(reply, failure.error, detailFor(failure.error, bp.backend.name), !raw.complete)
+      out.destroy()
     }
   }
-}
-
-interface ShadowCapture {
-  readonly data: (chunk: Buffer) => void
-  readonly done: (error: Error | undefined) => void
-}
-
-/** Keeps the primary's body (up to the shadow's limit) and hands it to the comparison when complete. */
-function captureForShadow (compare: (p: Captured | undefined) => void, status: number, headers: IncomingHttpHeaders, max: number): ShadowCapture {
-  let chunks: Buffer[] | undefined = []
-  let size = 0
-  return {
-    data: (chunk) => {
-      size += chunk.length
-      if (chunks !== undefined && size <= max) chunks.push(chunk)
-      else chunks = undefined
-    },
-    done: (error) => compare(error === undefined ? { status, headers, body: chunks === undefined ? undefined : Buffer.concat(chunks) } : undefined)
-  }
-}
-
-/** The backend's response headers as the client gets them. */
-function responseHeadersFor (headers: IncomingHttpHeaders, requestId: string, close: boolean, issuedSession: string | undefined, sessionCookie: Snapshot['config']['cohort']['sessionCookie']): string[] {
-  const out = clientResponseHeaders(headers)
-  if (!hasName(out, 'x-request-id')) out.push('x-request-id', requestId)
-  if (close) out.push('connection', 'close')
-  if (issuedSession !== undefined && sessionCookie !== undefined) out.push('set-cookie', serializeCookie(sessionCookie.name, issuedSession, sessionCookie))
-  return out
-}
-
-function hasName (list: readonly string[], name: string): boolean {
-  for (let i = 0; i < list.length; i += 2) if (list[i] === name) return true
-  return false
+  return events
 }

@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream'
 import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
-import type { Runtime } from '../lifecycle/runtime.js'
+import type { ProxyRuntime } from './scope.js'
 import { Errors } from '../errors.js'
 import { sendProblem, writeRawProblem } from '../problem.js'
 import { newRequestId } from './headers.js'
@@ -33,16 +33,17 @@ function unlimitedHeaderLines (server: http.Server): http.Server {
 const kState = Symbol('strangler.state')
 type Tracked = IncomingMessage & { [kState]: RequestState }
 
-export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Metrics): FastifyInstance {
+export function buildProxyServer (runtime: ProxyRuntime, logger: Logger, metrics: Metrics): FastifyInstance {
   const logAccess = createAccessLog(logger)
 
   /**
-   * Ends a request once: it leaves its connection, a backend request the client left
-   * behind is stopped, and the access line and metrics are written. Runs when the
-   * response closes, or when the connection goes while the response is still queued
-   * behind an earlier one (Node never closes those).
+   * The record step, once per request whatever its ending: it leaves its connection,
+   * a backend request the client left behind is stopped, and the access line, the
+   * metrics and the runtime's evidence are written. Runs when the response closes, or
+   * when the connection goes while the response is still queued behind an earlier one
+   * (Node never closes those).
    */
-  function finish (entry: Entry): void {
+  function record (entry: Entry): void {
     const state = entry as RequestState
     if (state.finished) return
     state.finished = true
@@ -62,7 +63,7 @@ export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Met
 
   /** 'close' comes once per response; one shared listener, no closure per request. */
   function onResponseClose (this: ServerResponse & { req: Tracked }): void {
-    finish(this.req[kState])
+    record(this.req[kState])
   }
 
   function track (request: FastifyRequest, reply: FastifyReply): void {
@@ -99,7 +100,7 @@ export function buildProxyServer (runtime: Runtime, logger: Logger, metrics: Met
       req.on('error', ignore)
       // Registered here, synchronously as Node emits the request, so bytes that follow
       // it on the socket always find it in flight (see clientErrorHandler).
-      const connection = ClientConnection.of(req.socket, finish)
+      const connection = ClientConnection.of(req.socket, record)
       const state = newRequestState(connection, req)
       connection.enter(state)
       ;(req as Tracked)[kState] = state

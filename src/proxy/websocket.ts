@@ -8,7 +8,7 @@ import http, { type IncomingMessage, type Server } from 'node:http'
 import https from 'node:https'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
-import type { Runtime } from '../lifecycle/runtime.js'
+import type { ProxyRuntime } from './scope.js'
 import { Errors } from '../errors.js'
 import { writeRawProblem } from '../problem.js'
 import { resolve } from '../routing/resolve.js'
@@ -28,7 +28,7 @@ function rawHead (status: number, message: string, rawHeaders: readonly string[]
   return head + extra + '\r\n'
 }
 
-export function createUpgradeHandler (runtime: Runtime, server: Server, logger: Logger, metrics: Metrics) {
+export function createUpgradeHandler (runtime: ProxyRuntime, server: Server, logger: Logger, metrics: Metrics) {
   return function onUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void {
     tunnel(req, socket, head).catch((err: unknown) => {
       logger.error({ err }, 'websocket upgrade failed')
@@ -47,6 +47,9 @@ export function createUpgradeHandler (runtime: Runtime, server: Server, logger: 
     const state = newRequestState()
     const snap = runtime.snapshot
     const log = logger.child({ reqId: id })
+    // The upgrade's record step: the access line and the metrics. Not runtime.observe():
+    // a 101 and a tunnel's lifetime say nothing of the backend's answers, so they are
+    // no evidence for the guard or the gates (docs/architecture.md).
     const done = (status: number, extra: Record<string, unknown> = {}): void => {
       const ms = performance.now() - state.start
       log.info({ method: req.method, path: (req.url ?? '').split('?')[0], status, durationMs: Math.round(ms), websocket: true, ...extra }, 'request')

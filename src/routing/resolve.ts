@@ -3,9 +3,9 @@
  * websocket upgrades and explain; never touches flags. The path reaches the backend
  * byte for byte, apart from the route's rewrite.
  */
-import type { Snapshot } from '../lifecycle/runtime.js'
-import type { Route } from './table.js'
-import { routingSegments } from './patterns.js'
+import type { ClientLimits } from '../config/config.js'
+import type { Route, RouteTable } from './table.js'
+import { routingSegments } from '../config/patterns.js'
 import { Errors, ProxyError } from '../errors.js'
 import { requestHeadProblem } from './request-head.js'
 
@@ -19,7 +19,13 @@ export interface ResolvedTarget {
 
 export type Resolution = ResolvedTarget | { readonly error: ProxyError }
 
-export function resolve (snap: Snapshot, method: string, url: string, headers: Readonly<Record<string, string | string[] | undefined>>, rawHeaders?: readonly string[]): Resolution {
+/** What resolving needs of the live config: the request limits and the route table. */
+export interface ResolveScope {
+  readonly config: { readonly client: Pick<ClientLimits, 'maxHeaderCount' | 'maxHeaderSize' | 'maxUrlLength'> }
+  readonly table: RouteTable
+}
+
+export function resolve (snap: ResolveScope, method: string, url: string, headers: Readonly<Record<string, string | string[] | undefined>>, rawHeaders?: readonly string[]): Resolution {
   const limits = snap.config.client
   if (rawHeaders !== undefined) {
     const problem = requestHeadProblem(rawHeaders, limits.maxHeaderCount, limits.maxHeaderSize)

@@ -16,7 +16,7 @@ import type { Config, RouteConfig } from '../config/config.js'
 import {
   parsePathPattern, parseHostPattern, matchPath, matchHost, segmentRank, Seg,
   type PathPattern, type HostPattern
-} from './patterns.js'
+} from '../config/patterns.js'
 
 export interface Route {
   readonly config: RouteConfig

@@ -15,7 +15,7 @@ import { Ledger } from '../observe/sliding-share.js'
 import { createHmac, randomBytes } from 'node:crypto'
 import { diffJson, pattern, sameText, withinDepth, MAX_DEPTH, type Difference, type PathSet } from './json-diff.js'
 import { classifyUpstreamError } from '../proxy/upstream-errors.js'
-import { collect, type Captured } from './collect.js'
+import { collect, type Captured } from '../proxy/collect.js'
 import { ParityPairs } from './parity-pairs.js'
 import { pathTemplate } from '../routing/path-template.js'
 

@@ -4,7 +4,7 @@
  * specific. Expected values are written out; nothing is derived from the code under test.
  */
 import t from 'tap'
-import { parsePathPattern, parseHostPattern, matchPath, matchHost, routingSegments } from '../../src/routing/patterns.js'
+import { parsePathPattern, parseHostPattern, matchPath, matchHost, routingSegments } from '../../src/config/patterns.js'
 import { buildRouteTable, hostWithoutPort } from '../../src/routing/table.js'
 import { parseConfig } from '../../src/config/config.js'
 

@@ -1,0 +1,98 @@
+/**
+ * The request body's way in: the route's size limit, the deadline Node's own
+ * requestTimeout does not cover once a request is being handled, and the first bytes
+ * held so a failed attempt can be retried or failed over (request-body.ts).
+ */
+import { pipeline, PassThrough, type Readable } from 'node:stream'
+import type { IncomingMessage } from 'node:http'
+import type { FastifyReply } from 'fastify'
+import { Errors, ProxyError } from '../errors.js'
+import { sendProblem } from '../problem.js'
+import { Cancel } from './exchange.js'
+import { BodyLimit, prebuffer, PREBUFFER_BYTES, type Prebuffered } from './request-body.js'
+import type { RequestState } from './request-state.js'
+
+function ignore (): void {}
+
+/** A request admitted with its body: what forwarding sends, and how it can be stopped. */
+export interface Intake {
+  readonly hasBody: boolean
+  readonly chunked: boolean
+  readonly limit: number
+  readonly abort: Cancel
+  /** Set when the body did not arrive by the request deadline. */
+  timedOut: boolean
+  body: Buffer | Readable | undefined
+}
+
+export const BODY_TIMEOUT_DETAIL = 'the request body was not received within the time allowed'
+
+/**
+ * The size check and the deadline, before any byte is read; undefined when the
+ * request was refused (413) and answered.
+ */
+export function admit (raw: IncomingMessage, reply: FastifyReply, state: RequestState, limit: number, requestTimeout: number): Intake | undefined {
+  const cl = raw.headers['content-length']
+  const chunked = raw.headers['transfer-encoding'] !== undefined
+  if (cl !== undefined && Number(cl) > limit) {
+    state.errorCode = Errors.BODY_TOO_LARGE.code
+    sendProblem(reply, Errors.BODY_TOO_LARGE, `request body of ${cl} bytes exceeds the limit of ${limit} bytes for this route`, true)
+    return undefined
+  }
+  // A client that goes away must not keep a backend connection busy (the response's
+  // close listener, set up in server.ts, aborts it).
+  const abort = new Cancel()
+  state.cancel = abort
+  if (state.connection?.gone === true) abort.abort()
+  const intake: Intake = { hasBody: chunked || (cl !== undefined && cl !== '0'), chunked, limit, abort, timedOut: false, body: undefined }
+  if (intake.hasBody && requestTimeout > 0) bodyDeadline(raw, reply, state, intake, requestTimeout)
+  return intake
+}
+
+function bodyDeadline (raw: IncomingMessage, reply: FastifyReply, state: RequestState, intake: Intake, requestTimeout: number): void {
+  const timer = setTimeout(() => {
+    if (raw.complete) return
+    intake.timedOut = true
+    state.errorCode = Errors.REQUEST_TIMEOUT.code
+    intake.abort.abort()
+    if (reply.raw.headersSent) raw.socket.destroy()
+  }, Math.max(0, requestTimeout - (performance.now() - state.start)))
+  state.bodyDeadline = timer
+  raw.once('end', () => clearTimeout(timer))
+}
+
+/**
+ * Reads the body's first bytes (all of it when small); false when the request was
+ * answered instead (too large, too slow, or the client left).
+ */
+export async function readBody (raw: IncomingMessage, reply: FastifyReply, state: RequestState, intake: Intake): Promise<boolean> {
+  raw.once('end', () => { state.bodyEnd = performance.now() })
+  const source = intake.chunked ? raw.pipe(new BodyLimit(intake.limit)) : raw
+  if (intake.chunked) {
+    raw.once('error', (err) => source.destroy(err))
+    // Errors reach whoever reads the body (prebuffer, then the dispatch); this
+    // listener only keeps a late one, after the request was answered, from
+    // becoming an uncaught exception.
+    source.on('error', ignore)
+  }
+  let head: Prebuffered
+  try {
+    head = await prebuffer(source, PREBUFFER_BYTES, intake.abort)
+  } catch (err) {
+    if (intake.timedOut) sendProblem(reply, Errors.REQUEST_TIMEOUT, BODY_TIMEOUT_DETAIL, true)
+    else if (err instanceof ProxyError) {
+      state.errorCode = err.code
+      sendProblem(reply, err, err.detail, true)
+    } else reply.hijack()
+    return false
+  }
+  if (head.ended) {
+    intake.body = Buffer.concat(head.chunks)
+  } else {
+    const rest = new PassThrough()
+    for (const c of head.chunks) rest.write(c)
+    pipeline(source, rest, () => {})
+    intake.body = rest
+  }
+  return true
+}

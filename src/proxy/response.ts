@@ -1,0 +1,54 @@
+/**
+ * The response side of forwarding: the problem details of a failed backend, the
+ * headers the client gets, and the primary's body kept for a shadow comparison.
+ */
+import type { IncomingHttpHeaders } from 'node:http'
+import type { CohortConfig } from '../config/config.js'
+import { Errors, type ProxyError } from '../errors.js'
+import { clientResponseHeaders } from './headers.js'
+import { serializeCookie } from '../decision/cookies.js'
+import type { CompareWithPrimary } from './scope.js'
+
+export function detailFor (error: ProxyError | { code: string }, backend: string): string {
+  switch (error.code) {
+    case Errors.BACKEND_UNAVAILABLE.code: return `backend "${backend}" is not accepting connections`
+    case Errors.BACKEND_CONNECT_TIMEOUT.code: return `backend "${backend}" did not accept the connection within its connect timeout`
+    case Errors.BACKEND_TIMEOUT.code: return `backend "${backend}" did not send response headers within its timeout`
+    case Errors.BACKEND_RESET.code: return `backend "${backend}" closed the connection before responding`
+    case Errors.BACKEND_INVALID_RESPONSE.code: return `backend "${backend}" sent a response that is not valid HTTP`
+    default: return `request to backend "${backend}" failed`
+  }
+}
+
+export interface ShadowCapture {
+  readonly data: (chunk: Buffer) => void
+  readonly done: (error: Error | undefined) => void
+}
+
+/** Keeps the primary's body (up to the shadow's limit) and hands it to the comparison when complete. */
+export function captureForShadow (compare: CompareWithPrimary, status: number, headers: IncomingHttpHeaders, max: number): ShadowCapture {
+  let chunks: Buffer[] | undefined = []
+  let size = 0
+  return {
+    data: (chunk) => {
+      size += chunk.length
+      if (chunks !== undefined && size <= max) chunks.push(chunk)
+      else chunks = undefined
+    },
+    done: (error) => compare(error === undefined ? { status, headers, body: chunks === undefined ? undefined : Buffer.concat(chunks) } : undefined)
+  }
+}
+
+/** The backend's response headers as the client gets them. */
+export function responseHeadersFor (headers: IncomingHttpHeaders, requestId: string, close: boolean, issuedSession: string | undefined, sessionCookie: CohortConfig['sessionCookie']): string[] {
+  const out = clientResponseHeaders(headers)
+  if (!hasName(out, 'x-request-id')) out.push('x-request-id', requestId)
+  if (close) out.push('connection', 'close')
+  if (issuedSession !== undefined && sessionCookie !== undefined) out.push('set-cookie', serializeCookie(sessionCookie.name, issuedSession, sessionCookie))
+  return out
+}
+
+function hasName (list: readonly string[], name: string): boolean {
+  for (let i = 0; i < list.length; i += 2) if (list[i] === name) return true
+  return false
+}
