@@ -10,6 +10,7 @@ import { ConfigError, Errors, ProxyError, formatProblem } from './errors.js'
 import { createLogger } from './observe/log.js'
 import { startInstance } from './lifecycle/instance.js'
 import { Runtime } from './lifecycle/runtime.js'
+import { MIN_SECRET_BYTES } from './config/secrets.js'
 import { explainRequest } from './admin/explain.js'
 import { runPrimary, runWorker } from './lifecycle/cluster.js'
 import { overrideToken, MAX_LIFETIME_SECONDS } from './decision/override.js'
@@ -373,6 +374,7 @@ function cmdOverrideToken (args: string[]): void {
   if (positionals.length !== 1) usageError('override-token needs BACKEND')
   const secret = process.env.STRANGLER_OVERRIDE_SECRET
   if (secret === undefined || secret === '') usageError('STRANGLER_OVERRIDE_SECRET is not set')
+  if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) usageError(`STRANGLER_OVERRIDE_SECRET holds ${Buffer.byteLength(secret)} bytes; a signing secret needs at least ${MIN_SECRET_BYTES}`)
   const ttl = parseDuration(values.ttl ?? '8h')
   if (ttl === undefined || ttl <= 0 || ttl > MAX_LIFETIME_SECONDS * 1000) usageError(`--ttl ${values.ttl ?? ''} is not a duration up to 30d`)
   const expires = Math.floor((Date.now() + ttl) / 1000)

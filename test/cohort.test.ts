@@ -114,11 +114,11 @@ t.test('overrides: honoured with a signed, unexpired token; otherwise ignored, c
   const legacy = await startUpstream(t, 'legacy')
   const django = await startUpstream(t, 'django')
   const proxy = await startProxy(t, flaggedYaml(legacy.url, django.url, 'override: { header: x-test-as, cookie: test_as }'), {
-    env: { STRANGLER_OVERRIDE_SECRET: 'tester-secret' },
+    env: { STRANGLER_OVERRIDE_SECRET: 'tester-override-secret-of-32-bytes' },
     files: { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: false, strategies: [] }]) }
   })
   // The oracle: the documented format, signed here with node:crypto.
-  const token = (subject: string, secret = 'tester-secret'): string => `${subject}.${createHmac('sha256', secret).update(subject).digest('hex')}`
+  const token = (subject: string, secret = 'tester-override-secret-of-32-bytes'): string => `${subject}.${createHmac('sha256', secret).update(subject).digest('hex')}`
   const soon = Math.floor(Date.now() / 1000) + 3600
   const go = async (headers: Record<string, string>): Promise<string> => {
     const res = await request(`${proxy.url}/api/orders/1`, { headers })
@@ -128,8 +128,8 @@ t.test('overrides: honoured with a signed, unexpired token; otherwise ignored, c
   t.equal(await go({ cookie: `a=1; test_as=${token(`django.${soon}`)}; b=2` }), 'django', 'and in the cookie')
   t.equal(await go({ 'x-test-as': token(`django@orders.${soon}`) }), 'django', 'a token naming this route')
   const refused: Array<[string, string]> = [
-    ['django.tester-secret', 'the raw secret is not a token'],
-    [`django.${createHmac('sha256', 'tester-secret').update('django').digest('hex')}`, 'an HMAC of the backend alone (no expiry) is not a token'],
+    ['django.tester-override-secret-of-32-bytes', 'the raw secret is not a token'],
+    [`django.${createHmac('sha256', 'tester-override-secret-of-32-bytes').update('django').digest('hex')}`, 'an HMAC of the backend alone (no expiry) is not a token'],
     [token(`django.${soon}`, 'other-secret'), 'signed with another secret'],
     [token(`django.${Math.floor(Date.now() / 1000) - 1}`), 'expired'],
     [token(`django.${soon + 60 * 24 * 3600}`), 'valid for more than 30 days'],
@@ -152,7 +152,7 @@ t.test('overrides: honoured with a signed, unexpired token; otherwise ignored, c
   t.match(metrics, 'strangler_override_rejected_total{route="orders",reason="bad_signature"} 2')
   t.match(metrics, 'strangler_override_rejected_total{route="orders",reason="malformed"} 3')
   t.match(metrics, 'strangler_override_rejected_total{route="orders",reason="expired"} 1')
-  t.notMatch(JSON.stringify(proxy.logs), /tester-secret/, 'the secret is never logged')
+  t.notMatch(JSON.stringify(proxy.logs), /tester-override-secret-of-32-bytes/, 'the secret is never logged')
 })
 
 t.test('issuer and audience: a token from another issuer or for another audience is never used', async (t) => {

@@ -127,7 +127,7 @@ notify:
   - { url: "${hook}", kinds: [guard_tripped, config_applied], secretEnv: HOOK_SECRET }
   - { url: "${dead}", timeout: 1s }`), {
     files: { 'flags.json': flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(100)] }]) },
-    env: { HOOK_SECRET: 'a-webhook-signing-secret' }
+    env: { HOOK_SECRET: 'a-webhook-signing-secret-32-bytes' }
   })
   const statuses: number[] = []
   // Spread over about four seconds: a trip waits for the regression to be confirmed.
@@ -147,8 +147,8 @@ notify:
   await sleep(300)
   t.equal(received.length, 1, 'exactly one POST: the trip (other kinds are not subscribed)')
   const post = received[0] as { headers: http.IncomingHttpHeaders, body: string }
-  const expected = `sha256=${createHmac('sha256', 'a-webhook-signing-secret').update(post.body).digest('hex')}`
-  t.equal(post.headers['x-strangler-signature'], expected, 'signed with HMAC-SHA256 of the body, computed here')
+  const expected = `v1=${createHmac('sha256', 'a-webhook-signing-secret-32-bytes').update(`${String(post.headers['x-strangler-timestamp'])}.${post.body}`).digest('hex')}`
+  t.equal(post.headers['x-strangler-signature'], expected, 'signed with HMAC-SHA256 of "timestamp.body", computed here')
   const body = JSON.parse(post.body) as Event & { text: string }
   t.equal(body.id, tripped[0]?.id)
   t.equal(post.headers['x-strangler-event-id'], body.id)

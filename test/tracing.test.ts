@@ -187,3 +187,23 @@ t.test('a 10 % ratio samples about a tenth of new traces, and a sampled parent i
   t.ok(roots > 50 && roots < 150, `${roots} of 1,000 new traces sampled at 10 %`)
   t.equal(otlp.spans.filter((s) => s.kind === SERVER && s.traceId === TRACE).length, 10, 'every request with a sampled parent')
 })
+
+t.test('a junk or all-zero traceparent cannot force sampling; credentials in the query never reach url.full', async (t) => {
+  const otlp = await receiver(t)
+  const legacy = await startUpstream(t, 'legacy')
+  const p = await startProxy(t, `listen: { host: 127.0.0.1 }\nbackends:\n  legacy: { url: "${legacy.url}" }\ntracing: { redactQuery: [Session] }\nroutes:\n  - { name: all, match: { path: /* }, backend: legacy }\n`, {
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' }
+  })
+  const junk = ['junk', `00-${'0'.repeat(32)}-${PARENT}-01`, `00-${TRACE}-${'0'.repeat(16)}-01`, `ff-${TRACE}-${PARENT}-01`]
+  for (let i = 0; i < 400; i++) await (await request(`${p.url}/x`, { headers: { traceparent: junk[i % junk.length] as string } })).body.dump()
+  await sleep(1500)
+  const roots = otlp.spans.filter((s) => s.kind === SERVER).length
+  t.ok(roots < 20, `${roots} of 400 requests with a malformed traceparent sampled at 1 % (every one was, before)`)
+
+  // A sampled parent is followed, so this one is traced: its query is what matters.
+  await (await request(`${p.url}/callback?access_token=abc123&page=2&Token=t0k&session=s355&SIGNATURE=x`, { headers: { traceparent: `00-${TRACE}-${PARENT}-01` } })).body.dump()
+  await until(() => otlp.spans.some((s) => s.traceId === TRACE && s.kind === CLIENT), 5000)
+  const url = String(attr(otlp.spans.find((s) => s.traceId === TRACE && s.kind === CLIENT), 'url.full'))
+  t.match(url, /\/callback\?access_token=REDACTED&page=2&Token=REDACTED&session=REDACTED&SIGNATURE=REDACTED$/, `url.full: ${url}`)
+  t.notMatch(JSON.stringify(otlp.spans), /abc123|t0k|s355/, 'no span holds the values')
+})

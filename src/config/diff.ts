@@ -20,16 +20,32 @@ function plain (value: unknown): unknown {
   return value
 }
 
-function diffNamed<T extends object> (before: ReadonlyMap<string, T>, after: ReadonlyMap<string, T>, ignore: ReadonlySet<string>): ConfigDiff['routes'] {
+/**
+ * A header a route matches on may be a shared secret (an internal key, a beta token):
+ * the diff says that its value changed, never what it is, since diffs reach the
+ * timeline file and webhooks.
+ */
+export const REDACTED = '(value not shown)'
+
+function withoutMatchValues (route: Record<string, unknown>): Record<string, unknown> {
+  const match = route.match as { headers?: Record<string, unknown> } | undefined
+  if (match?.headers === undefined) return route
+  const headers = Object.fromEntries(Object.entries(match.headers).map(([k, v]) => [k, typeof v === 'string' ? REDACTED : v]))
+  return { ...route, match: { ...match, headers } }
+}
+
+function diffNamed<T extends object> (before: ReadonlyMap<string, T>, after: ReadonlyMap<string, T>, ignore: ReadonlySet<string>, shown: (v: Record<string, unknown>) => Record<string, unknown> = (v) => v): ConfigDiff['routes'] {
   const changed: Array<{ name: string, fields: FieldChange[] }> = []
   for (const [name, b] of after) {
     const a = before.get(name)
     if (a === undefined) continue
     const pa = plain(a) as Record<string, unknown>
     const pb = plain(b) as Record<string, unknown>
+    const sa = shown(pa)
+    const sb = shown(pb)
     const fields = [...new Set([...Object.keys(pa), ...Object.keys(pb)])]
       .filter((f) => !ignore.has(f) && JSON.stringify(pa[f]) !== JSON.stringify(pb[f]))
-      .map((field) => ({ field, before: pa[field], after: pb[field] }))
+      .map((field) => ({ field, before: sa[field], after: sb[field] }))
     if (fields.length > 0) changed.push({ name, fields })
   }
   return {
@@ -44,7 +60,7 @@ const ROUTE_NOISE = new Set(['index', 'line'])
 
 export function diffConfig (before: Config, after: Config): ConfigDiff {
   return {
-    routes: diffNamed(new Map(before.routes.map((r) => [r.name, r])), new Map(after.routes.map((r) => [r.name, r])), ROUTE_NOISE),
+    routes: diffNamed(new Map(before.routes.map((r) => [r.name, r])), new Map(after.routes.map((r) => [r.name, r])), ROUTE_NOISE, withoutMatchValues),
     backends: diffNamed(before.backends, after.backends, new Set())
   }
 }

@@ -206,7 +206,7 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
       perAddress: raw.evidence?.perAddress ?? DEFAULTS.evidence.perAddress,
       perUser: raw.evidence?.perUser ?? DEFAULTS.evidence.perUser
     }),
-    tracing: raw.tracing === undefined ? undefined : Object.freeze({ ...raw.tracing }),
+    tracing: raw.tracing === undefined ? undefined : Object.freeze({ ...raw.tracing, ...(raw.tracing.redactQuery === undefined ? {} : { redactQuery: Object.freeze([...raw.tracing.redactQuery]) }) }),
     retirement: Object.freeze({
       after: dur(raw.retirement?.after, DEFAULTS.retirement.after),
       legacyQuietFor: dur(raw.retirement?.legacyQuietFor, DEFAULTS.retirement.legacyQuietFor),
@@ -223,7 +223,7 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
     notify: Object.freeze((raw.notify ?? []).map((n, i) => {
       const url = URL.canParse(n.url) ? new URL(n.url) : undefined
       if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) problems.add(['notify', i, 'url'], `"${n.url}" is not an http(s) URL`)
-      return Object.freeze({ url: n.url, kinds: n.kinds === undefined ? undefined : new Set(n.kinds), secretEnv: n.secretEnv, timeout: dur(n.timeout, DEFAULTS.notify.timeout) })
+      return Object.freeze({ url: n.url, kinds: n.kinds === undefined ? undefined : new Set(n.kinds), secretEnv: n.secretEnv, timeout: dur(n.timeout, DEFAULTS.notify.timeout), damping: dur(n.damping, DEFAULTS.notify.damping) })
     }))
   })
 }

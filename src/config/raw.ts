@@ -77,11 +77,11 @@ export interface RawConfig {
   }
   override?: { header?: string, cookie?: string }
   guard?: false | RawGuard
-  tracing?: { endpoint?: string, sampler?: string, ratio?: number, serviceName?: string, maxQueueSize?: number }
+  tracing?: { endpoint?: string, sampler?: string, ratio?: number, serviceName?: string, maxQueueSize?: number, redactQuery?: string[] }
   retirement?: { after?: string, legacyQuietFor?: string, minParity?: number, maxErrorRatioIncrease?: number, maxLatencyRatio?: number }
   inventory?: { maxTemplates?: number }
   timeline?: { impactDelay?: string, maxFileSize?: string | number, parityThreshold?: number }
-  notify?: Array<{ url: string, kinds?: string[], secretEnv?: string, timeout?: string }>
+  notify?: Array<{ url: string, kinds?: string[], secretEnv?: string, timeout?: string, damping?: string }>
   ramps?: { driver?: 'proxy' | 'fleet', prometheus?: string, interval?: string, timeout?: string, stallAfter?: string }
   evidence?: { period?: string, perAddress?: number, perUser?: number }
   listen?: { host?: string, port?: number }

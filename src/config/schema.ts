@@ -144,7 +144,8 @@ export const configSchema = {
         sampler: { enum: ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] },
         ratio: { type: 'number', minimum: 0, maximum: 1 },
         serviceName: { type: 'string', minLength: 1 },
-        maxQueueSize: { type: 'integer', minimum: 1, maximum: 1000000 }
+        maxQueueSize: { type: 'integer', minimum: 1, maximum: 1000000 },
+        redactQuery: { type: 'array', items: { type: 'string', minLength: 1 } }
       }
     },
     retirement: {
@@ -184,7 +185,8 @@ export const configSchema = {
           url: { type: 'string', minLength: 1 },
           kinds: { type: 'array', minItems: 1, items: { enum: TIMELINE_KINDS } },
           secretEnv: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$' },
-          timeout: duration
+          timeout: duration,
+          damping: duration
         }
       }
     },

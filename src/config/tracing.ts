@@ -12,7 +12,12 @@ export interface TracingSettings {
   readonly serviceName: string
   readonly resourceAttributes: Readonly<Record<string, string>>
   readonly maxQueueSize: number
+  /** Query parameter names (lower case) whose values are replaced in url.full. */
+  readonly redactQuery: ReadonlySet<string>
 }
+
+/** Query parameters that carry credentials often enough that no span should hold their values. */
+export const SENSITIVE_QUERY = ['access_token', 'token', 'key', 'api_key', 'apikey', 'password', 'secret', 'signature', 'sig', 'code', 'auth']
 
 export const SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const
 
@@ -39,6 +44,7 @@ export function tracingSettings (file: TracingConfig | undefined, env: Readonly<
     ratio: Number.isFinite(arg) && arg >= 0 && arg <= 1 ? arg : 1,
     serviceName: env.OTEL_SERVICE_NAME ?? file?.serviceName ?? 'strangler-proxy',
     resourceAttributes: attributes(env.OTEL_RESOURCE_ATTRIBUTES),
-    maxQueueSize: file?.maxQueueSize ?? 2048
+    maxQueueSize: file?.maxQueueSize ?? 2048,
+    redactQuery: new Set([...SENSITIVE_QUERY, ...(file?.redactQuery ?? []).map((n) => n.toLowerCase())])
   }
 }

@@ -213,6 +213,8 @@ export interface Config {
 }
 
 export interface TracingConfig {
+  /** Query parameters whose values spans never carry, on top of the built-in list. */
+  readonly redactQuery?: readonly string[]
   readonly endpoint?: string
   readonly sampler?: string
   readonly ratio?: number
@@ -251,6 +253,8 @@ export interface NotifyTarget {
   /** Environment variable holding the HMAC-SHA256 key of the signature header. */
   readonly secretEnv: string | undefined
   readonly timeout: number
+  /** At most one delivery per event kind and route in this many ms (0: every event); the rest fold into the next. */
+  readonly damping: number
 }
 
 /** Who drives the ramp plans: each proxy its own, or one `strangler-proxy ramp run` for a fleet. */

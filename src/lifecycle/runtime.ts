@@ -7,6 +7,8 @@ import type { Duplex } from 'node:stream'
 import proxyAddr from 'proxy-addr'
 import type { Logger } from 'pino'
 import type { Config, RouteConfig } from '../config/config.js'
+import { secretProblems } from '../config/secrets.js'
+import { Errors, ProxyError } from '../errors.js'
 import type { FlagSource } from '../flags/source.js'
 import { createFlagSource } from '../flags/create.js'
 import { createJwtVerifier, type JwtVerifier } from '../decision/jwt.js'
@@ -189,6 +191,8 @@ export class Runtime {
 
   #build (config: Config, previous: ReadonlyMap<string, BackendPool>, old: Snapshot | undefined): Snapshot {
     // Built first: a missing secret must reject the config before anything changes.
+    const secrets = secretProblems(config, this.#deps.env)
+    if (secrets.length > 0) throw new ProxyError(Errors.CONFIG_INVALID, secrets.map((p) => `${config.file}: ${p}`).join('; '))
     const jwt = config.cohort.jwt === undefined ? undefined : createJwtVerifier(config.cohort.jwt, this.#deps.env)
     const sameFlags = old !== undefined && JSON.stringify(old.config.flags) === JSON.stringify(config.flags)
     const flags = sameFlags

@@ -4,13 +4,14 @@
  * trace context, batch export over OTLP/HTTP with a bounded queue whose drops are
  * counted. Configured the OpenTelemetry way (OTEL_* variables) or in routes.yaml.
  */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, trace, type Span, type Attributes } from '@opentelemetry/api'
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, isSpanContextValid, trace, type Context, type Span, type Attributes } from '@opentelemetry/api'
 import { W3CTraceContextPropagator, ExportResultCode, type ExportResult } from '@opentelemetry/core'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import { AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, type ReadableSpan, type Sampler, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
 import type { AttemptTrace, RequestTrace, Tracing } from './tracing.js'
 import type { TracingSettings } from '../config/tracing.js'
+import { redactQuery } from './redact.js'
 
 const propagator = new W3CTraceContextPropagator()
 
@@ -65,6 +66,14 @@ class Counted implements SpanProcessor, SpanExporter {
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0')
 
+/** The caller's trace context, when the request carries a valid one. */
+function parentOf (headers: Readonly<Record<string, string | string[] | undefined>>): Context | undefined {
+  if (headers.traceparent === undefined) return undefined
+  const parent = propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter)
+  const context = trace.getSpanContext(parent)
+  return context !== undefined && isSpanContextValid(context) ? parent : undefined
+}
+
 export function createOtelTracing (s: TracingSettings, version: string): Tracing {
   const exporter = new OTLPTraceExporter({ url: s.endpoint, timeoutMillis: 5000 })
   const counted = new Counted(exporter, s.maxQueueSize)
@@ -95,10 +104,12 @@ export function createOtelTracing (s: TracingSettings, version: string): Tracing
   const rootOnly = s.sampler.startsWith('parentbased_')
   return {
     start (method, headers, target) {
-      if (ratio !== undefined && (!rootOnly || headers.traceparent === undefined) && Math.random() >= ratio) return undefined
-      const parent = propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter)
+      // A malformed or all-zero traceparent is no parent: the request is a new trace,
+      // sampled by the ratio, so no client can force every request to be traced.
+      const parent = parentOf(headers)
+      if (ratio !== undefined && (!rootOnly || parent === undefined) && Math.random() >= ratio) return undefined
       const q = target.indexOf('?')
-      const span = tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': q === -1 ? target : target.slice(0, q) } }, parent)
+      const span = tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': q === -1 ? target : target.slice(0, q) } }, parent ?? ROOT_CONTEXT)
       if (!span.isRecording()) return undefined
       const { traceId, spanId } = span.spanContext()
       const request: RequestTrace = {
@@ -110,10 +121,10 @@ export function createOtelTracing (s: TracingSettings, version: string): Tracing
           for (const [k, v] of Object.entries(attributes)) if (v !== undefined) span.setAttribute(`strangler.${k}`, v)
         },
         attempt (backend, m, url, attempt) {
-          return client(m, { 'http.request.method': m, 'url.full': url, 'strangler.backend': backend, 'http.request.resend_count': attempt }, span, undefined)
+          return client(m, { 'http.request.method': m, 'url.full': redactQuery(url, s.redactQuery), 'strangler.backend': backend, 'http.request.resend_count': attempt }, span, undefined)
         },
         shadow (backend, m, url) {
-          return client(`${m} shadow`, { 'http.request.method': m, 'url.full': url, 'strangler.backend': backend, 'strangler.shadow': true }, undefined, span)
+          return client(`${m} shadow`, { 'http.request.method': m, 'url.full': redactQuery(url, s.redactQuery), 'strangler.backend': backend, 'strangler.shadow': true }, undefined, span)
         },
         end (status, errorCode, backend, reason) {
           span.setAttribute('http.response.status_code', status)

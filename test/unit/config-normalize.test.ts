@@ -77,8 +77,8 @@ evidence: { period: 30s, perAddress: 100, perUser: 40 }
 retirement: { after: 1d, legacyQuietFor: 2h, minParity: 0.99, maxErrorRatioIncrease: 0.01, maxLatencyRatio: 1.1 }
 inventory: { maxTemplates: 10 }
 timeline: { impactDelay: 1m, maxFileSize: 1mb, parityThreshold: 0.9 }
-notify: [{ url: "https://hooks.example/x", kinds: [guard_tripped, ramp_transition], secretEnv: HOOK_SECRET, timeout: 2s }]
-tracing: { serviceName: spx, ratio: 0.5, sampler: traceidratio, endpoint: "http://jaeger:4318" }
+notify: [{ url: "https://hooks.example/x", kinds: [guard_tripped, ramp_transition], secretEnv: HOOK_SECRET, timeout: 2s, damping: 30s }]
+tracing: { serviceName: spx, ratio: 0.5, sampler: traceidratio, endpoint: "http://jaeger:4318", redactQuery: [session] }
 routes:
   - name: orders
     match: { path: /api/orders/*, methods: [get, Post], host: Shop.Example, headers: { X-Beta: "1" } }
@@ -147,11 +147,11 @@ ${DEFAULT_ROUTE}`, FILE)
     override: { header: 'x-ovr', cookie: 'ovr' },
     ramps: { driver: 'fleet', prometheus: 'http://prom:9090', interval: 2000, timeout: 1500, stallAfter: 300_000 },
     evidence: { period: 30_000, perAddress: 100, perUser: 40 },
-    tracing: { serviceName: 'spx', ratio: 0.5, sampler: 'traceidratio', endpoint: 'http://jaeger:4318' },
+    tracing: { serviceName: 'spx', ratio: 0.5, sampler: 'traceidratio', endpoint: 'http://jaeger:4318', redactQuery: ['session'] },
     retirement: { after: 86_400_000, legacyQuietFor: 7_200_000, minParity: 0.99, maxErrorRatioIncrease: 0.01, maxLatencyRatio: 1.1 },
     inventory: { maxTemplates: 10 },
     timeline: { impactDelay: 60_000, maxFileSize: 1_000_000, parityThreshold: 0.9 },
-    notify: [{ url: 'https://hooks.example/x', kinds: ['guard_tripped', 'ramp_transition'], secretEnv: 'HOOK_SECRET', timeout: 2000 }]
+    notify: [{ url: 'https://hooks.example/x', kinds: ['guard_tripped', 'ramp_transition'], secretEnv: 'HOOK_SECRET', timeout: 2000, damping: 30_000 }]
   })
 })
 
