@@ -100,3 +100,15 @@ t.test('client X-Forwarded-* is kept and extended when the peer is a trusted pro
   t.equal(h?.['x-forwarded-host'], 'www.shop.example')
   t.equal(h?.forwarded, 'for=203.0.113.9;proto=https, for=127.0.0.1;proto=http;host=shop.example')
 })
+
+t.test('the status page\'s session cookie never reaches a backend; the client\'s own cookies do', async (t) => {
+  const legacy = await startUpstream(t, 'legacy')
+  const proxy = await startProxy(t, yamlFor({ legacy: legacy.url }, ROUTE))
+  // What a browser signed in to the admin port on the same host sends to the traffic port.
+  const res = await request(`${proxy.url}/account`, { headers: { cookie: 'uid=u1; spx_admin_session=0123456789abcdef; theme=dark' } })
+  await res.body.dump()
+  t.equal(legacy.seen[0]?.headers.cookie, 'uid=u1; theme=dark')
+  const only = await request(`${proxy.url}/account`, { headers: { cookie: 'spx_admin_session=0123456789abcdef' } })
+  await only.body.dump()
+  t.equal(legacy.seen[1]?.headers.cookie, undefined, 'no Cookie header at all when it was the only one')
+})

@@ -5,8 +5,9 @@
  * bearer token, which a browser never sends on its own, so no request can be forged.
  */
 import { randomBytes } from 'node:crypto'
+import { ADMIN_SESSION_COOKIE } from '../proxy/headers.js'
 
-export const SESSION_COOKIE = 'spx_admin_session'
+export const SESSION_COOKIE = ADMIN_SESSION_COOKIE
 const LIFETIME_MS = 12 * 3_600_000
 /** Sessions kept at most; the oldest goes first. */
 const MAX_SESSIONS = 1000

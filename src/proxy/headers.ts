@@ -89,8 +89,8 @@ export function upstreamRequestHeaders (rawHeaders: readonly string[], headers: 
     if (name === realIp || (!trusted && CLIENT_ADDRESS.has(name))) continue
     if (name === ctx.override.header) continue
     const value = rawHeaders[i + 1] as string
-    if (name === 'cookie' && value.includes(ctx.override.cookie)) {
-      const rest = withoutCookie(value, ctx.override.cookie)
+    if (name === 'cookie' && (value.includes(ctx.override.cookie) || value.includes(ADMIN_SESSION_COOKIE))) {
+      const rest = withoutCookie(withoutCookie(value, ctx.override.cookie), ADMIN_SESSION_COOKIE)
       if (rest !== '') out.push(name, rest)
       continue
     }
@@ -130,6 +130,13 @@ export function clientResponseHeaders (headers: Record<string, string | string[]
   }
   return out
 }
+
+/**
+ * The status page's session cookie (admin/session.ts). Browsers send cookies to every
+ * port of a host, so a signed-in browser sends it to the traffic port too: it is the
+ * proxy's, never a backend's.
+ */
+export const ADMIN_SESSION_COOKIE = 'spx_admin_session'
 
 /** A Cookie header value without the named cookie (every occurrence). */
 export function withoutCookie (value: string, name: string): string {
