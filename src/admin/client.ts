@@ -76,12 +76,13 @@ export function statusText (s: StatusBody): string {
   ])
 }
 
-interface InventoryBody { entries: Array<{ method: string, template: string, route: string, requests: number, share: number, lastSeen: string }>, other: number }
+interface InventoryBody { entries: Array<{ method: string, template: string, route: string, requests: number, share: number, lastSeen: string }>, other: number, notFound?: number, failed?: number }
 
 export function inventoryText (inv: InventoryBody): string {
   if (inv.entries.length === 0) return 'legacy served nothing through catch-all routes since the proxy started\n'
   return table([
     ['METHOD', 'TEMPLATE', 'ROUTE', 'REQUESTS', 'SHARE', 'LAST SEEN'],
     ...inv.entries.map((e) => [e.method, e.template, e.route, String(e.requests), `${(e.share * 100).toFixed(2)} %`, e.lastSeen])
-  ]) + (inv.other > 0 ? `and ${inv.other} requests beyond the template limit\n` : '')
+  ]) + (inv.other > 0 ? `and ${inv.other} requests beyond the template limits\n` : '') +
+    ((inv.notFound ?? 0) + (inv.failed ?? 0) > 0 ? `not listed: ${inv.notFound ?? 0} answered 404, ${inv.failed ?? 0} failed\n` : '')
 }

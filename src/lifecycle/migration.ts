@@ -40,7 +40,7 @@ export function eventRelay (): RuntimeEvents & { to: Timeline | undefined, watch
     flagsChanged (changes, source) { this.to?.flagsChanged(changes, source) },
     guardChanged (route, from, to, why) { this.to?.guardChanged(route, from, to, why) },
     failover (route) { this.to?.failover(route) },
-    served (config, route, backend, reason, method, url) { this.watch?.observe(config, route, backend, reason, method, url) }
+    served (config, route, backend, reason, method, url, status, client) { this.watch?.observe(config, route, backend, reason, method, url, status, client) }
   }
 }
 
@@ -96,7 +96,7 @@ export function createStatus (runtime: Runtime, metrics: Metrics, timeline: Time
           recent,
           events: (route) => timeline.query({ route, limit: 3 }),
           evidence: (route) => evidence.get(route),
-          inventory: { entries: inv.entries.slice(0, 100), other: inv.other }
+          inventory: { entries: inv.entries.slice(0, 100), other: inv.other, notFound: inv.notFound, failed: inv.failed }
         })
       }
     }

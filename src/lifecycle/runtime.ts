@@ -8,6 +8,7 @@ import proxyAddr from 'proxy-addr'
 import type { Logger } from 'pino'
 import type { Config, RouteConfig } from '../config/config.js'
 import { secretProblems } from '../config/secrets.js'
+import { clientAddress } from '../decision/client-address.js'
 import { Errors, ProxyError } from '../errors.js'
 import type { FlagSource } from '../flags/source.js'
 import { createFlagSource } from '../flags/create.js'
@@ -58,8 +59,8 @@ export interface RuntimeEvents {
   guardChanged (route: string, from: GuardState, to: GuardState, why: string): void
   /** One request served by the baseline because the new backend could not be reached. */
   failover (route: string): void
-  /** Every routed request, once finished (the status page's inventory and evidence). */
-  served (config: Config, route: string, backend: string, reason: string | undefined, method: string, url: string): void
+  /** Every routed request, once finished (the status page's inventory and evidence); `status` is the backend's own answer. */
+  served (config: Config, route: string, backend: string, reason: string | undefined, method: string, url: string, status: number | undefined, client: () => string): void
 }
 
 export class Runtime {
@@ -101,7 +102,10 @@ export class Runtime {
     if (state.route === undefined || state.backend === undefined) return
     if (state.failoverFrom !== undefined) this.#deps.events?.failover(state.route)
     const raw = state.reply?.request.raw
-    if (raw !== undefined) this.#deps.events?.served(this.#snapshot.config, state.route, state.backend, state.reason, raw.method ?? 'GET', raw.url ?? '/')
+    if (raw !== undefined) {
+      const snap = this.#snapshot
+      this.#deps.events?.served(snap.config, state.route, state.backend, state.reason, raw.method ?? 'GET', raw.url ?? '/', state.upstreamStatus, () => (state.clientAddress ??= clientAddress(snap, raw)))
+    }
     const route = this.#snapshot.routesByName.get(state.route)
     if (route?.flag === undefined) return
     const sample = evidenceOf(state)

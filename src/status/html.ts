@@ -68,7 +68,7 @@ export function statusPage (s: StatusReport, refreshSeconds = 15): string {
   const migratedRoutes = s.routes.filter((r) => r.readiness !== null)
   const inventory = s.inventory.entries.length === 0
     ? '<p>Legacy served nothing through catch-all routes since the proxy started.</p>'
-    : `<table><caption>Requests legacy served through catch-all routes since the proxy started, most first${s.inventory.other > 0 ? `; ${s.inventory.other} more requests beyond the template limit` : ''}.</caption>` +
+    : `<table><caption>Requests legacy served through catch-all routes since the proxy started, most first${s.inventory.other > 0 ? `; ${s.inventory.other} more requests beyond the template limits` : ''}${s.inventory.notFound + s.inventory.failed > 0 ? `; not listed: ${s.inventory.notFound} answered 404, ${s.inventory.failed} failed` : ''}.</caption>` +
       '<thead><tr><th scope="col">Method</th><th scope="col">Path template</th><th scope="col">Route</th><th scope="col">Requests</th><th scope="col">Share of traffic</th><th scope="col">Last seen</th></tr></thead><tbody>' +
       s.inventory.entries.slice(0, 100).map((e) => `<tr><td>${esc(e.method)}</td><th scope="row">${esc(e.template)}</th><td>${esc(e.route)}</td><td class="num">${e.requests}</td><td class="num">${pct(e.share, 2)}</td><td><time datetime="${esc(e.lastSeen)}">${esc(e.lastSeen.replace('T', ' ').slice(0, 19))}</time></td></tr>`).join('') +
       '</tbody></table>'

@@ -55,7 +55,7 @@ export interface StatusReport {
     readonly ready: number
   }
   readonly routes: readonly RouteStatus[]
-  readonly inventory: { readonly entries: readonly InventoryEntry[], readonly other: number }
+  readonly inventory: { readonly entries: readonly InventoryEntry[], readonly other: number, readonly notFound: number, readonly failed: number }
 }
 
 export interface StatusInputs {
@@ -69,7 +69,7 @@ export interface StatusInputs {
   readonly recent: { readonly windowMs: number, readonly routes: Readonly<Record<string, Readonly<Record<string, SideImpact>>>> }
   readonly events: (route: string) => readonly TimelineEvent[]
   readonly evidence: (route: string) => RouteEvidence | undefined
-  readonly inventory: { readonly entries: readonly InventoryEntry[], readonly other: number }
+  readonly inventory: { readonly entries: readonly InventoryEntry[], readonly other: number, readonly notFound: number, readonly failed: number }
 }
 
 /** Where the route stands, from the route table and the flag as the proxy evaluates it. */

@@ -27,13 +27,14 @@ export class MigrationWatch {
     this.#evidence = evidence
   }
 
-  observe (config: Config, route: string, backend: string, reason: string | undefined, method: string, url: string): void {
+  /** `status`: the backend's own answer (undefined when it gave none); `client`: asked only for what the inventory keeps. */
+  observe (config: Config, route: string, backend: string, reason: string | undefined, method: string, url: string, status: number | undefined, client: () => string): void {
     const s = this.#setsFor(config)
     this.#inventory.count()
     // Most requests stop here: the clock is read only for what legacy serves.
     if (!s.legacy.has(backend)) return
     const now = Date.now()
-    if (s.catchAll.has(route)) this.#inventory.record(method, url, route, now)
+    if (s.catchAll.has(route)) this.#inventory.record(method, url, route, status, client(), now)
     if (s.migrating.has(route)) this.#evidence.legacyServed(route, reason ?? 'static', now)
   }
 

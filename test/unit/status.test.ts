@@ -22,12 +22,31 @@ t.test('path templates', async (t) => {
 
 t.test('the inventory is bounded; the rest is other', async (t) => {
   const inv = new Inventory(2)
-  for (const p of ['/a/1', '/a/2', '/b', '/c', '/c']) { inv.count(); inv.record('GET', p, 'default', 1000) }
+  for (const p of ['/a/1', '/a/2', '/b', '/c', '/c']) { inv.count(); inv.record('GET', p, 'default', 200, '10.0.0.1', 1000) }
   inv.count()
   const r = inv.report()
   t.same(r.entries.map((e) => [e.template, e.requests]), [['/a/:id', 2], ['/b', 1]])
   t.equal(r.other, 2, 'two requests to a third template')
   t.equal(r.entries[0]?.share, 2 / 6)
+})
+
+t.test('junk cannot push real endpoints out of the inventory', async (t) => {
+  const inv = new Inventory(100)
+  for (let i = 0; i < 300; i++) inv.record('GET', `/zz${i}x/a`, 'default', 404, '10.0.0.9', 1000)
+  for (let i = 0; i < 300; i++) inv.record('GET', `/junk/p${i}x`, 'default', 200, `10.0.${i % 250}.1`, 1000)
+  for (let i = 0; i < 300; i++) inv.record('GET', `/j${i}x`, 'default', 200, '10.0.0.7', 1000)
+  inv.record('GET', '/boom', 'default', 502, '10.0.0.8', 1000)
+  inv.record('GET', '/gone', 'default', undefined, '10.0.0.8', 1000)
+  for (const path of ['/account', '/cart/7', '/help/faq']) inv.record('GET', path, 'default', 200, '10.1.0.1', 1000)
+  const r = inv.report()
+  t.same(r.entries.filter((e) => !e.template.startsWith('/j')).map((e) => e.template).sort(), ['/account', '/cart/:id', '/help/faq'], 'the real endpoints are listed')
+  t.equal(r.notFound, 300, '404s are counted apart, never templates')
+  t.equal(r.failed, 2, 'a 5xx or no answer is not a template either')
+  t.equal(r.entries.filter((e) => e.template.startsWith('/junk/')).length, 20, 'one first segment holds at most a tenth of the templates (at least 20)')
+  t.equal(r.entries.filter((e) => /^\/j\d/.test(e.template)).length, 20, 'one client adds at most 20 templates per period')
+  t.equal(r.other, 280 + 280, 'the rest is other')
+  inv.record('GET', '/j999x', 'default', 200, '10.0.0.7', 1000 + 10 * 60_000)
+  t.ok(inv.report().entries.some((e) => e.template === '/j999x'), 'the next period, the client may add again')
 })
 
 const c = { ...DEFAULTS.retirement, after: 1000, legacyQuietFor: 1000 }
