@@ -39,11 +39,13 @@ exits 1 when there is any, 0 when the file is valid.
 Prints, as JSON, the route, backend and reason a request would get, with the flag's
 working (context, strategies, bucket), without forwarding anything.
 `,
-  ramp: `Usage: strangler-proxy ramp status|pause|resume|approve|abort|skip [ROUTE] [--config routes.yaml] [--admin URL]
+  ramp: `Usage: strangler-proxy ramp status|pause|resume|approve|abort|skip [ROUTE] [--reason TEXT] [--config routes.yaml] [--admin URL]
        strangler-proxy ramp run [--config routes.yaml] [--listen 127.0.0.1:8082] [--prometheus URL]
 
 Shows or steers the ramp plans of a running proxy through its admin port (the
-address from the config's admin:, or --admin; STRANGLER_ADMIN_TOKEN when one is set).
+address from the config's admin:, or --admin). The token is STRANGLER_TOKEN (an
+operator's own, which names them in the timeline) or STRANGLER_ADMIN_TOKEN; --reason
+is recorded with the action.
   status [ROUTE]   each ramp's step, state and the reason for its last decision
   pause ROUTE      stop moving; the rollout stays where it is
   resume ROUTE     continue a paused ramp (or restart an aborted one from its first step)
@@ -209,7 +211,8 @@ function cmdValidate (args: string[]): void {
 
 /** The running proxy's admin address: --admin, else the config's admin: (ADMIN_PORT overrides its port). */
 function adminTarget (values: { admin?: string | undefined, config?: string | undefined }): AdminTarget {
-  const token = process.env.STRANGLER_ADMIN_TOKEN || undefined
+  // An operator's own token names them in what they do; the shared admin token is the fallback.
+  const token = process.env.STRANGLER_TOKEN || process.env.STRANGLER_ADMIN_TOKEN || undefined
   if (values.admin !== undefined) return { url: values.admin, token }
   let admin: { host: string, port: number }
   try {
@@ -222,7 +225,7 @@ function adminTarget (values: { admin?: string | undefined, config?: string | un
 }
 
 async function cmdRamp (args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { ...HELP, config: { type: 'string', short: 'c' }, admin: { type: 'string' }, listen: { type: 'string' }, prometheus: { type: 'string' }, 'insecure-admin': { type: 'boolean' } } })
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { ...HELP, config: { type: 'string', short: 'c' }, admin: { type: 'string' }, listen: { type: 'string' }, prometheus: { type: 'string' }, 'insecure-admin': { type: 'boolean' }, reason: { type: 'string' } } })
   if (helpAsked('ramp', values)) return
   const [action, route, ...extra] = positionals
   if (extra.length > 0) usageError('ramp takes one route')
@@ -238,7 +241,7 @@ async function cmdRamp (args: string[]): Promise<void> {
   }
   if (action === undefined || !(RAMP_ACTIONS as readonly string[]).includes(action)) usageError(`ramp needs status or one of ${RAMP_ACTIONS.join(', ')}`)
   if (route === undefined) usageError(`ramp ${action} needs ROUTE`)
-  const answer = await callAdmin(target, 'POST', `/ramp/${encodeURIComponent(route)}/${action}`)
+  const answer = await callAdmin(target, 'POST', `/ramp/${encodeURIComponent(route)}/${action}`, values.reason === undefined ? {} : { reason: values.reason })
   if (answer.status !== 200) fail(problemText(answer))
   process.stdout.write(rampTable([answer.body as Parameters<typeof rampTable>[0][number]]))
 }

@@ -49,7 +49,7 @@ t.test('explain shows route, backend and outgoing URL without forwarding', async
 
 t.test('with a token, admin endpoints need it; probes do not', async (t) => {
   const legacy = await startUpstream(t, 'legacy')
-  const proxy = await startProxy(t, yamlFor({ legacy: legacy.url }, '  - { name: all, match: { path: /* }, backend: legacy }'), { adminToken: 's3cret' })
+  const proxy = await startProxy(t, yamlFor({ legacy: legacy.url }, '  - { name: all, match: { path: /* }, backend: legacy }'), { adminToken: 'an-admin-token-of-at-least-32-bytes' })
   const anon = await request(`${proxy.adminUrl}/routes`)
   t.equal(anon.statusCode, 401)
   t.equal(anon.headers['www-authenticate'], 'Bearer')
@@ -57,7 +57,7 @@ t.test('with a token, admin endpoints need it; probes do not', async (t) => {
   const wrong = await request(`${proxy.adminUrl}/routes`, { headers: { authorization: 'Bearer nope' } })
   t.equal(wrong.statusCode, 401)
   await wrong.body.dump()
-  const ok = await request(`${proxy.adminUrl}/routes`, { headers: { authorization: 'Bearer s3cret' } })
+  const ok = await request(`${proxy.adminUrl}/routes`, { headers: { authorization: 'Bearer an-admin-token-of-at-least-32-bytes' } })
   t.equal(ok.statusCode, 200)
   await ok.body.dump()
   const probe = await request(`${proxy.adminUrl}/readyz`)

@@ -71,7 +71,7 @@ t.test('the compose routes.yaml is valid and agrees with the services', async (t
   t.match(readFileSync(join(ROOT, 'deploy/grafana/provisioning/datasources/prometheus.yml'), 'utf8'), /type: jaeger\n\s+access: proxy\n\s+url: http:\/\/jaeger:16686/, 'and Grafana shows them')
   t.equal(config.listen.port, 8080)
   t.ok(services.proxy?.ports?.includes('8080:8080'))
-  t.same(config.admin, { host: '0.0.0.0', port: 8081, allowedHosts: ['proxy'] })
+  t.same(config.admin, { host: '0.0.0.0', port: 8081, allowedHosts: ['proxy'], operators: [] })
   const prom = parse(readFileSync(join(ROOT, 'deploy/prometheus/prometheus.yml'), 'utf8')) as { scrape_configs: Array<{ static_configs: Array<{ targets: string[] }> }> }
   t.same(prom.scrape_configs[0]?.static_configs[0]?.targets, ['proxy:8081'], 'Prometheus scrapes the admin port')
   t.ok(config.admin.allowedHosts.includes('proxy'), 'under the name the admin port answers to')

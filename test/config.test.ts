@@ -23,7 +23,7 @@ routes:
     backend: legacy
 `, 'routes.yaml')
   t.same(config.listen, DEFAULTS.listen)
-  t.same(config.admin, { host: '127.0.0.1', port: 8081, allowedHosts: [] })
+  t.same(config.admin, { host: '127.0.0.1', port: 8081, allowedHosts: [], operators: [] })
   const django = config.backends.get('django')
   t.equal(django?.origin, 'http://127.0.0.1:8001')
   t.equal(django?.basePath, '/app')

@@ -16,7 +16,7 @@ import { flagsJson, rollout, usersByBucket } from './helpers/flags.js'
 import { runCli } from './helpers/cli.js'
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p))
-const TOKEN = 'status-page-admin-token'
+const TOKEN = 'status-page-admin-token-of-32-bytes'
 const SHOTS = join(ROOT, 'reports', 'screenshots')
 
 t.test('a person opens the status page and sees how far the migration is', async (t) => {
@@ -80,16 +80,17 @@ routes:
   const first = await page.goto(`${p.adminUrl}/status`)
   t.equal(first?.status(), 401)
   await page.screenshot({ path: join(SHOTS, 'status-sign-in.png') })
-  t.equal(await page.getByLabel('Admin token').count(), 1, 'the token field has a label')
-  await page.getByLabel('Admin token').fill('wrong')
+  t.equal(await page.getByLabel('Operator token').count(), 1, 'the token field has a label')
+  await page.getByLabel('Operator token').fill('wrong')
   await page.getByRole('button', { name: 'Sign in' }).click()
   t.match(await page.getByRole('alert').textContent(), /not accepted/)
-  await page.getByLabel('Admin token').fill(TOKEN)
+  await page.getByLabel('Operator token').fill(TOKEN)
   await page.getByRole('button', { name: 'Sign in' }).click()
   await page.waitForURL(`${p.adminUrl}/status`)
   await page.screenshot({ path: join(SHOTS, 'status.png'), fullPage: true })
   const cookies = await page.context().cookies()
   t.match(cookies, [{ name: 'spx_admin_session', httpOnly: true, sameSite: 'Strict' }], 'an HttpOnly, SameSite=Strict cookie')
+  t.match(await page.locator('.signed-in').textContent(), /Signed in as admin/, 'the page says who is signed in')
 
   // What a person sees.
   t.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Migration status')
@@ -146,4 +147,12 @@ routes:
   await plain.context().addCookies(cookies)
   await plain.goto(`${p.adminUrl}/status`)
   t.equal(await plain.locator('tr[data-route]').count(), 4, 'the page works with scripts off')
+
+  // Signing out ends the session: the same cookie opens nothing afterwards.
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  await page.waitForURL(`${p.adminUrl}/status`)
+  t.equal(await page.getByLabel('Operator token').count(), 1, 'signed out: the sign-in form again')
+  const after = await request(`${p.adminUrl}/status.json`, { headers: { cookie } })
+  t.equal(after.statusCode, 401, 'the old cookie is dead')
+  await after.body.dump()
 })

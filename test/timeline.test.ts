@@ -102,7 +102,7 @@ t.test('a rejected routes.yaml is a config_rejected event with file and line; a 
   t.match(applied.summary, /routes added: reports; route orders: failover changed/)
   const cli = await runCli(['timeline', '--admin', p.adminUrl, '--kind', 'config_applied'])
   t.equal(cli.code, 0, cli.stderr)
-  t.match(cli.stdout, /^TIME\s+KIND\s+ROUTES\s+CAUSE\s+WHAT\n\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?Z?\s+config_applied\s+(orders,reports|reports,orders)\s+file-change\s+config [0-9a-f]{12} → [0-9a-f]{12}/)
+  t.match(cli.stdout, /^TIME\s+KIND\s+ROUTES\s+WHO\s+WHAT\n\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?Z?\s+config_applied\s+(orders,reports|reports,orders)\s+file-change\s+config [0-9a-f]{12} → [0-9a-f]{12}/)
   const bad = await request(`${p.adminUrl}/timeline?since=yesterday`)
   t.equal(bad.statusCode, 400)
   t.match(await bad.body.json(), { code: 'SPX_ADMIN_BAD_REQUEST' })

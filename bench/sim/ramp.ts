@@ -31,6 +31,7 @@ const PLAN: RampConfig = {
   minFailingClients: d.minFailingClients,
   gates: { maxErrorRatioIncrease: d.maxErrorRatioIncrease, maxClientErrorRatioIncrease: d.maxClientErrorRatioIncrease, maxLatencyRatio: d.maxLatencyRatio, minParity: d.minParity },
   approve: new Set(),
+  approvers: new Map(),
   onFail: d.onFail,
   maxFailures: d.maxFailures
 }

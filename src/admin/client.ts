@@ -16,7 +16,7 @@ export interface AdminAnswer {
   readonly body: unknown
 }
 
-export async function callAdmin (target: AdminTarget, method: 'GET' | 'POST', path: string): Promise<AdminAnswer> {
+export async function callAdmin (target: AdminTarget, method: 'GET' | 'POST', path: string, body: Record<string, unknown> = {}): Promise<AdminAnswer> {
   const res = await request(target.url.replace(/\/+$/, '') + path, {
     method,
     headers: {
@@ -24,7 +24,7 @@ export async function callAdmin (target: AdminTarget, method: 'GET' | 'POST', pa
       ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
       ...(target.token === undefined ? {} : { authorization: `Bearer ${target.token}` })
     },
-    ...(method === 'POST' ? { body: '{}' } : {}),
+    ...(method === 'POST' ? { body: JSON.stringify(body) } : {}),
     headersTimeout: 10_000,
     bodyTimeout: 10_000
   })
@@ -55,12 +55,12 @@ export function problemText (answer: AdminAnswer): string {
   return typeof b === 'object' && b !== null ? `${b.code ?? answer.status}: ${b.detail ?? ''}` : `HTTP ${answer.status}: ${String(b).slice(0, 200)}`
 }
 
-interface EventRow { id: string, time: string, kind: string, routes: string[], cause: string, summary: string }
+interface EventRow { id: string, time: string, kind: string, routes: string[], cause: string, actor?: string, summary: string }
 
 export function timelineRows (events: readonly EventRow[], header: boolean): string {
-  const rows = events.map((e) => [e.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.kind, e.routes.join(',') || '-', e.cause, e.summary])
+  const rows = events.map((e) => [e.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.kind, e.routes.join(',') || '-', e.actor ?? e.cause, e.summary])
   if (!header) return rows.length === 0 ? '' : table(rows)
-  return rows.length === 0 ? 'no events\n' : table([['TIME', 'KIND', 'ROUTES', 'CAUSE', 'WHAT'], ...rows])
+  return rows.length === 0 ? 'no events\n' : table([['TIME', 'KIND', 'ROUTES', 'WHO', 'WHAT'], ...rows])
 }
 
 const pct = (x: number | null | undefined): string => x === null || x === undefined ? '-' : `${(x * 100).toFixed(1)} %`

@@ -4,6 +4,7 @@ import { Errors, PROBLEM_CONTENT_TYPE, problemBody } from '../errors.js'
 import { sendProblem } from '../problem.js'
 import type { RampDriver } from '../ramp/driver.js'
 import { RAMP_ACTIONS, type RampAction } from '../ramp/machine.js'
+import { actorOf } from './access.js'
 
 /** The driver to ask, or why this process has none. */
 export type RampHost = { readonly driver: RampDriver } | { readonly unavailable: string }
@@ -19,7 +20,9 @@ export function registerRampRoutes (app: FastifyInstance, host: () => RampHost):
     const h = host()
     if ('unavailable' in h) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, h.unavailable)
     if (!(RAMP_ACTIONS as readonly string[]).includes(action)) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, `ramp actions: ${RAMP_ACTIONS.join(', ')}; not "${action}"`)
-    const result = await h.driver.act(route, action as RampAction, 'admin API')
+    const reason = reasonOf(request.body)
+    if (reason === false) return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, 'reason: a line of text up to 500 characters, as in {"reason": "the dashboards look right"}')
+    const result = await h.driver.act(route, action as RampAction, { name: actorOf(request), reason })
     if (result.ok) return result.ramp
     if (result.status === 502) {
       // The action is recorded, the flag does not show it yet: the problem carries the ramp as it stands.
@@ -27,4 +30,13 @@ export function registerRampRoutes (app: FastifyInstance, host: () => RampHost):
     }
     return sendProblem(reply, result.status === 404 ? Errors.ADMIN_NOT_FOUND : Errors.RAMP_CONFLICT, result.detail)
   })
+}
+
+/** The optional `reason` of an action's body; false when it is there but not one line of text up to 500 characters. */
+export function reasonOf (body: unknown): string | undefined | false {
+  const reason = (body as { reason?: unknown } | null | undefined)?.reason
+  if (reason === undefined) return undefined
+  if (typeof reason !== 'string' || reason.length > 500 || /[\u0000-\u001f\u007f]/.test(reason)) return false
+  const trimmed = reason.trim()
+  return trimmed === '' ? undefined : trimmed
 }

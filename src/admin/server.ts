@@ -4,7 +4,9 @@
  * STRANGLER_ADMIN_TOKEN set, everything but the probes needs that bearer token.
  */
 import { basename } from 'node:path'
-import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify'
+import type { TLSSocket } from 'node:tls'
+import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger, type FastifyRequest } from 'fastify'
+import type { Operators } from './operators.js'
 import type { Logger } from 'pino'
 import type { RouteConfig } from '../config/config.js'
 import type { Guard } from '../safety/guard.js'
@@ -14,7 +16,7 @@ import { Errors } from '../errors.js'
 import { sendProblem } from '../problem.js'
 import { explainRequest, describeRoutes, type ExplainScope } from './explain.js'
 import { newRequestId } from '../proxy/headers.js'
-import { protectAdmin } from './access.js'
+import { actorOf, protectAdmin } from './access.js'
 import { registerRampRoutes } from './ramp-routes.js'
 import { registerStatusRoutes, type StatusHost } from './status-routes.js'
 import { ReadSessions } from './session.js'
@@ -27,7 +29,7 @@ import { TIMELINE_KINDS } from '../config/schema.js'
 
 /** What the admin port needs of the live runtime (lifecycle/runtime.ts's Runtime is one). */
 export interface AdminRuntime {
-  readonly snapshot: ExplainScope & { readonly routesByName: ReadonlyMap<string, RouteConfig> }
+  readonly snapshot: ExplainScope & { readonly routesByName: ReadonlyMap<string, RouteConfig>, readonly operators: Operators, readonly isTrusted: (addr: string) => boolean }
   readonly draining: boolean
   readonly tracing: Tracing | undefined
   readonly guard: Pick<Guard, 'status' | 'reset'>
@@ -42,7 +44,8 @@ export interface AdminSources {
   /** openMetrics: the OpenMetrics exposition with exemplars, when tracing is on and the scraper asks for it. */
   metrics (openMetrics?: boolean): Promise<{ contentType: string, body: string }>
   guard (): Promise<unknown>
-  resetGuard (route: string | undefined): Promise<{ reset: string[], routes: unknown }>
+  /** `by`: who asked, for the guard's log line and the timeline. */
+  resetGuard (route: string | undefined, by: string): Promise<{ reset: string[], routes: unknown }>
   parity (): Promise<unknown>
   /** Forgets a learned noise pattern of a route; the routes (or workers) that had it. */
   unlearn (route: string, path: string): Promise<boolean>
@@ -54,15 +57,13 @@ export function localSources (runtime: AdminRuntime, metrics: Metrics): AdminSou
       ? { contentType: OPENMETRICS_CONTENT_TYPE, body: await metrics.openMetrics() }
       : { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() },
     guard: async () => runtime.guard.status(),
-    resetGuard: async (route) => ({ reset: runtime.guard.reset(route), routes: runtime.guard.status() }),
+    resetGuard: async (route, by) => ({ reset: runtime.guard.reset(route, by), routes: runtime.guard.status() }),
     parity: async () => runtime.shadow.report(),
     unlearn: async (route, path) => runtime.shadow.unlearn(route, path)
   }
 }
 
 export interface AdminOptions {
-  /** Bearer token required for everything but /healthz and /readyz. */
-  token?: string
   /** True once the traffic listener is up. */
   isListening: () => boolean
   sources: AdminSources
@@ -72,6 +73,13 @@ export interface AdminOptions {
   timeline?: Timeline
   /** The status page's data; absent in a --workers primary. */
   status?: StatusHost
+}
+
+/** Over TLS, or a trusted proxy in front says the browser used HTTPS: the session cookie gets Secure. */
+function servedOverHttps (request: FastifyRequest, isTrusted: (addr: string) => boolean): boolean {
+  if ((request.raw.socket as TLSSocket).encrypted === true) return true
+  const proto = request.headers['x-forwarded-proto']
+  return typeof proto === 'string' && proto.split(',')[0]?.trim().toLowerCase() === 'https' && isTrusted(request.raw.socket.remoteAddress ?? '')
 }
 
 /** An error message fit for an unauthenticated probe: no URLs, addresses or paths. */
@@ -110,8 +118,9 @@ export function buildAdminServer (runtime: AdminRuntime, logger: Logger, opts: A
   })
 
   const sessions = new ReadSessions()
-  protectAdmin(app, { token: opts.token, admin: () => runtime.snapshot.config.admin, sessions })
-  registerStatusRoutes(app, () => opts.status, opts.token, sessions)
+  const operators = (): Operators => runtime.snapshot.operators
+  protectAdmin(app, { operators, admin: () => runtime.snapshot.config.admin, sessions })
+  registerStatusRoutes(app, () => opts.status, { operators, sessions, secure: (request) => servedOverHttps(request, runtime.snapshot.isTrusted) })
 
   app.get('/healthz', async () => ({ status: 'ok' }))
 
@@ -140,7 +149,7 @@ export function buildAdminServer (runtime: AdminRuntime, logger: Logger, opts: A
     if (route !== undefined && runtime.snapshot.routesByName.get(route)?.guard === undefined) {
       return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, `route "${route}" has no rollback guard`)
     }
-    return opts.sources.resetGuard(route)
+    return opts.sources.resetGuard(route, actorOf(request))
   })
 
   app.get('/parity', async () => ({ routes: await opts.sources.parity() }))
@@ -151,7 +160,7 @@ export function buildAdminServer (runtime: AdminRuntime, logger: Logger, opts: A
     const path = (request.body as { path?: unknown } | null)?.path
     if (typeof path !== 'string' || path === '') return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, 'send {"path": "$.field"}: a learned pattern from GET /parity')
     if (!await opts.sources.unlearn(route, path)) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, `route "${route}" has no learned noise "${path}"`)
-    request.log.info({ route, path }, `parity: learned noise ${path} on route ${route} forgotten by a person; compared again`)
+    request.log.info({ route, path, operator: actorOf(request) }, `parity: learned noise ${path} on route ${route} forgotten by ${actorOf(request)}; compared again`)
     return { unlearned: path, routes: await opts.sources.parity() }
   })
 

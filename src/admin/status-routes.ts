@@ -1,11 +1,12 @@
-/** GET /status (HTML), /status.json, /inventory and the status page's sign-in. */
-import type { FastifyInstance } from 'fastify'
+/** GET /status (HTML), /status.json, /inventory, and the status page's sign-in and sign-out. */
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Errors } from '../errors.js'
 import { sendProblem } from '../problem.js'
 import type { StatusReport } from '../status/report.js'
 import type { Inventory } from '../status/inventory.js'
 import { statusPage, loginPage } from '../status/html.js'
-import { LOGIN_PATH, secretMatches } from './access.js'
+import { LOGIN_PATH, LOGOUT_PATH } from './access.js'
+import type { Operators } from './operators.js'
 import type { ReadSessions } from './session.js'
 
 export interface StatusHost {
@@ -13,12 +14,19 @@ export interface StatusHost {
   readonly inventory: () => ReturnType<Inventory['report']>
 }
 
-export function registerStatusRoutes (app: FastifyInstance, host: () => StatusHost | undefined, token: string | undefined, sessions: ReadSessions): void {
+export interface SignIn {
+  readonly operators: () => Operators
+  readonly sessions: ReadSessions
+  /** The page reached over HTTPS: directly, or as a trusted proxy in front says. */
+  readonly secure: (request: FastifyRequest) => boolean
+}
+
+export function registerStatusRoutes (app: FastifyInstance, host: () => StatusHost | undefined, signIn: SignIn): void {
   const missing = 'this process keeps no migration status: a --workers primary does not (see docs/status-page.md)'
-  app.get('/status', async (_request, reply) => {
+  app.get('/status', async (request, reply) => {
     const h = host()
     if (h === undefined) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, missing)
-    return reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(statusPage(h.report()))
+    return reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(statusPage(h.report(), 15, request.operator?.name))
   })
   app.get('/status.json', async (_request, reply) => {
     const h = host()
@@ -33,11 +41,23 @@ export function registerStatusRoutes (app: FastifyInstance, host: () => StatusHo
     done(null, Object.fromEntries(new URLSearchParams(body as string)))
   })
   app.post(LOGIN_PATH, async (request, reply) => {
+    const operators = signIn.operators()
+    if (operators.open) return reply.redirect('/status', 303)
+    if (!signIn.sessions.mayTry(request.ip)) {
+      request.log.warn({ address: request.ip }, 'status page sign-in throttled')
+      return reply.code(429).header('retry-after', '60').header('content-type', 'text/html; charset=utf-8').send(loginPage(true, 'Too many tries from this address; wait a minute.'))
+    }
     const given = (request.body as { token?: unknown } | null)?.token
-    if (token === undefined) return reply.redirect('/status', 303)
-    if (typeof given !== 'string' || !secretMatches(token, given)) {
+    const operator = typeof given === 'string' ? operators.identify(given) : undefined
+    if (operator === undefined) {
+      signIn.sessions.failed(request.ip)
+      request.log.warn({ address: request.ip }, 'status page sign-in refused')
       return reply.code(401).header('content-type', 'text/html; charset=utf-8').send(loginPage(true))
     }
-    return reply.header('set-cookie', sessions.issue().cookie).redirect('/status', 303)
+    request.log.info({ operator: operator.name, address: request.ip }, 'status page sign-in')
+    return reply.header('set-cookie', signIn.sessions.issue(operator, signIn.secure(request)).cookie).redirect('/status', 303)
+  })
+  app.post(LOGOUT_PATH, async (request, reply) => {
+    return reply.header('set-cookie', signIn.sessions.end(request.headers.cookie, signIn.secure(request))).redirect('/status', 303)
   })
 }

@@ -192,7 +192,7 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
     file,
     version: createHash('sha256').update(text).digest('hex').slice(0, 12),
     listen: Object.freeze({ ...DEFAULTS.listen, ...raw.listen }),
-    admin: Object.freeze({ ...DEFAULTS.admin, ...raw.admin, allowedHosts: Object.freeze((raw.admin?.allowedHosts ?? []).map((h) => h.toLowerCase())) }),
+    admin: Object.freeze({ ...DEFAULTS.admin, ...raw.admin, allowedHosts: Object.freeze((raw.admin?.allowedHosts ?? []).map((h) => h.toLowerCase())), operators: Object.freeze((raw.admin?.operators ?? []).map((o) => Object.freeze({ ...o }))) }),
     client,
     shutdown: Object.freeze({ timeout: dur(raw.shutdown?.timeout, DEFAULTS.shutdown.timeout) }),
     backends,
@@ -256,8 +256,9 @@ function rampConfig (r: RawRamp, hasFlagBackend: boolean, at: Path, problems: Pr
   r.steps.forEach((s, i) => {
     if (i > 0 && s <= (r.steps[i - 1] as number)) problems.add([...at, 'steps', i], `${s} is not above the step before it (${r.steps[i - 1] as number}); steps climb`)
   })
-  r.approve?.forEach((a, i) => {
-    if (!r.steps.includes(a)) problems.add([...at, 'approve', i], `${a} is not one of the steps (${r.steps.join(', ')})`)
+  const approvals = (r.approve ?? []).map((a) => typeof a === 'number' ? { step: a, approvers: 1 } : { step: a.step, approvers: a.approvers ?? 1 })
+  approvals.forEach((a, i) => {
+    if (!r.steps.includes(a.step)) problems.add([...at, 'approve', i], `${a.step} is not one of the steps (${r.steps.join(', ')})`)
   })
   const hold = dur(r.hold, d.hold)
   if (hold < 1000) problems.add([...at, 'hold'], 'must be at least 1s')
@@ -275,7 +276,8 @@ function rampConfig (r: RawRamp, hasFlagBackend: boolean, at: Path, problems: Pr
       maxLatencyRatio: r.gates?.maxLatencyRatio ?? d.maxLatencyRatio,
       minParity: r.gates?.minParity ?? d.minParity
     }),
-    approve: new Set(r.approve ?? []),
+    approve: new Set(approvals.map((a) => a.step)),
+    approvers: new Map(approvals.filter((a) => a.approvers > 1).map((a) => [a.step, a.approvers])),
     onFail: r.onFail ?? d.onFail,
     maxFailures: r.maxFailures ?? d.maxFailures
   })

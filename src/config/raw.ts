@@ -45,7 +45,7 @@ export interface RawRamp {
   minAddresses?: number
   minFailingClients?: number
   gates?: { maxErrorRatioIncrease?: number, maxClientErrorRatioIncrease?: number, maxLatencyRatio?: number, minParity?: number }
-  approve?: number[]
+  approve?: Array<number | { step: number, approvers?: number }>
   onFail?: 'stepBack' | 'abort'
   maxFailures?: number
 }
@@ -85,7 +85,7 @@ export interface RawConfig {
   ramps?: { driver?: 'proxy' | 'fleet', prometheus?: string, interval?: string, timeout?: string, stallAfter?: string }
   evidence?: { period?: string, perAddress?: number, perUser?: number }
   listen?: { host?: string, port?: number }
-  admin?: { host?: string, port?: number, allowedHosts?: string[] }
+  admin?: { host?: string, port?: number, allowedHosts?: string[], operators?: Array<{ name: string, role: 'viewer' | 'operator' | 'admin', tokenHashEnv: string }> }
   client?: {
     headersTimeout?: string
     requestTimeout?: string

@@ -59,7 +59,20 @@ export const configSchema = {
       properties: {
         host: { type: 'string', minLength: 1 },
         port,
-        allowedHosts: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9.-]+$' } }
+        allowedHosts: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9.-]+$' } },
+        operators: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'role', 'tokenHashEnv'],
+            properties: {
+              name: { type: 'string', pattern: '^[A-Za-z0-9._@-]{1,64}$' },
+              role: { enum: ['viewer', 'operator', 'admin'] },
+              tokenHashEnv: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$' }
+            }
+          }
+        }
       }
     },
     client: {
@@ -336,7 +349,15 @@ export const configSchema = {
                   minParity: { type: 'number', minimum: 0, maximum: 1 }
                 }
               },
-              approve: { type: 'array', items: { type: 'number', exclusiveMinimum: 0, maximum: 100 } },
+              approve: {
+                type: 'array',
+                items: {
+                  anyOf: [
+                    { type: 'number', exclusiveMinimum: 0, maximum: 100 },
+                    { type: 'object', additionalProperties: false, required: ['step'], properties: { step: { type: 'number', exclusiveMinimum: 0, maximum: 100 }, approvers: { type: 'integer', minimum: 1, maximum: 5 } } }
+                  ]
+                }
+              },
               onFail: { enum: ['stepBack', 'abort'] },
               maxFailures: { type: 'integer', minimum: 1, maximum: 100 }
             }

@@ -163,6 +163,8 @@ export interface RampConfig {
   }
   /** Steps that wait for a person before they are entered. */
   readonly approve: ReadonlySet<number>
+  /** Steps that need more than one operator's approval, and how many. */
+  readonly approvers: ReadonlyMap<number, number>
   readonly onFail: 'stepBack' | 'abort'
   /** Gate failures in one ramp after which it aborts to 0. */
   readonly maxFailures: number
@@ -194,6 +196,8 @@ export interface Config {
     readonly port: number
     /** Host names the admin port answers to besides IP literals and localhost (DNS rebinding). */
     readonly allowedHosts: readonly string[]
+    /** Named people with a role; each token kept as its SHA-256 in an environment variable. */
+    readonly operators: readonly OperatorConfig[]
   }
   readonly client: ClientLimits
   readonly shutdown: { readonly timeout: number }
@@ -243,6 +247,15 @@ export interface TimelineConfig {
   readonly maxFileSize: number
   /** Shadow parity below this is a parity_low event (recovered at or above it). */
   readonly parityThreshold: number
+}
+
+export type Role = 'viewer' | 'operator' | 'admin'
+
+export interface OperatorConfig {
+  readonly name: string
+  readonly role: Role
+  /** Environment variable holding the hex SHA-256 of the operator's token. */
+  readonly tokenHashEnv: string
 }
 
 /** A webhook receiving timeline events. */

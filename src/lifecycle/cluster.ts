@@ -39,7 +39,7 @@ export async function runWorker (opts: StartOptions): Promise<Instance> {
     else if (m.type === 'spx:shutdown') void instance.shutdown(m.reason).then(() => process.exit(0))
     else if (m.type === 'spx:ask') {
       const r = instance.runtime
-      const value = m.what === 'guard' ? r.guard.status() : m.what === 'parity' ? r.shadow.report() : m.what === 'unlearn' ? r.shadow.unlearn(m.route ?? '', m.path ?? '') : r.guard.reset(m.route)
+      const value = m.what === 'guard' ? r.guard.status() : m.what === 'parity' ? r.shadow.report() : m.what === 'unlearn' ? r.shadow.unlearn(m.route ?? '', m.path ?? '') : r.guard.reset(m.route, m.path)
       process.send?.({ type: 'spx:answer', id: m.id, value })
     }
   })
@@ -57,10 +57,10 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
   const { logger } = opts
   const source = configSource(opts)
   const config = source.load()
-  const open = await openAdminRefusal('the admin port', config.admin.host, opts.adminToken, opts.insecureAdmin === true)
+  const open = await openAdminRefusal('the admin port', config.admin.host, opts.adminToken !== undefined || config.admin.operators.length > 0, opts.insecureAdmin === true)
   if (open !== undefined) throw new ProxyError(Errors.USAGE, open)
   // For /routes and /explain; the workers hold their own copies for traffic.
-  const runtime = new Runtime(config, { logger, env: opts.env ?? {}, watchFlags: true })
+  const runtime = new Runtime(config, { logger, env: opts.env ?? {}, watchFlags: true, admin: { token: opts.adminToken } })
   await runtime.startFlags(opts.flagsStartWaitMs ?? 2000)
   const aggregator = new AggregatorRegistry()
   const ready = new Set<number>()
@@ -116,13 +116,13 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
     guard: () => perWorker('guard'),
     parity: () => perWorker('parity'),
     unlearn: async (route, path) => (await ask('unlearn', route, path)).some((a) => a.value === true),
-    resetGuard: async (route) => {
-      const answers = await ask('reset', route)
+    resetGuard: async (route, by) => {
+      // The actor rides in `path`: a reset names no path.
+      const answers = await ask('reset', route, by)
       return { reset: [...new Set(answers.flatMap((a) => a.value as string[]))], routes: await perWorker('guard') }
     }
   }
   const admin: FastifyInstance = buildAdminServer(runtime, logger, {
-    ...(opts.adminToken === undefined ? {} : { token: opts.adminToken }),
     isListening: () => ready.size === opts.workers,
     sources
   })

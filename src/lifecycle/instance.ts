@@ -64,10 +64,10 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   const { logger } = opts
   const source = configSource(opts)
   const config = source.load()
-  const open = opts.admin === false ? undefined : await openAdminRefusal('the admin port', config.admin.host, opts.adminToken, opts.insecureAdmin === true)
+  const open = opts.admin === false ? undefined : await openAdminRefusal('the admin port', config.admin.host, opts.adminToken !== undefined || config.admin.operators.length > 0, opts.insecureAdmin === true)
   if (open !== undefined) throw new ProxyError(Errors.USAGE, open)
   const relay = eventRelay()
-  const runtime = new Runtime(config, { logger, env: opts.env ?? {}, watchFlags: opts.watch ?? true, events: relay })
+  const runtime = new Runtime(config, { logger, env: opts.env ?? {}, watchFlags: opts.watch ?? true, events: relay, ...(opts.admin === false ? {} : { admin: { token: opts.adminToken } }) })
   await runtime.startFlags(opts.flagsStartWaitMs ?? 2000)
   // The SDK is loaded only when tracing is on: off, it costs neither memory nor time.
   const traced = tracingSettings(config.tracing, opts.env ?? {})
@@ -90,7 +90,6 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   const admin = opts.admin === false
     ? undefined
     : buildAdminServer(runtime, logger, {
-      ...(opts.adminToken === undefined ? {} : { token: opts.adminToken }),
       isListening: () => listening,
       sources: localSources(runtime, metrics),
       ...(ramp === undefined ? {} : { ramp }),

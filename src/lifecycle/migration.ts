@@ -133,9 +133,9 @@ export function createRampDriver (runtime: Runtime, metrics: Metrics, opts: Star
     figures: new LocalFigures(runtime.evidence, () => runtime.shadow),
     // With ramps.driver: fleet, `ramp run` drives and this proxy only follows the flags.
     ramps: () => runtime.snapshot.config.ramps.driver === 'proxy' ? rampRoutes(runtime.snapshot.config.routes) : [],
-    transition: (route, to, record, before, percent) => {
+    transition: (route, to, record, before, percent, actor) => {
       metrics.rampTransition(route, to)
-      timeline?.rampTransition(route, to, before, { state: record.state, percent }, record.reason)
+      timeline?.rampTransition(route, to, before, { state: record.state, percent }, record.reason, actor)
     },
     writeFailed: (route, flag, percent, applied, error, attempts) => {
       metrics.rampWriteFailure(route)

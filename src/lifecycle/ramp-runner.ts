@@ -17,6 +17,7 @@ import { RampStore } from '../ramp/store.js'
 import { UnleashTarget } from '../ramp/targets.js'
 import { unleashAdmin, type UnleashAdmin } from '../flags/unleash-admin.js'
 import { openAdminRefusal, protectAdmin } from '../admin/access.js'
+import { Operators } from '../admin/operators.js'
 import { redactUrl } from '../observe/redact.js'
 import { registerRampRoutes } from '../admin/ramp-routes.js'
 import { configSource, urlOf } from './instance.js'
@@ -59,7 +60,8 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
   const { logger } = opts
   const source = configSource({ configFile: opts.configFile })
   let config = source.load()
-  const why = refusal(config, opts) ?? await openAdminRefusal('ramp run', opts.host, opts.adminToken, opts.insecureAdmin === true)
+  const operators = Operators.from(config.admin, opts.env, opts.adminToken)
+  const why = refusal(config, opts) ?? (Array.isArray(operators) ? operators.join('; ') : undefined) ?? await openAdminRefusal('ramp run', opts.host, !(operators as Operators).open, opts.insecureAdmin === true)
   if (why !== undefined) throw new Error(why)
   const unleash = config.flags?.unleash as NonNullable<NonNullable<Config['flags']>['unleash']>
   const registry = new Registry()
@@ -82,7 +84,7 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
   views.driver = driver
 
   const server = Fastify({ loggerInstance: logger.child({ server: 'ramp-driver' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) })
-  protectAdmin(server, { token: opts.adminToken, admin: () => ({ host: opts.host, port: opts.port, allowedHosts: config.admin.allowedHosts }) })
+  protectAdmin(server, { operators: () => operators as Operators, admin: () => ({ host: opts.host, port: opts.port, allowedHosts: config.admin.allowedHosts, operators: config.admin.operators }) })
   server.get('/healthz', async () => ({ status: 'ok' }))
   server.get('/metrics', async (_request, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()))
   registerRampRoutes(server, () => ({ driver }))

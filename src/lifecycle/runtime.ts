@@ -8,6 +8,7 @@ import proxyAddr from 'proxy-addr'
 import type { Logger } from 'pino'
 import type { Config, RouteConfig } from '../config/config.js'
 import { secretProblems } from '../config/secrets.js'
+import { Operators } from '../admin/operators.js'
 import { clientAddress } from '../decision/client-address.js'
 import { Errors, ProxyError } from '../errors.js'
 import type { FlagSource } from '../flags/source.js'
@@ -43,6 +44,8 @@ export interface Snapshot {
   readonly guard: Guard
   readonly shadow: ShadowTraffic
   readonly routesByName: ReadonlyMap<string, RouteConfig>
+  /** Who may use the admin port; open (nobody configured) in a process without one. */
+  readonly operators: Operators
 }
 
 export interface RuntimeDeps {
@@ -52,6 +55,8 @@ export interface RuntimeDeps {
   readonly watchFlags?: boolean
   /** What changes where traffic goes, for the migration timeline. */
   readonly events?: RuntimeEvents
+  /** Set when this process serves an admin port: its operators are built (and checked) with every config. */
+  readonly admin?: { readonly token: string | undefined }
 }
 
 export interface RuntimeEvents {
@@ -195,8 +200,9 @@ export class Runtime {
 
   #build (config: Config, previous: ReadonlyMap<string, BackendPool>, old: Snapshot | undefined): Snapshot {
     // Built first: a missing secret must reject the config before anything changes.
-    const secrets = secretProblems(config, this.#deps.env)
-    if (secrets.length > 0) throw new ProxyError(Errors.CONFIG_INVALID, secrets.map((p) => `${config.file}: ${p}`).join('; '))
+    const operators = this.#deps.admin === undefined ? Operators.none() : Operators.from(config.admin, this.#deps.env, this.#deps.admin.token)
+    const secrets = [...secretProblems(config, this.#deps.env), ...(Array.isArray(operators) ? operators : [])]
+    if (secrets.length > 0 || Array.isArray(operators)) throw new ProxyError(Errors.CONFIG_INVALID, secrets.map((p) => `${config.file}: ${p}`).join('; '))
     const jwt = config.cohort.jwt === undefined ? undefined : createJwtVerifier(config.cohort.jwt, this.#deps.env)
     const sameFlags = old !== undefined && JSON.stringify(old.config.flags) === JSON.stringify(config.flags)
     const flags = sameFlags
@@ -223,7 +229,8 @@ export class Runtime {
       overrideSecret: this.#deps.env.STRANGLER_OVERRIDE_SECRET || undefined,
       guard: this.guard,
       shadow: this.shadow,
-      routesByName: new Map(config.routes.map((r) => [r.name, r]))
+      routesByName: new Map(config.routes.map((r) => [r.name, r])),
+      operators
     })
   }
 }

@@ -12,7 +12,7 @@ import type { Logger } from 'pino'
 import type { RampConfig, RouteConfig } from '../config/config.js'
 import type { FigureSource, WindowSides, WindowFigures } from './figures.js'
 import { judge, type Judgement } from './gates.js'
-import { fitToPlan, initialRecord, onAction, onJudgement, percentOf, RAMP_STATES, type Outcome, type RampAction, type RampRecord, type Transition } from './machine.js'
+import { fitToPlan, initialRecord, onAction, onJudgement, percentOf, RAMP_STATES, type Actor, type Outcome, type RampAction, type RampRecord, type Transition } from './machine.js'
 import type { RampStore, SavedRamp } from './store.js'
 import type { RolloutTarget } from './targets.js'
 import { restore, toSaved } from './restore.js'
@@ -81,8 +81,8 @@ export interface RampDriverDeps {
   readonly figures: FigureSource
   /** The ramps of the config being served now (changes on reload). */
   readonly ramps: () => readonly RampRoute[]
-  /** Called after every transition, for metrics (and the timeline). */
-  readonly transition?: (route: string, to: Transition, record: RampRecord, before: { state: string, percent: number } | undefined, percent: number) => void
+  /** Called after every transition, for metrics (and the timeline); `actor` is the person behind it, undefined for the ramp's own. */
+  readonly transition?: (route: string, to: Transition, record: RampRecord, before: { state: string, percent: number } | undefined, percent: number, actor: Actor | undefined) => void
   /** Called when a write of the rollout failed (or its read-back disagreed). */
   readonly writeFailed?: (route: string, flag: string, percent: number, applied: number | undefined, error: string, attempts: number) => void
   readonly now?: () => number
@@ -184,7 +184,7 @@ export class RampDriver {
     this.#save()
   }
 
-  async act (route: string, action: RampAction, who: string): Promise<ActionResult> {
+  async act (route: string, action: RampAction, actor: Actor): Promise<ActionResult> {
     const deadline = this.#now() + ACTION_WAIT_MS
     const ramp = this.#plans.get(route)
     if (ramp === undefined || !this.#records.has(route)) return { ok: false, status: 404, detail: `route "${route}" has no ramp plan` }
@@ -192,9 +192,9 @@ export class RampDriver {
     // A write already on its way may land: wait for it (briefly) so the answer says what stands.
     await this.#writes.get(route)?.settled(deadline - this.#now())
     const record = this.#records.get(route) as RampRecord
-    const outcome = onAction(ramp.plan, record, action, this.#now(), who)
+    const outcome = onAction(ramp.plan, record, action, this.#now(), actor)
     if (typeof outcome === 'string') return { ok: false, status: 409, detail: outcome }
-    this.#apply(ramp, outcome)
+    this.#apply(ramp, outcome, actor)
     this.#save()
     await this.#writes.get(route)?.settled(deadline - this.#now())
     const view = this.#view(ramp)
@@ -345,7 +345,7 @@ export class RampDriver {
     this.#records.set(route, fresh)
     this.#applied.set(route, current)
     this.#deps.logger.info({ route, flag, ramp: { percent: percentOf(plan, fresh), state: fresh.state } }, `ramp on route ${route}: ${fresh.reason}`)
-    this.#deps.transition?.(route, fresh.state === 'running' ? 'step_up' : fresh.state as Transition, fresh, undefined, percentOf(plan, fresh))
+    this.#deps.transition?.(route, fresh.state === 'running' ? 'step_up' : fresh.state as Transition, fresh, undefined, percentOf(plan, fresh), undefined)
     if (percentOf(plan, fresh) !== current) this.#startWrite(ramp, percentOf(plan, fresh))
   }
 
@@ -358,19 +358,19 @@ export class RampDriver {
     this.#applied.set(ramp.route, current)
     this.#deps.target.release(ramp.flag)
     this.#deps.logger.warn({ route: ramp.route, flag: ramp.flag, rollout: { expected, current } }, `ramp on route ${ramp.route} ${reason}`)
-    if (next.state !== record.state) this.#deps.transition?.(ramp.route, 'paused', next, { state: record.state, percent: expected }, current)
+    if (next.state !== record.state) this.#deps.transition?.(ramp.route, 'paused', next, { state: record.state, percent: expected }, current, undefined)
   }
 
   /** Records an outcome at once; a rollout to write goes out in the background. */
-  #apply (ramp: RampRoute, outcome: Outcome): void {
+  #apply (ramp: RampRoute, outcome: Outcome, actor?: Actor): void {
     const before = this.#records.get(ramp.route)
     this.#records.set(ramp.route, outcome.record)
     if (outcome.transition === undefined) return
     const from = before === undefined ? undefined : { state: before.state, percent: this.#applied.get(ramp.route) ?? percentOf(ramp.plan, before) }
     const percent = percentOf(ramp.plan, outcome.record)
     const level = outcome.transition === 'step_back' || outcome.transition === 'aborted' ? 'warn' : 'info'
-    this.#deps.logger[level]({ route: ramp.route, flag: ramp.flag, ramp: { from: from?.percent, percent, state: outcome.record.state, transition: outcome.transition } }, `ramp on route ${ramp.route}: ${outcome.record.reason}`)
-    this.#deps.transition?.(ramp.route, outcome.transition, outcome.record, from, percent)
+    this.#deps.logger[level]({ route: ramp.route, flag: ramp.flag, ramp: { from: from?.percent, percent, state: outcome.record.state, transition: outcome.transition }, ...(actor === undefined ? {} : { operator: actor.name }) }, `ramp on route ${ramp.route}: ${outcome.record.reason}`)
+    this.#deps.transition?.(ramp.route, outcome.transition, outcome.record, from, percent, actor)
     if (outcome.record.step !== before?.step || outcome.transition === 'running') this.#deps.figures.mark(ramp.sides, this.#now())
     if (outcome.record.owned && (this.#applied.get(ramp.route) !== percent || this.#writes.has(ramp.route))) this.#startWrite(ramp, percent)
   }

@@ -25,6 +25,18 @@ export interface RampRecord {
   /** False after the rollout was changed outside the ramp: the person's value stands until resume. */
   readonly owned: boolean
   readonly updatedAt: number
+  /** Operators who approved the step waiting for approval, when it needs more than one. */
+  readonly approvals?: readonly string[] | undefined
+}
+
+/** Who asked for an action, and why (recorded in the reason, the timeline and the log). */
+export interface Actor {
+  readonly name: string
+  readonly reason?: string | undefined
+}
+
+function by (actor: Actor): string {
+  return actor.reason === undefined ? actor.name : `${actor.name} ("${actor.reason}")`
 }
 
 /** What a transition did, for the metrics, the log and the timeline. */
@@ -56,8 +68,8 @@ export function fitToPlan (plan: RampConfig, record: RampRecord, oldPercent: num
 
 function enter (plan: RampConfig, record: RampRecord, step: number, now: number, reason: string): Outcome {
   const last = plan.steps.length - 1
-  if (step >= last) return { record: { ...record, step: last, state: 'completed', since: now, reason, updatedAt: now }, transition: 'completed' }
-  return { record: { ...record, step, state: 'running', since: now, reason, updatedAt: now }, transition: 'step_up' }
+  if (step >= last) return { record: { ...record, step: last, state: 'completed', since: now, reason, updatedAt: now, approvals: undefined }, transition: 'completed' }
+  return { record: { ...record, step, state: 'running', since: now, reason, updatedAt: now, approvals: undefined }, transition: 'step_up' }
 }
 
 /** One judgement of the running step. */
@@ -77,14 +89,15 @@ export function onJudgement (plan: RampConfig, record: RampRecord, j: Judgement,
   const next = plan.steps[record.step + 1]
   if (next === undefined) return { record: { ...record, state: 'completed', reason: j.reason, updatedAt: now }, transition: 'completed' }
   if (plan.approve.has(next)) {
-    return { record: { ...record, state: 'awaiting_approval', reason: `waits for approval to enter ${next} %; ${j.reason}`, updatedAt: now }, transition: 'awaiting_approval' }
+    return { record: { ...record, state: 'awaiting_approval', reason: `waits for approval to enter ${next} %; ${j.reason}`, updatedAt: now, approvals: [] }, transition: 'awaiting_approval' }
   }
   return enter(plan, record, record.step + 1, now, `entered ${next} %; ${j.reason}`)
 }
 
 /** A person's action; an error text when it does not apply in the current state. */
-export function onAction (plan: RampConfig, record: RampRecord, action: RampAction, now: number, who: string): Outcome | string {
+export function onAction (plan: RampConfig, record: RampRecord, action: RampAction, now: number, actor: Actor): Outcome | string {
   const at = `${percentOf(plan, record)} %`
+  const who = by(actor)
   switch (action) {
     case 'pause':
       if (record.state === 'completed' || record.state === 'aborted' || record.state === 'paused') return `cannot pause a ${record.state} ramp`
@@ -96,11 +109,7 @@ export function onAction (plan: RampConfig, record: RampRecord, action: RampActi
         return { record: { ...fresh, reason: `restarted by ${who} after an abort: ${fresh.reason}` }, transition: fresh.state === 'running' ? 'step_up' : 'awaiting_approval' }
       }
       return { record: { ...record, state: 'running', owned: true, since: now, reason: `resumed at ${at} by ${who}`, updatedAt: now }, transition: 'running' }
-    case 'approve': {
-      if (record.state !== 'awaiting_approval') return `nothing to approve: the ramp is ${record.state}`
-      const next = plan.steps[record.step + 1] as number
-      return enter(plan, record, record.step + 1, now, `entered ${next} %, approved by ${who}`)
-    }
+    case 'approve': return approve(plan, record, now, actor)
     case 'skip': {
       if (record.state !== 'running' && record.state !== 'awaiting_approval' && record.state !== 'paused') return `cannot skip a ${record.state} ramp`
       const next = plan.steps[record.step + 1] as number
@@ -110,4 +119,18 @@ export function onAction (plan: RampConfig, record: RampRecord, action: RampActi
       if (record.state === 'aborted') return 'the ramp is already aborted'
       return { record: { ...record, step: -1, state: 'aborted', owned: true, since: now, reason: `aborted at ${at} by ${who}`, updatedAt: now }, transition: 'aborted' }
   }
+}
+
+/** One operator's approval: the step is entered once as many different operators as it needs have approved. */
+function approve (plan: RampConfig, record: RampRecord, now: number, actor: Actor): Outcome | string {
+  if (record.state !== 'awaiting_approval') return `nothing to approve: the ramp is ${record.state}`
+  const next = plan.steps[record.step + 1] as number
+  const needed = plan.approvers.get(next) ?? 1
+  const earlier = record.approvals ?? []
+  if (earlier.includes(actor.name)) return `${actor.name} has already approved ${next} %; it needs ${needed} different operators (approved so far: ${earlier.join(', ')})`
+  if (earlier.length + 1 < needed) {
+    const approvals = [...earlier, actor.name]
+    return { record: { ...record, approvals, reason: `waits for approval to enter ${next} %: approved by ${approvals.join(', ')}, ${approvals.length} of ${needed}${actor.reason === undefined ? '' : ` ("${actor.reason}")`}`, updatedAt: now }, transition: 'awaiting_approval' }
+  }
+  return enter(plan, record, record.step + 1, now, `entered ${next} %, approved by ${[...earlier, by(actor)].join(' and ')}`)
 }

@@ -390,7 +390,8 @@ export class Guard {
     this.#events.change(route, from, to, why)
   }
 
-  reset (route?: string): string[] {
+  /** Closes the guard of `route` (every route when undefined); `by` names who asked. */
+  reset (route?: string, by = 'an operator'): string[] {
     const names = route === undefined ? [...this.#routes.keys()] : [route].filter((r) => this.#routes.has(r))
     for (const name of names) {
       const g = this.#routes.get(name) as RouteGuard
@@ -399,7 +400,7 @@ export class Guard {
       g.clients.clear()
       g.streak = 0
       g.suspect = undefined
-      if (g.state !== 'closed') this.#move(name, g, 'closed', 'reset by an operator', Date.now())
+      if (g.state !== 'closed') this.#move(name, g, 'closed', `reset by ${by}`, Date.now())
     }
     return names
   }

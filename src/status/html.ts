@@ -63,7 +63,8 @@ function readinessBlock (r: RouteStatus): string {
     `<ul class="checks">${r.readiness.checks.map((c) => `<li>${mark(c.pass)} ${esc(c.detail)}</li>`).join('')}</ul></section>`
 }
 
-export function statusPage (s: StatusReport, refreshSeconds = 15): string {
+/** `operator`: who is signed in, shown with a sign-out button (undefined on an open port). */
+export function statusPage (s: StatusReport, refreshSeconds = 15, operator?: string): string {
   const windowMin = Math.max(1, Math.round(s.windowMs / 60_000))
   const migratedRoutes = s.routes.filter((r) => r.readiness !== null)
   const inventory = s.inventory.entries.length === 0
@@ -76,7 +77,7 @@ export function statusPage (s: StatusReport, refreshSeconds = 15): string {
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta http-equiv="refresh" content="${refreshSeconds}">
 <title>Migration status · strangler-proxy</title><style>${STYLE}</style></head>
-<body><header><h1>Migration status</h1><p>strangler-proxy · config ${esc(s.configVersion)} · figures over the last ${windowMin} min · refreshes every ${refreshSeconds} s</p></header>
+<body><header><h1>Migration status</h1><p>strangler-proxy · config ${esc(s.configVersion)} · figures over the last ${windowMin} min · refreshes every ${refreshSeconds} s</p>${operator === undefined ? '' : `<form method="post" action="/status/logout" class="signed-in">Signed in as <strong>${esc(operator)}</strong> <button type="submit">Sign out</button></form>`}</header>
 <main>
 <section aria-labelledby="overall"><h2 id="overall">Overall</h2><div class="summary">
 <div class="figure" id="new-share">${pct(s.overall.newShare)}<small>of requests on new backends (last ${windowMin} min, ${s.overall.requests} requests)</small></div>
@@ -94,11 +95,11 @@ export function statusPage (s: StatusReport, refreshSeconds = 15): string {
 }
 
 /** The page a person gets when the admin port needs a token: exchange it once for a session cookie. */
-export function loginPage (failed: boolean): string {
+export function loginPage (failed: boolean, why = 'That token was not accepted.'): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>Sign in · strangler-proxy</title><style>${STYLE}</style></head>
-<body><main><h1>Migration status</h1><p>This admin port needs its token (STRANGLER_ADMIN_TOKEN). It is exchanged once for a session cookie that only reads.</p>
-${failed ? '<p role="alert" class="verdict-not">That token was not accepted.</p>' : ''}
-<form method="post" action="/status/login"><label for="token">Admin token</label> <input id="token" name="token" type="password" autocomplete="current-password" required> <button type="submit">Sign in</button></form></main></body></html>
+<body><main><h1>Migration status</h1><p>This admin port needs an operator's token (or STRANGLER_ADMIN_TOKEN). It is exchanged once for a session cookie that only reads.</p>
+${failed ? `<p role="alert" class="verdict-not">${esc(why)}</p>` : ''}
+<form method="post" action="/status/login"><label for="token">Operator token</label> <input id="token" name="token" type="password" autocomplete="current-password" required> <button type="submit">Sign in</button></form></main></body></html>
 `
 }

@@ -30,6 +30,10 @@ export interface TimelineEvent {
   readonly before?: unknown
   readonly after?: unknown
   readonly cause: EventCause
+  /** The operator who did it (a name from admin.operators, or "admin" for STRANGLER_ADMIN_TOKEN); absent for the proxy's own doing. */
+  readonly actor?: string
+  /** What the operator said about it (`--reason`). */
+  readonly actorReason?: string
   /** One line a person reads. */
   readonly summary: string
   readonly configVersion: string

@@ -42,7 +42,7 @@ export interface TimelineQuery {
 }
 
 /** What a producer says; the timeline adds id, time, config version and instance. */
-export type NewEvent = Pick<TimelineEvent, 'kind' | 'routes' | 'flag' | 'before' | 'after' | 'cause' | 'summary'>
+export type NewEvent = Pick<TimelineEvent, 'kind' | 'routes' | 'flag' | 'before' | 'after' | 'cause' | 'summary' | 'actor' | 'actorReason'>
 
 export class Timeline {
   readonly #deps: TimelineDeps
@@ -93,6 +93,8 @@ export class Timeline {
       ...(e.before === undefined ? {} : { before: e.before }),
       ...(e.after === undefined ? {} : { after: e.after }),
       cause: e.cause,
+      ...(e.actor === undefined ? {} : { actor: e.actor }),
+      ...(e.actorReason === undefined ? {} : { actorReason: e.actorReason }),
       summary: e.summary,
       configVersion: config.version,
       instance: this.#instance
@@ -167,8 +169,9 @@ export class Timeline {
     this.record({ kind: 'drain_started', routes: [], cause: 'shutdown', after: { reason }, summary: `draining on ${reason}` })
   }
 
-  rampTransition (route: string, to: string, before: { state: string, percent: number } | undefined, after: { state: string, percent: number }, reason: string): void {
-    this.record({ kind: 'ramp_transition', routes: [route], cause: 'ramp', ...(before === undefined ? {} : { before }), after: { transition: to, ...after }, summary: `ramp on ${route}: ${reason}` })
+  /** `actor`: the operator behind a person's action (cause admin-api), undefined for the ramp's own steps. */
+  rampTransition (route: string, to: string, before: { state: string, percent: number } | undefined, after: { state: string, percent: number }, reason: string, actor?: { readonly name: string, readonly reason?: string | undefined }): void {
+    this.record({ kind: 'ramp_transition', routes: [route], cause: actor === undefined ? 'ramp' : 'admin-api', ...(actor === undefined ? {} : { actor: actor.name, ...(actor.reason === undefined ? {} : { actorReason: actor.reason }) }), ...(before === undefined ? {} : { before }), after: { transition: to, ...after }, summary: `ramp on ${route}: ${reason}` })
   }
 
   /** A rollout the ramp could not write: said loudly, since the flag still serves the old value. */

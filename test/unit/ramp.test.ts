@@ -19,6 +19,7 @@ const plan = (over: Partial<RampConfig> = {}): RampConfig => ({
   minFailingClients: 1,
   gates: { maxErrorRatioIncrease: 0.01, maxClientErrorRatioIncrease: 0.05, maxLatencyRatio: 1.5, minParity: 0.99 },
   approve: new Set([50]),
+  approvers: new Map(),
   onFail: 'stepBack',
   maxFailures: 3,
   ...over
@@ -91,7 +92,7 @@ t.test('the state machine: a person\'s actions', async (t) => {
     ['resume after abort restarts at the first step', at(-1, { state: 'aborted', failures: 3 }), 'resume', 1, 'running']
   ]
   for (const [name, record, action, percent, state] of cases) {
-    const out = onAction(p, record, action, 1, 'tester')
+    const out = onAction(p, record, action, 1, { name: 'tester' })
     if (typeof percent === 'string') t.equal(out, percent, name)
     else if (typeof out === 'string') t.fail(`${name}: ${out}`)
     else {
@@ -131,17 +132,18 @@ t.test('what each judgement writes into the record: the reason a person reads in
 
 t.test('what each action writes into the record, and what it answers when it does not apply', async (t) => {
   const p = plan()
-  const act = (record: RampRecord, action: Parameters<typeof onAction>[2]): ReturnType<typeof onAction> => onAction(p, record, action, 9, 'ops@example')
+  const act = (record: RampRecord, action: Parameters<typeof onAction>[2]): ReturnType<typeof onAction> => onAction(p, record, action, 9, { name: 'ops@example' })
   t.match(act(at(2), 'pause'), { record: { state: 'paused', reason: 'paused at 25 % by ops@example', updatedAt: 9, step: 2 }, transition: 'paused' })
   t.match(act(at(2, { state: 'awaiting_approval' }), 'pause'), { record: { state: 'paused' } }, 'an awaiting ramp can be paused')
   for (const state of ['completed', 'aborted'] as const) t.equal(act(at(2, { state }), 'pause'), `cannot pause a ${state} ramp`)
   t.match(act(at(2, { state: 'paused', owned: false, since: 1 }), 'resume'), { record: { state: 'running', owned: true, since: 9, reason: 'resumed at 25 % by ops@example' }, transition: 'running' })
   t.equal(act(at(2, { state: 'awaiting_approval' }), 'resume'), 'only a paused or aborted ramp resumes; this one is awaiting_approval')
   t.match(act(at(-1, { state: 'aborted', failures: 3 }), 'resume'), { record: { step: 0, state: 'running', failures: 0, since: 9, reason: 'restarted by ops@example after an abort: started at 1 %' }, transition: 'step_up' })
-  t.match(onAction(plan({ approve: new Set([1]) }), at(-1, { state: 'aborted' }), 'resume', 9, 'ops'), { record: { step: -1, state: 'awaiting_approval', reason: 'restarted by ops after an abort: waits for approval to enter 1 %' }, transition: 'awaiting_approval' })
+  t.match(onAction(plan({ approve: new Set([1]) }), at(-1, { state: 'aborted' }), 'resume', 9, { name: 'ops' }), { record: { step: -1, state: 'awaiting_approval', reason: 'restarted by ops after an abort: waits for approval to enter 1 %' }, transition: 'awaiting_approval' })
   t.match(act(at(2, { state: 'awaiting_approval' }), 'approve'), { record: { step: 3, state: 'running', since: 9, reason: 'entered 50 %, approved by ops@example' }, transition: 'step_up' })
   t.match(act(at(3, { state: 'paused', owned: false }), 'skip'), { record: { step: 4, state: 'completed', owned: true, reason: 'skipped to 100 % by ops@example, without judging the gates of 50 %' }, transition: 'completed' })
   t.match(act(at(1, { state: 'awaiting_approval' }), 'skip'), { record: { step: 2, state: 'running' } }, 'skip passes an approval too')
+  t.match(onAction(p, at(2), 'pause', 9, { name: 'alice', reason: 'the payment provider is down' }), { record: { reason: 'paused at 25 % by alice ("the payment provider is down")' } }, 'the reason is recorded with the name')
   for (const state of ['completed', 'aborted'] as const) t.equal(act(at(4, { state }), 'skip'), `cannot skip a ${state} ramp`)
   t.match(act(at(3, { owned: false }), 'abort'), { record: { step: -1, state: 'aborted', owned: true, since: 9, reason: 'aborted at 50 % by ops@example' }, transition: 'aborted' })
   t.match(act(at(2, { state: 'completed' }), 'abort'), { record: { state: 'aborted' } }, 'even a completed ramp can be taken back to 0 %')
@@ -232,4 +234,19 @@ t.test('a slow tail alone is not a latency failure when the histograms say the d
   t.match([pause.verdict, pause.reason], ['wait', /p99 500\.0 ms .*31\.25×, limit 1\.5×, not yet significant \(z 0\.\d of 3\)/], 'p99 ×31 from ten paused requests: waits')
   const slower = judge(plan({ hold: 1000 }), { candidate: { ...side(1000, 0, 0.032), buckets: buckets({ 17: 1000 }) }, baseline: { ...side(1000, 0, 0.016), buckets: buckets({ 14: 1000 }) }, parity: undefined }, 60_000)
   t.match([slower.verdict, slower.reason], ['fail', /^gate failed: latency \(p99 32\.0 ms .*2\.00×, limit 1\.5× \(z \d+\.\d\)\)$/], 'every request ×2: fails')
+})
+
+t.test('two-person approval: two different operators, each recorded; the same one twice is refused', async (t) => {
+  const p = plan({ approve: new Set([50]), approvers: new Map([[50, 2]]) })
+  const waiting = at(2, { state: 'awaiting_approval', approvals: [] })
+  const first = onAction(p, waiting, 'approve', 9, { name: 'alice' })
+  if (typeof first === 'string') return t.fail(first)
+  t.match(first, { record: { step: 2, state: 'awaiting_approval', approvals: ['alice'], reason: 'waits for approval to enter 50 %: approved by alice, 1 of 2' }, transition: 'awaiting_approval' })
+  t.equal(onAction(p, first.record, 'approve', 10, { name: 'alice' }), 'alice has already approved 50 %; it needs 2 different operators (approved so far: alice)')
+  const second = onAction(p, first.record, 'approve', 11, { name: 'bob', reason: 'checked the dashboards' })
+  if (typeof second === 'string') return t.fail(second)
+  t.match(second, { record: { step: 3, state: 'running', reason: 'entered 50 %, approved by alice and bob ("checked the dashboards")' }, transition: 'step_up' })
+  t.equal(second.record.approvals, undefined, 'the approvals end with the step')
+  const single = onAction(plan({ approve: new Set([50]) }), waiting, 'approve', 9, { name: 'carol' })
+  t.match(single, { record: { step: 3, reason: 'entered 50 %, approved by carol' } }, 'one approver where the plan asks for one')
 })
