@@ -40,6 +40,8 @@ Prints, as JSON, the route, backend and reason a request would get, with the fla
 working (context, strategies, bucket), without forwarding anything.
 `,
   ramp: `Usage: strangler-proxy ramp status|pause|resume|approve|abort|skip [ROUTE] [--reason TEXT] [--config routes.yaml] [--admin URL]
+       strangler-proxy ramp freeze [ROUTE] --until TIME|DURATION [--reason TEXT]
+       strangler-proxy ramp unfreeze [ROUTE]
        strangler-proxy ramp run [--config routes.yaml] [--listen 127.0.0.1:8082] [--prometheus URL]
 
 Shows or steers the ramp plans of a running proxy through its admin port (the
@@ -52,6 +54,8 @@ is recorded with the action.
   approve ROUTE    enter the step that waits for approval
   abort ROUTE      set the rollout to 0 and stop
   skip ROUTE       enter the next step now, without judging the gates
+  freeze [ROUTE]   hold every ramp (or one) until --until; skip and approve are refused
+  unfreeze [ROUTE] lift that freeze
   run              the fleet's single ramp driver (ramps.driver: fleet): gates from
                    Prometheus sums over every replica, steps written into Unleash
                    (UNLEASH_ADMIN_TOKEN); /ramp, /metrics and /healthz on --listen
@@ -225,7 +229,7 @@ function adminTarget (values: { admin?: string | undefined, config?: string | un
 }
 
 async function cmdRamp (args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { ...HELP, config: { type: 'string', short: 'c' }, admin: { type: 'string' }, listen: { type: 'string' }, prometheus: { type: 'string' }, 'insecure-admin': { type: 'boolean' }, reason: { type: 'string' } } })
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { ...HELP, config: { type: 'string', short: 'c' }, admin: { type: 'string' }, listen: { type: 'string' }, prometheus: { type: 'string' }, 'insecure-admin': { type: 'boolean' }, reason: { type: 'string' }, until: { type: 'string' } } })
   if (helpAsked('ramp', values)) return
   const [action, route, ...extra] = positionals
   if (extra.length > 0) usageError('ramp takes one route')
@@ -239,11 +243,22 @@ async function cmdRamp (args: string[]): Promise<void> {
     process.stdout.write(rampTable(routes))
     return
   }
-  if (action === undefined || !(RAMP_ACTIONS as readonly string[]).includes(action)) usageError(`ramp needs status or one of ${RAMP_ACTIONS.join(', ')}`)
+  if (action === 'freeze' || action === 'unfreeze') return await cmdFreeze(target, action, route, values)
+  if (action === undefined || !(RAMP_ACTIONS as readonly string[]).includes(action)) usageError(`ramp needs status, freeze, unfreeze or one of ${RAMP_ACTIONS.join(', ')}`)
   if (route === undefined) usageError(`ramp ${action} needs ROUTE`)
   const answer = await callAdmin(target, 'POST', `/ramp/${encodeURIComponent(route)}/${action}`, values.reason === undefined ? {} : { reason: values.reason })
   if (answer.status !== 200) fail(problemText(answer))
   process.stdout.write(rampTable([answer.body as Parameters<typeof rampTable>[0][number]]))
+}
+
+/** ramp freeze [ROUTE] --until T, ramp unfreeze [ROUTE]: every route without ROUTE. */
+async function cmdFreeze (target: AdminTarget, action: 'freeze' | 'unfreeze', route: string | undefined, values: { until?: string | undefined, reason?: string | undefined }): Promise<void> {
+  if (action === 'freeze' && values.until === undefined) usageError('ramp freeze needs --until (a time such as 2026-12-27T08:00:00Z, or a duration such as 48h)')
+  const body = { ...(route === undefined ? {} : { route }), ...(values.until === undefined ? {} : { until: values.until }), ...(values.reason === undefined ? {} : { reason: values.reason }) }
+  const answer = await callAdmin(target, 'POST', `/ramp/${action}`, body)
+  if (answer.status !== 200) fail(problemText(answer))
+  const a = answer.body as { freeze?: { until: string, by: string }, routes: Parameters<typeof rampTable>[0] }
+  process.stdout.write((a.freeze === undefined ? `${route ?? 'every route'} unfrozen\n` : `${route ?? 'every route'} frozen until ${a.freeze.until} by ${a.freeze.by}\n`) + rampTable(a.routes))
 }
 
 async function cmdRampRun (values: { config?: string | undefined, listen?: string | undefined, prometheus?: string | undefined, 'insecure-admin'?: boolean | undefined }): Promise<void> {

@@ -124,3 +124,42 @@ routes:
   for (let i = 0; i < 5; i++) t.equal((await signIn('wrong-token')).status, 401, `wrong token ${i + 1}`)
   t.equal((await signIn(VERA)).status, 429, 'a sixth try within the minute is refused, even with the right token')
 })
+
+t.test('change windows and freezes hold a ramp and refuse approve; each is named, timed and recorded', async (t) => {
+  const { usersByBucket } = await import('./helpers/flags.js')
+  const users = usersByBucket('orders-on-django')
+  // A window on a day that is not today (UTC): the ramp is outside it all test long.
+  const days = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat']
+  const other = days[(new Date().getUTCDay() + 3) % 7] as string
+  const windows = `windows: [{ days: [${other}], from: "00:00", to: "24:00", timeZone: UTC }]`
+  const p = await start(t, `{ steps: [10, 50, 100], hold: 1s, minRequests: 5, minUsers: 1, minAddresses: 1, minFailingClients: 1, gates: { maxLatencyRatio: 1000 }, ${windows} }`)
+  // Traffic for both sides: the gates pass, and only the window holds the ramp.
+  const end = Date.now() + 20_000
+  let r = await rampOf(p, VERA)
+  while (!r.reason.startsWith('held:') && Date.now() < end) {
+    for (let i = 0; i < 20; i++) await (await request(`${p.url}/api/orders/1`, { headers: { 'x-user-id': users[i < 5 ? i : 40 + i] as string } })).body.dump()
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    r = await rampOf(p, VERA)
+  }
+  t.match(r, { percent: 10, state: 'running', reason: new RegExp(`^held: outside the change window ${other[0]?.toUpperCase()}${other.slice(1)} 00:00–24:00 UTC; gates passed`) }, 'the gates pass, the window holds')
+  const skip = await call(p, 'POST', '/ramp/orders/skip', ALICE)
+  t.equal(skip.status, 409)
+  t.match(skip.json.detail, /^cannot skip now: outside the change window/)
+  t.equal((await call(p, 'POST', '/ramp/orders/pause', ALICE)).status, 200, 'a pause is never held')
+
+  // A freeze: every ramp, declared from the CLI with a reason; the timeline names it.
+  const frozen = await runCli(['ramp', 'freeze', '--until', '48h', '--reason', 'holiday season', '--admin', p.adminUrl], { STRANGLER_TOKEN: BOB })
+  t.equal(frozen.code, 0, frozen.stderr)
+  t.match(frozen.stdout, /^every route frozen until \d{4}-\d\d-\d\dT.* by bob/)
+  const view = (await call(p, 'GET', '/ramp', VERA)).json as { routes: Array<{ held: string }>, freezes: Array<{ route: string | null, by: string, reason: string }> }
+  t.match(view.freezes, [{ route: null, by: 'bob', reason: 'holiday season' }])
+  t.match(view.routes[0]?.held, /^frozen for every route until .* by bob \("holiday season"\)$/, 'a freeze comes before the window')
+  t.equal((await call(p, 'POST', '/ramp/freeze', VERA, { until: '1h' })).status, 403, 'a viewer cannot freeze')
+  t.equal((await call(p, 'POST', '/ramp/unfreeze', ALICE)).status, 200)
+  t.equal((await call(p, 'POST', '/ramp/unfreeze', ALICE)).status, 404, 'nothing left to lift')
+  const events = (await call(p, 'GET', '/timeline?kind=ramp_freeze', VERA)).json.events as Array<{ actor: string, actorReason?: string, after: { frozen: boolean }, summary: string }>
+  t.match(events, [
+    { actor: 'bob', actorReason: 'holiday season', after: { frozen: true }, summary: /^every ramp frozen for every route until/ },
+    { actor: 'alice', after: { frozen: false }, summary: 'every ramp unfrozen by alice' }
+  ])
+})

@@ -32,6 +32,7 @@ const PLAN: RampConfig = {
   gates: { maxErrorRatioIncrease: d.maxErrorRatioIncrease, maxClientErrorRatioIncrease: d.maxClientErrorRatioIncrease, maxLatencyRatio: d.maxLatencyRatio, minParity: d.minParity },
   approve: new Set(),
   approvers: new Map(),
+  windows: [],
   onFail: d.onFail,
   maxFailures: d.maxFailures
 }

@@ -5,6 +5,8 @@ import { sendProblem } from '../problem.js'
 import type { RampDriver } from '../ramp/driver.js'
 import { RAMP_ACTIONS, type RampAction } from '../ramp/machine.js'
 import { actorOf } from './access.js'
+import { ALL_ROUTES, type Freeze } from '../ramp/freezes.js'
+import { parseDuration } from '../config/units.js'
 
 /** The driver to ask, or why this process has none. */
 export type RampHost = { readonly driver: RampDriver } | { readonly unavailable: string }
@@ -12,7 +14,31 @@ export type RampHost = { readonly driver: RampDriver } | { readonly unavailable:
 export function registerRampRoutes (app: FastifyInstance, host: () => RampHost): void {
   app.get('/ramp', async (_request, reply) => {
     const h = host()
-    return 'unavailable' in h ? sendProblem(reply, Errors.ADMIN_NOT_FOUND, h.unavailable) : { routes: h.driver.status() }
+    return 'unavailable' in h ? sendProblem(reply, Errors.ADMIN_NOT_FOUND, h.unavailable) : { routes: h.driver.status(), freezes: h.driver.freezes().map(freezeView) }
+  })
+
+  // Before /ramp/:route/:action: "freeze" is no route.
+  app.post('/ramp/freeze', async (request, reply) => {
+    const h = host()
+    if ('unavailable' in h) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, h.unavailable)
+    const body = (request.body ?? {}) as { until?: unknown, route?: unknown }
+    const until = typeof body.until === 'string' ? untilOf(body.until) : NaN
+    const route = body.route === undefined ? ALL_ROUTES : body.route
+    const reason = reasonOf(request.body)
+    if (!Number.isFinite(until) || typeof route !== 'string' || reason === false) return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, 'send {"until": "2026-12-27T08:00:00Z" or "48h", "route": "orders" (default: every route), "reason": "…"}')
+    const result = h.driver.freeze(route, until, { name: actorOf(request), reason })
+    if (!result.ok) return sendProblem(reply, result.status === 404 ? Errors.ADMIN_NOT_FOUND : Errors.RAMP_CONFLICT, result.detail)
+    return { freeze: freezeView(result.freeze), routes: h.driver.status() }
+  })
+
+  app.post('/ramp/unfreeze', async (request, reply) => {
+    const h = host()
+    if ('unavailable' in h) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, h.unavailable)
+    const route = ((request.body ?? {}) as { route?: unknown }).route ?? ALL_ROUTES
+    const reason = reasonOf(request.body)
+    if (typeof route !== 'string' || reason === false) return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, 'send {"route": "orders"} (default: the freeze of every route) and optionally a "reason"')
+    if (!h.driver.unfreeze(route, { name: actorOf(request), reason })) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, `no freeze of ${route === ALL_ROUTES ? 'every route' : `route "${route}"`} is in force`)
+    return { freezes: h.driver.freezes().map(freezeView), routes: h.driver.status() }
   })
 
   app.post('/ramp/:route/:action', async (request, reply) => {
@@ -39,4 +65,14 @@ export function reasonOf (body: unknown): string | undefined | false {
   if (typeof reason !== 'string' || reason.length > 500 || /[\u0000-\u001f\u007f]/.test(reason)) return false
   const trimmed = reason.trim()
   return trimmed === '' ? undefined : trimmed
+}
+
+/** An ISO time, or a duration from now ("48h"); NaN when it is neither. */
+function untilOf (text: string): number {
+  const ahead = parseDuration(text)
+  return ahead !== undefined ? Date.now() + ahead : Date.parse(text)
+}
+
+function freezeView (f: Freeze): Record<string, unknown> {
+  return { route: f.route === ALL_ROUTES ? null : f.route, until: new Date(f.until).toISOString(), by: f.by, reason: f.reason ?? null, at: new Date(f.at).toISOString() }
 }

@@ -10,6 +10,7 @@ import { METHODS } from 'node:http'
 import type { Document, LineCounter, Node as YamlNode } from 'yaml'
 import proxyAddr from 'proxy-addr'
 import { parseDuration, parseSize } from './units.js'
+import { knownTimeZone } from './time-zone.js'
 import { parsePathPattern, parseHostPattern } from './patterns.js'
 import { DEFAULTS } from './defaults.js'
 import type { Problems, Path } from './problems.js'
@@ -262,6 +263,12 @@ function rampConfig (r: RawRamp, hasFlagBackend: boolean, at: Path, problems: Pr
   })
   const hold = dur(r.hold, d.hold)
   if (hold < 1000) problems.add([...at, 'hold'], 'must be at least 1s')
+  const minutes = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3))
+  const windows = (r.windows ?? []).map((w, i) => {
+    if (!knownTimeZone(w.timeZone)) problems.add([...at, 'windows', i, 'timeZone'], `"${w.timeZone}" is not a time zone this runtime knows (an IANA name such as Europe/Berlin)`)
+    if (minutes(w.to) <= minutes(w.from)) problems.add([...at, 'windows', i, 'to'], `${w.to} is not after ${w.from}; a window ends the day it starts`)
+    return Object.freeze({ days: Object.freeze([...new Set(w.days)]), from: minutes(w.from), to: minutes(w.to), timeZone: w.timeZone })
+  })
   return Object.freeze({
     steps: Object.freeze([...r.steps]),
     hold,
@@ -278,6 +285,7 @@ function rampConfig (r: RawRamp, hasFlagBackend: boolean, at: Path, problems: Pr
     }),
     approve: new Set(approvals.map((a) => a.step)),
     approvers: new Map(approvals.filter((a) => a.approvers > 1).map((a) => [a.step, a.approvers])),
+    windows: Object.freeze(windows),
     onFail: r.onFail ?? d.onFail,
     maxFailures: r.maxFailures ?? d.maxFailures
   })

@@ -46,6 +46,7 @@ export interface RawRamp {
   minFailingClients?: number
   gates?: { maxErrorRatioIncrease?: number, maxClientErrorRatioIncrease?: number, maxLatencyRatio?: number, minParity?: number }
   approve?: Array<number | { step: number, approvers?: number }>
+  windows?: Array<{ days: Array<'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun'>, from: string, to: string, timeZone: string }>
   onFail?: 'stepBack' | 'abort'
   maxFailures?: number
 }

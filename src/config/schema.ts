@@ -37,7 +37,7 @@ const guard = {
 }
 
 /** Every kind of timeline event (src/timeline/). */
-export const TIMELINE_KINDS = ['config_applied', 'config_rejected', 'flag_changed', 'guard_tripped', 'guard_recovered', 'failover_started', 'failover_ended', 'parity_low', 'parity_recovered', 'drain_started', 'ramp_transition', 'ramp_write_failed'] as const
+export const TIMELINE_KINDS = ['config_applied', 'config_rejected', 'flag_changed', 'guard_tripped', 'guard_recovered', 'failover_started', 'failover_ended', 'parity_low', 'parity_recovered', 'drain_started', 'ramp_transition', 'ramp_write_failed', 'ramp_freeze'] as const
 
 export const configSchema = {
   $defs: {
@@ -347,6 +347,21 @@ export const configSchema = {
                   maxClientErrorRatioIncrease: { type: 'number', minimum: 0, maximum: 1 },
                   maxLatencyRatio: { type: 'number', minimum: 1 },
                   minParity: { type: 'number', minimum: 0, maximum: 1 }
+                }
+              },
+              windows: {
+                type: 'array',
+                minItems: 1,
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['days', 'from', 'to', 'timeZone'],
+                  properties: {
+                    days: { type: 'array', minItems: 1, items: { enum: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] } },
+                    from: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' },
+                    to: { type: 'string', pattern: '^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$' },
+                    timeZone: { type: 'string', minLength: 1 }
+                  }
                 }
               },
               approve: {

@@ -165,6 +165,8 @@ export interface RampConfig {
   readonly approve: ReadonlySet<number>
   /** Steps that need more than one operator's approval, and how many. */
   readonly approvers: ReadonlyMap<number, number>
+  /** When the ramp may move forward; empty: always. */
+  readonly windows: readonly ChangeWindow[]
   readonly onFail: 'stepBack' | 'abort'
   /** Gate failures in one ramp after which it aborts to 0. */
   readonly maxFailures: number
@@ -250,6 +252,15 @@ export interface TimelineConfig {
 }
 
 export type Role = 'viewer' | 'operator' | 'admin'
+
+/** Days and hours, in a named time zone, when a ramp may move forward. */
+export interface ChangeWindow {
+  readonly days: ReadonlyArray<'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun'>
+  /** Minutes after local midnight: from inclusive, to exclusive. */
+  readonly from: number
+  readonly to: number
+  readonly timeZone: string
+}
 
 export interface OperatorConfig {
   readonly name: string

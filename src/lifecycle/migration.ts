@@ -3,6 +3,7 @@
  * this process's counters) and the migration timeline (events from reloads, flags,
  * the guard, failovers, parity and ramps, with their impact).
  */
+import { Freezes } from '../ramp/freezes.js'
 import type { Config } from '../config/config.js'
 import type { Metrics } from '../observe/metrics.js'
 import { privateDir } from '../flags/create.js'
@@ -129,6 +130,8 @@ export function createRampDriver (runtime: Runtime, metrics: Metrics, opts: Star
   const driver: RampDriver = new RampDriver({
     logger: opts.logger,
     store: new RampStore(() => stateDir(config, opts), opts.configFile),
+    freezes: new Freezes(() => stateDir(config, opts), opts.configFile),
+    freezeChanged: (route, freeze, actor) => timeline?.rampFreeze(route, freeze, actor),
     target: rolloutTarget(config, () => runtime.snapshot.flags, env),
     figures: new LocalFigures(runtime.evidence, () => runtime.shadow),
     // With ramps.driver: fleet, `ramp run` drives and this proxy only follows the flags.

@@ -17,6 +17,7 @@ import { RampStore } from '../ramp/store.js'
 import { UnleashTarget } from '../ramp/targets.js'
 import { unleashAdmin, type UnleashAdmin } from '../flags/unleash-admin.js'
 import { openAdminRefusal, protectAdmin } from '../admin/access.js'
+import { Freezes } from '../ramp/freezes.js'
 import { Operators } from '../admin/operators.js'
 import { redactUrl } from '../observe/redact.js'
 import { registerRampRoutes } from '../admin/ramp-routes.js'
@@ -70,6 +71,7 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
   const driver = new RampDriver({
     logger,
     store: new RampStore(() => privateDir(unleash.backupDir, opts.env), opts.configFile),
+    freezes: new Freezes(() => privateDir(unleash.backupDir, opts.env), opts.configFile),
     // refusal() made sure of the admin token.
     target: new UnleashTarget(unleashAdmin(unleash, opts.env) as UnleashAdmin),
     figures: new PrometheusFigures(opts.prometheus ?? config.ramps.prometheus as string, config.ramps.timeout),

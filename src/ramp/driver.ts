@@ -12,6 +12,8 @@ import type { Logger } from 'pino'
 import type { RampConfig, RouteConfig } from '../config/config.js'
 import type { FigureSource, WindowSides, WindowFigures } from './figures.js'
 import { judge, type Judgement } from './gates.js'
+import { ALL_ROUTES, describeFreeze, type Freeze, type Freezes } from './freezes.js'
+import { describeWindows, inWindow } from './windows.js'
 import { fitToPlan, initialRecord, onAction, onJudgement, percentOf, RAMP_STATES, type Actor, type Outcome, type RampAction, type RampRecord, type Transition } from './machine.js'
 import type { RampStore, SavedRamp } from './store.js'
 import type { RolloutTarget } from './targets.js'
@@ -72,6 +74,10 @@ export interface RampView {
   /** True once that has lasted ramps.stallAfter. */
   readonly stalled: boolean
   readonly lastJudgement: Judgement | undefined
+  /** Why the ramp may not move forward now (a freeze, or outside its change windows); null when it may. */
+  readonly held: string | null
+  /** The plan's change windows, in words; null without windows. */
+  readonly windows: string | null
 }
 
 export interface RampDriverDeps {
@@ -83,6 +89,10 @@ export interface RampDriverDeps {
   readonly ramps: () => readonly RampRoute[]
   /** Called after every transition, for metrics (and the timeline); `actor` is the person behind it, undefined for the ramp's own. */
   readonly transition?: (route: string, to: Transition, record: RampRecord, before: { state: string, percent: number } | undefined, percent: number, actor: Actor | undefined) => void
+  /** Freezes declared by people; none without. */
+  readonly freezes?: Freezes
+  /** Called when a freeze is declared or lifted (`freeze` undefined), for the timeline. */
+  readonly freezeChanged?: (route: string, freeze: Freeze | undefined, actor: Actor) => void
   /** Called when a write of the rollout failed (or its read-back disagreed). */
   readonly writeFailed?: (route: string, flag: string, percent: number, applied: number | undefined, error: string, attempts: number) => void
   readonly now?: () => number
@@ -192,6 +202,8 @@ export class RampDriver {
     // A write already on its way may land: wait for it (briefly) so the answer says what stands.
     await this.#writes.get(route)?.settled(deadline - this.#now())
     const record = this.#records.get(route) as RampRecord
+    const held = action === 'approve' || action === 'skip' ? this.#held(ramp) : undefined
+    if (held !== undefined) return { ok: false, status: 409, detail: `cannot ${action} now: ${held}` }
     const outcome = onAction(ramp.plan, record, action, this.#now(), actor)
     if (typeof outcome === 'string') return { ok: false, status: 409, detail: outcome }
     this.#apply(ramp, outcome, actor)
@@ -204,6 +216,39 @@ export class RampDriver {
       ? `${done}, but ${this.#deps.target.where} has not confirmed the rollout of ${view.flag} at ${view.targetPercent} % within ${ACTION_WAIT_MS} ms: it still serves ${view.percent} % as far as the driver knows; the write goes on in the background`
       : `${done}, but the rollout of ${view.flag} could not be set to ${view.targetPercent} % in ${this.#deps.target.where}: ${view.write.error ?? 'unknown error'}; it still serves ${view.percent} %, retrying`
     return { ok: false, status: 502, detail, ramp: view }
+  }
+
+  /** Why `ramp` may not move forward now: a freeze, or outside its change windows. Step-backs and aborts are never held. */
+  #held (ramp: RampRoute): string | undefined {
+    const now = this.#now()
+    const freeze = this.#deps.freezes?.holding(ramp.route, now)
+    if (freeze !== undefined) return describeFreeze(freeze)
+    return inWindow(ramp.plan.windows, now) ? undefined : `outside the change window ${describeWindows(ramp.plan.windows)}`
+  }
+
+  /** Declares a freeze of `route` (ALL_ROUTES: every ramp) until `until`. */
+  freeze (route: string, until: number, actor: Actor): { ok: true, freeze: Freeze } | { ok: false, status: 404 | 409, detail: string } {
+    const freezes = this.#deps.freezes
+    if (freezes === undefined) return { ok: false, status: 409, detail: 'this driver keeps no freezes' }
+    if (route !== ALL_ROUTES && !this.#plans.has(route)) return { ok: false, status: 404, detail: `route "${route}" has no ramp plan` }
+    if (until <= this.#now()) return { ok: false, status: 409, detail: 'until is not in the future' }
+    const freeze: Freeze = { route, until, by: actor.name, reason: actor.reason, at: this.#now() }
+    freezes.set(freeze)
+    this.#deps.logger.warn({ route, until: new Date(until).toISOString(), operator: actor.name, reason: actor.reason }, `ramps ${describeFreeze(freeze)}`)
+    this.#deps.freezeChanged?.(route, freeze, actor)
+    return { ok: true, freeze }
+  }
+
+  unfreeze (route: string, actor: Actor): boolean {
+    const lifted = this.#deps.freezes?.clear(route, this.#now()) ?? false
+    if (!lifted) return false
+    this.#deps.logger.warn({ route, operator: actor.name, reason: actor.reason }, `ramp freeze of ${route === ALL_ROUTES ? 'every route' : route} lifted by ${actor.name}`)
+    this.#deps.freezeChanged?.(route, undefined, actor)
+    return true
+  }
+
+  freezes (): Freeze[] {
+    return this.#deps.freezes?.list(this.#now()) ?? []
   }
 
   status (): RampView[] {
@@ -301,6 +346,8 @@ export class RampDriver {
     }
     // A person acted while the figures were out: their decision stands.
     if (this.#records.get(route) !== record) return
+    const held = j.verdict === 'pass' ? this.#held(ramp) : undefined
+    if (held !== undefined) j = { ...j, verdict: 'wait', reason: `held: ${held}; ${j.reason}` }
     this.#judgements.set(route, j)
     if (j.noEvidence === undefined) this.#noEvidence.delete(route)
     else if (!this.#noEvidence.has(route)) {
@@ -469,7 +516,9 @@ export class RampDriver {
       write,
       noEvidenceSince: since === undefined ? undefined : new Date(since).toISOString(),
       stalled,
-      lastJudgement: this.#judgements.get(ramp.route)
+      lastJudgement: this.#judgements.get(ramp.route),
+      held: this.#held(ramp) ?? null,
+      windows: ramp.plan.windows.length === 0 ? null : describeWindows(ramp.plan.windows)
     }
   }
 }

@@ -4,6 +4,7 @@
  * and, impactDelay later, given its measured impact. Failovers are recorded as bursts
  * and parity as threshold crossings, never per request.
  */
+import { ALL_ROUTES, describeFreeze, type Freeze } from '../ramp/freezes.js'
 import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { Config } from '../config/config.js'
@@ -172,6 +173,13 @@ export class Timeline {
   /** `actor`: the operator behind a person's action (cause admin-api), undefined for the ramp's own steps. */
   rampTransition (route: string, to: string, before: { state: string, percent: number } | undefined, after: { state: string, percent: number }, reason: string, actor?: { readonly name: string, readonly reason?: string | undefined }): void {
     this.record({ kind: 'ramp_transition', routes: [route], cause: actor === undefined ? 'ramp' : 'admin-api', ...(actor === undefined ? {} : { actor: actor.name, ...(actor.reason === undefined ? {} : { actorReason: actor.reason }) }), ...(before === undefined ? {} : { before }), after: { transition: to, ...after }, summary: `ramp on ${route}: ${reason}` })
+  }
+
+  /** A freeze declared (`freeze`) or lifted (undefined) by a person. */
+  rampFreeze (route: string, freeze: Freeze | undefined, actor: { readonly name: string, readonly reason?: string | undefined }): void {
+    const routes = route === ALL_ROUTES ? [] : [route]
+    const what = route === ALL_ROUTES ? 'every ramp' : `the ramp on ${route}`
+    this.record({ kind: 'ramp_freeze', routes, cause: 'admin-api', actor: actor.name, ...(actor.reason === undefined ? {} : { actorReason: actor.reason }), after: freeze === undefined ? { frozen: false } : { frozen: true, until: new Date(freeze.until).toISOString() }, summary: freeze === undefined ? `${what} unfrozen by ${actor.name}` : `${what} ${describeFreeze(freeze)}` })
   }
 
   /** A rollout the ramp could not write: said loudly, since the flag still serves the old value. */

@@ -20,6 +20,7 @@ const plan = (over: Partial<RampConfig> = {}): RampConfig => ({
   gates: { maxErrorRatioIncrease: 0.01, maxClientErrorRatioIncrease: 0.05, maxLatencyRatio: 1.5, minParity: 0.99 },
   approve: new Set([50]),
   approvers: new Map(),
+  windows: [],
   onFail: 'stepBack',
   maxFailures: 3,
   ...over
