@@ -17,7 +17,8 @@ import { sendProblem } from '../problem.js'
 import { explainRequest, describeRoutes, type ExplainScope } from './explain.js'
 import { newRequestId } from '../proxy/headers.js'
 import { actorOf, protectAdmin } from './access.js'
-import { registerRampRoutes } from './ramp-routes.js'
+import { registerRampRoutes, type RampHost } from './ramp-routes.js'
+import { registerAlertRoutes } from './alerts.js'
 import { registerStatusRoutes, type StatusHost } from './status-routes.js'
 import { ReadSessions } from './session.js'
 import type { Metrics } from '../observe/metrics.js'
@@ -164,9 +165,11 @@ export function buildAdminServer (runtime: AdminRuntime, logger: Logger, opts: A
     return { unlearned: path, routes: await opts.sources.parity() }
   })
 
-  registerRampRoutes(app, () => runtime.snapshot.config.ramps.driver === 'fleet'
+  const rampHost = (): RampHost => runtime.snapshot.config.ramps.driver === 'fleet'
     ? { unavailable: 'ramps.driver is fleet: `strangler-proxy ramp run` drives the ramps; ask it (ramp status --admin DRIVER_URL)' }
-    : opts.ramp === undefined ? { unavailable: 'this process drives no ramps: a --workers primary does not (see docs/ramp-plans.md)' } : { driver: opts.ramp })
+    : opts.ramp === undefined ? { unavailable: 'this process drives no ramps: a --workers primary does not (see docs/ramp-plans.md)' } : { driver: opts.ramp }
+  registerRampRoutes(app, rampHost)
+  registerAlertRoutes(app, rampHost, () => runtime.snapshot.config.ramps.alerts)
 
   app.get('/timeline', async (request, reply) => {
     if (opts.timeline === undefined) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, 'this process keeps no timeline: a --workers primary does not (see docs/timeline.md)')

@@ -247,7 +247,7 @@ function normalizeRamps (raw: RawConfig, routes: readonly RouteConfig[], dur: Du
   // Calls end before the next pass is due, so passes never pile up behind a hung peer.
   const timeout = dur(r?.timeout, Math.min(5_000, Math.max(100, Math.floor(interval * 0.8))))
   if (r?.timeout !== undefined && timeout >= interval) problems.add(['ramps', 'timeout'], `must be below ramps.interval (${interval} ms): a pass must end before the next is due`)
-  return Object.freeze({ driver, prometheus: r?.prometheus, interval, timeout, stallAfter: dur(r?.stallAfter, DEFAULTS.ramps.stallAfter) })
+  return Object.freeze({ driver, prometheus: r?.prometheus, interval, timeout, stallAfter: dur(r?.stallAfter, DEFAULTS.ramps.stallAfter), alerts: Object.freeze({ ...r?.alerts }) })
 }
 
 function rampConfig (r: RawRamp, hasFlagBackend: boolean, at: Path, problems: Problems, dur: Dur): RampConfig {

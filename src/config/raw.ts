@@ -83,7 +83,7 @@ export interface RawConfig {
   inventory?: { maxTemplates?: number }
   timeline?: { impactDelay?: string, maxFileSize?: string | number, parityThreshold?: number }
   notify?: Array<{ url: string, kinds?: string[], secretEnv?: string, timeout?: string, damping?: string }>
-  ramps?: { driver?: 'proxy' | 'fleet', prometheus?: string, interval?: string, timeout?: string, stallAfter?: string }
+  ramps?: { driver?: 'proxy' | 'fleet', prometheus?: string, interval?: string, timeout?: string, stallAfter?: string, alerts?: Record<string, 'pause' | 'stepBack' | 'abort'> }
   evidence?: { period?: string, perAddress?: number, perUser?: number }
   listen?: { host?: string, port?: number }
   admin?: { host?: string, port?: number, allowedHosts?: string[], operators?: Array<{ name: string, role: 'viewer' | 'operator' | 'admin', tokenHashEnv: string }> }

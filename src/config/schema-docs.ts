@@ -77,6 +77,8 @@ export const KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'guard.maxClientShare': ['One client address counts for at most this share of the window.', 0.2],
   'guard.disableFlag': ['Also switch the flag off in its source on a second consecutive trip.', false],
   tracing: ['OpenTelemetry traces over OTLP/HTTP; the OTEL_* variables override these (docs/observability.md).', { endpoint: 'http://collector:4318/v1/traces', sampler: 'parentbased_traceidratio', ratio: 0.01 }],
+  'ramps.alerts': ['Alertmanager alert name → pause, stepBack or abort: what a firing alert does to the ramp of the route in its route label (POST /alerts, docs/access.md).', { StranglerNewBackendErrorRatioAboveBaseline: 'stepBack', StranglerNewBackendLatencyRegression: 'pause' }],
+  'ramps.alerts.*': ['pause, stepBack (as a failed gate) or abort.', 'stepBack'],
   'tracing.endpoint': ['OTLP/HTTP traces endpoint (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces).', 'http://collector:4318/v1/traces'],
   'tracing.sampler': ['Sampler (OTEL_TRACES_SAMPLER).', 'parentbased_traceidratio'],
   'tracing.ratio': ['Share of new traces sampled (OTEL_TRACES_SAMPLER_ARG).', 0.01],

@@ -211,7 +211,8 @@ export const configSchema = {
         prometheus: { type: 'string', minLength: 1 },
         interval: duration,
         timeout: duration,
-        stallAfter: duration
+        stallAfter: duration,
+        alerts: { type: 'object', propertyNames: { pattern: '^[A-Za-z_:][A-Za-z0-9_:]*$' }, additionalProperties: { enum: ['pause', 'stepBack', 'abort'] } }
       }
     },
     evidence: {

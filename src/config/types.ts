@@ -292,7 +292,11 @@ export interface RampsConfig {
   readonly timeout: number
   /** A ramp waiting this long without usable evidence is stalled (ms): StranglerRampStalled. */
   readonly stallAfter: number
+  /** Alert name → what a firing alert does to the ramp of the route in its `route` label (POST /alerts). */
+  readonly alerts: Readonly<Record<string, AlertAction>>
 }
+
+export type AlertAction = 'pause' | 'stepBack' | 'abort'
 
 /** How much of the evidence one client may be: per period, per route and backend. */
 export interface EvidenceConfig {

@@ -21,6 +21,7 @@ import { Freezes } from '../ramp/freezes.js'
 import { Operators } from '../admin/operators.js'
 import { redactUrl } from '../observe/redact.js'
 import { registerRampRoutes } from '../admin/ramp-routes.js'
+import { registerAlertRoutes } from '../admin/alerts.js'
 import { configSource, urlOf } from './instance.js'
 import { reloadConfig, type ConfigHolder } from './reload.js'
 
@@ -90,6 +91,7 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
   server.get('/healthz', async () => ({ status: 'ok' }))
   server.get('/metrics', async (_request, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()))
   registerRampRoutes(server, () => ({ driver }))
+  registerAlertRoutes(server, () => ({ driver }), () => config.ramps.alerts)
   await server.listen({ host: opts.host, port: opts.port })
 
   const holder: ConfigHolder = {

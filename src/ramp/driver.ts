@@ -12,9 +12,10 @@ import type { Logger } from 'pino'
 import type { RampConfig, RouteConfig } from '../config/config.js'
 import type { FigureSource, WindowSides, WindowFigures } from './figures.js'
 import { judge, type Judgement } from './gates.js'
+import type { AlertAction } from '../config/config.js'
 import { ALL_ROUTES, describeFreeze, type Freeze, type Freezes } from './freezes.js'
 import { describeWindows, inWindow } from './windows.js'
-import { fitToPlan, initialRecord, onAction, onJudgement, percentOf, RAMP_STATES, type Actor, type Outcome, type RampAction, type RampRecord, type Transition } from './machine.js'
+import { fitToPlan, initialRecord, onAction, onAlertStepBack, onJudgement, percentOf, RAMP_STATES, type Actor, type Outcome, type RampAction, type RampRecord, type Transition } from './machine.js'
 import type { RampStore, SavedRamp } from './store.js'
 import type { RolloutTarget } from './targets.js'
 import { restore, toSaved } from './restore.js'
@@ -216,6 +217,23 @@ export class RampDriver {
       ? `${done}, but ${this.#deps.target.where} has not confirmed the rollout of ${view.flag} at ${view.targetPercent} % within ${ACTION_WAIT_MS} ms: it still serves ${view.percent} % as far as the driver knows; the write goes on in the background`
       : `${done}, but the rollout of ${view.flag} could not be set to ${view.targetPercent} % in ${this.#deps.target.where}: ${view.write.error ?? 'unknown error'}; it still serves ${view.percent} %, retrying`
     return { ok: false, status: 502, detail, ramp: view }
+  }
+
+  /**
+   * A firing alert named in ramps.alerts, on `route`: pause, step back (as a failed
+   * gate) or abort, recorded with the alert as the actor. An error text when the ramp
+   * is not in a state the action applies to.
+   */
+  async alert (route: string, action: AlertAction, actor: Actor): Promise<ActionResult> {
+    if (action !== 'stepBack') return await this.act(route, action, actor)
+    const ramp = this.#plans.get(route)
+    const record = this.#records.get(route)
+    if (ramp === undefined || record === undefined) return { ok: false, status: 404, detail: `route "${route}" has no ramp plan` }
+    const outcome = onAlertStepBack(ramp.plan, record, this.#now(), `${actor.name} firing${actor.reason === undefined ? '' : `: ${actor.reason}`}`)
+    if (typeof outcome === 'string') return { ok: false, status: 409, detail: outcome }
+    this.#apply(ramp, outcome, actor)
+    this.#save()
+    return { ok: true, ramp: this.#view(ramp) }
   }
 
   /** Why `ramp` may not move forward now: a freeze, or outside its change windows. Step-backs and aborts are never held. */

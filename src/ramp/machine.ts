@@ -134,3 +134,16 @@ function approve (plan: RampConfig, record: RampRecord, now: number, actor: Acto
   }
   return enter(plan, record, record.step + 1, now, `entered ${next} %, approved by ${[...earlier, by(actor)].join(' and ')}`)
 }
+
+/**
+ * A firing alert's step back: as a failed gate (it counts toward maxFailures, and from
+ * the first step or with onFail: abort the ramp aborts), for a ramp that is moving or
+ * waiting to move; an error text for one that is not.
+ */
+export function onAlertStepBack (plan: RampConfig, record: RampRecord, now: number, why: string): Outcome | string {
+  if (record.state !== 'running' && record.state !== 'awaiting_approval') return `nothing to step back: the ramp is ${record.state}`
+  return onJudgement(plan, { ...record, state: 'running', approvals: undefined }, { verdict: 'fail', reason: why, gates: [], figures: NO_FIGURES, elapsedMs: now - record.since }, now)
+}
+
+const NO_SIDE = { requests: 0, errors: 0, clientErrors: 0, p99: undefined, sources: undefined }
+const NO_FIGURES = { candidate: NO_SIDE, baseline: NO_SIDE, parity: undefined }

@@ -72,7 +72,7 @@ cohort:
   jwt: { header: x-token, cookie: tok, secretEnv: JWT_SECRET, issuer: shop, audience: web, requireExp: false }
   sessionCookie: { name: s, maxAge: 1h, secure: true, sameSite: strict }
 override: { header: x-ovr, cookie: ovr }
-ramps: { driver: fleet, prometheus: "http://prom:9090", interval: 2s, timeout: 1500ms, stallAfter: 5m }
+ramps: { driver: fleet, prometheus: "http://prom:9090", interval: 2s, timeout: 1500ms, stallAfter: 5m, alerts: { RampBreaker: stepBack } }
 evidence: { period: 30s, perAddress: 100, perUser: 40 }
 retirement: { after: 1d, legacyQuietFor: 2h, minParity: 0.99, maxErrorRatioIncrease: 0.01, maxLatencyRatio: 1.1 }
 inventory: { maxTemplates: 10 }
@@ -145,7 +145,7 @@ ${DEFAULT_ROUTE}`, FILE)
       sessionCookie: { name: 's', maxAge: 3_600_000, secure: true, sameSite: 'strict' }
     },
     override: { header: 'x-ovr', cookie: 'ovr' },
-    ramps: { driver: 'fleet', prometheus: 'http://prom:9090', interval: 2000, timeout: 1500, stallAfter: 300_000 },
+    ramps: { driver: 'fleet', prometheus: 'http://prom:9090', interval: 2000, timeout: 1500, stallAfter: 300_000, alerts: { RampBreaker: 'stepBack' } },
     evidence: { period: 30_000, perAddress: 100, perUser: 40 },
     tracing: { serviceName: 'spx', ratio: 0.5, sampler: 'traceidratio', endpoint: 'http://jaeger:4318', redactQuery: ['session'] },
     retirement: { after: 86_400_000, legacyQuietFor: 7_200_000, minParity: 0.99, maxErrorRatioIncrease: 0.01, maxLatencyRatio: 1.1 },
@@ -182,7 +182,7 @@ ${DEFAULT_ROUTE}`, FILE)
       sessionCookie: { name: 'spx_sid', maxAge: 365 * 86_400_000, secure: false, sameSite: 'lax' }
     },
     override: { header: 'x-strangler-override', cookie: 'spx_override' },
-    ramps: { driver: 'proxy', prometheus: undefined, interval: 1000, timeout: 800, stallAfter: 900_000 },
+    ramps: { driver: 'proxy', prometheus: undefined, interval: 1000, timeout: 800, stallAfter: 900_000, alerts: {} },
     evidence: { period: 60_000, perAddress: 60, perUser: 30 },
     tracing: undefined,
     retirement: { after: 7 * 86_400_000, legacyQuietFor: 86_400_000, minParity: 0.999, maxErrorRatioIncrease: 0.005, maxLatencyRatio: 1.2 },
