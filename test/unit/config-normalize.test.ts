@@ -89,7 +89,7 @@ routes:
     failover: false
     flag: { name: orders-on-django, backend: django }
     guard: { minRequests: 30, disableFlag: true, maxClientShare: 0.5, maxErrorRatioIncrease: 0.1, maxLatencyRatio: 3, minLatencyIncrease: 80ms, probeFraction: 0.3, probeRequests: 6, minClients: 2 }
-    ramp: { steps: [5, 50, 100], hold: 10s, minRequests: 10, minComparisons: 5, minUsers: 4, minAddresses: 2, minFailingClients: 2, gates: { maxErrorRatioIncrease: 0.02, maxClientErrorRatioIncrease: 0.1, maxLatencyRatio: 2, minParity: 0.9 }, approve: [50, { step: 100, approvers: 2 }], onFail: abort, maxFailures: 2 }
+    ramp: { steps: [5, 50, 100], hold: 10s, minRequests: 10, minComparisons: 5, minUsers: 4, minAddresses: 2, minFailingClients: 2, gates: { maxErrorRatioIncrease: 0.02, maxClientErrorRatioIncrease: 0.1, maxLatencyRatio: 2, minParity: 0.9 }, approve: [50, { step: 100, approvers: 2 }], windows: [{ days: [mon, fri, mon], from: "09:00", to: "24:00", timeZone: Europe/Berlin }], onFail: abort, maxFailures: 2 }
     shadow: { backend: django, sampleRate: 0.5, methods: [get, post], maxBodySize: 64kb, maxConcurrent: 4, timeout: 2s, learnNoise: true, recordValues: true, compare: { headers: [Content-Type, ETag], ignore: [$.id], unorderedArrays: [$.items], text: whitespace } }
   - name: checkout
     match: { path: /checkout/* }
@@ -129,7 +129,7 @@ ${DEFAULT_ROUTE}`, FILE)
         // The route's guard keys over the top-level guard's over the defaults.
         guard: { window: 20_000, minRequests: 30, maxErrorRatioIncrease: 0.1, maxLatencyRatio: 3, minLatencyIncrease: 80, cooldown: 9000, probeFraction: 0.3, probeRequests: 6, minClients: 2, maxClientShare: 0.5, disableFlag: true },
         flag: { name: 'orders-on-django', backend: 'django', variants: undefined },
-        ramp: { steps: [5, 50, 100], hold: 10_000, minRequests: 10, minComparisons: 5, minUsers: 4, minAddresses: 2, minFailingClients: 2, gates: { maxErrorRatioIncrease: 0.02, maxClientErrorRatioIncrease: 0.1, maxLatencyRatio: 2, minParity: 0.9 }, approve: [50, 100], approvers: { 100: 2 }, onFail: 'abort', maxFailures: 2 }
+        ramp: { steps: [5, 50, 100], hold: 10_000, minRequests: 10, minComparisons: 5, minUsers: 4, minAddresses: 2, minFailingClients: 2, gates: { maxErrorRatioIncrease: 0.02, maxClientErrorRatioIncrease: 0.1, maxLatencyRatio: 2, minParity: 0.9 }, approve: [50, 100], approvers: { 100: 2 }, windows: [{ days: ['mon', 'fri'], from: 540, to: 1440, timeZone: 'Europe/Berlin' }], onFail: 'abort', maxFailures: 2 }
       },
       { name: 'checkout', index: 1, line: 48, match: { path: '/checkout/*' }, backend: 'legacy', maxBodySize: 1_000_000, websocket: true, failover: true, shadow: undefined, guard: undefined, flag: { name: 'checkout-variants', backend: undefined, variants: { blue: 'django', red: 'legacy' } }, ramp: undefined },
       // Only the top-level guard: its keys, the rest defaults.
@@ -208,7 +208,7 @@ ${DEFAULT_ROUTE}`, FILE)
       shadow: { backend: 'django', sampleRate: 1, methods: ['GET', 'HEAD'], maxBodySize: 262_144, maxConcurrent: 32, timeout: 5000, learnNoise: false, recordValues: false, compare: { headers: ['content-type'], ignore: [], unordered: [], text: 'exact', errorBodies: false } },
       guard: { window: 60_000, minRequests: 20, maxErrorRatioIncrease: 0.05, maxLatencyRatio: 2, minLatencyIncrease: 50, cooldown: 60_000, probeFraction: 0.1, probeRequests: 20, minClients: 5, maxClientShare: 0.2, disableFlag: false },
       flag: { name: 'f', backend: 'django', variants: undefined },
-      ramp: { steps: [10, 100], hold: 1_800_000, minRequests: 500, minComparisons: 50, minUsers: 10, minAddresses: 3, minFailingClients: 3, gates: { maxErrorRatioIncrease: 0.01, maxClientErrorRatioIncrease: 0.05, maxLatencyRatio: 1.5, minParity: 0.995 }, approve: [], approvers: {}, onFail: 'stepBack', maxFailures: 3 }
+      ramp: { steps: [10, 100], hold: 1_800_000, minRequests: 500, minComparisons: 50, minUsers: 10, minAddresses: 3, minFailingClients: 3, gates: { maxErrorRatioIncrease: 0.01, maxClientErrorRatioIncrease: 0.05, maxLatencyRatio: 1.5, minParity: 0.995 }, approve: [], approvers: {}, windows: [], onFail: 'stepBack', maxFailures: 3 }
     },
     { name: 'default', index: 1, line: 10, match: { path: '/*' }, backend: 'legacy', maxBodySize: 10_485_760, websocket: true, failover: true, shadow: undefined, guard: undefined, flag: undefined, ramp: undefined }
   ])
@@ -352,13 +352,15 @@ ${DEFAULT_ROUTE}`, [
   ['ramps: a Prometheus that is no http URL, a fleet driver without Unleash, an interval too short', `${BACKENDS}flags: { file: flags.yaml }
 ramps: { driver: fleet, prometheus: "prom:9090", interval: 99ms, timeout: 2s }
 routes:
-  - { name: a, match: { path: /a/* }, backend: legacy, flag: { name: f, backend: django }, ramp: { steps: [50, 10, 10], approve: [25, { step: 30, approvers: 2 }], hold: 999ms } }
+  - { name: a, match: { path: /a/* }, backend: legacy, flag: { name: f, backend: django }, ramp: { steps: [50, 10, 10], approve: [25, { step: 30, approvers: 2 }], hold: 999ms, windows: [{ days: [mon], from: "10:00", to: "09:00", timeZone: Mars/Olympus }] } }
 ${DEFAULT_ROUTE}`, [
     [7, '10, 10]', 'routes[0].ramp.steps[1]: 10 is not above the step before it (50); steps climb'],
     [7, '10]', 'routes[0].ramp.steps[2]: 10 is not above the step before it (10); steps climb'],
     [7, '25', 'routes[0].ramp.approve[0]: 25 is not one of the steps (50, 10, 10)'],
     [7, '{ step: 30', 'routes[0].ramp.approve[1]: 30 is not one of the steps (50, 10, 10)'],
     [7, '999ms', 'routes[0].ramp.hold: must be at least 1s'],
+    [7, 'Mars/Olympus', 'routes[0].ramp.windows[0].timeZone: "Mars/Olympus" is not a time zone this runtime knows (an IANA name such as Europe/Berlin)'],
+    [7, '"09:00"', 'routes[0].ramp.windows[0].to: 09:00 is not after 10:00; a window ends the day it starts'],
     [5, '"prom:9090"', 'ramps.prometheus: "prom:9090" is not an http(s) URL'],
     [5, 'fleet', 'ramps.driver: fleet needs flags.unleash: the fleet driver writes each step into Unleash, where every replica reads it'],
     [5, '99ms', 'ramps.interval: must be at least 100ms'],
