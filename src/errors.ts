@@ -39,6 +39,7 @@ export const Errors = Object.freeze({
   ADMIN_NOT_FOUND: def('SPX_ADMIN_NOT_FOUND', 404, 'No such admin resource'),
   RAMP_CONFLICT: def('SPX_RAMP_CONFLICT', 409, 'The ramp cannot do that in its current state'),
   RAMP_WRITE_FAILED: def('SPX_RAMP_WRITE_FAILED', 502, 'The ramp\'s rollout was not confirmed where the flag lives'),
+  IDENTITY_UNAVAILABLE: def('SPX_IDENTITY_UNAVAILABLE', 503, 'The signed-in user could not be established'),
   INTERNAL: def('SPX_INTERNAL', 500, 'Internal proxy error'),
   // Logged only: the response had started, so the connection is cut instead.
   SEND_TIMEOUT: def('SPX_SEND_TIMEOUT', 0, 'Client stopped reading the response'),

@@ -14,7 +14,7 @@ async function problems (file: string, code: string): Promise<string[]> {
 }
 
 t.test('an import from a folder above fails, a type import included; downward imports are allowed', async (t) => {
-  t.match(await problems('src/routing/x.ts', "import { decide } from '../decision/decide.js'\nexport const x = decide\n"), [/src\/routing\/ may not import from flags, decision/], 'routing → decision value')
+  t.match(await problems('src/routing/x.ts', "import { decide } from '../decision/decide.js'\nexport const x = decide\n"), [/src\/routing\/ may not import from flags, identity, decision/], 'routing → decision value')
   t.match(await problems('src/proxy/x.ts', "import { Runtime } from '../lifecycle/runtime.js'\nexport const x = Runtime\n"), [/src\/proxy\/ may not import from/], 'proxy → lifecycle value')
   t.match(await problems('src/observe/x.ts', "import { Guard } from '../safety/guard.js'\nexport const x = Guard\n"), [/src\/observe\//], 'observe → safety value')
   t.match(await problems('src/proxy/x.ts', "import type { Runtime } from '../lifecycle/runtime.js'\nexport type X = Runtime\n"), [/src\/proxy\/ may not import from .*not even types: declare the interface it needs here/], 'a type import upward fails too')

@@ -63,7 +63,7 @@ export function protectAdmin (app: FastifyInstance, access: AdminAccess): void {
     const refusal = adminRequestRefusal(request.method, request.headers, access.admin(), path === LOGIN_PATH || path === LOGOUT_PATH)
     if (refusal !== undefined) return sendProblem(reply, refusal.status === 403 ? Errors.ADMIN_FORBIDDEN : Errors.ADMIN_BAD_REQUEST, refusal.detail)
     const operators = access.operators()
-    if (operators.open || path === '/healthz' || path === '/readyz' || path === LOGIN_PATH || path === LOGOUT_PATH) return
+    if (operators.open || path === '/healthz' || path === '/readyz' || path === LOGIN_PATH || path === LOGOUT_PATH || path === '/.well-known/jwks.json') return
     const read = request.method === 'GET' || request.method === 'HEAD'
     const auth = request.headers.authorization
     const operator = auth?.startsWith('Bearer ') === true ? operators.identify(auth.slice(7)) : read ? access.sessions?.operator(request.headers.cookie) : undefined

@@ -36,6 +36,9 @@ export function adminRequestRefusal (method: string, headers: IncomingHttpHeader
   const origin = headers.origin
   if (origin !== undefined && origin !== `http://${host ?? ''}` && origin !== `https://${host ?? ''}`) return { status: 403, detail: 'cross-origin requests to the admin port are refused' }
   const type = headers['content-type'] ?? ''
+  // A DELETE with no body (the identity bridge's logout hook): no browser sends one
+  // cross-origin without a CORS preflight, which the admin port never answers.
+  if (method === 'DELETE' && type === '' && (headers['content-length'] ?? '0') === '0' && headers['transfer-encoding'] === undefined) return undefined
   // The sign-in form is same-origin (checked above) and only ever exchanges a token.
   if (formAllowed && /^application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) return undefined
   if (!/^application\/json\s*(;|$)/i.test(type)) return { status: 400, detail: 'send Content-Type: application/json (with {} for no arguments)' }

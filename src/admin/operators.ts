@@ -31,7 +31,7 @@ export const ADMIN_TOKEN_OPERATOR = 'admin'
 /** Read-only pages (and explain, which changes nothing) need a viewer; the ramp, guard and parity actions an operator; anything else an admin. */
 export function roleFor (method: string, path: string): Role {
   if (method === 'GET' || method === 'HEAD' || (method === 'POST' && path === '/explain')) return 'viewer'
-  if (/^\/(ramp\/[^/]+\/[a-z]+|ramp\/(un)?freeze|guard\/reset|parity\/[^/]+\/unlearn|alerts)$/.test(path)) return 'operator'
+  if (/^\/(ramp\/[^/]+\/[a-z]+|ramp\/(un)?freeze|guard\/reset|parity\/[^/]+\/unlearn|alerts|identity\/sessions\/[^/]+)$/.test(path)) return 'operator'
   return 'admin'
 }
 

@@ -7,6 +7,7 @@ import { basename } from 'node:path'
 import type { TLSSocket } from 'node:tls'
 import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger, type FastifyRequest } from 'fastify'
 import type { Operators } from './operators.js'
+import type { IdentityBridge } from '../identity/bridge.js'
 import type { Logger } from 'pino'
 import type { RouteConfig } from '../config/config.js'
 import type { Guard } from '../safety/guard.js'
@@ -30,7 +31,7 @@ import { TIMELINE_KINDS } from '../config/schema.js'
 
 /** What the admin port needs of the live runtime (lifecycle/runtime.ts's Runtime is one). */
 export interface AdminRuntime {
-  readonly snapshot: ExplainScope & { readonly routesByName: ReadonlyMap<string, RouteConfig>, readonly operators: Operators, readonly isTrusted: (addr: string) => boolean }
+  readonly snapshot: ExplainScope & { readonly routesByName: ReadonlyMap<string, RouteConfig>, readonly operators: Operators, readonly isTrusted: (addr: string) => boolean, readonly identity: IdentityBridge | undefined }
   readonly draining: boolean
   readonly tracing: Tracing | undefined
   readonly guard: Pick<Guard, 'status' | 'reset'>
@@ -140,6 +141,22 @@ export function buildAdminServer (runtime: AdminRuntime, logger: Logger, opts: A
   })
 
   app.get('/routes', async () => describeRoutes(runtime.snapshot))
+
+  // The identity bridge's public key, for new backends to verify its tokens (no secret in it: no token needed).
+  app.get('/.well-known/jwks.json', async (_request, reply) => {
+    const bridge = runtime.snapshot.identity
+    return bridge === undefined ? sendProblem(reply, Errors.ADMIN_NOT_FOUND, 'routes.yaml has no identity: (docs/identity.md)') : reply.header('cache-control', 'max-age=300').send(bridge.jwks)
+  })
+
+  // Legacy's logout hook: the session is asked about again on its next request.
+  app.delete('/identity/sessions/:credential', async (request, reply) => {
+    const bridge = runtime.snapshot.identity
+    if (bridge === undefined) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, 'routes.yaml has no identity: (docs/identity.md)')
+    const { credential } = request.params as { credential: string }
+    const purged = bridge.purge(credential)
+    request.log.info({ operator: actorOf(request), purged }, 'identity session purged')
+    return reply.code(purged ? 200 : 404).send({ purged })
+  })
 
   app.get('/guard', async () => ({ routes: await opts.sources.guard() }))
 

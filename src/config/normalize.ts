@@ -10,6 +10,7 @@ import { METHODS } from 'node:http'
 import type { Document, LineCounter, Node as YamlNode } from 'yaml'
 import proxyAddr from 'proxy-addr'
 import { parseDuration, parseSize } from './units.js'
+import { normalizeIdentity } from './identity.js'
 import { knownTimeZone } from './time-zone.js'
 import { parsePathPattern, parseHostPattern } from './patterns.js'
 import { DEFAULTS } from './defaults.js'
@@ -188,6 +189,9 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
     }
   })
   const cohort = normalizeCohort(raw.cohort, baseDir, dur, problems)
+  if (raw.identity === undefined && [cohort.userId, cohort.sessionId, ...Object.values(cohort.properties)].some((list) => list.some((s) => 'identity' in s))) {
+    problems.add(['cohort'], 'an identity: value source needs identity: (the identity bridge, docs/identity.md)')
+  }
 
   return Object.freeze({
     file,
@@ -221,6 +225,7 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
       maxFileSize: sz(['timeline', 'maxFileSize'], raw.timeline?.maxFileSize, DEFAULTS.timeline.maxFileSize),
       parityThreshold: raw.timeline?.parityThreshold ?? DEFAULTS.timeline.parityThreshold
     }),
+    identity: raw.identity === undefined ? undefined : normalizeIdentity(raw.identity, backends, baseDir, dur, sz, problems),
     notify: Object.freeze((raw.notify ?? []).map((n, i) => {
       const url = URL.canParse(n.url) ? new URL(n.url) : undefined
       if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) problems.add(['notify', i, 'url'], `"${n.url}" is not an http(s) URL`)

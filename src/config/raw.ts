@@ -69,6 +69,13 @@ export interface RawConfig {
     file?: string
     unleash?: { url: string, appName?: string, environment?: string, projectName?: string, refreshInterval?: string, timeout?: string, backupDir?: string }
   }
+  identity?: {
+    resolve: { url: string, timeout?: string, forward?: string[], fields?: string[], subject?: string }
+    session: RawSources
+    cache?: { ttl?: string, anonymousTtl?: string, maxEntries?: number, maxBytes?: string | number }
+    token: { header?: string, keyFile: string, issuer?: string, ttl?: string, backends: string[] }
+    onFailure?: 'legacy' | 'deny'
+  }
   cohort?: {
     userId?: RawSources
     sessionId?: RawSources

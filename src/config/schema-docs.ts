@@ -50,6 +50,27 @@ export const KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'valueSource.header': ['Take the value from this request header.', 'x-user-id'],
   'valueSource.cookie': ['Take the value from this cookie.', 'uid'],
   'valueSource.jwt': ['Take the value from this claim of the verified JWT (cohort.jwt).', 'sub'],
+  'valueSource.identity': ['Take the value from this field of the user legacy signed in (identity:, the identity bridge).', 'sub'],
+  identity: ['The identity bridge: who legacy signed in, asked of legacy once per session, handed to new backends as a short-lived signed JWT (docs/identity.md).', { resolve: { url: 'http://legacy:8000/whoami' }, session: { cookie: 'sessionid' }, token: { keyFile: 'keys/identity.pem', backends: ['django'] } }],
+  'identity.resolve': ['How legacy is asked who is signed in.', { url: 'http://legacy:8000/whoami', fields: ['sub', 'email'] }],
+  'identity.resolve.url': ['Legacy\'s endpoint: GET with the request\'s session credentials; 200 with JSON names the user, 401/403/404/204/3xx nobody.', 'http://legacy:8000/whoami'],
+  'identity.resolve.timeout': ['How long legacy may take before the lookup counts as failed.', '2s'],
+  'identity.resolve.forward': ['Request headers sent along to legacy.', ['cookie', 'authorization']],
+  'identity.resolve.fields': ['Fields of legacy\'s answer kept and put in the token.', ['sub', 'email', 'roles']],
+  'identity.resolve.subject': ['The field that names the user (the token\'s sub).', 'sub'],
+  'identity.session': ['What identifies a session (its value keys the cache); none present: anonymous, legacy is not asked.', { cookie: 'sessionid' }],
+  'identity.cache': ['The cache of resolved sessions.', { ttl: '60s', maxEntries: 10000 }],
+  'identity.cache.ttl': ['How long a resolved user is trusted before legacy is asked again.', '60s'],
+  'identity.cache.anonymousTtl': ['How long "nobody is signed in" is remembered.', '10s'],
+  'identity.cache.maxEntries': ['Sessions kept at most; the least recently used go first.', 10000],
+  'identity.cache.maxBytes': ['Bytes of cached identities at most.', '8mb'],
+  'identity.token': ['The signed identity the new backends get.', { keyFile: 'keys/identity.pem', backends: ['django'] }],
+  'identity.token.header': ['Header carrying the token; stripped from every client request.', 'x-strangler-identity'],
+  'identity.token.keyFile': ['PEM private key (Ed25519 or RSA ≥ 2048 bits), relative to routes.yaml; its public half is at /.well-known/jwks.json on the admin port.', 'keys/identity.pem'],
+  'identity.token.issuer': ['The token\'s iss.', 'strangler-proxy'],
+  'identity.token.ttl': ['The token\'s lifetime (10s to 1h).', '2m'],
+  'identity.token.backends': ['Backends that get the token, each as its audience.', ['django']],
+  'identity.onFailure': ['Legacy could not be asked: legacy serves the request from the route\'s baseline, or deny answers 503 SPX_IDENTITY_UNAVAILABLE.', 'legacy'],
   'cohort.jwt': ['How the user\'s JWT is found and verified; unverified tokens are ignored.', { secretEnv: 'JWT_SECRET', algorithms: ['HS256'] }],
   'cohort.jwt.header': ['Header carrying the token (Bearer scheme).', 'authorization'],
   'cohort.jwt.cookie': ['Cookie carrying the token.', 'access_token'],
@@ -192,7 +213,7 @@ export const KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'routes[].flag.variants.*': ['Backend for this variant.', 'django']
 }
 
-const VALUE_SOURCE = /^cohort\.(?:userId|sessionId|properties\.\*)(?:\[\])?\.(header|cookie|jwt)$/
+const VALUE_SOURCE = /^(?:cohort\.(?:userId|sessionId|properties\.\*)|identity\.session)(?:\[\])?\.(header|cookie|jwt|identity)$/
 const ROUTE_GUARD = /^routes\[\]\.guard\./
 
 /** The KEY_DOCS entry a key path is described by: shared shapes are described once. */

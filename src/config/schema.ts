@@ -15,7 +15,7 @@ const valueSource = {
   additionalProperties: false,
   minProperties: 1,
   maxProperties: 1,
-  properties: { header: headerName, cookie: cookieName, jwt: { type: 'string', minLength: 1 } }
+  properties: { header: headerName, cookie: cookieName, jwt: { type: 'string', minLength: 1 }, identity: { type: 'string', minLength: 1 } }
 }
 const valueSources = { anyOf: [valueSource, { type: 'array', minItems: 1, items: valueSource }] }
 const guard = {
@@ -111,6 +111,44 @@ export const configSchema = {
             backupDir: { type: 'string', minLength: 1 }
           }
         }
+      }
+    },
+    identity: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['resolve', 'session', 'token'],
+      properties: {
+        resolve: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          properties: {
+            url: { type: 'string', minLength: 1 },
+            timeout: duration,
+            forward: { type: 'array', items: headerName },
+            fields: { type: 'array', items: { type: 'string', minLength: 1 } },
+            subject: { type: 'string', minLength: 1 }
+          }
+        },
+        session: valueSources,
+        cache: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { ttl: duration, anonymousTtl: duration, maxEntries: { type: 'integer', minimum: 1 }, maxBytes: size }
+        },
+        token: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['keyFile', 'backends'],
+          properties: {
+            header: headerName,
+            keyFile: { type: 'string', minLength: 1 },
+            issuer: { type: 'string', minLength: 1 },
+            ttl: duration,
+            backends: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } }
+          }
+        },
+        onFailure: { enum: ['legacy', 'deny'] }
       }
     },
     cohort: {

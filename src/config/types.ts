@@ -31,7 +31,7 @@ export interface RouteMatch {
   readonly headers?: Readonly<Record<string, string | true>>
 }
 
-export type ValueSource = { readonly header: string } | { readonly cookie: string } | { readonly jwt: string }
+export type ValueSource = { readonly header: string } | { readonly cookie: string } | { readonly jwt: string } | { readonly identity: string }
 
 export interface JwtConfig {
   readonly header: string
@@ -216,6 +216,35 @@ export interface Config {
   readonly tracing: TracingConfig | undefined
   readonly inventory: { readonly maxTemplates: number }
   readonly notify: readonly NotifyTarget[]
+  readonly identity: IdentityConfig | undefined
+}
+
+/** The identity bridge: legacy's session resolved once, handed to new backends as a signed token (docs/identity.md). */
+export interface IdentityConfig {
+  readonly resolve: {
+    /** Legacy's "who is this" endpoint, called with the request's session credentials. */
+    readonly url: string
+    readonly timeout: number
+    /** Request headers sent along (lower case). */
+    readonly forward: readonly string[]
+    /** Fields of the answer kept (and put in the token); the subject among them. */
+    readonly fields: readonly string[]
+    readonly subject: string
+  }
+  /** What identifies a session: its values key the cache; none present is an anonymous request. */
+  readonly session: readonly ValueSource[]
+  readonly cache: { readonly ttl: number, readonly anonymousTtl: number, readonly maxEntries: number, readonly maxBytes: number }
+  readonly token: {
+    readonly header: string
+    /** PEM private key (Ed25519 or RSA), absolute. */
+    readonly keyFile: string
+    readonly issuer: string
+    readonly ttl: number
+    /** Backends that get the token (each its own audience). */
+    readonly backends: ReadonlySet<string>
+  }
+  /** The resolver failed: serve from the route's baseline (legacy), or answer 503. */
+  readonly onFailure: 'legacy' | 'deny'
 }
 
 export interface TracingConfig {

@@ -20,10 +20,11 @@ export interface Choice {
 const NO_OVERRIDE: OverrideResult = Object.freeze({ kind: 'none' })
 
 /** `clientIp` is asked only for flagged routes (static ones need no client address). */
-export function chooseBackend (snap: DecisionScope, route: Route, headers: IncomingHttpHeaders, clientIp: () => string): Choice | Promise<Choice> {
+/** `identity`: the user legacy signed in (the identity bridge), for `{ identity: field }` cohort sources. */
+export function chooseBackend (snap: DecisionScope, route: Route, headers: IncomingHttpHeaders, clientIp: () => string, identity?: Readonly<Record<string, unknown>>): Choice | Promise<Choice> {
   if (route.config.flag === undefined) return { decision: decide(route, undefined, undefined, undefined), cohort: undefined, override: NO_OVERRIDE }
   const override = readOverride(headers, snap.config.override, snap.overrideSecret, route.name, routeBackends(route))
-  const cohort = buildCohort(snap.config.cohort, { headers, clientIp: clientIp() }, snap.jwt)
+  const cohort = buildCohort(snap.config.cohort, { headers, clientIp: clientIp(), identity }, snap.jwt)
   return cohort instanceof Promise ? cohort.then((c) => flagChoice(snap, route, c, override)) : flagChoice(snap, route, cohort, override)
 }
 

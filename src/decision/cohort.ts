@@ -11,7 +11,7 @@ import type { JWTPayload } from 'jose'
 import type { CohortConfig, ValueSource } from '../config/config.js'
 import type { Context } from '../flags/unleash-internals.js'
 import type { JwtVerifier } from './jwt.js'
-import { readCookie } from './cookies.js'
+import { readCookie } from '../routing/cookies.js'
 
 export interface Cohort {
   readonly context: Context
@@ -22,10 +22,10 @@ export interface Cohort {
 }
 
 function describe (s: ValueSource): string {
-  return 'header' in s ? `header ${s.header}` : 'cookie' in s ? `cookie ${s.cookie}` : `jwt claim ${s.jwt}`
+  return 'header' in s ? `header ${s.header}` : 'cookie' in s ? `cookie ${s.cookie}` : 'jwt' in s ? `jwt claim ${s.jwt}` : `identity ${s.identity}`
 }
 
-function pick (sources: readonly ValueSource[], headers: IncomingHttpHeaders, claims: JWTPayload | undefined): [string, string] | undefined {
+function pick (sources: readonly ValueSource[], headers: IncomingHttpHeaders, claims: JWTPayload | undefined, identity: Readonly<Record<string, unknown>> | undefined): [string, string] | undefined {
   for (const s of sources) {
     let value: unknown
     if ('header' in s) {
@@ -33,8 +33,10 @@ function pick (sources: readonly ValueSource[], headers: IncomingHttpHeaders, cl
       value = Array.isArray(h) ? h[0] : h
     } else if ('cookie' in s) {
       value = readCookie(headers.cookie, s.cookie)
-    } else {
+    } else if ('jwt' in s) {
       value = claims?.[s.jwt]
+    } else {
+      value = identity?.[s.identity]
     }
     if ((typeof value === 'string' && value !== '') || typeof value === 'number') return [String(value), describe(s)]
   }
@@ -45,6 +47,8 @@ export interface CohortInput {
   readonly headers: IncomingHttpHeaders
   /** The client address: the socket peer, or what trusted proxies say it is. */
   readonly clientIp: string
+  /** The user legacy signed in, as the identity bridge resolved it (identity/); undefined when anonymous or not bridged. */
+  readonly identity?: Readonly<Record<string, unknown>> | undefined
 }
 
 /** Async only when a JWT has to be verified (not remembered); the common case stays off the microtask queue. */
@@ -58,14 +62,14 @@ function cohortFrom (config: CohortConfig, input: CohortInput, claims: JWTPayloa
   const { headers } = input
   const from: Record<string, string> = { remoteAddress: 'client address' }
   const context: Context = { remoteAddress: input.clientIp, properties: {} }
-  const user = pick(config.userId, headers, claims)
+  const user = pick(config.userId, headers, claims, input.identity)
   if (user !== undefined) {
     context.userId = user[0]
     from.userId = user[1]
   }
   let issuedSession: string | undefined
   const cookie = config.sessionCookie
-  const session = pick(config.sessionId, headers, claims) ?? (cookie === undefined ? undefined : pick([{ cookie: cookie.name }], headers, claims))
+  const session = pick(config.sessionId, headers, claims, input.identity) ?? (cookie === undefined ? undefined : pick([{ cookie: cookie.name }], headers, claims, input.identity))
   if (session !== undefined) {
     context.sessionId = session[0]
     from.sessionId = session[1]
@@ -75,7 +79,7 @@ function cohortFrom (config: CohortConfig, input: CohortInput, claims: JWTPayloa
     from.sessionId = `new ${cookie.name} cookie`
   }
   for (const name in config.properties) {
-    const v = pick(config.properties[name] as readonly ValueSource[], headers, claims)
+    const v = pick(config.properties[name] as readonly ValueSource[], headers, claims, input.identity)
     if (v !== undefined) {
       (context.properties as Record<string, string>)[name] = v[0]
       from[name] = v[1]

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import { jwtVerify, type JWTPayload } from 'jose'
 import type { JwtConfig } from '../config/config.js'
-import { readCookie } from './cookies.js'
+import { readCookie } from '../routing/cookies.js'
 import { Errors, ProxyError } from '../errors.js'
 import { ClaimsCache } from './jwt-cache.js'
 

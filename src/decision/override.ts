@@ -11,7 +11,7 @@
  */
 import { createHmac, createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
-import { readCookie } from './cookies.js'
+import { readCookie } from '../routing/cookies.js'
 
 /** Why an override was not honoured; a label of strangler_override_rejected_total. */
 export type OverrideRejection = 'disabled' | 'malformed' | 'bad_signature' | 'expired' | 'wrong_route' | 'backend_not_allowed'

@@ -79,6 +79,7 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   const metrics = new Metrics(() => runtime.snapshot)
   metrics.configApplied(runtime.snapshot.config)
   runtime.evidence.register(metrics.registry)
+  runtime.registerMetrics(metrics.registry)
   metrics.watchTracing(() => runtime.tracing?.dropped() ?? 0)
   // A --workers worker records nothing and drives nothing: the primary serves the admin port.
   const timeline = opts.admin === false ? undefined : createTimeline(runtime, metrics, opts)

@@ -7,6 +7,10 @@ import type { Duplex } from 'node:stream'
 import proxyAddr from 'proxy-addr'
 import type { Logger } from 'pino'
 import type { Config, RouteConfig } from '../config/config.js'
+import type { Registry } from 'prom-client'
+import { IdentityBridge } from '../identity/bridge.js'
+import { loadSigner } from '../identity/token.js'
+import { registerIdentityMetrics } from '../identity/metrics.js'
 import { secretProblems } from '../config/secrets.js'
 import { Operators } from '../admin/operators.js'
 import { clientAddress } from '../decision/client-address.js'
@@ -46,6 +50,8 @@ export interface Snapshot {
   readonly routesByName: ReadonlyMap<string, RouteConfig>
   /** Who may use the admin port; open (nobody configured) in a process without one. */
   readonly operators: Operators
+  /** The identity bridge, when routes.yaml has identity: (the same one across reloads). */
+  readonly identity: IdentityBridge | undefined
 }
 
 export interface RuntimeDeps {
@@ -70,6 +76,7 @@ export interface RuntimeEvents {
 
 export class Runtime {
   #snapshot: Snapshot
+  #bridge: IdentityBridge | undefined
   #retiring = new Set<Promise<void>>()
   /** True from the first SIGTERM on: readiness fails, new requests still served until close. */
   draining = false
@@ -193,6 +200,21 @@ export class Runtime {
     this.tunnels.clear()
   }
 
+  /** The bridge for `config`: its key read now (a bad one refuses the config), the sessions already resolved kept. */
+  #identity (config: Config): IdentityBridge | undefined {
+    const c = config.identity
+    if (c === undefined) return undefined
+    const signer = loadSigner(c.token.keyFile)
+    if (this.#bridge === undefined) this.#bridge = new IdentityBridge(c, signer)
+    else this.#bridge.configure(c, signer)
+    return this.#bridge
+  }
+
+  /** The identity bridge's series (0 without one). */
+  registerMetrics (registry: Registry): void {
+    registerIdentityMetrics(registry, () => this.#snapshot.identity)
+  }
+
   #retire (p: BackendPool, deadlineMs: number): void {
     const done = retirePool(p, deadlineMs).finally(() => this.#retiring.delete(done))
     this.#retiring.add(done)
@@ -204,6 +226,7 @@ export class Runtime {
     const secrets = [...secretProblems(config, this.#deps.env), ...(Array.isArray(operators) ? operators : [])]
     if (secrets.length > 0 || Array.isArray(operators)) throw new ProxyError(Errors.CONFIG_INVALID, secrets.map((p) => `${config.file}: ${p}`).join('; '))
     const jwt = config.cohort.jwt === undefined ? undefined : createJwtVerifier(config.cohort.jwt, this.#deps.env)
+    const identity = this.#identity(config)
     const sameFlags = old !== undefined && JSON.stringify(old.config.flags) === JSON.stringify(config.flags)
     const flags = sameFlags
       ? old.flags
@@ -230,7 +253,8 @@ export class Runtime {
       guard: this.guard,
       shadow: this.shadow,
       routesByName: new Map(config.routes.map((r) => [r.name, r])),
-      operators
+      operators,
+      identity
     })
   }
 }

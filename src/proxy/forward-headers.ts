@@ -10,7 +10,9 @@ import { upstreamRequestHeaders } from './headers.js'
 import { unmapAddress } from '../decision/client-address.js'
 
 /** Headers for the backend request: the client's end-to-end headers plus the proxy's own. */
-export function upstreamHeadersFor (snap: Pick<ProxySnapshot, 'isTrusted' | 'config'>, raw: IncomingMessage, requestId: string, backend: BackendConfig, client: string): string[] {
+/** `identity`: the signed identity and the backend it was signed for; sent to that backend only. */
+export function upstreamHeadersFor (snap: Pick<ProxySnapshot, 'isTrusted' | 'config'>, raw: IncomingMessage, requestId: string, backend: BackendConfig, client: string, identity?: { readonly backend: string, readonly token: string }): string[] {
+  const header = snap.config.identity?.token.header
   const peer = unmapAddress(raw.socket.remoteAddress)
   const clientHost = raw.headers.host
   return upstreamRequestHeaders(raw.rawHeaders, raw.headers, {
@@ -22,6 +24,7 @@ export function upstreamHeadersFor (snap: Pick<ProxySnapshot, 'isTrusted' | 'con
     override: snap.config.override,
     proto: 'http',
     clientHost,
-    upstreamHost: backend.preserveHost && clientHost !== undefined ? clientHost : backend.host
+    upstreamHost: backend.preserveHost && clientHost !== undefined ? clientHost : backend.host,
+    identity: header === undefined ? undefined : { header, token: identity?.backend === backend.name ? identity.token : undefined }
   })
 }

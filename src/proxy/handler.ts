@@ -23,6 +23,8 @@ import { setHeader } from '../observe/tracing.js'
 import { clientAddress } from '../decision/client-address.js'
 import { upstreamHeadersFor } from './forward-headers.js'
 import { nextStep } from './retry.js'
+import { afterFailedIdentity, identityFor } from './identity-step.js'
+import type { Resolved } from '../identity/bridge.js'
 import type { RequestState } from './request-state.js'
 import { admit, readBody, BODY_TIMEOUT_DETAIL, type Intake } from './intake.js'
 import { captureForShadow, detailFor, responseHeadersFor, type ShadowCapture } from './response.js'
@@ -43,8 +45,13 @@ export function createProxyHandler (runtime: ProxyRuntime) {
     const i = receive(runtime, request, reply)
     const target = match(i)
     if (target === undefined) return reply
-    const chosen = chooseBackend(i.snap, target.route, i.raw.headers, () => (i.state.clientAddress ??= clientAddress(i.snap, i.raw)))
-    const choice = decided(i, target.route, chosen instanceof Promise ? await chosen : chosen)
+    const who = identityFor(i.snap, target.route, i.raw.headers)
+    const identity = who instanceof Promise ? await who : who
+    const chosen = chooseBackend(i.snap, target.route, i.raw.headers, () => (i.state.clientAddress ??= clientAddress(i.snap, i.raw)), identity?.kind === 'user' ? identity.claims : undefined)
+    const choice = decided(i, target.route, withIdentity(i, target.route, chosen instanceof Promise ? await chosen : chosen, identity))
+    if (choice === undefined) return reply
+    const signed = identity?.kind === 'user' && i.snap.identity?.config.token.backends.has(choice.decision.backend) === true ? i.snap.identity.token(identity, choice.decision.backend) : undefined
+    i.state.identity = signed === undefined ? undefined : { backend: choice.decision.backend, token: signed instanceof Promise ? await signed : signed }
     const intake = admit(i.raw, reply, i.state, target.route.config.maxBodySize, i.snap.config.client.requestTimeout)
     if (intake === undefined) return reply
     if (intake.hasBody && !(await readBody(i.raw, reply, i.state, intake))) return reply
@@ -80,8 +87,21 @@ function match (i: Inbound): ResolvedTarget | undefined {
   return target
 }
 
+/** The choice after the identity lookup: unchanged, served from the baseline, or refused (503, undefined). */
+function withIdentity (i: Inbound, route: Route, choice: Choice, identity: Resolved | undefined): Choice | undefined {
+  if (identity?.kind !== 'failed') return choice
+  const after = afterFailedIdentity(i.snap, route, choice)
+  if (after !== choice) i.request.log.warn({ reqId: i.request.id, route: route.name, error: identity.error, onFailure: after === undefined ? 'deny' : 'legacy' }, 'identity lookup failed')
+  if (after === undefined) {
+    i.state.errorCode = Errors.IDENTITY_UNAVAILABLE.code
+    sendProblem(i.reply, Errors.IDENTITY_UNAVAILABLE, `who is signed in could not be asked of ${i.snap.config.identity?.resolve.url ?? 'legacy'} (${identity.error}); this route needs it`, !i.raw.complete)
+  }
+  return after
+}
+
 /** The choice written into the request's state, its trace and (for a refused override) the log. */
-function decided (i: Inbound, route: Route, choice: Choice): Choice {
+function decided (i: Inbound, route: Route, choice: Choice | undefined): Choice | undefined {
+  if (choice === undefined) return undefined
   const { decision } = choice
   const state = i.state
   if (choice.override.kind === 'rejected') {
@@ -116,7 +136,7 @@ async function forward (i: Inbound, target: ResolvedTarget, choice: Choice, inta
   const events = responseEvents(i, target, choice, intake, a, client)
   for (let attempt = 0; ; attempt++) {
     const path = a.bp.backend.basePath + target.path
-    const headers = upstreamHeadersFor(i.snap, i.raw, requestId, a.bp.backend, client)
+    const headers = upstreamHeadersFor(i.snap, i.raw, requestId, a.bp.backend, client, i.state.identity)
     const span = i.state.trace?.attempt(a.bp.backend.name, i.method, a.bp.backend.origin + path, attempt)
     if (span !== undefined) setHeader(headers, 'traceparent', span.traceparent)
     a.t0 = performance.now()

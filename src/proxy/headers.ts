@@ -57,6 +57,8 @@ export interface ForwardContext {
   readonly clientHost: string | undefined
   /** Host header to send: the client's (preserveHost) or the backend's. */
   readonly upstreamHost: string
+  /** The identity bridge's header: never taken from a client; `token` is added for a backend that gets it. */
+  readonly identity?: { readonly header: string, readonly token: string | undefined } | undefined
 }
 
 function joined (v: string | string[] | undefined): string | undefined {
@@ -87,7 +89,7 @@ export function upstreamRequestHeaders (rawHeaders: readonly string[], headers: 
     if (name.startsWith('proxy-') || name.startsWith(INTERNAL_HEADER_PREFIX)) continue
     if (listed?.has(name) === true) continue
     if (name === realIp || (!trusted && CLIENT_ADDRESS.has(name))) continue
-    if (name === ctx.override.header) continue
+    if (name === ctx.override.header || name === ctx.identity?.header) continue
     const value = rawHeaders[i + 1] as string
     if (name === 'cookie' && (value.includes(ctx.override.cookie) || value.includes(ADMIN_SESSION_COOKIE))) {
       const rest = withoutCookie(withoutCookie(value, ctx.override.cookie), ADMIN_SESSION_COOKIE)
@@ -110,6 +112,7 @@ export function upstreamRequestHeaders (rawHeaders: readonly string[], headers: 
   )
   if (xfh !== undefined) out.push('x-forwarded-host', xfh)
   if (realIp !== undefined) out.push(realIp, ctx.clientAddress)
+  if (ctx.identity?.token !== undefined) out.push(ctx.identity.header, ctx.identity.token)
   return out
 }
 

@@ -48,6 +48,8 @@ export interface RequestState extends Entry {
   reply: FastifyReply | undefined
   /** The request's trace when tracing is on and it is sampled. */
   trace: RequestTrace | undefined
+  /** The signed identity for the chosen backend (identity bridge), sent to that backend only. */
+  identity: { readonly backend: string, readonly token: string } | undefined
 }
 
 export function newRequestState (connection?: ClientConnection, incoming?: IncomingMessage): RequestState {
@@ -60,6 +62,7 @@ export function newRequestState (connection?: ClientConnection, incoming?: Incom
     overrideRejected: undefined,
     reply: undefined,
     trace: undefined,
+    identity: undefined,
     start: performance.now(),
     route: undefined,
     backend: undefined,

@@ -6,7 +6,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { CohortConfig } from '../config/config.js'
 import { Errors, type ProxyError } from '../errors.js'
 import { clientResponseHeaders } from './headers.js'
-import { serializeCookie } from '../decision/cookies.js'
+import { serializeCookie } from '../routing/cookies.js'
 import type { CompareWithPrimary } from './scope.js'
 
 export function detailFor (error: ProxyError | { code: string }, backend: string): string {

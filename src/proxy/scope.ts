@@ -10,6 +10,7 @@ import type { RouteTable, Route } from '../routing/table.js'
 import type { RequestTrace, Tracing } from '../observe/tracing.js'
 import type { RateLimitedLog } from '../observe/rate-limited-log.js'
 import type { BackendPool } from './pools.js'
+import type { IdentityBridge } from '../identity/bridge.js'
 import type { Captured } from './collect.js'
 import type { RequestState } from './request-state.js'
 
@@ -18,6 +19,8 @@ export interface ProxySnapshot extends DecisionScope {
   readonly table: RouteTable
   readonly pools: ReadonlyMap<string, BackendPool>
   readonly isTrusted: (addr: string) => boolean
+  /** The identity bridge, when configured. */
+  readonly identity: IdentityBridge | undefined
 }
 
 /** A routed request whose primary has answered: what a shadow copy of it needs. */

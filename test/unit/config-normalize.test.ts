@@ -151,7 +151,8 @@ ${DEFAULT_ROUTE}`, FILE)
     retirement: { after: 86_400_000, legacyQuietFor: 7_200_000, minParity: 0.99, maxErrorRatioIncrease: 0.01, maxLatencyRatio: 1.1 },
     inventory: { maxTemplates: 10 },
     timeline: { impactDelay: 60_000, maxFileSize: 1_000_000, parityThreshold: 0.9 },
-    notify: [{ url: 'https://hooks.example/x', kinds: ['guard_tripped', 'ramp_transition'], secretEnv: 'HOOK_SECRET', timeout: 2000, damping: 30_000 }]
+    notify: [{ url: 'https://hooks.example/x', kinds: ['guard_tripped', 'ramp_transition'], secretEnv: 'HOOK_SECRET', timeout: 2000, damping: 30_000 }],
+    identity: undefined
   })
 })
 
@@ -188,7 +189,8 @@ ${DEFAULT_ROUTE}`, FILE)
     retirement: { after: 7 * 86_400_000, legacyQuietFor: 86_400_000, minParity: 0.999, maxErrorRatioIncrease: 0.005, maxLatencyRatio: 1.2 },
     inventory: { maxTemplates: 500 },
     timeline: { impactDelay: 300_000, maxFileSize: 10_485_760, parityThreshold: 0.99 },
-    notify: []
+    notify: [],
+    identity: undefined
   })
   const backend = { basePath: '', timeouts: { connect: 5000, headers: 30_000, bodyIdle: 30_000 }, pool: { connections: 128, keepAliveTimeout: 4000 }, preserveHost: true, legacy: false }
   t.strictSame(backends, {
@@ -373,6 +375,15 @@ routes:
 ${DEFAULT_ROUTE}`, [
     [7, '{ steps', 'routes[0].ramp: needs a route flag with backend: (a ramp moves the rollout of the flag that sends users to that backend)'],
     [5, 'fleet', 'ramps.driver: fleet needs ramps.prometheus: the fleet driver reads the gates from the sums over all replicas']
+  ]],
+  ['the identity bridge: an http(s) resolver, known backends, a session from a header or cookie, a token that lives seconds to an hour', `${BACKENDS}identity: { resolve: { url: "ftp://legacy/whoami" }, session: { jwt: sub }, token: { keyFile: k.pem, backends: [django, nope], ttl: 5s } }\nroutes:\n${DEFAULT_ROUTE}`, [
+    [4, '"ftp://legacy', 'identity.resolve.url: "ftp://legacy/whoami" is not an http(s) URL'],
+    [4, 'nope', 'identity.token.backends[1]: unknown backend "nope"; defined: legacy, django'],
+    [4, '{ jwt: sub }', 'identity.session[0]: a session is read from a header or a cookie'],
+    [4, '5s', 'identity.token.ttl: must be between 10s and 1h: a token lives seconds to minutes']
+  ]],
+  ['an identity: cohort source needs the identity bridge', `${BACKENDS}cohort: { userId: { identity: sub } }\nroutes:\n${DEFAULT_ROUTE}`, [
+    [4, '{ userId', 'cohort: an identity: value source needs identity: (the identity bridge, docs/identity.md)']
   ]],
   ['webhooks must be http(s)', `${BACKENDS}notify: [{ url: "mailto:ops@example.com" }, { url: "nope" }, { url: "https://ok.example" }]\nroutes:\n${DEFAULT_ROUTE}`, [
     [4, '"mailto', 'notify[0].url: "mailto:ops@example.com" is not an http(s) URL'],

@@ -1,0 +1,34 @@
+/**
+ * The identity bridge's series, registered with the instance's metrics whether or not
+ * routes.yaml has identity: (they read 0 without), so rules and dashboards always find
+ * them and a bridge added by a reload is counted from its first lookup.
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import type { IdentityBridge } from './bridge.js'
+
+export function registerIdentityMetrics (registry: Registry, bridge: () => IdentityBridge | undefined): void {
+  const results = ['hit', 'resolved', 'anonymous', 'no_session', 'failed'] as const
+  new Counter({
+    name: 'strangler_identity_lookups_total',
+    help: 'Identity bridge lookups by result: hit (cached), resolved (legacy named a user), anonymous (legacy named nobody), no_session (no session credential), failed (legacy did not answer usably).',
+    labelNames: ['result'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      const counts = bridge()?.counts
+      for (const result of results) this.inc({ result }, counts?.[result] ?? 0)
+    }
+  })
+  const latency = new Histogram({ name: 'strangler_identity_resolve_seconds', help: 'Time legacy took to answer an identity lookup.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] })
+  // Observed at scrape time: the request path only appends a number.
+  new Gauge({
+    name: 'strangler_identity_cache_entries',
+    help: 'Sessions in the identity cache.',
+    registers: [registry],
+    collect () {
+      const b = bridge()
+      for (const s of b?.drainSeconds() ?? []) latency.observe(s)
+      this.set(b?.cached ?? 0)
+    }
+  })
+}
