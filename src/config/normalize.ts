@@ -15,8 +15,8 @@ import { knownTimeZone } from './time-zone.js'
 import { parsePathPattern, parseHostPattern } from './patterns.js'
 import { DEFAULTS } from './defaults.js'
 import type { Problems, Path } from './problems.js'
-import type { RawConfig, RawGuard, RawRamp, RawSources } from './raw.js'
-import type { BackendConfig, ClientLimits, CohortConfig, Config, FlagsConfig, GuardConfig, RampConfig, RampsConfig, RouteConfig, ValueSource } from './types.js'
+import type { RawConfig, RawGuard, RawRamp, RawRoute, RawSources } from './raw.js'
+import type { BackendConfig, ClientLimits, CohortConfig, Config, FlagsConfig, GuardConfig, RampConfig, RampsConfig, RetireConfig, RouteConfig, ValueSource } from './types.js'
 
 /** Headers never compared by shadow traffic: their values would be kept in /parity samples. */
 const CREDENTIAL_HEADERS = new Set(['set-cookie', 'cookie', 'authorization', 'proxy-authorization'])
@@ -154,6 +154,7 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
       maxBodySize: sz([...at, 'maxBodySize'], r.maxBodySize, client.maxBodySize),
       websocket: r.websocket ?? DEFAULTS.route.websocket,
       failover: r.failover ?? DEFAULTS.route.failover,
+      ...(r.retire === undefined ? {} : { retire: retireConfig(r.retire, [...at, 'retire'], problems) }),
       shadow: r.shadow === undefined
         ? undefined
         : Object.freeze({
@@ -394,4 +395,21 @@ function pathCoveredBy (pattern: string, prefix: string): boolean {
   const literal = pattern.replace(/\/?\*$/, '').split('/:')[0] as string
   const p = prefix.replace(/\/$/, '')
   return literal === p || literal.startsWith(p + '/')
+}
+
+/** routes[].retire: dates as ISO 8601, the sunset not before the deprecation, the link an http(s) URL. */
+function retireConfig (r: NonNullable<RawRoute['retire']>, at: Path, problems: Problems): RetireConfig {
+  const date = (key: 'deprecation' | 'sunset'): number | undefined => {
+    const text = r[key]
+    if (text === undefined) return undefined
+    const ms = /^\d{4}-\d\d-\d\d(T.*)?$/.test(text) ? Date.parse(text) : NaN
+    if (Number.isNaN(ms)) problems.add([...at, key], `"${text}" is not a date such as 2027-03-31 or 2027-03-31T00:00:00Z`)
+    return Number.isNaN(ms) ? undefined : ms
+  }
+  const deprecation = date('deprecation')
+  const sunset = date('sunset')
+  if (deprecation !== undefined && sunset !== undefined && sunset < deprecation) problems.add([...at, 'sunset'], 'is before the deprecation')
+  const url = r.link === undefined || !URL.canParse(r.link) ? undefined : new URL(r.link)
+  if (r.link !== undefined && (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:'))) problems.add([...at, 'link'], `"${r.link}" is not an http(s) URL`)
+  return Object.freeze({ deprecation, sunset, link: r.link })
 }

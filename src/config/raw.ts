@@ -21,6 +21,7 @@ export interface RawRoute {
   maxBodySize?: string | number
   websocket?: boolean
   failover?: boolean
+  retire?: { deprecation?: string, sunset?: string, link?: string }
   guard?: false | RawGuard
   shadow?: {
     backend: string

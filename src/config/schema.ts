@@ -339,6 +339,16 @@ export const configSchema = {
           maxBodySize: size,
           websocket: { type: 'boolean' },
           failover: { type: 'boolean' },
+          retire: {
+            type: 'object',
+            additionalProperties: false,
+            minProperties: 1,
+            properties: {
+              deprecation: { type: 'string', minLength: 1 },
+              sunset: { type: 'string', minLength: 1 },
+              link: { type: 'string', minLength: 1 }
+            }
+          },
           shadow: {
             type: 'object',
             additionalProperties: false,

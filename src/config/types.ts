@@ -131,6 +131,8 @@ export interface RouteConfig {
   readonly flag: RouteFlag | undefined
   /** Serve from the baseline when the flag-selected backend cannot be connected to (idempotent, bodyless requests). */
   readonly failover: boolean
+  /** Legacy's answers on this route say it is going away (Deprecation, Sunset, Link). */
+  readonly retire?: RetireConfig
   /** Undefined for routes without a flag, or with guard: false. */
   readonly guard: GuardConfig | undefined
   readonly shadow: ShadowConfig | undefined
@@ -281,6 +283,13 @@ export interface TimelineConfig {
 }
 
 export type Role = 'viewer' | 'operator' | 'admin'
+
+/** When a route's legacy side is deprecated and goes away (epoch ms), and where to read about it. */
+export interface RetireConfig {
+  readonly deprecation: number | undefined
+  readonly sunset: number | undefined
+  readonly link: string | undefined
+}
 
 /** Days and hours, in a named time zone, when a ramp may move forward. */
 export interface ChangeWindow {

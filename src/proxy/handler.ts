@@ -27,7 +27,8 @@ import { afterFailedIdentity, identityFor } from './identity-step.js'
 import type { Resolved } from '../identity/bridge.js'
 import type { RequestState } from './request-state.js'
 import { admit, readBody, BODY_TIMEOUT_DETAIL, type Intake } from './intake.js'
-import { captureForShadow, detailFor, responseHeadersFor, type ShadowCapture } from './response.js'
+import { captureForShadow, detailFor, responseHeadersFor, retireHeaders, type ShadowCapture } from './response.js'
+import { legacyBackends } from '../config/roles.js'
 
 /** One request on its way through: what every step reads. */
 interface Inbound {
@@ -210,7 +211,8 @@ function responseEvents (i: Inbound, target: ResolvedTarget, choice: Choice, int
       }
       // From here the backend's answer is written as is; Fastify would add a content type.
       i.reply.hijack()
-      out.writeHead(status, responseHeadersFor(headers, requestId, !raw.complete || i.runtime.draining, choice.cohort?.issuedSession, snap.config.cohort.sessionCookie))
+      const retiring = route.config.retire !== undefined && legacyBackends(snap.config).has(a.bp.backend.name) ? retireHeaders(route.config.retire) : undefined
+      out.writeHead(status, responseHeadersFor(headers, requestId, !raw.complete || i.runtime.draining, choice.cohort?.issuedSession, snap.config.cohort.sessionCookie, retiring))
       return out
     },
     data: undefined,

@@ -3,7 +3,7 @@
  * headers the client gets, and the primary's body kept for a shadow comparison.
  */
 import type { IncomingHttpHeaders } from 'node:http'
-import type { CohortConfig } from '../config/config.js'
+import type { CohortConfig, RetireConfig } from '../config/config.js'
 import { Errors, type ProxyError } from '../errors.js'
 import { clientResponseHeaders } from './headers.js'
 import { serializeCookie } from '../routing/cookies.js'
@@ -39,9 +39,30 @@ export function captureForShadow (compare: CompareWithPrimary, status: number, h
   }
 }
 
-/** The backend's response headers as the client gets them. */
-export function responseHeadersFor (headers: IncomingHttpHeaders, requestId: string, close: boolean, issuedSession: string | undefined, sessionCookie: CohortConfig['sessionCookie']): string[] {
+const retireHeaderCache = new WeakMap<RetireConfig, readonly string[]>()
+
+/**
+ * What a retiring route's legacy answers say: Deprecation (RFC 9745, a structured-field
+ * date), Sunset (RFC 8594, an HTTP-date) and Link with rel deprecation and sunset.
+ */
+export function retireHeaders (r: RetireConfig): readonly string[] {
+  let out = retireHeaderCache.get(r)
+  if (out === undefined) {
+    const list: string[] = []
+    if (r.deprecation !== undefined) list.push('deprecation', `@${Math.floor(r.deprecation / 1000)}`)
+    if (r.sunset !== undefined) list.push('sunset', new Date(r.sunset).toUTCString())
+    if (r.link !== undefined && r.deprecation !== undefined) list.push('link', `<${r.link}>; rel="deprecation"; type="text/html"`)
+    if (r.link !== undefined && r.sunset !== undefined) list.push('link', `<${r.link}>; rel="sunset"; type="text/html"`)
+    out = Object.freeze(list)
+    retireHeaderCache.set(r, out)
+  }
+  return out
+}
+
+/** The backend's response headers as the client gets them; `retiring`: a retiring route's headers, on legacy's answers. */
+export function responseHeadersFor (headers: IncomingHttpHeaders, requestId: string, close: boolean, issuedSession: string | undefined, sessionCookie: CohortConfig['sessionCookie'], retiring?: readonly string[]): string[] {
   const out = clientResponseHeaders(headers)
+  if (retiring !== undefined) out.push(...retiring)
   if (!hasName(out, 'x-request-id')) out.push('x-request-id', requestId)
   if (close) out.push('connection', 'close')
   if (issuedSession !== undefined && sessionCookie !== undefined) out.push('set-cookie', serializeCookie(sessionCookie.name, issuedSession, sessionCookie))

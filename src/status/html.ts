@@ -50,7 +50,7 @@ function routeRow (r: RouteStatus): string {
   const parity = r.parity === null ? '–' : `<a href="/parity#${encodeURIComponent(r.name)}">${pct(r.parity, 2)}</a>`
   const events = r.events.length === 0 ? '–' : `<ul class="events">${r.events.map((e) => `<li><time datetime="${esc(e.time)}">${esc(e.time.slice(5, 16).replace('T', ' '))}</time> ${esc(e.summary)}</li>`).join('')}</ul>`
   return `<tr data-route="${esc(r.name)}"><th scope="row">${esc(r.name)}<br><small>${esc((r.host ?? '') + r.path)}</small></th>` +
-    `<td>${badge(r)}</td><td class="num">${r.rollout === null ? '–' : `${r.rollout} %`}</td><td class="num">${pct(r.liveSplit)}</td>` +
+    `<td>${badge(r)}${r.retire?.sunset == null ? '' : `<br><small class="sunset">legacy sunset ${esc(r.retire.sunset.slice(0, 10))}</small>`}</td><td class="num">${r.rollout === null ? '–' : `${r.rollout} %`}</td><td class="num">${pct(r.liveSplit)}</td>` +
     `<td>${ramp}</td><td>${r.guard === null ? '–' : esc(r.guard)}</td><td class="num">${parity}</td>` +
     figures(r.backends.filter((b) => b.role === 'legacy')) + figures(r.backends.filter((b) => b.role === 'new')) + `<td>${events}</td></tr>`
 }

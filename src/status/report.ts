@@ -40,6 +40,8 @@ export interface RouteStatus {
   readonly backends: readonly BackendFigures[]
   readonly events: ReadonlyArray<Pick<TimelineEvent, 'time' | 'kind' | 'summary'>>
   readonly readiness: Readiness | null
+  /** routes[].retire: when legacy's side is deprecated and sunset (ISO), and where to read about it. */
+  readonly retire: { readonly deprecation: string | null, readonly sunset: string | null, readonly link: string | null } | null
 }
 
 export interface StatusReport {
@@ -117,7 +119,8 @@ export function buildStatus (i: StatusInputs): StatusReport {
       parity: i.parity.get(r.name) ?? null,
       backends: backends.sort((a, b) => (a.role === b.role ? a.backend.localeCompare(b.backend) : a.role === 'legacy' ? -1 : 1)),
       events: i.events(r.name).slice(-3).reverse().map((e) => ({ time: e.time, kind: e.kind, summary: e.summary })),
-      readiness: ready
+      readiness: ready,
+      retire: r.retire === undefined ? null : { deprecation: iso(r.retire.deprecation), sunset: iso(r.retire.sunset), link: r.retire.link ?? null }
     }
   })
   return {
@@ -134,4 +137,8 @@ export function buildStatus (i: StatusInputs): StatusReport {
     routes,
     inventory: i.inventory
   }
+}
+
+function iso (ms: number | undefined): string | null {
+  return ms === undefined ? null : new Date(ms).toISOString()
 }
