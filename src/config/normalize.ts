@@ -127,6 +127,7 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
       if (CREDENTIAL_HEADERS.has(h.toLowerCase())) problems.add([...at, 'shadow', 'compare', 'headers', i], `"${h}" carries credentials and cannot be compared`)
     })
     if (r.shadow !== undefined && !backends.has(r.shadow.backend)) problems.add([...at, 'shadow', 'backend'], `unknown backend "${r.shadow.backend}"; defined: ${[...backends.keys()].join(', ')}`)
+    if (r.decline !== undefined && r.flag === undefined) problems.add([...at, 'decline'], 'needs a flag: only a new backend declines, to the route\'s baseline')
     if (r.flag !== undefined) {
       if (raw.flags === undefined) problems.add([...at, 'flag'], 'names a flag but no flags: source is configured')
       if (r.flag.backend === undefined && r.flag.variants === undefined) problems.add([...at, 'flag'], 'needs backend (used when the flag is on) or variants (variant name → backend)')
@@ -155,6 +156,7 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
       websocket: r.websocket ?? DEFAULTS.route.websocket,
       failover: r.failover ?? DEFAULTS.route.failover,
       ...(r.retire === undefined ? {} : { retire: retireConfig(r.retire, [...at, 'retire'], problems) }),
+      ...(r.decline === undefined ? {} : { decline: Object.freeze({ status: new Set(r.decline.status ?? [404]), header: (r.decline.header ?? 'x-strangler-decline').toLowerCase(), maxBodySize: sz([...at, 'decline', 'maxBodySize'], r.decline.maxBodySize, 1_048_576) }) }),
       shadow: r.shadow === undefined
         ? undefined
         : Object.freeze({

@@ -22,6 +22,7 @@ export interface RawRoute {
   websocket?: boolean
   failover?: boolean
   retire?: { deprecation?: string, sunset?: string, link?: string }
+  decline?: { status?: number[], header?: string, maxBodySize?: string | number }
   guard?: false | RawGuard
   shadow?: {
     backend: string

@@ -339,6 +339,15 @@ export const configSchema = {
           maxBodySize: size,
           websocket: { type: 'boolean' },
           failover: { type: 'boolean' },
+          decline: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              status: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 400, maximum: 599 } },
+              header: headerName,
+              maxBodySize: size
+            }
+          },
           retire: {
             type: 'object',
             additionalProperties: false,

@@ -133,6 +133,8 @@ export interface RouteConfig {
   readonly failover: boolean
   /** Legacy's answers on this route say it is going away (Deprecation, Sunset, Link). */
   readonly retire?: RetireConfig
+  /** The new backend may decline a request ("not mine yet"): it is replayed to the baseline. */
+  readonly decline?: { readonly status: ReadonlySet<number>, readonly header: string, /** Request bodies up to this are held whole, so a declined one can be replayed. */ readonly maxBodySize: number }
   /** Undefined for routes without a flag, or with guard: false. */
   readonly guard: GuardConfig | undefined
   readonly shadow: ShadowConfig | undefined

@@ -7,7 +7,7 @@ import type { FlagSource } from '../flags/source.js'
 import type { Context } from '../flags/unleash-internals.js'
 import { routeBackends as backendsOfRoute } from '../config/roles.js'
 
-export type DecisionReason = 'static' | 'flag_on' | 'flag_off' | 'flag_unavailable' | 'override' | 'failover' | 'guard' | 'identity_unavailable'
+export type DecisionReason = 'static' | 'flag_on' | 'flag_off' | 'flag_unavailable' | 'override' | 'failover' | 'guard' | 'identity_unavailable' | 'declined'
 
 export interface Decision {
   readonly backend: string

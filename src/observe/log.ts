@@ -111,6 +111,7 @@ export function createAccessLog (logger: Logger): (request: FastifyRequest, repl
     if (s.errorCode !== undefined) line += ',"code":' + str(s.errorCode)
     if (s.retried) line += ',"retried":true'
     if (s.failoverFrom !== undefined) line += ',"failoverFrom":' + str(s.failoverFrom.backend)
+    if (s.declinedFrom !== undefined) line += ',"declinedFrom":' + str(s.declinedFrom)
     if (s.trace !== undefined) line += ',"traceId":"' + s.trace.traceId + '","spanId":"' + s.trace.spanId + '"'
     destination.write(line + ',"msg":"request"}\n')
   }

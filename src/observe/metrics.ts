@@ -52,6 +52,7 @@ export interface RecordedRequest {
   readonly upstreamError: string | undefined
   readonly failoverFrom: { readonly backend: string, readonly kind: string } | undefined
   readonly overrideRejected: string | undefined
+  readonly declinedFrom: string | undefined
 }
 
 export class Metrics {
@@ -68,6 +69,7 @@ export class Metrics {
   readonly #rampCounters: RampCounters
   readonly #timelineEvents: Counter<'kind' | 'route'>
   readonly #notifyFailures: Counter<'target' | 'reason'>
+  readonly #declined: Counter<'route' | 'backend'>
   #ramps: () => Iterable<RampGauge> = () => []
   #droppedSpans: () => number = () => 0
   #rampStates: readonly string[] = []
@@ -99,6 +101,7 @@ export class Metrics {
       }
     })
     this.#timelineEvents = new Counter({ name: 'strangler_timeline_events_total', help: 'Migration timeline events by kind and route (_none for events without a route).', labelNames: ['kind', 'route'], registers })
+    this.#declined = new Counter({ name: 'strangler_declined_total', help: 'Requests a new backend declined ("not mine yet", routes[].decline) and the baseline served, by route and the declining backend.', labelNames: ['route', 'backend'], registers })
     this.#notifyFailures = new Counter({ name: 'strangler_notify_failures_total', help: 'Timeline webhook deliveries given up, by target host and reason (failed after retries, dropped from a full queue).', labelNames: ['target', 'reason'], registers })
     this.#rampCounters = registerRampMetrics(this.registry, () => this.#ramps(), () => this.#rampStates)
     // Both results exist from the start, so rate() and increase() see the first failure.
@@ -317,6 +320,7 @@ export class Metrics {
     if (state.upstreamError !== undefined) this.#upstreamErrors.inc({ route, backend, kind: state.upstreamError })
     if (state.failoverFrom !== undefined) this.#upstreamErrors.inc({ route, backend: state.failoverFrom.backend, kind: state.failoverFrom.kind })
     if (state.overrideRejected !== undefined) this.#overrideRejected.inc({ route, reason: state.overrideRejected })
+    if (state.declinedFrom !== undefined) this.#declined.inc({ route, backend: state.declinedFrom })
     if (!routed) return
     this.ledger.record(route, !this.#legacy.has(backend))
   }

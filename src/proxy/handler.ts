@@ -24,9 +24,11 @@ import { clientAddress } from '../decision/client-address.js'
 import { upstreamHeadersFor } from './forward-headers.js'
 import { nextStep } from './retry.js'
 import { afterFailedIdentity, identityFor } from './identity-step.js'
+import { Declined, declines, replayable } from './decline.js'
 import type { Resolved } from '../identity/bridge.js'
 import type { RequestState } from './request-state.js'
 import { admit, readBody, BODY_TIMEOUT_DETAIL, type Intake } from './intake.js'
+import { PREBUFFER_BYTES } from './request-body.js'
 import { captureForShadow, detailFor, responseHeadersFor, retireHeaders, type ShadowCapture } from './response.js'
 import { legacyBackends } from '../config/roles.js'
 
@@ -55,7 +57,7 @@ export function createProxyHandler (runtime: ProxyRuntime) {
     i.state.identity = signed === undefined ? undefined : { backend: choice.decision.backend, token: signed instanceof Promise ? await signed : signed }
     const intake = admit(i.raw, reply, i.state, target.route.config.maxBodySize, i.snap.config.client.requestTimeout)
     if (intake === undefined) return reply
-    if (intake.hasBody && !(await readBody(i.raw, reply, i.state, intake))) return reply
+    if (intake.hasBody && !(await readBody(i.raw, reply, i.state, intake, holdFor(target.route)))) return reply
     // Pipelined requests reach the backend one after another, in the client's order.
     const turn = i.state.connection?.turn(i.state)
     if (turn !== undefined) {
@@ -64,6 +66,12 @@ export function createProxyHandler (runtime: ProxyRuntime) {
     }
     return await forward(i, target, choice, intake)
   }
+}
+
+/** How much of a request body is held before it is sent: all of it (up to decline.maxBodySize) where a decline may replay it. */
+function holdFor (route: Route): number {
+  const d = route.config.decline
+  return d === undefined ? PREBUFFER_BYTES : Math.max(PREBUFFER_BYTES, d.maxBodySize + 1)
 }
 
 function receive (runtime: ProxyRuntime, request: FastifyRequest, reply: FastifyReply): Inbound {
@@ -156,6 +164,7 @@ function afterFailure (i: Inbound, route: Route, intake: Intake, a: Attempt, att
   const { state, reply, raw } = i
   if (intake.timedOut) return sendProblem(reply, Errors.REQUEST_TIMEOUT, BODY_TIMEOUT_DETAIL, true)
   if (intake.abort.aborted) return reply.hijack()
+  if (err instanceof Declined) return declined(i, route, intake, a, err)
   if (err instanceof ProxyError) {
     state.errorCode = err.code
     return sendProblem(reply, err, err.detail, !raw.complete)
@@ -182,6 +191,22 @@ function afterFailure (i: Inbound, route: Route, intake: Intake, a: Attempt, att
   return sendProblem(reply, failure.error, detailFor(failure.error, a.bp.backend.name), !raw.complete)
 }
 
+/** The new backend declined: the baseline serves the same request, or (a streamed body) a 502. */
+function declined (i: Inbound, route: Route, intake: Intake, a: Attempt, err: Declined): FastifyReply | 'again' {
+  const baseline = i.snap.pools.get(route.backend)
+  i.state.declinedFrom = err.backend
+  if (baseline === undefined || !replayable(intake.body)) {
+    i.state.errorCode = Errors.DECLINE_NOT_REPLAYABLE.code
+    return sendProblem(i.reply, Errors.DECLINE_NOT_REPLAYABLE, `backend "${err.backend}" declined the request (${err.answered}), and its body was larger than decline.maxBodySize, so it streamed and cannot be sent to "${route.backend}" again`, !i.raw.complete)
+  }
+  i.request.log.info({ reqId: i.request.id, route: route.name, from: err.backend, to: route.backend, status: err.answered }, 'declined by the new backend; replayed to the baseline')
+  i.state.upstreamStatus = undefined
+  a.bp = baseline
+  i.state.backend = route.backend
+  i.state.reason = 'declined'
+  return 'again'
+}
+
 /** What happens as the backend answers: the head relayed (and a shadow copy started), the end noted. */
 function responseEvents (i: Inbound, target: ResolvedTarget, choice: Choice, intake: Intake, a: Attempt, client: string): ExchangeEvents {
   const { state, raw, snap } = i
@@ -191,6 +216,7 @@ function responseEvents (i: Inbound, target: ResolvedTarget, choice: Choice, int
   const events: ExchangeEvents = {
     head: (status, headers) => {
       a.answered = status
+      if (declines(route, a.bp.backend.name, status, headers)) return new Declined(a.bp.backend.name, status)
       // Timed from the request fully sent: a client's slow upload is not the backend's latency.
       const now = performance.now()
       const sent = state.bodyEnd !== undefined && state.bodyEnd > a.t0 && state.bodyEnd <= now ? state.bodyEnd : a.t0

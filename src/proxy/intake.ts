@@ -62,10 +62,10 @@ function bodyDeadline (raw: IncomingMessage, reply: FastifyReply, state: Request
 }
 
 /**
- * Reads the body's first bytes (all of it when small); false when the request was
- * answered instead (too large, too slow, or the client left).
+ * Reads the body's first `hold` bytes (all of it when smaller); false when the request
+ * was answered instead (too large, too slow, or the client left).
  */
-export async function readBody (raw: IncomingMessage, reply: FastifyReply, state: RequestState, intake: Intake): Promise<boolean> {
+export async function readBody (raw: IncomingMessage, reply: FastifyReply, state: RequestState, intake: Intake, hold = PREBUFFER_BYTES): Promise<boolean> {
   raw.once('end', () => { state.bodyEnd = performance.now() })
   const source = intake.chunked ? raw.pipe(new BodyLimit(intake.limit)) : raw
   if (intake.chunked) {
@@ -77,7 +77,7 @@ export async function readBody (raw: IncomingMessage, reply: FastifyReply, state
   }
   let head: Prebuffered
   try {
-    head = await prebuffer(source, PREBUFFER_BYTES, intake.abort)
+    head = await prebuffer(source, hold, intake.abort)
   } catch (err) {
     if (intake.timedOut) sendProblem(reply, Errors.REQUEST_TIMEOUT, BODY_TIMEOUT_DETAIL, true)
     else if (err instanceof ProxyError) {

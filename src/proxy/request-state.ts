@@ -48,6 +48,8 @@ export interface RequestState extends Entry {
   reply: FastifyReply | undefined
   /** The request's trace when tracing is on and it is sampled. */
   trace: RequestTrace | undefined
+  /** The new backend that declined the request before the baseline served it. */
+  declinedFrom: string | undefined
   /** The signed identity for the chosen backend (identity bridge), sent to that backend only. */
   identity: { readonly backend: string, readonly token: string } | undefined
 }
@@ -63,6 +65,7 @@ export function newRequestState (connection?: ClientConnection, incoming?: Incom
     reply: undefined,
     trace: undefined,
     identity: undefined,
+    declinedFrom: undefined,
     start: performance.now(),
     route: undefined,
     backend: undefined,
