@@ -23,7 +23,8 @@ const OPERATORS = `admin:
   operators:
     - { name: alice, role: operator, tokenHashEnv: HASH_ALICE }
     - { name: bob, role: operator, tokenHashEnv: HASH_BOB }
-    - { name: vera, role: viewer, tokenHashEnv: HASH_VERA }`
+    - { name: vera, role: viewer, tokenHashEnv: HASH_VERA }
+evidence: { perAddress: 100000 }   # the test's traffic comes from one loopback address`
 
 async function start (t: Parameters<typeof startProxy>[0], ramp: string, opts: { env?: Record<string, string>, adminToken?: string } = {}): Promise<TestProxy> {
   const legacy = await startUpstream(t, 'legacy')
@@ -66,6 +67,11 @@ t.test('roles: a viewer reads, an operator steers, each action names its operato
   ], 'the timeline names who and why')
   t.ok(events.some((e) => e.actor === undefined && e.cause === 'ramp'), 'the ramp\'s own first step names nobody')
   t.equal((await call(p, 'POST', '/ramp/orders/abort', ADMIN)).status, 200, 'STRANGLER_ADMIN_TOKEN is the admin "admin"')
+  t.match(p.logs.filter((l) => l.msg === 'admin request'), [
+    { method: 'POST', path: '/ramp/orders/pause', status: 403, operator: 'vera' },
+    { method: 'POST', path: '/guard/reset', status: 403, operator: 'vera' },
+    { method: 'POST', path: '/ramp/orders/pause', status: 200, operator: 'alice' }
+  ], 'the admin port\'s access lines name the operator')
   t.match((await rampOf(p, ADMIN)).reason, 'aborted at 10 % by admin')
 })
 

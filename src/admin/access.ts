@@ -58,6 +58,11 @@ export function protectAdmin (app: FastifyInstance, access: AdminAccess): void {
     for (const [name, value] of SECURITY_HEADERS) reply.header(name, value)
     if (request.operator !== undefined) reply.header('cache-control', 'no-store')
   })
+  // The admin port's access line: every request that changes something, and who sent it.
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method === 'GET' || request.method === 'HEAD') return
+    request.log.info({ method: request.method, path: request.url.split('?')[0], status: reply.statusCode, operator: request.operator?.name ?? null, address: request.ip }, 'admin request')
+  })
   app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0] as string
     const refusal = adminRequestRefusal(request.method, request.headers, access.admin(), path === LOGIN_PATH || path === LOGOUT_PATH)
