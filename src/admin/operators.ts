@@ -55,9 +55,11 @@ export class Operators {
     }
     admin.operators.forEach((o, i) => {
       const hex = (env[o.tokenHashEnv] ?? '').trim().toLowerCase().replace(/^sha256:/, '')
-      if (!/^[0-9a-f]{64}$/.test(hex)) problems.push(`admin.operators[${i}].tokenHashEnv: ${o.tokenHashEnv} must hold the hex SHA-256 of ${o.name}'s token (64 hex digits)${env[o.tokenHashEnv] === undefined ? '; it is not set' : ''}`)
+      const valid = /^[0-9a-f]{64}$/.test(hex)
+      if (!valid) problems.push(`admin.operators[${i}].tokenHashEnv: ${o.tokenHashEnv} must hold the hex SHA-256 of ${o.name}'s token (64 hex digits)${env[o.tokenHashEnv] === undefined ? '; it is not set' : ''}`)
       if (known.some((k) => k.name === o.name)) problems.push(`admin.operators[${i}].name: "${o.name}" is already an operator${o.name === ADMIN_TOKEN_OPERATOR ? ' (STRANGLER_ADMIN_TOKEN\'s)' : ''}`)
-      known.push({ name: o.name, role: o.role, hash: Buffer.from(hex.padEnd(64, '0').slice(0, 64), 'hex') })
+      // An invalid hash is already a problem (the config is refused): it needs no entry.
+      if (valid) known.push({ name: o.name, role: o.role, hash: Buffer.from(hex, 'hex') })
     })
     return problems.length > 0 ? problems : new Operators(known)
   }
