@@ -8,7 +8,7 @@ import tseslint from 'typescript-eslint'
  * lifecycle/ passes the implementation in.
  * docs/architecture.md says what each folder is for.
  */
-const LAYERS = ['config', 'observe', 'routing', 'flags', 'identity', 'decision', 'proxy', 'safety', 'ramp', 'timeline', 'status', 'admin', 'lifecycle']
+const LAYERS = ['config', 'observe', 'routing', 'flags', 'identity', 'decision', 'proxy', 'safety', 'ramp', 'timeline', 'coverage', 'status', 'admin', 'lifecycle']
 
 const layerRules = LAYERS.map((folder, i) => ({
   files: [`src/${folder}/**/*.ts`],

@@ -5,7 +5,8 @@
  */
 import { parseArgs } from 'node:util'
 import { version } from './version.js'
-import { loadConfigFile } from './config/config.js'
+import { loadConfigFile, type Config } from './config/config.js'
+import { coverageWarnings } from './coverage/warnings.js'
 import { ConfigError, Errors, ProxyError, formatProblem } from './errors.js'
 import { createLogger } from './observe/log.js'
 import { startInstance } from './lifecycle/instance.js'
@@ -16,7 +17,7 @@ import { runPrimary, runWorker } from './lifecycle/cluster.js'
 import { overrideToken, MAX_LIFETIME_SECONDS } from './decision/override.js'
 import { parseDuration } from './config/units.js'
 import { publishedSchema } from './config/published-schema.js'
-import { callAdmin, inventoryText, problemText, rampTable, statusText, timelineRows, type AdminTarget } from './admin/client.js'
+import { callAdmin, coverageText, inventoryText, problemText, rampTable, statusText, timelineRows, type AdminTarget } from './admin/client.js'
 import { RAMP_ACTIONS } from './ramp/machine.js'
 import { runRampDriver } from './lifecycle/ramp-runner.js'
 
@@ -78,6 +79,12 @@ retire. The same data as GET /status.json (--json prints that).
 
 Prints what legacy still serves through catch-all routes, as path templates by method,
 most traffic first: what is left to migrate.
+`,
+  coverage: `Usage: strangler-proxy coverage [--json] [--config routes.yaml] [--admin URL]
+
+Prints every endpoint the backends declare (coverage: in routes.yaml) with where it
+stands: legacy only, ported but not routed, routed but not implemented, migrating,
+migrated, ready to retire, unused; with its route, requests and last request.
 `,
   schema: `Usage: strangler-proxy schema
 
@@ -200,17 +207,20 @@ async function cmdStart (args: string[], role: 'single' | 'worker' = 'single'): 
   process.on('SIGINT', () => stop('SIGINT'))
 }
 
-function cmdValidate (args: string[]): void {
+async function cmdValidate (args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: HELP })
   if (helpAsked('validate', values)) return
   if (positionals.length > 1) usageError('validate takes one file')
   const file = configPath(positionals[0])
+  let config: Config
   try {
-    const config = loadConfigFile(file)
-    process.stdout.write(`${file}: OK (${config.routes.length} routes, ${config.backends.size} backends, version ${config.version})\n`)
+    config = loadConfigFile(file)
   } catch (err) {
     reportConfigFailure(err)
   }
+  // Warnings do not fail validation: the proxy runs such a file; a person should look.
+  for (const warning of await coverageWarnings(config)) process.stderr.write(`${file}: warning: ${warning}\n`)
+  process.stdout.write(`${file}: OK (${config.routes.length} routes, ${config.backends.size} backends, version ${config.version})\n`)
 }
 
 /** The running proxy's admin address: --admin, else the config's admin: (ADMIN_PORT overrides its port). */
@@ -406,7 +416,7 @@ async function main (argv: string[]): Promise<void> {
       case 'start': return await cmdStart(rest)
       // Internal: started by `start --workers N` through node:cluster.
       case 'worker': return await cmdStart(rest, 'worker')
-      case 'validate': return cmdValidate(rest)
+      case 'validate': return await cmdValidate(rest)
       case 'explain': return await cmdExplain(rest)
       case 'override-token': return cmdOverrideToken(rest)
       case 'schema': return cmdSchema(rest)
@@ -414,6 +424,7 @@ async function main (argv: string[]): Promise<void> {
       case 'timeline': return await cmdTimeline(rest)
       case 'status': return await cmdReport(rest, 'status', '/status.json', statusText)
       case 'inventory': return await cmdReport(rest, 'inventory', '/inventory', inventoryText)
+      case 'coverage': return await cmdReport(rest, 'coverage', '/coverage', coverageText)
       case '--version': case '-v': process.stdout.write(version() + '\n'); return
       case undefined: case '--help': case '-h': case 'help': process.stdout.write(USAGE); return
       default: usageError(`unknown command "${command}"`)

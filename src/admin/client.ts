@@ -86,3 +86,21 @@ export function inventoryText (inv: InventoryBody): string {
   ]) + (inv.other > 0 ? `and ${inv.other} requests beyond the template limits\n` : '') +
     ((inv.notFound ?? 0) + (inv.failed ?? 0) > 0 ? `not listed: ${inv.notFound ?? 0} answered 404, ${inv.failed ?? 0} failed\n` : '')
 }
+
+interface CoverageBody {
+  since: string
+  endpoints: number
+  migratedShare: number | null
+  counts: Record<string, number>
+  sources: Array<{ backend: string, error: string | null }>
+  rows: Array<{ method: string, template: string, stateText: string, declaredBy: string[], route: string | null, requests: number, lastSeen: string | null }>
+}
+
+export function coverageText (c: CoverageBody): string {
+  const head = `${pct(c.migratedShare)} of ${c.endpoints} declared endpoints migrated; traffic counted since ${c.since}\n` +
+    c.sources.flatMap((s) => s.error === null ? [] : [`not read: ${s.backend}: ${s.error}\n`]).join('') + '\n'
+  return head + table([
+    ['METHOD', 'TEMPLATE', 'STATE', 'DECLARED BY', 'ROUTE', 'REQUESTS', 'LAST SEEN'],
+    ...c.rows.map((r) => [r.method, r.template, r.stateText, r.declaredBy.join(','), r.route ?? '-', String(r.requests), r.lastSeen ?? '-'])
+  ])
+}

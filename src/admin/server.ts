@@ -233,6 +233,6 @@ export function buildAdminServer (runtime: AdminRuntime, logger: Logger, opts: A
     return withRamp(await explainRequest(runtime.snapshot, { method: (b.method as string | undefined) ?? 'GET', path: b.path, headers: headers as Record<string, string>, ...(typeof b.ip === 'string' ? { clientIp: b.ip } : {}) }))
   })
 
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, Errors.NO_ROUTE, `admin endpoints: /healthz /readyz /routes /explain /guard /parity /ramp /timeline /status /status.json /inventory /metrics; not ${request.method} ${request.url.split('?')[0]}`))
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, Errors.NO_ROUTE, `admin endpoints: /healthz /readyz /routes /explain /guard /parity /ramp /timeline /status /status.json /inventory /coverage /metrics; not ${request.method} ${request.url.split('?')[0]}`))
   return app
 }

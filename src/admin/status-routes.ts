@@ -1,17 +1,20 @@
-/** GET /status (HTML), /status.json, /inventory, and the status page's sign-in and sign-out. */
+/** GET /status (HTML), /status.json, /inventory, /coverage, and the status page's sign-in and sign-out. */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Errors } from '../errors.js'
 import { sendProblem } from '../problem.js'
 import type { StatusReport } from '../status/report.js'
 import type { Inventory } from '../status/inventory.js'
+import type { CoverageReport } from '../coverage/reconcile.js'
 import { statusPage, loginPage } from '../status/html.js'
 import { LOGIN_PATH, LOGOUT_PATH } from './access.js'
 import type { Operators } from './operators.js'
 import type { ReadSessions } from './session.js'
 
 export interface StatusHost {
-  readonly report: () => StatusReport
+  readonly report: () => Promise<StatusReport>
   readonly inventory: () => ReturnType<Inventory['report']>
+  /** Undefined without coverage: in routes.yaml. */
+  readonly coverage: () => Promise<CoverageReport | undefined>
 }
 
 export interface SignIn {
@@ -26,15 +29,20 @@ export function registerStatusRoutes (app: FastifyInstance, host: () => StatusHo
   app.get('/status', async (request, reply) => {
     const h = host()
     if (h === undefined) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, missing)
-    return reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(statusPage(h.report(), 15, request.operator?.name))
+    return reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(statusPage(await h.report(), 15, request.operator?.name))
   })
   app.get('/status.json', async (_request, reply) => {
     const h = host()
-    return h === undefined ? sendProblem(reply, Errors.ADMIN_NOT_FOUND, missing) : h.report()
+    return h === undefined ? sendProblem(reply, Errors.ADMIN_NOT_FOUND, missing) : await h.report()
   })
   app.get('/inventory', async (_request, reply) => {
     const h = host()
     return h === undefined ? sendProblem(reply, Errors.ADMIN_NOT_FOUND, missing) : h.inventory()
+  })
+  app.get('/coverage', async (_request, reply) => {
+    const h = host()
+    if (h === undefined) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, missing)
+    return (await h.coverage()) ?? sendProblem(reply, Errors.ADMIN_NOT_FOUND, 'no coverage: in routes.yaml: name where each backend declares its routes (docs/coverage.md)')
   })
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => {

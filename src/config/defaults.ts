@@ -22,6 +22,7 @@ export const DEFAULTS = Object.freeze({
   override: { header: 'x-strangler-override', cookie: 'spx_override' },
   retirement: { after: 7 * 86_400_000, legacyQuietFor: 86_400_000, minParity: 0.999, maxErrorRatioIncrease: 0.005, maxLatencyRatio: 1.2 },
   inventory: { maxTemplates: 500 },
+  coverage: { unusedAfter: 30 * 86_400_000 },
   timeline: { impactDelay: 5 * 60_000, maxFileSize: 10 * 1024 * 1024, parityThreshold: 0.99 },
   notify: { timeout: 5_000, damping: 60_000 },
   ramps: { driver: 'proxy' as const, interval: 1_000, stallAfter: 15 * 60_000 },

@@ -11,6 +11,7 @@ import type { Document, LineCounter, Node as YamlNode } from 'yaml'
 import proxyAddr from 'proxy-addr'
 import { parseDuration, parseSize } from './units.js'
 import { normalizeIdentity } from './identity.js'
+import { normalizeCoverage } from './coverage.js'
 import { knownTimeZone } from './time-zone.js'
 import { parsePathPattern, parseHostPattern } from './patterns.js'
 import { DEFAULTS } from './defaults.js'
@@ -223,6 +224,7 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
       maxLatencyRatio: raw.retirement?.maxLatencyRatio ?? DEFAULTS.retirement.maxLatencyRatio
     }),
     inventory: Object.freeze({ maxTemplates: raw.inventory?.maxTemplates ?? DEFAULTS.inventory.maxTemplates }),
+    coverage: raw.coverage === undefined ? undefined : normalizeCoverage(raw.coverage, backends, baseDir, dur, problems),
     timeline: Object.freeze({
       impactDelay: dur(raw.timeline?.impactDelay, DEFAULTS.timeline.impactDelay),
       maxFileSize: sz(['timeline', 'maxFileSize'], raw.timeline?.maxFileSize, DEFAULTS.timeline.maxFileSize),

@@ -90,6 +90,7 @@ export interface RawConfig {
   tracing?: { endpoint?: string, sampler?: string, ratio?: number, serviceName?: string, maxQueueSize?: number, redactQuery?: string[] }
   retirement?: { after?: string, legacyQuietFor?: string, minParity?: number, maxErrorRatioIncrease?: number, maxLatencyRatio?: number }
   inventory?: { maxTemplates?: number }
+  coverage?: { declared: Record<string, { openapi?: string, list?: string }>, unusedAfter?: string }
   timeline?: { impactDelay?: string, maxFileSize?: string | number, parityThreshold?: number }
   notify?: Array<{ url: string, kinds?: string[], secretEnv?: string, timeout?: string, damping?: string }>
   ramps?: { driver?: 'proxy' | 'fleet', prometheus?: string, interval?: string, timeout?: string, stallAfter?: string, alerts?: Record<string, 'pause' | 'stepBack' | 'abort'> }

@@ -217,6 +217,26 @@ export const configSchema = {
         maxTemplates: { type: 'integer', minimum: 10, maximum: 100000 }
       }
     },
+    coverage: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['declared'],
+      properties: {
+        declared: {
+          type: 'object',
+          minProperties: 1,
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              openapi: { type: 'string', minLength: 1 },
+              list: { type: 'string', minLength: 1 }
+            }
+          }
+        },
+        unusedAfter: duration
+      }
+    },
     timeline: {
       type: 'object',
       additionalProperties: false,

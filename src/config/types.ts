@@ -219,8 +219,22 @@ export interface Config {
   /** routes.yaml's tracing:, under the OTEL_* variables (tracing.ts). */
   readonly tracing: TracingConfig | undefined
   readonly inventory: { readonly maxTemplates: number }
+  readonly coverage: CoverageConfig | undefined
   readonly notify: readonly NotifyTarget[]
   readonly identity: IdentityConfig | undefined
+}
+
+/** Where each backend's declared routes come from (docs/coverage.md). */
+export interface DeclaredSource {
+  readonly kind: 'openapi' | 'list'
+  /** A file path (resolved against routes.yaml's folder) or, for OpenAPI, an http(s) URL. */
+  readonly location: string
+}
+
+export interface CoverageConfig {
+  readonly declared: ReadonlyMap<string, DeclaredSource>
+  /** A declared endpoint with no traffic for this long is "unused". */
+  readonly unusedAfter: number
 }
 
 /** The identity bridge: legacy's session resolved once, handed to new backends as a signed token (docs/identity.md). */

@@ -23,7 +23,10 @@ import type { FeatureInterface } from '../flags/unleash-internals.js'
 import { Inventory } from '../status/inventory.js'
 import { EvidenceTracker } from '../status/readiness.js'
 import { MigrationWatch } from '../status/watch.js'
-import { buildStatus, routeState } from '../status/report.js'
+import { buildStatus, routeState, type StatusReport } from '../status/report.js'
+import { Coverage } from '../coverage/coverage.js'
+import { summarize, type CoverageReport } from '../coverage/reconcile.js'
+import { routeFinder } from '../coverage/route-finder.js'
 import { legacyBackends, routeBackends } from '../config/roles.js'
 import type { StatusHost } from '../admin/status-routes.js'
 import type { StartOptions } from './start-options.js'
@@ -59,7 +62,22 @@ export function createStatus (runtime: Runtime, metrics: Metrics, timeline: Time
   const inventory = new Inventory(config().inventory.maxTemplates)
   const evidence = new EvidenceTracker(() => join(stateDir(config(), opts), stateFileName('status', opts.configFile, 'json')))
   const definition = (flag: string): FeatureInterface | undefined => runtime.snapshot.flags?.definition(flag)
+  const coverage = new Coverage(opts.logger, () => join(stateDir(config(), opts), stateFileName('coverage', opts.configFile, 'json')))
+  const saveCoverage = (): void => {
+    if (config().coverage === undefined) return
+    try {
+      coverage.traffic.flush(Date.now())
+    } catch (err) {
+      opts.logger.error({ error: (err as Error).message }, 'could not save the coverage traffic; it is kept in memory')
+    }
+  }
+  const tickCoverage = (): void => {
+    // Reads the declarations when the config changed or they are due; logs what it cannot read.
+    if (config().coverage !== undefined) void coverage.refresh(config())
+    saveCoverage()
+  }
   const tick = (window = timeline.recent()): void => {
+    tickCoverage()
     const c = config()
     const legacy = legacyBackends(c)
     const recent = window.routes
@@ -76,30 +94,46 @@ export function createStatus (runtime: Runtime, metrics: Metrics, timeline: Time
   }
   const timer = setInterval(() => tick(), EVIDENCE_EVERY_MS)
   timer.unref()
+  tickCoverage()
+  const status = (): StatusReport => {
+    const recent = timeline.recent()
+    tick(recent)
+    const guard = runtime.guard.status()
+    const inv = inventory.report()
+    return buildStatus({
+      config: config(),
+      now: Date.now(),
+      definition,
+      liveSplit: metrics.ledger.shares(),
+      guard: (route) => guard[route]?.state,
+      parity: runtime.shadow.window.shares(),
+      ramp: (route) => ramp?.view(route),
+      recent,
+      events: (route) => timeline.query({ route, limit: 3 }),
+      evidence: (route) => evidence.get(route),
+      inventory: { entries: inv.entries.slice(0, 100), other: inv.other, notFound: inv.notFound, failed: inv.failed }
+    })
+  }
+  const coverageOf = async (s: StatusReport): Promise<CoverageReport | undefined> => {
+    const c = config()
+    if (c.coverage === undefined) return undefined
+    const states = new Map(s.routes.map((r) => [r.name, r.state]))
+    return await coverage.report(c, { routeFor: routeFinder(runtime.snapshot.table), stateOf: (r) => states.get(r.name) ?? 'legacy' })
+  }
   return {
-    watch: new MigrationWatch(inventory, evidence),
-    stop: () => clearInterval(timer),
+    watch: new MigrationWatch(inventory, evidence, coverage.traffic),
+    stop: () => {
+      clearInterval(timer)
+      saveCoverage()
+    },
     host: {
       inventory: () => inventory.report(),
-      report: () => {
-        const recent = timeline.recent()
-        tick(recent)
-        const guard = runtime.guard.status()
-        const inv = inventory.report()
-        return buildStatus({
-          config: config(),
-          now: Date.now(),
-          definition,
-          liveSplit: metrics.ledger.shares(),
-          guard: (route) => guard[route]?.state,
-          parity: runtime.shadow.window.shares(),
-          ramp: (route) => ramp?.view(route),
-          recent,
-          events: (route) => timeline.query({ route, limit: 3 }),
-          evidence: (route) => evidence.get(route),
-          inventory: { entries: inv.entries.slice(0, 100), other: inv.other, notFound: inv.notFound, failed: inv.failed }
-        })
-      }
+      report: async () => {
+        const s = status()
+        const c = await coverageOf(s)
+        return c === undefined ? s : { ...s, coverage: summarize(c) }
+      },
+      coverage: async () => await coverageOf(status())
     }
   }
 }

@@ -4,6 +4,7 @@
  * same report as /status.json. States are words and symbols, never colour alone.
  */
 import type { BackendFigures, RouteStatus, StatusReport } from './report.js'
+import type { CoverageState } from '../coverage/reconcile.js'
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 export const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ESCAPES[c] as string)
@@ -63,6 +64,19 @@ function readinessBlock (r: RouteStatus): string {
     `<ul class="checks">${r.readiness.checks.map((c) => `<li>${mark(c.pass)} ${esc(c.detail)}</li>`).join('')}</ul></section>`
 }
 
+const COVERAGE_LABELS: ReadonlyArray<readonly [CoverageState, string]> = [
+  ['routed-not-implemented', 'routed, not implemented'], ['no-route', 'no route'], ['ported-not-routed', 'ported, not routed'], ['legacy-only', 'legacy only'],
+  ['unused', 'unused'], ['migrating', 'migrating'], ['migrated', 'migrated'], ['ready', 'ready to retire']
+]
+
+function coverageBlock (c: NonNullable<StatusReport['coverage']>): string {
+  const errors = c.sourceErrors.length === 0 ? '' : `<p class="verdict-not" role="alert">Not read: ${c.sourceErrors.map((e) => `${esc(e.backend)} (${esc(e.error)})`).join('; ')}. Those backends count as declaring nothing known.</p>`
+  const warning = c.counts['routed-not-implemented'] === 0 ? '' : `<p class="verdict-not" id="not-implemented"><span aria-hidden="true">✗</span> ${c.counts['routed-not-implemented']} endpoint${c.counts['routed-not-implemented'] === 1 ? ' is' : 's are'} routed to a backend that does not declare ${c.counts['routed-not-implemented'] === 1 ? 'it' : 'them'}.</p>`
+  return `<div class="summary"><div class="figure" id="declared-migrated">${pct(c.migratedShare)}<small>of ${c.endpoints} declared endpoints migrated</small></div></div>${warning}${errors}` +
+    `<table id="coverage-counts"><caption>Declared endpoints by state; traffic counted since ${esc(c.since.slice(0, 10))}. Every row: <a href="/coverage">/coverage</a>.</caption>` +
+    `<thead><tr><th scope="col">State</th><th scope="col">Endpoints</th></tr></thead><tbody>${COVERAGE_LABELS.map(([state, label]) => `<tr data-state="${state}"><th scope="row">${label}</th><td class="num">${c.counts[state]}</td></tr>`).join('')}</tbody></table>`
+}
+
 /** `operator`: who is signed in, shown with a sign-out button (undefined on an open port). */
 export function statusPage (s: StatusReport, refreshSeconds = 15, operator?: string): string {
   const windowMin = Math.max(1, Math.round(s.windowMs / 60_000))
@@ -90,7 +104,8 @@ export function statusPage (s: StatusReport, refreshSeconds = 15, operator?: str
 <tbody>${s.routes.map(routeRow).join('\n')}</tbody></table></section>
 <section aria-labelledby="readiness"><h2 id="readiness">Retirement readiness</h2>${migratedRoutes.length === 0 ? '<p>No route is at 100 % on a new backend yet.</p>' : migratedRoutes.map(readinessBlock).join('\n')}</section>
 <section aria-labelledby="inventory"><h2 id="inventory">What is left to migrate</h2>${inventory}</section>
-</main><footer>Generated ${esc(s.generatedAt)} · <a href="/status.json">status.json</a> · <a href="/inventory">inventory</a> · <a href="/timeline">timeline</a> · <a href="/parity">parity</a></footer></body></html>
+${s.coverage === null ? '' : `<section aria-labelledby="coverage"><h2 id="coverage">Declared endpoints</h2>${coverageBlock(s.coverage)}</section>`}
+</main><footer>Generated ${esc(s.generatedAt)} · <a href="/status.json">status.json</a> · <a href="/inventory">inventory</a> ·${s.coverage === null ? '' : ' <a href="/coverage">coverage</a> ·'} <a href="/timeline">timeline</a> · <a href="/parity">parity</a></footer></body></html>
 `
 }
 

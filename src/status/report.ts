@@ -13,6 +13,7 @@ import type { RampView } from '../ramp/driver.js'
 import type { SideImpact, TimelineEvent } from '../timeline/event.js'
 import { readiness, type Readiness, type RouteEvidence } from './readiness.js'
 import type { InventoryEntry } from './inventory.js'
+import type { CoverageSummary } from '../coverage/reconcile.js'
 
 export type RouteState = 'legacy' | 'migrating' | 'migrated' | 'ready'
 
@@ -58,6 +59,8 @@ export interface StatusReport {
   }
   readonly routes: readonly RouteStatus[]
   readonly inventory: { readonly entries: readonly InventoryEntry[], readonly other: number, readonly notFound: number, readonly failed: number }
+  /** Declared endpoints reconciled with routes.yaml and traffic; null without coverage: in routes.yaml. */
+  readonly coverage: CoverageSummary | null
 }
 
 export interface StatusInputs {
@@ -135,7 +138,8 @@ export function buildStatus (i: StatusInputs): StatusReport {
       ready: routes.filter((r) => r.state === 'ready').length
     },
     routes,
-    inventory: i.inventory
+    inventory: i.inventory,
+    coverage: null
   }
 }
 

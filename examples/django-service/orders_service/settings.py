@@ -8,7 +8,8 @@ DEBUG = os.environ.get("DJANGO_DEBUG") == "1"
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "*").split(",")
 ROOT_URLCONF = "orders_service.urls"
 WSGI_APPLICATION = "orders_service.wsgi.application"
-INSTALLED_APPS = []
+# Listed so manage.py finds the declared_routes command.
+INSTALLED_APPS = ["orders_service"]
 MIDDLEWARE = ["orders_service.tracing.trace_log"]
 DATABASES = {}
 TEMPLATES = []

@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import path
 
 from . import views
 
@@ -7,5 +7,7 @@ urlpatterns = [
     path("api/me", views.me),
     path("api/orders", views.orders),
     path("api/orders/<int:order_id>", views.order_detail),
-    re_path(r"^reports/?(?P<rest>.*)$", views.reports),
+    path("reports", views.reports),
+    path("reports/", views.reports),
+    path("reports/<path:rest>", views.reports),
 ]

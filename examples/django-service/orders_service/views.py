@@ -4,8 +4,8 @@ import json
 
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
 
+from .declared import allow
 from .session import read_session
 
 SERVED_BY = "django"
@@ -38,10 +38,12 @@ def _user(request):
     return session.get("user") if session else None
 
 
+@allow("GET")
 def healthz(request):
     return _json({"status": "ok"})
 
 
+@allow("GET")
 def me(request):
     session = read_session(request)
     if not session:
@@ -50,7 +52,7 @@ def me(request):
 
 
 @csrf_exempt
-@require_http_methods(["GET", "HEAD", "POST"])
+@allow("GET", "POST")
 def orders(request):
     user = _user(request)
     if request.method == "POST":
@@ -63,10 +65,12 @@ def orders(request):
     return _json({"orders": [order(i, user) for i in (1, 2, 3)]})
 
 
+@allow("GET")
 def order_detail(request, order_id):
     return _json(order(order_id, _user(request)))
 
 
+@allow("GET")
 def reports(request, rest=""):
     user = _user(request)
     signed = "Signed in as %s" % user if user else "Not signed in"
