@@ -34,13 +34,18 @@ backends:
 flags: { file: flags.json }
 cohort: { userId: { header: x-user-id } }
 retirement: { after: 1s, legacyQuietFor: 1s }
+coverage: { declared: { legacy: { list: legacy.txt }, django: { list: django.txt } } }
 routes:
   - { name: reports, match: { path: /reports/* }, backend: django }
   - { name: orders, match: { path: /api/orders/* }, backend: legacy, flag: { name: orders-on-django, backend: django } }
   - { name: search, match: { path: /search/* }, backend: legacy, flag: { name: search-on-django, backend: django }, shadow: { backend: legacy } }
   - { name: default, match: { path: /* }, backend: legacy }
 `, {
-    files: { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [rollout(30)] }, { name: 'search-on-django', enabled: true, strategies: [rollout(100, 'search-on-django')] }]) },
+    files: {
+      'flags.json': flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [rollout(30)] }, { name: 'search-on-django', enabled: true, strategies: [rollout(100, 'search-on-django')] }]),
+      'legacy.txt': 'GET /products/{id}\nGET /cart/{id}\nGET /api/orders/{id}\nGET /search/{q}\nGET /api/me\n',
+      'django.txt': 'GET /reports/{name}\nGET /search/{q}\nGET /api/orders/{id}\nGET /api/me\n'
+    },
     adminToken: TOKEN
   })
 
@@ -94,7 +99,7 @@ routes:
 
   // What a person sees.
   t.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Migration status')
-  t.same(await page.getByRole('heading', { level: 2 }).allTextContents(), ['Overall', 'Routes', 'Retirement readiness', 'What is left to migrate'])
+  t.same(await page.getByRole('heading', { level: 2 }).allTextContents(), ['Overall', 'Routes', 'Retirement readiness', 'What is left to migrate', 'Declared endpoints'])
   const state = async (route: string): Promise<string> => ((await page.locator(`tr[data-route="${route}"] .badge`).textContent()) ?? '').trim()
   t.equal(await state('reports'), '✓ Ready to retire')
   t.equal(await state('orders'), '◐ Migrating · 30 %')
@@ -113,6 +118,10 @@ routes:
   t.ok(inventory.some((r) => /^GET\t\/cart\/:id\tdefault\t2\t/.test(r)), 'UUIDs and long hex are :id')
   t.ok(inventory.some((r) => /^GET\t\/account\/orders\/:id\tdefault\t1\t/.test(r)), 'queries are left out')
   t.notOk(inventory.some((r) => /reports|orders\/1\b/.test(r)), 'only what legacy serves through the catch-all')
+
+  t.match(await page.locator('#declared-migrated').innerText(), /^33\.3 %\s+of 6 declared endpoints migrated$/, 'the share of declared endpoints migrated')
+  const coverage = Object.fromEntries((await page.locator('#coverage-counts tbody tr').allInnerTexts()).map((r) => r.split('\t')))
+  t.match(coverage, { 'legacy only': '2', 'ported, not routed': '1', migrating: '1', migrated: '1', 'ready to retire': '1', 'routed, not implemented': '0' }, `declared endpoints by state: ${JSON.stringify(coverage)}`)
 
   // Accessibility basics: header cells, labels, and the badges' contrast.
   t.equal(await page.locator('thead th:not([scope="col"])').count(), 0, 'every column header has scope=col')
