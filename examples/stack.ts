@@ -89,9 +89,10 @@ export async function startLegacy (port: number): Promise<App> {
   return app
 }
 
-export async function startDjango (port: number): Promise<App> {
+/** `env`: STRANGLER_JWKS_URL turns on the check of the proxy's identity token (docs/identity.md). */
+export async function startDjango (port: number, env: Record<string, string> = {}): Promise<App> {
   const dir = join(EXAMPLES, 'django-service')
-  const app = start('Django service', PYTHON, ['manage.py', 'runserver', `127.0.0.1:${port}`, '--noreload'], dir, {}, `http://127.0.0.1:${port}`)
+  const app = start('Django service', PYTHON, ['manage.py', 'runserver', `127.0.0.1:${port}`, '--noreload'], dir, env, `http://127.0.0.1:${port}`)
   await waitHealthy(app)
   return app
 }

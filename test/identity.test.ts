@@ -22,6 +22,8 @@ async function legacyApp (t: Parameters<typeof startProxy>[0]): Promise<Legacy> 
   let calls = 0
   let failing = false
   const upstream = await startUpstream(t, 'legacy', (req, res, seen, name) => {
+    // Legacy's own rule: only alice may see the secret report.
+    if (req.url === '/reports/secret' && !/legacy_sid=s-alice/.test(req.headers.cookie ?? '')) return void res.writeHead(403, { 'content-type': 'application/json' }).end('{"error":"forbidden"}')
     if (req.url !== '/whoami') return echo(req, res, seen, name)
     calls++
     if (failing) return void res.writeHead(500).end()
@@ -52,6 +54,7 @@ identity:
 cohort: { userId: [ { identity: sub }, { header: x-user-id } ] }
 routes:
   - { name: orders, match: { path: /api/orders/* }, backend: legacy, flag: { name: orders-on-django, backend: django } }
+  - { name: reports, match: { path: /reports/* }, backend: legacy, shadow: { backend: django } }
   - { name: default, match: { path: /* }, backend: legacy }
 `, { dir, files: { 'flags.json': flagsJson([{ name: 'orders-on-django', enabled: true, strategies: [rollout(100)] }]) } })
   return { p, legacy, django }
@@ -122,4 +125,28 @@ t.test('the cache stays within its bounds over 3,000 sessions', async (t) => {
   const entries = Number(/^strangler_identity_cache_entries (\d+)/m.exec(text)?.[1])
   t.ok(entries > 0 && entries <= 500, `${entries} sessions cached of 3,000 seen, limit 500`)
   t.match(text, /strangler_identity_lookups_total\{result="resolved"\} 3000/)
+})
+
+t.test('auth parity: the shadow copy carries the identity, and the new backend serving what legacy refuses is a mismatch of its own kind', async (t) => {
+  const { p, django } = await start(t)
+  const jwks = createRemoteJWKSet(new URL(`${p.adminUrl}/.well-known/jwks.json`))
+  const copyOf = async (path: string, cookie: string): Promise<void> => {
+    const before = django.seen.length
+    const res = await request(`${p.url}${path}`, { headers: { cookie } })
+    await res.body.dump()
+    for (let i = 0; i < 100 && django.seen.length === before; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  await copyOf('/reports/secret', 'legacy_sid=s-alice')
+  const token = django.seen.at(-1)?.headers['x-strangler-identity'] as string
+  const { payload } = await jwtVerify(token, jwks, { issuer: 'shop-proxy', audience: 'django' })
+  t.equal(payload.sub, 'alice', 'the shadow copy reaches django as the signed-in user')
+  await copyOf('/reports/secret', 'legacy_sid=s-bob')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const parity = (await (await request(`${p.adminUrl}/parity`)).body.json() as { routes: Record<string, { authMismatches: number, totals: { match: number, mismatch: number }, samples: Array<{ kind: string, primary: { status: number }, shadow: { status: number } }> }> }).routes
+  // Both test backends echo what they received, so alice's two answers differ too, in content only.
+  t.match(parity.reports, { authMismatches: 1, totals: { mismatch: 2 } }, 'bob: legacy refuses, django serves')
+  t.match(parity.reports?.samples, [{ kind: 'answer', primary: { status: 200 }, shadow: { status: 200 } }, { kind: 'auth', primary: { status: 403 }, shadow: { status: 200 } }])
+  const metrics = await (await request(`${p.adminUrl}/metrics`)).body.text()
+  t.match(metrics, /^strangler_shadow_auth_mismatches_total\{route="reports"\} 1$/m)
+  t.ok(p.logs.some((l) => l.msg === 'auth parity: one backend refused what the other served'), 'logged')
 })

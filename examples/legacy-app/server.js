@@ -93,6 +93,8 @@ const server = http.createServer(async (req, res) => {
       return send(res, 200, { user: name }, { 'set-cookie': cookie })
     }
     if (url.pathname === '/api/me') return send(res, user ? 200 : 401, user ? { user, tenant: session.tenant } : { error: 'login required' })
+    // Who is signed in, for strangler-proxy's identity bridge (identity.resolve.url).
+    if (url.pathname === '/whoami') return send(res, user ? 200 : 401, user ? { sub: user, tenant: session.tenant ?? null } : { error: 'login required' })
     if (url.pathname === '/api/orders' && req.method === 'POST') {
       if (!user) return send(res, 401, { error: 'login required' })
       const input = JSON.parse((await readBody(req)) || '{}')

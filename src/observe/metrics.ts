@@ -28,6 +28,7 @@ export interface MetricsView {
   readonly shadow: {
     totals (): ReadonlyMap<string, Readonly<Record<string, number>>>
     pairTotals (route: string): { readonly pairs: number, readonly mismatched: number }
+    authMismatches (): ReadonlyMap<string, number>
     readonly window: { shares (): ReadonlyMap<string, number> }
     inflight (): number
   }
@@ -204,6 +205,16 @@ export class Metrics {
         for (const [route, totals] of shadow().totals()) {
           for (const [result, n] of Object.entries(totals) as Array<[string, number]>) this.inc({ route, result }, n)
         }
+      }
+    })
+    new Counter({
+      name: 'strangler_shadow_auth_mismatches_total',
+      help: 'Shadow comparisons per route where one backend refused (401, 403, a redirect to sign in) what the other served with 2xx; also counted as mismatches.',
+      labelNames: ['route'],
+      registers,
+      collect () {
+        this.reset()
+        for (const [route, n] of shadow().authMismatches()) this.inc({ route }, n)
       }
     })
     const routes = (): string[] => [...shadow().totals().keys()]

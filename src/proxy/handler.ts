@@ -23,7 +23,7 @@ import { setHeader } from '../observe/tracing.js'
 import { clientAddress } from '../decision/client-address.js'
 import { upstreamHeadersFor } from './forward-headers.js'
 import { nextStep } from './retry.js'
-import { afterFailedIdentity, identityFor } from './identity-step.js'
+import { afterFailedIdentity, identityFor, shadowIdentityFor } from './identity-step.js'
 import { Declined, declines, replayable } from './decline.js'
 import type { Resolved } from '../identity/bridge.js'
 import type { RequestState } from './request-state.js'
@@ -55,6 +55,8 @@ export function createProxyHandler (runtime: ProxyRuntime) {
     if (choice === undefined) return reply
     const signed = identity?.kind === 'user' && i.snap.identity?.config.token.backends.has(choice.decision.backend) === true ? i.snap.identity.token(identity, choice.decision.backend) : undefined
     i.state.identity = signed === undefined ? undefined : { backend: choice.decision.backend, token: signed instanceof Promise ? await signed : signed }
+    const copy = shadowIdentityFor(i.snap, target.route, choice.decision.backend, identity)
+    i.state.shadowIdentity = copy === undefined ? undefined : { backend: copy.backend, token: copy.token instanceof Promise ? await copy.token : copy.token }
     const intake = admit(i.raw, reply, i.state, target.route.config.maxBodySize, i.snap.config.client.requestTimeout)
     if (intake === undefined) return reply
     if (intake.hasBody && !(await readBody(i.raw, reply, i.state, intake, holdFor(target.route)))) return reply
@@ -230,7 +232,7 @@ function responseEvents (i: Inbound, target: ResolvedTarget, choice: Choice, int
       // latency never includes it.
       const compare = route.config.shadow === undefined
         ? undefined
-        : i.runtime.startShadow({ snap, route, primary: a.bp, upstreamPath: target.path, rawPath: target.rawPath, method: i.method, requestId, who: state.user ?? client, body: intake.body, context: choice.cohort?.context, trace: state.trace, headers: (pool) => upstreamHeadersFor(snap, raw, requestId, pool.backend, client) })
+        : i.runtime.startShadow({ snap, route, primary: a.bp, upstreamPath: target.path, rawPath: target.rawPath, method: i.method, requestId, who: state.user ?? client, body: intake.body, context: choice.cohort?.context, trace: state.trace, headers: (pool) => upstreamHeadersFor(snap, raw, requestId, pool.backend, client, state.shadowIdentity) })
       if (compare !== undefined) {
         a.shadow = captureForShadow(compare, status, headers, (route.config.shadow as ShadowConfig).maxBodySize)
         events.data = a.shadow.data

@@ -1,6 +1,7 @@
 /**
  * The identity bridge on the request path: who the user is, asked only on routes that
- * may send to a backend that gets the identity (or whose cohort reads it), and what a
+ * may send to a backend that gets the identity, a shadow copy included (or whose
+ * cohort reads it), and what a
  * failed lookup does: never forward to such a backend without an identity.
  */
 import type { Route } from '../routing/table.js'
@@ -17,7 +18,8 @@ function needsIdentity (snap: ProxySnapshot, route: Route): boolean {
     const c = snap.config
     const backends = c.identity?.token.backends ?? new Set<string>()
     const cohort = [...c.cohort.userId, ...c.cohort.sessionId, ...Object.values(c.cohort.properties).flat()]
-    n = routeBackends(route.config).some((b) => backends.has(b)) || (route.config.flag !== undefined && cohort.some((s) => 'identity' in s))
+    const shadow = route.config.shadow?.backend
+    n = routeBackends(route.config).some((b) => backends.has(b)) || (shadow !== undefined && backends.has(shadow)) || (route.config.flag !== undefined && cohort.some((s) => 'identity' in s))
     needs.set(route, n)
   }
   return n
@@ -39,4 +41,13 @@ export function afterFailedIdentity (snap: ProxySnapshot, route: Route, choice: 
   if (c === undefined || !c.token.backends.has(choice.decision.backend)) return choice
   if (c.onFailure === 'deny') return undefined
   return { ...choice, decision: { ...choice.decision, backend: route.backend, reason: 'identity_unavailable' } }
+}
+
+/** The identity for the route's shadow copy, signed for the backend the copy goes to (undefined when it gets none). */
+export function shadowIdentityFor (snap: ProxySnapshot, route: Route, primary: string, identity: Resolved | undefined): { readonly backend: string, readonly token: string | Promise<string> } | undefined {
+  const shadow = route.config.shadow
+  if (shadow === undefined || identity?.kind !== 'user' || snap.identity === undefined) return undefined
+  const backend = primary === shadow.backend ? route.backend : shadow.backend
+  if (!snap.identity.config.token.backends.has(backend)) return undefined
+  return { backend, token: snap.identity.token(identity, backend) }
 }

@@ -52,6 +52,8 @@ export interface RequestState extends Entry {
   declinedFrom: string | undefined
   /** The signed identity for the chosen backend (identity bridge), sent to that backend only. */
   identity: { readonly backend: string, readonly token: string } | undefined
+  /** The same for the route's shadow copy, signed for the backend the copy goes to. */
+  shadowIdentity: { readonly backend: string, readonly token: string } | undefined
 }
 
 export function newRequestState (connection?: ClientConnection, incoming?: IncomingMessage): RequestState {
@@ -65,6 +67,7 @@ export function newRequestState (connection?: ClientConnection, incoming?: Incom
     reply: undefined,
     trace: undefined,
     identity: undefined,
+    shadowIdentity: undefined,
     declinedFrom: undefined,
     start: performance.now(),
     route: undefined,

@@ -50,6 +50,8 @@ export interface MismatchSample {
   readonly path: string
   readonly primary: { readonly backend: string, readonly status: number }
   readonly shadow: { readonly backend: string, readonly status: number }
+  /** auth: one side refused (401, 403, a redirect to sign in) what the other served with 2xx. */
+  readonly kind: 'auth' | 'answer'
   readonly differences: ReadonlyArray<{ readonly field: string, readonly primary: string, readonly shadow: string }>
 }
 
@@ -63,6 +65,22 @@ interface RouteParity {
   /** Patterns seen to differ between two calls of the same backend, and how often. */
   readonly noiseSeen: Map<string, number>
   readonly pairs: ParityPairs
+  /** Mismatches where one backend refused what the other served (also counted as mismatches). */
+  authMismatches: number
+}
+
+/** Refusing: 401, 403, or a redirect to a sign-in page. */
+function refuses (c: Captured): boolean {
+  if (c.status === 401 || c.status === 403) return true
+  if (c.status < 300 || c.status >= 400) return false
+  const location = c.headers.location
+  return typeof location === 'string' && /log-?in|sign-?in|auth/i.test(location)
+}
+
+/** The new service must refuse what legacy refuses, and serve what it serves. */
+function authMismatch (primary: Captured, shadow: Captured): boolean {
+  const served = (c: Captured): boolean => c.status >= 200 && c.status < 300
+  return (refuses(primary) && served(shadow)) || (served(primary) && refuses(shadow))
 }
 
 const SAMPLES_PER_ROUTE = 50
@@ -146,7 +164,7 @@ export class ShadowTraffic {
   #parity (route: string): RouteParity {
     let p = this.#routes.get(route)
     if (p === undefined) {
-      p = { totals: { match: 0, mismatch: 0, error: 0, skipped: 0 }, samples: [], noise: new Map(), warning: undefined, noiseSeen: new Map(), pairs: new ParityPairs() }
+      p = { totals: { match: 0, mismatch: 0, error: 0, skipped: 0 }, samples: [], noise: new Map(), warning: undefined, noiseSeen: new Map(), pairs: new ParityPairs(), authMismatches: 0 }
       this.#routes.set(route, p)
     }
     return p
@@ -309,7 +327,13 @@ export class ShadowTraffic {
       return
     }
     this.count(req.route, 'mismatch')
-    const samples = this.#parity(req.route).samples
+    const parity = this.#parity(req.route)
+    const kind = authMismatch(primary, shadow) ? 'auth' : 'answer'
+    if (kind === 'auth') {
+      parity.authMismatches++
+      this.#log.warn({ route: req.route, reqId: req.requestId, path: req.path, primary: { backend: req.primaryBackend, status: primary.status }, shadow: { backend: req.target.backend.name, status: shadow.status } }, 'auth parity: one backend refused what the other served')
+    }
+    const samples = parity.samples
     samples.push({
       at: new Date().toISOString(),
       requestId: req.requestId,
@@ -317,6 +341,7 @@ export class ShadowTraffic {
       path: req.path,
       primary: { backend: req.primaryBackend, status: primary.status },
       shadow: { backend: req.target.backend.name, status: shadow.status },
+      kind,
       differences: differences.slice(0, 20).map((d) => {
         // Statuses are the proxy's business; bodies and headers are the users'.
         const full = d.path === 'status' || d.path === 'body' || req.config.recordValues
@@ -335,12 +360,17 @@ export class ShadowTraffic {
         parity: shares.get(route) ?? null,
         windowSeconds: this.window.windowMs / 1000,
         totals: p.totals,
+        authMismatches: p.authMismatches,
         noise: [...p.noise].map(([path, n]) => ({ path, ...n })).sort((a, b) => a.path.localeCompare(b.path)),
         ...(p.warning === undefined ? {} : { warning: p.warning }),
         samples: p.samples
       }
     }
     return out
+  }
+
+  authMismatches (): ReadonlyMap<string, number> {
+    return new Map([...this.#routes].map(([r, p]) => [r, p.authMismatches]))
   }
 
   /** Distinct (user, endpoint) pairs compared and mismatched so far, per route. */

@@ -2,6 +2,7 @@
 import itertools
 import json
 
+from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -33,8 +34,16 @@ def _json(data, status=200):
     return response
 
 
+def _session(request):
+    """The bridged identity when the proxy sends one, else the shared cookie (the demo without the bridge)."""
+    if settings.STRANGLER_JWKS_URL:
+        claims = request.identity
+        return {"user": claims["sub"], "tenant": claims.get("tenant")} if claims else None
+    return read_session(request)
+
+
 def _user(request):
-    session = read_session(request)
+    session = _session(request)
     return session.get("user") if session else None
 
 
@@ -45,7 +54,7 @@ def healthz(request):
 
 @allow("GET")
 def me(request):
-    session = read_session(request)
+    session = _session(request)
     if not session:
         return _json({"error": "login required"}, status=401)
     return _json({"user": session.get("user"), "tenant": session.get("tenant")})
