@@ -16,7 +16,7 @@ export const DEFAULTS = Object.freeze({
   shutdown: { timeout: 30_000 },
   timeouts: { connect: 5_000, headers: 30_000, bodyIdle: 30_000 },
   pool: { connections: 128, keepAliveTimeout: 4_000 },
-  unleash: { appName: 'strangler-proxy', environment: 'default', refreshInterval: 10_000, timeout: 5_000 },
+  unleash: { appName: 'strangler-proxy', environment: 'default', refreshInterval: 10_000, timeout: 5_000, metrics: { enabled: true, interval: 60_000 } },
   sessionCookie: { name: 'spx_sid', maxAge: 365 * 24 * 3_600_000, secure: false, sameSite: 'lax' as const },
   guard: { window: 60_000, minRequests: 20, maxErrorRatioIncrease: 0.05, maxLatencyRatio: 2, minLatencyIncrease: 50, cooldown: 60_000, probeFraction: 0.1, probeRequests: 20, minClients: 5, maxClientShare: 0.2, disableFlag: false },
   override: { header: 'x-strangler-override', cookie: 'spx_override' },

@@ -327,6 +327,7 @@ function normalizeFlags (raw: RawConfig['flags'], baseDir: string, dur: Dur, pro
     // unleash-client retries a fetch twice with at least 1 s between tries; a
     // shorter timeout makes its HTTP layer refuse every request.
     if (u.timeout !== undefined && dur(u.timeout, 0) < 1000) problems.add(['flags', 'unleash', 'timeout'], 'must be at least 1s')
+    if (u.metrics?.interval !== undefined && dur(u.metrics.interval, 0) < 1000) problems.add(['flags', 'unleash', 'metrics', 'interval'], 'must be at least 1s')
     try {
       const url = new URL(u.url)
       if (url.protocol !== 'http:' && url.protocol !== 'https:') problems.add(['flags', 'unleash', 'url'], 'scheme must be http or https')
@@ -346,7 +347,8 @@ function normalizeFlags (raw: RawConfig['flags'], baseDir: string, dur: Dur, pro
         projectName: u.projectName,
         refreshInterval: dur(u.refreshInterval, DEFAULTS.unleash.refreshInterval),
         timeout: dur(u.timeout, DEFAULTS.unleash.timeout),
-        backupDir: u.backupDir === undefined ? undefined : resolvePath(baseDir, u.backupDir)
+        backupDir: u.backupDir === undefined ? undefined : resolvePath(baseDir, u.backupDir),
+        metrics: Object.freeze({ enabled: u.metrics?.enabled ?? DEFAULTS.unleash.metrics.enabled, interval: dur(u.metrics?.interval, DEFAULTS.unleash.metrics.interval) })
       })
   })
 }

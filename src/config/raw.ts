@@ -69,7 +69,7 @@ export interface RawGuard {
 export interface RawConfig {
   flags?: {
     file?: string
-    unleash?: { url: string, appName?: string, environment?: string, projectName?: string, refreshInterval?: string, timeout?: string, backupDir?: string }
+    unleash?: { url: string, appName?: string, environment?: string, projectName?: string, refreshInterval?: string, timeout?: string, backupDir?: string, metrics?: { enabled?: boolean, interval?: string } }
   }
   identity?: {
     resolve: { url: string, timeout?: string, forward?: string[], fields?: string[], subject?: string }

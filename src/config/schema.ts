@@ -108,7 +108,12 @@ export const configSchema = {
             projectName: { type: 'string', minLength: 1 },
             refreshInterval: duration,
             timeout: duration,
-            backupDir: { type: 'string', minLength: 1 }
+            backupDir: { type: 'string', minLength: 1 },
+            metrics: {
+              type: 'object',
+              additionalProperties: false,
+              properties: { enabled: { type: 'boolean' }, interval: duration }
+            }
           }
         }
       }

@@ -63,6 +63,8 @@ export interface UnleashConfig {
   readonly refreshInterval: number
   readonly timeout: number
   readonly backupDir: string | undefined
+  /** Registration and usage metrics sent to Unleash, as its SDKs do (docs/flags-and-cohorts.md). */
+  readonly metrics: { readonly enabled: boolean, readonly interval: number }
 }
 
 export interface FlagsConfig {

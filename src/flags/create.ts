@@ -45,6 +45,7 @@ export function createFlagSource (config: FlagsConfig, deps: FlagDeps): FlagSour
     backupDir: privateDir(u.backupDir, deps.env),
     bootstrapFile: config.file,
     projectName: u.projectName,
+    metrics: u.metrics,
     ...(deps.onChange === undefined ? {} : { onChange: deps.onChange })
   }, deps.logger)
 }

@@ -7,6 +7,22 @@
 import { UnleashClient, defaultStrategies, type UnleashClientInstance, type Context, type FeatureInterface, type RepositoryInterface } from './unleash-internals.js'
 import type { FlagResult } from './source.js'
 import { ResultCache } from './result-cache.js'
+import type { FlagUsage } from './usage.js'
+
+/** An Unleash impression event, for flags with impressionData: true (as the SDKs emit them). */
+export interface Impression {
+  readonly eventType: 'isEnabled' | 'getVariant'
+  readonly featureName: string
+  readonly enabled: boolean
+  readonly variant?: string
+  readonly context: Context
+}
+
+/** What is told about each decision: usage counts for Unleash, impressions. */
+export interface EvaluationObservers {
+  readonly usage?: FlagUsage
+  readonly impression?: (event: Impression) => void
+}
 
 const UNAVAILABLE: FlagResult = Object.freeze({ available: false, enabled: false, variant: undefined })
 const OFF: FlagResult = Object.freeze({ available: true, enabled: false, variant: undefined })
@@ -18,11 +34,13 @@ export class Evaluator {
   readonly #repository: RepositoryInterface
   readonly #fixed: Partial<Context> | undefined
   readonly #cache = new ResultCache()
+  readonly #observers: EvaluationObservers
 
   /** fixed: context fields the same for every request (appName, environment). */
-  constructor (repository: RepositoryInterface, onError: (err: Error) => void, fixed?: Partial<Context>) {
+  constructor (repository: RepositoryInterface, onError: (err: Error) => void, fixed?: Partial<Context>, observers: EvaluationObservers = {}) {
     this.#repository = repository
     this.#fixed = fixed
+    this.#observers = observers
     this.#client = new UnleashClient(repository, defaultStrategies)
     this.#client.on('error', onError)
   }
@@ -30,7 +48,11 @@ export class Evaluator {
   evaluate (flag: string, context: Context, withVariant: boolean): FlagResult {
     const feature = this.#repository.getToggle(flag)
     if (feature === undefined) return UNAVAILABLE
-    return this.#cache.get(feature, context, withVariant, this.#evaluate)
+    const result = this.#cache.get(feature, context, withVariant, this.#evaluate)
+    const variant = withVariant ? result.variant ?? 'disabled' : undefined
+    this.#observers.usage?.count(flag, result.enabled, variant)
+    if (feature.impressionData === true) this.#observers.impression?.({ eventType: withVariant ? 'getVariant' : 'isEnabled', featureName: flag, enabled: result.enabled, ...(variant === undefined ? {} : { variant }), context: this.#withFixed(context) })
+    return result
   }
 
   readonly #evaluate = (feature: FeatureInterface, context: Context, withVariant: boolean): FlagResult => {
@@ -58,4 +80,9 @@ export class Evaluator {
   count (): number {
     return this.#repository.getToggles().length
   }
+}
+
+/** Impressions as structured log lines, for teams that already consume Unleash's. */
+export function logImpression (log: { info: (obj: object, msg: string) => void }): (event: Impression) => void {
+  return (event) => { log.info({ impression: event }, 'flag impression') }
 }

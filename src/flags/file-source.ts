@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino'
 import { watchConfigFile } from '../config/watch.js'
-import { Evaluator } from './evaluator.js'
+import { Evaluator, logImpression } from './evaluator.js'
 import { MemoryRepository } from './memory-repository.js'
 import { parseFlags, readFlagsText } from './features-file.js'
 import type { ClientFeaturesResponse, Context, FeatureInterface } from './unleash-internals.js'
@@ -36,7 +36,7 @@ export class FileFlagSource implements FlagSource {
     this.#file = file
     this.#onChange = onChange
     this.#log = logger
-    this.#evaluator = new Evaluator(this.#repository, (err) => this.#log.warn({ err }, 'flag evaluation problem'))
+    this.#evaluator = new Evaluator(this.#repository, (err) => this.#log.warn({ err }, 'flag evaluation problem'), undefined, { impression: logImpression(this.#log) })
     this.load()
     if (watch) this.#stopWatching = watchConfigFile(file, () => this.load())
   }

@@ -20,6 +20,8 @@ export interface FlagStatus {
   /** Credentials refused (401/403): the source is recreating its client with backoff. */
   readonly authFailed: boolean
   readonly flags: number
+  /** Unleash only, with flags.unleash.metrics on: usage metrics sent, refused or failed, and evaluations dropped. */
+  readonly usage?: { readonly sent: number, readonly failed: number, readonly dropped: number } | undefined
 }
 
 export interface FlagResult {

@@ -11,7 +11,9 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Logger } from 'pino'
-import { Evaluator } from './evaluator.js'
+import { Evaluator, logImpression } from './evaluator.js'
+import { FlagUsage } from './usage.js'
+import { UnleashMetricsReporter, type UsageSends } from './unleash-metrics.js'
 import { readFlagsFile } from './features-file.js'
 import { PrivateFileStorage, backupFile } from './private-storage.js'
 import { Repository, type Context, type FeatureInterface, type ClientFeaturesResponse } from './unleash-internals.js'
@@ -31,6 +33,8 @@ export interface UnleashSourceOptions {
   projectName: string | undefined
   /** What changed, each time Unleash serves definitions that differ from the last seen. */
   onChange?: FlagChangeListener
+  /** Registration and usage metrics sent to Unleash; none when absent. */
+  metrics?: { readonly enabled: boolean, readonly interval: number }
 }
 
 type ApiSave = (response: unknown, fromApi: boolean) => Promise<void>
@@ -66,6 +70,9 @@ export class UnleashFlagSource implements FlagSource {
   /** The definitions last observed, for reporting what changed. */
   #seen: FeatureInterface[] | undefined
   readonly #instanceId = `strangler-proxy-${randomUUID()}`
+  /** One count across client generations: a recreated client keeps counting where the last stopped. */
+  readonly #usage: FlagUsage | undefined
+  readonly #reporter: UnleashMetricsReporter | undefined
   #active: Generation
   #candidate: Generation | undefined
   #origin: FlagOrigin = 'none'
@@ -81,7 +88,17 @@ export class UnleashFlagSource implements FlagSource {
   constructor (opts: UnleashSourceOptions, logger: Logger) {
     this.#opts = opts
     this.#log = logger.child({ flags: 'unleash' })
+    if (opts.metrics?.enabled === true) {
+      this.#usage = new FlagUsage()
+      this.#reporter = new UnleashMetricsReporter({ url: opts.url, appName: opts.appName, environment: opts.environment, token: opts.token, interval: opts.metrics.interval, timeout: opts.timeout, usage: this.#usage, logger: this.#log })
+      this.#reporter.start()
+    }
     this.#active = this.#create()
+  }
+
+  /** Usage metrics sent to Unleash, refused and dropped; undefined when turned off. */
+  get usage (): UsageSends | undefined {
+    return this.#reporter?.counts
   }
 
   #backupFile (): string {
@@ -122,7 +139,7 @@ export class UnleashFlagSource implements FlagSource {
     })
     const generation: Generation = {
       repository,
-      evaluator: new Evaluator(repository, (err) => this.#log.warn({ err }, 'flag evaluation problem'), { appName: o.appName, environment: o.environment })
+      evaluator: new Evaluator(repository, (err) => this.#log.warn({ err }, 'flag evaluation problem'), { appName: o.appName, environment: o.environment }, { ...(this.#usage === undefined ? {} : { usage: this.#usage }), impression: logImpression(this.#log) })
     }
     repository.onApiSave = () => this.#onFetched(generation)
     repository.on('ready', () => {
@@ -220,7 +237,8 @@ export class UnleashFlagSource implements FlagSource {
       lastUpdate: this.#lastUpdate,
       lastError: this.#lastError,
       authFailed: this.#authFailed,
-      flags: this.#active.evaluator.count()
+      flags: this.#active.evaluator.count(),
+      usage: this.#reporter?.counts
     }
   }
 
@@ -248,5 +266,6 @@ export class UnleashFlagSource implements FlagSource {
     if (this.#candidate !== undefined) stopRepository(this.#candidate.repository)
     stopRepository(this.#active.repository)
     this.#wakeWaiters()
+    await this.#reporter?.close()
   }
 }

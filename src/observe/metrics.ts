@@ -40,6 +40,7 @@ interface FlagSourceStatus {
   readonly up: boolean
   readonly lastUpdate: Date | undefined
   readonly authFailed: boolean
+  readonly usage?: { readonly sent: number, readonly failed: number, readonly dropped: number } | undefined
 }
 
 interface PoolStats { readonly connected: number, readonly pending: number, readonly running: number, readonly queued: number }
@@ -129,6 +130,27 @@ export class Metrics {
     flagGauge('strangler_flag_source_up', '1 if the last fetch from the flag source (or read of the flags file) succeeded.', 'min', (s) => s.up ? 1 : 0)
     flagGauge('strangler_flag_source_last_update_timestamp_seconds', 'When flags were last confirmed current (fetched, 304 Not Modified, or file read).', 'min', (s) => s.lastUpdate === undefined ? undefined : s.lastUpdate.getTime() / 1000)
     flagGauge('strangler_flag_source_auth_failed', '1 while the flag service refuses the API token.', 'max', (s) => s.authFailed ? 1 : 0)
+    new Counter({
+      name: 'strangler_unleash_metrics_sends_total',
+      help: 'Usage metrics sent to Unleash (flags.unleash.metrics), by result: ok, or failed (refused or unreachable; the counts are kept for the next send).',
+      labelNames: ['result'],
+      registers,
+      collect () {
+        this.reset()
+        const usage = snapshot().flags?.status().usage
+        this.inc({ result: 'ok' }, usage?.sent ?? 0)
+        this.inc({ result: 'failed' }, usage?.failed ?? 0)
+      }
+    })
+    new Counter({
+      name: 'strangler_unleash_metrics_dropped_total',
+      help: 'Flag evaluations whose usage counts were dropped after Unleash did not take them for ten intervals (at least 10 minutes).',
+      registers,
+      collect () {
+        this.reset()
+        this.inc(snapshot().flags?.status().usage?.dropped ?? 0)
+      }
+    })
     new Gauge({
       name: 'strangler_flag_source_configured', aggregator: 'max',
       help: '1 if routes.yaml configures a flag source.',
