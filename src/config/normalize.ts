@@ -17,7 +17,8 @@ import { parsePathPattern, parseHostPattern } from './patterns.js'
 import { DEFAULTS } from './defaults.js'
 import type { Problems, Path } from './problems.js'
 import type { RawConfig, RawGuard, RawRamp, RawRoute, RawSources } from './raw.js'
-import type { BackendConfig, ClientLimits, CohortConfig, Config, FlagsConfig, GuardConfig, RampConfig, RampsConfig, RetireConfig, RouteConfig, ValueSource } from './types.js'
+import type { BackendConfig, ClientLimits, CohortConfig, Config, FlagsConfig, GuardConfig, QueryGate, RampConfig, RampsConfig, RetireConfig, RouteConfig, ValueSource } from './types.js'
+import { templateProblem } from './promql-template.js'
 
 /** Headers never compared by shadow traffic: their values would be kept in /parity samples. */
 const CREDENTIAL_HEADERS = new Set(['set-cookie', 'cookie', 'authorization', 'proxy-authorization'])
@@ -241,6 +242,14 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
 
 type Dur = (value: string | undefined, fallback: number) => number
 
+function queryGate (q: NonNullable<NonNullable<RawRamp['gates']>['queries']>[number], at: Path, problems: Problems, dur: Dur): QueryGate {
+  const problem = templateProblem(q.query)
+  if (problem !== undefined) problems.add([...at, 'query'], problem)
+  if (q.max === undefined && q.min === undefined) problems.add(at, 'name max, min or both: the limits the value must stay within')
+  if (q.max !== undefined && q.min !== undefined && q.min > q.max) problems.add([...at, 'min'], `is above max (${q.max})`)
+  return Object.freeze({ name: q.name, query: q.query, compare: q.compare ?? 'baseline', max: q.max, min: q.min, window: q.window === undefined ? undefined : dur(q.window, 0) })
+}
+
 function normalizeRamps (raw: RawConfig, routes: readonly RouteConfig[], dur: Dur, problems: Problems): RampsConfig {
   const r = raw.ramps
   const driver = r?.driver ?? DEFAULTS.ramps.driver
@@ -248,6 +257,9 @@ function normalizeRamps (raw: RawConfig, routes: readonly RouteConfig[], dur: Du
     const url = URL.canParse(r.prometheus) ? new URL(r.prometheus) : undefined
     if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) problems.add(['ramps', 'prometheus'], `"${r.prometheus}" is not an http(s) URL`)
   }
+  routes.forEach((x, i) => {
+    if ((x.ramp?.gates.queries.length ?? 0) > 0 && r?.prometheus === undefined) problems.add(['routes', i, 'ramp', 'gates', 'queries'], 'PromQL gates need ramps.prometheus: the Prometheus that scrapes the proxy and the backends')
+  })
   if (driver === 'fleet' && routes.some((x) => x.ramp !== undefined)) {
     if (raw.flags?.unleash === undefined) problems.add(['ramps', 'driver'], 'fleet needs flags.unleash: the fleet driver writes each step into Unleash, where every replica reads it')
     if (r?.prometheus === undefined) problems.add(['ramps', 'driver'], 'fleet needs ramps.prometheus: the fleet driver reads the gates from the sums over all replicas')
@@ -291,7 +303,8 @@ function rampConfig (r: RawRamp, hasFlagBackend: boolean, at: Path, problems: Pr
       maxErrorRatioIncrease: r.gates?.maxErrorRatioIncrease ?? d.maxErrorRatioIncrease,
       maxClientErrorRatioIncrease: r.gates?.maxClientErrorRatioIncrease ?? d.maxClientErrorRatioIncrease,
       maxLatencyRatio: r.gates?.maxLatencyRatio ?? d.maxLatencyRatio,
-      minParity: r.gates?.minParity ?? d.minParity
+      minParity: r.gates?.minParity ?? d.minParity,
+      queries: Object.freeze((r.gates?.queries ?? []).map((q, i) => queryGate(q, [...at, 'gates', 'queries', i], problems, dur)))
     }),
     approve: new Set(approvals.map((a) => a.step)),
     approvers: new Map(approvals.filter((a) => a.approvers > 1).map((a) => [a.step, a.approvers])),

@@ -429,7 +429,23 @@ export const configSchema = {
                   maxErrorRatioIncrease: { type: 'number', minimum: 0, maximum: 1 },
                   maxClientErrorRatioIncrease: { type: 'number', minimum: 0, maximum: 1 },
                   maxLatencyRatio: { type: 'number', minimum: 1 },
-                  minParity: { type: 'number', minimum: 0, maximum: 1 }
+                  minParity: { type: 'number', minimum: 0, maximum: 1 },
+                  queries: {
+                    type: 'array',
+                    items: {
+                      type: 'object',
+                      additionalProperties: false,
+                      required: ['name', 'query'],
+                      properties: {
+                        name: { type: 'string', pattern: '^[a-z][a-z0-9_]*$', maxLength: 64 },
+                        query: { type: 'string', minLength: 1, maxLength: 4096 },
+                        compare: { enum: ['baseline', 'absolute'] },
+                        max: { type: 'number' },
+                        min: { type: 'number' },
+                        window: duration
+                      }
+                    }
+                  }
                 }
               },
               windows: {

@@ -166,6 +166,8 @@ export interface RampConfig {
     readonly maxLatencyRatio: number
     /** Judged only on routes with shadow:. */
     readonly minParity: number
+    /** PromQL gates: a team's own figures (docs/ramp-plans.md). */
+    readonly queries: readonly QueryGate[]
   }
   /** Steps that wait for a person before they are entered. */
   readonly approve: ReadonlySet<number>
@@ -224,6 +226,19 @@ export interface Config {
   readonly coverage: CoverageConfig | undefined
   readonly notify: readonly NotifyTarget[]
   readonly identity: IdentityConfig | undefined
+}
+
+/** A PromQL gate of a ramp plan: the query's template, and what its value must stay within. */
+export interface QueryGate {
+  readonly name: string
+  /** With {{route}}, {{backend}}, {{baseline}} inside double-quoted strings, {{window}} as a range. */
+  readonly query: string
+  /** baseline: the new backend's value over the baseline's (a ratio); absolute: the new backend's value. */
+  readonly compare: 'baseline' | 'absolute'
+  readonly max: number | undefined
+  readonly min: number | undefined
+  /** The range {{window}} stands for; undefined: the step's window so far. */
+  readonly window: number | undefined
 }
 
 /** Where each backend's declared routes come from (docs/coverage.md). */

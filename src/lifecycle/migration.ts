@@ -9,6 +9,8 @@ import type { Metrics } from '../observe/metrics.js'
 import { privateDir } from '../flags/create.js'
 import { RampDriver, rampRoutes, RAMP_VIEW_STATES } from '../ramp/driver.js'
 import { LocalFigures } from '../ramp/figures.js'
+import { PromQL } from '../ramp/promql.js'
+import { queryRunner } from '../ramp/query-gates.js'
 import { RampStore } from '../ramp/store.js'
 import { rolloutTarget } from '../ramp/targets.js'
 import { Timeline } from '../timeline/timeline.js'
@@ -168,6 +170,10 @@ export function createRampDriver (runtime: Runtime, metrics: Metrics, opts: Star
     freezeChanged: (route, freeze, actor) => timeline?.rampFreeze(route, freeze, actor),
     target: rolloutTarget(config, () => runtime.snapshot.flags, env),
     figures: new LocalFigures(runtime.evidence, () => runtime.shadow),
+    queries: async (ramp, since) => {
+      const ramps = runtime.snapshot.config.ramps
+      return ramps.prometheus === undefined ? [] : await queryRunner(new PromQL(ramps.prometheus, ramps.timeout))(ramp, since)
+    },
     // With ramps.driver: fleet, `ramp run` drives and this proxy only follows the flags.
     ramps: () => runtime.snapshot.config.ramps.driver === 'proxy' ? rampRoutes(runtime.snapshot.config.routes) : [],
     transition: (route, to, record, before, percent, actor) => {

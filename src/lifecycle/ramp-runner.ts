@@ -13,6 +13,8 @@ import { privateDir } from '../flags/create.js'
 import { registerRampMetrics } from '../observe/ramp-metrics.js'
 import { RampDriver, rampRoutes, RAMP_VIEW_STATES } from '../ramp/driver.js'
 import { PrometheusFigures } from '../ramp/prometheus-figures.js'
+import { PromQL } from '../ramp/promql.js'
+import { queryRunner } from '../ramp/query-gates.js'
 import { RampStore } from '../ramp/store.js'
 import { UnleashTarget } from '../ramp/targets.js'
 import { unleashAdmin, type UnleashAdmin } from '../flags/unleash-admin.js'
@@ -76,6 +78,7 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
     // refusal() made sure of the admin token.
     target: new UnleashTarget(unleashAdmin(unleash, opts.env) as UnleashAdmin),
     figures: new PrometheusFigures(opts.prometheus ?? config.ramps.prometheus as string, config.ramps.timeout),
+    queries: queryRunner(new PromQL(opts.prometheus ?? config.ramps.prometheus as string, config.ramps.timeout)),
     ramps: () => config.ramps.driver === 'fleet' ? rampRoutes(config.routes) : [],
     transition: (route, to) => counters.transition(route, to),
     writeFailed: (route) => counters.writeFailure(route),

@@ -11,7 +11,7 @@
 import type { Logger } from 'pino'
 import type { RampConfig, RouteConfig } from '../config/config.js'
 import type { FigureSource, WindowSides, WindowFigures } from './figures.js'
-import { judge, type Judgement } from './gates.js'
+import { judge, withQueryGates, type GateResult, type Judgement } from './gates.js'
 import type { AlertAction } from '../config/config.js'
 import { ALL_ROUTES, describeFreeze, type Freeze, type Freezes } from './freezes.js'
 import { describeWindows, inWindow } from './windows.js'
@@ -104,6 +104,8 @@ export interface RampDriverDeps {
   /** No usable figures for this long is a stalled ramp (ms). */
   readonly stallAfterMs?: number
   readonly random?: () => number
+  /** The plan's PromQL gates over the window since `since` (ramps.prometheus); none without. */
+  readonly queries?: (ramp: RampRoute, since: number) => Promise<readonly GateResult[]>
 }
 
 export type ActionResult =
@@ -358,6 +360,7 @@ export class RampDriver {
     try {
       const figures = await this.#timed(this.#deps.figures.read(ramp.sides, record.since))
       j = judge(plan, figures, this.#now() - record.since)
+      if (plan.gates.queries.length > 0 && this.#deps.queries !== undefined) j = withQueryGates(j, await this.#timed(this.#deps.queries(ramp, record.since)))
     } catch (err) {
       const why = (err as Error).message
       j = { verdict: 'wait', reason: `waiting: no usable evidence (${why})`, gates: [], figures: EMPTY, elapsedMs: this.#now() - record.since, noEvidence: why }

@@ -17,7 +17,9 @@ import { proportionZ, rankZFromBuckets } from '../safety/guard-rule.js'
 export const RAMP_Z = 3
 
 export interface GateResult {
-  readonly gate: 'errors' | 'client_errors' | 'latency' | 'parity'
+  readonly gate: 'errors' | 'client_errors' | 'latency' | 'parity' | 'query'
+  /** A query gate's name (gates.queries[].name). */
+  readonly name?: string
   /** undefined: not judged yet (too little evidence). */
   readonly pass: boolean | undefined
   /** Errors: the new backend's 5xx (or 4xx) ratio minus the baseline's. Latency: p99 ratio. Parity: matches over compared. */
@@ -136,4 +138,22 @@ export function judge (plan: RampConfig, f: WindowFigures, elapsedMs: number): J
   for (const g of gates) if (g.pass === undefined && g.detail !== 'not judged yet') waits.push(g.detail)
   if (waits.length > 0) return { verdict: 'wait', reason: `waiting: ${waits.join('; ')}`, gates, figures: f, elapsedMs }
   return { verdict: 'pass', reason: `gates passed: ${gates.map((g) => g.detail).join('; ')}`, gates, figures: f, elapsedMs }
+}
+
+/**
+ * The built-in judgement with the plan's query gates added. A failed query fails the
+ * step once the built-in gates have evidence to judge on; before that it waits, as a
+ * built-in gate short of minRequests does.
+ */
+export function withQueryGates (j: Judgement, queries: readonly GateResult[]): Judgement {
+  if (queries.length === 0) return j
+  const gates = [...j.gates, ...queries]
+  const judged = j.gates.some((g) => g.pass !== undefined)
+  const failed = queries.filter((g) => g.pass === false)
+  if (j.verdict === 'fail') return { ...j, gates }
+  if (failed.length > 0 && judged) return { ...j, verdict: 'fail', reason: `gate failed: ${failed.map((g) => `query ${g.detail}`).join('; ')}`, gates }
+  const pending = [...queries.filter((g) => g.pass === undefined), ...(judged ? [] : failed)].map((g) => g.detail)
+  if (j.verdict === 'wait') return { ...j, reason: pending.length === 0 ? j.reason : `${j.reason}; ${pending.join('; ')}`, gates }
+  if (pending.length > 0) return { ...j, verdict: 'wait', reason: `waiting: ${pending.join('; ')}`, gates }
+  return { ...j, reason: `${j.reason}; ${queries.map((g) => g.detail).join('; ')}`, gates }
 }

@@ -1,0 +1,108 @@
+/**
+ * PromQL gates with the real Prometheus: the backends export their own business
+ * counter (orders_created_total); a ramp climbs while the new backend creates orders
+ * like legacy per request, and steps back when it stops creating them while still
+ * answering 200, which no built-in gate sees. Names put into a query are escaped:
+ * a hostile value cannot change the query's shape.
+ */
+import t from 'tap'
+import { Agent, request } from 'undici'
+import { startUpstream, type Handler } from './helpers/backends.js'
+import { startProxy, sleep, type TestProxy } from './helpers/proxy.js'
+import { flagsJson, flaggedYaml, rollout, usersByBucket } from './helpers/flags.js'
+import { prometheusMissing, startPrometheus } from './helpers/prometheus.js'
+import { renderQuery } from '../src/config/promql-template.js'
+
+const FLAG = 'orders-on-django'
+const USERS = usersByBucket(FLAG)
+
+/** A backend that creates an order per request (unless told not to) and exports its counters. */
+function shop (app: string, creates: () => boolean): Handler {
+  let orders = 0
+  let handled = 0
+  return (req, res) => {
+    if (req.url === '/metrics') {
+      return void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(`# TYPE orders_created_total counter\norders_created_total{app="${app}"} ${orders}\n# TYPE handled_total counter\nhandled_total{app="${app}"} ${handled}\n`)
+    }
+    handled++
+    if (creates()) orders++
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
+  }
+}
+
+async function rampOf (p: TestProxy): Promise<{ percent: number, state: string, reason: string, lastJudgement?: { gates: Array<{ gate: string, name?: string, value?: number }> } }> {
+  return ((await (await request(`${p.adminUrl}/ramp`)).body.json()) as { routes: Array<{ percent: number, state: string, reason: string }> }).routes[0] as { percent: number, state: string, reason: string }
+}
+
+t.test('a PromQL gate on the backends\' own counter steps a ramp back when orders stop', async (t) => {
+  const missing = prometheusMissing()
+  if (missing !== undefined) {
+    if (process.env.STRANGLER_REQUIRE_PROMETHEUS === '1') throw new Error(missing)
+    t.pass('PromQL gates', { skip: missing })
+    return
+  }
+  let djangoCreates = true
+  const legacy = await startUpstream(t, 'legacy', shop('legacy', () => true))
+  const django = await startUpstream(t, 'django', shop('django', () => djangoCreates))
+  const prom = await startPrometheus(t, [new URL(legacy.url).host, new URL(django.url).host])
+  const query = 'sum(increase(orders_created_total{app="{{backend}}"}[{{window}}])) / sum(increase(handled_total{app="{{backend}}"}[{{window}}]))'
+  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, `ramps: { prometheus: "${prom.api}", interval: 500ms }`).replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }
+    ramp:
+      steps: [5, 50, 100]
+      hold: 3s
+      minRequests: 20
+      minUsers: 2
+      minAddresses: 1
+      gates:
+        queries:
+          - { name: orders_per_request, query: '${query}', compare: baseline, min: 0.8, window: 4s }`), {
+    files: { 'flags.json': flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(5)] }]) }
+  })
+
+  let running = true
+  const agent = new Agent({ connections: 4 })
+  const traffic = (async () => {
+    for (let round = 0; running; round++) {
+      await Promise.all([1, 2, 3, 4, 30, 31, 32, 33, 70, 71].map(async (b) => {
+        await (await request(`${p.url}/api/orders/${round}`, { dispatcher: agent, headers: { 'x-user-id': USERS[b - 1] as string } })).body.dump()
+      }))
+      await sleep(50)
+    }
+  })()
+  t.teardown(async () => { running = false; await traffic; await agent.close() })
+
+  const until = async (done: (r: Awaited<ReturnType<typeof rampOf>>) => boolean, ms: number): Promise<Awaited<ReturnType<typeof rampOf>>> => {
+    const end = Date.now() + ms
+    let r = await rampOf(p)
+    while (!done(r) && Date.now() < end) {
+      await sleep(250)
+      r = await rampOf(p)
+    }
+    return r
+  }
+  const climbed = await until((r) => r.percent >= 50, 60_000)
+  t.equal(climbed.percent, 50, `the step passed while django created orders like legacy: ${climbed.reason}`)
+  t.match(climbed.reason, /orders_per_request/, 'the query gate is part of the judgement')
+
+  djangoCreates = false
+  const back = await until((r) => r.percent < 50 || r.state !== 'running', 60_000)
+  t.ok(back.percent < 50, `stepped back from 50 % (now ${back.percent} %, ${back.state})`)
+  t.match(back.reason, /query orders_per_request: 0 on django vs 1 on legacy: ratio 0, min 0\.8/, 'the reason carries both figures')
+  const events = await (await request(`${p.adminUrl}/timeline?route=orders`)).body.json() as { events: Array<{ kind: string, summary: string, detail?: unknown }> }
+  t.ok(events.events.some((e) => /orders_per_request/.test(JSON.stringify(e))), 'and so does the timeline event')
+})
+
+t.test('a hostile name cannot change the shape of a query', async (t) => {
+  const missing = prometheusMissing()
+  if (missing !== undefined) {
+    if (process.env.STRANGLER_REQUIRE_PROMETHEUS === '1') throw new Error(missing)
+    t.pass('PromQL escaping', { skip: missing })
+    return
+  }
+  const prom = await startPrometheus(t, [])
+  const hostile = 'x"} or vector(1) # {{backend}} \\'
+  const rendered = renderQuery('sum(up{job="{{route}}"}) or vector(0)', { route: hostile, backend: 'b', baseline: 'c', windowSeconds: 5 })
+  const answer = await prom.query(rendered)
+  t.equal(answer.status, 'success', `the rendered query parses: ${rendered}`)
+  t.same(answer.data?.result.map((r) => r.value[1]), ['0'], 'the name stayed a label value: nothing matched, vector(1) never ran')
+})
