@@ -3,6 +3,7 @@
  * one). Labels are names from routes.yaml and small fixed sets, never raw paths, so
  * the number of series is bounded by the config, not by traffic.
  */
+import { createHash } from 'node:crypto'
 import { Registry, Counter, Gauge, collectDefaultMetrics } from 'prom-client'
 import type { Config } from '../config/config.js'
 import { legacyBackends, routeBackends } from '../config/roles.js'
@@ -22,7 +23,7 @@ export const NO_ROUTE = '_none'
  * is one of these.
  */
 export interface MetricsView {
-  readonly flags: { status (): FlagSourceStatus } | undefined
+  readonly flags: { status (): FlagSourceStatus, definition (flag: string): object | undefined } | undefined
   readonly pools: ReadonlyMap<string, { readonly pool: { readonly stats: PoolStats }, readonly backend: { readonly pool: { readonly connections: number } } }>
   readonly guard: { status (): Readonly<Record<string, { readonly state: 'closed' | 'open' | 'probing', readonly trips: number }>> }
   readonly shadow: {
@@ -41,6 +42,11 @@ interface FlagSourceStatus {
   readonly lastUpdate: Date | undefined
   readonly authFailed: boolean
   readonly usage?: { readonly sent: number, readonly failed: number, readonly dropped: number } | undefined
+}
+
+/** A short hash of a flag's definition; "absent" when the process has none. */
+export function definitionHash (definition: object | undefined): string {
+  return definition === undefined ? 'absent' : createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 12)
 }
 
 interface PoolStats { readonly connected: number, readonly pending: number, readonly running: number, readonly queued: number }
@@ -67,6 +73,8 @@ export class Metrics {
   readonly #unhandled: Counter
   readonly #overrideRejected: Counter<'route' | 'reason'>
   readonly #version: Gauge<'version'>
+  /** The flags the live routes name: their definitions are hashed at scrape time. */
+  #flagNames: readonly string[] = []
   readonly #routeBackend: Gauge<'route' | 'backend' | 'role'>
   readonly #rampCounters: RampCounters
   readonly #timelineEvents: Counter<'kind' | 'route'>
@@ -149,6 +157,20 @@ export class Metrics {
       collect () {
         this.reset()
         this.inc(snapshot().flags?.status().usage?.dropped ?? 0)
+      }
+    })
+    // Replicas that disagree on a flag route the same user differently: this shows it (StranglerReplicasDisagree).
+    const names = (): readonly string[] => this.#flagNames
+    new Gauge({
+      name: 'strangler_flag_definition_info',
+      help: 'A hash of each routed flag\'s definition as this process evaluates it ("absent" when it has none): replicas that disagree show two hashes.',
+      labelNames: ['flag', 'hash'],
+      registers,
+      collect () {
+        this.reset()
+        const flags = snapshot().flags
+        if (flags === undefined) return
+        for (const flag of names()) this.set({ flag, hash: definitionHash(flags.definition(flag)) }, 1)
       }
     })
     new Gauge({
@@ -285,6 +307,7 @@ export class Metrics {
 
   /** Call with every config that goes live. */
   configApplied (config: Config): void {
+    this.#flagNames = [...new Set(config.routes.flatMap((r) => r.flag === undefined ? [] : [r.flag.name]))]
     this.#version.reset()
     this.#version.set({ version: config.version }, 1)
     this.#routeBackend.reset()
