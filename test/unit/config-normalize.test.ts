@@ -64,7 +64,7 @@ backends:
   django: { url: "https://django.internal:8443/app/", timeout: 12s }
 flags:
   file: flags.yaml
-  unleash: { url: "http://unleash:4242/api", appName: shop, environment: production, projectName: migration, refreshInterval: 2s, timeout: 3s, backupDir: state }
+  unleash: { url: "http://unleash:4242/api", appName: shop, environment: production, projectName: migration, refreshInterval: 2s, timeout: 3s, backupDir: state, metrics: { enabled: false, interval: 30s } }
 cohort:
   userId: [{ jwt: sub }, { header: x-user-id }]
   sessionId: { cookie: sid }
@@ -89,7 +89,7 @@ routes:
     failover: false
     flag: { name: orders-on-django, backend: django }
     guard: { minRequests: 30, disableFlag: true, maxClientShare: 0.5, maxErrorRatioIncrease: 0.1, maxLatencyRatio: 3, minLatencyIncrease: 80ms, probeFraction: 0.3, probeRequests: 6, minClients: 2 }
-    ramp: { steps: [5, 50, 100], hold: 10s, minRequests: 10, minComparisons: 5, minUsers: 4, minAddresses: 2, minFailingClients: 2, gates: { maxErrorRatioIncrease: 0.02, maxClientErrorRatioIncrease: 0.1, maxLatencyRatio: 2, minParity: 0.9 }, approve: [50, { step: 100, approvers: 2 }], windows: [{ days: [mon, fri, mon], from: "09:00", to: "24:00", timeZone: Europe/Berlin }], onFail: abort, maxFailures: 2 }
+    ramp: { steps: [5, 50, 100], hold: 10s, minRequests: 10, minComparisons: 5, minUsers: 4, minAddresses: 2, minFailingClients: 2, gates: { maxErrorRatioIncrease: 0.02, maxClientErrorRatioIncrease: 0.1, maxLatencyRatio: 2, minParity: 0.9, queries: [{ name: orders, query: 'sum(x{route="{{route}}"})', compare: absolute, max: 5, window: 1m }] }, approve: [50, { step: 100, approvers: 2 }], windows: [{ days: [mon, fri, mon], from: "09:00", to: "24:00", timeZone: Europe/Berlin }], onFail: abort, maxFailures: 2 }
     shadow: { backend: django, sampleRate: 0.5, methods: [get, post], maxBodySize: 64kb, maxConcurrent: 4, timeout: 2s, learnNoise: true, recordValues: true, compare: { headers: [Content-Type, ETag], ignore: [$.id], unorderedArrays: [$.items], text: whitespace } }
   - name: checkout
     match: { path: /checkout/* }
@@ -100,7 +100,8 @@ routes:
     match: { path: /search }
     backend: legacy
     flag: { name: search-on-django, backend: django }
-${DEFAULT_ROUTE}`, FILE)
+${DEFAULT_ROUTE}coverage: { declared: { legacy: { openapi: "http://legacy:8000/openapi.yaml" }, django: { list: declared.txt } }, unusedAfter: 10d }
+`, FILE)
   t.strictSame(deeplyFrozen(config), [], 'nothing in it can be changed')
   t.match(config.version, /^[0-9a-f]{12}$/)
   t.strictSame(plain({ ...config, version: 'v' }), {
@@ -129,14 +130,14 @@ ${DEFAULT_ROUTE}`, FILE)
         // The route's guard keys over the top-level guard's over the defaults.
         guard: { window: 20_000, minRequests: 30, maxErrorRatioIncrease: 0.1, maxLatencyRatio: 3, minLatencyIncrease: 80, cooldown: 9000, probeFraction: 0.3, probeRequests: 6, minClients: 2, maxClientShare: 0.5, disableFlag: true },
         flag: { name: 'orders-on-django', backend: 'django', variants: undefined },
-        ramp: { steps: [5, 50, 100], hold: 10_000, minRequests: 10, minComparisons: 5, minUsers: 4, minAddresses: 2, minFailingClients: 2, gates: { maxErrorRatioIncrease: 0.02, maxClientErrorRatioIncrease: 0.1, maxLatencyRatio: 2, minParity: 0.9 }, approve: [50, 100], approvers: { 100: 2 }, windows: [{ days: ['mon', 'fri'], from: 540, to: 1440, timeZone: 'Europe/Berlin' }], onFail: 'abort', maxFailures: 2 }
+        ramp: { steps: [5, 50, 100], hold: 10_000, minRequests: 10, minComparisons: 5, minUsers: 4, minAddresses: 2, minFailingClients: 2, gates: { maxErrorRatioIncrease: 0.02, maxClientErrorRatioIncrease: 0.1, maxLatencyRatio: 2, minParity: 0.9, queries: [{ name: 'orders', query: 'sum(x{route="{{route}}"})', compare: 'absolute', max: 5, min: undefined, window: 60_000 }] }, approve: [50, 100], approvers: { 100: 2 }, windows: [{ days: ['mon', 'fri'], from: 540, to: 1440, timeZone: 'Europe/Berlin' }], onFail: 'abort', maxFailures: 2 }
       },
       { name: 'checkout', index: 1, line: 48, match: { path: '/checkout/*' }, backend: 'legacy', maxBodySize: 1_000_000, websocket: true, failover: true, shadow: undefined, guard: undefined, flag: { name: 'checkout-variants', backend: undefined, variants: { blue: 'django', red: 'legacy' } }, ramp: undefined },
       // Only the top-level guard: its keys, the rest defaults.
       { name: 'search', index: 2, line: 53, match: { path: '/search' }, backend: 'legacy', maxBodySize: 1_000_000, websocket: true, failover: true, shadow: undefined, guard: { window: 20_000, minRequests: 7, maxErrorRatioIncrease: 0.05, maxLatencyRatio: 2, minLatencyIncrease: 50, cooldown: 9000, probeFraction: 0.1, probeRequests: 20, minClients: 5, maxClientShare: 0.2, disableFlag: false }, flag: { name: 'search-on-django', backend: 'django', variants: undefined }, ramp: undefined },
       { name: 'default', index: 3, line: 57, match: { path: '/*' }, backend: 'legacy', maxBodySize: 1_000_000, websocket: true, failover: true, shadow: undefined, guard: undefined, flag: undefined, ramp: undefined }
     ],
-    flags: { file: '/srv/spx/flags.yaml', unleash: { url: 'http://unleash:4242/api', appName: 'shop', environment: 'production', projectName: 'migration', refreshInterval: 2000, timeout: 3000, backupDir: '/srv/spx/state' } },
+    flags: { file: '/srv/spx/flags.yaml', unleash: { url: 'http://unleash:4242/api', appName: 'shop', environment: 'production', projectName: 'migration', refreshInterval: 2000, timeout: 3000, backupDir: '/srv/spx/state', metrics: { enabled: false, interval: 30_000 } } },
     cohort: {
       userId: [{ jwt: 'sub' }, { header: 'x-user-id' }],
       sessionId: [{ cookie: 'sid' }],
@@ -150,6 +151,7 @@ ${DEFAULT_ROUTE}`, FILE)
     tracing: { serviceName: 'spx', ratio: 0.5, sampler: 'traceidratio', endpoint: 'http://jaeger:4318', redactQuery: ['session'] },
     retirement: { after: 86_400_000, legacyQuietFor: 7_200_000, minParity: 0.99, maxErrorRatioIncrease: 0.01, maxLatencyRatio: 1.1 },
     inventory: { maxTemplates: 10 },
+    coverage: { declared: { legacy: { kind: 'openapi', location: 'http://legacy:8000/openapi.yaml' }, django: { kind: 'list', location: '/srv/spx/declared.txt' } }, unusedAfter: 864_000_000 },
     timeline: { impactDelay: 60_000, maxFileSize: 1_000_000, parityThreshold: 0.9 },
     notify: [{ url: 'https://hooks.example/x', kinds: ['guard_tripped', 'ramp_transition'], secretEnv: 'HOOK_SECRET', timeout: 2000, damping: 30_000 }],
     identity: undefined
@@ -173,7 +175,7 @@ ${DEFAULT_ROUTE}`, FILE)
     admin: { host: '127.0.0.1', port: 8081, allowedHosts: [], operators: [] },
     client: { headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5000, maxHeaderSize: 16_384, maxUrlLength: 8192, maxBodySize: 10_485_760, maxHeaderCount: 200, sendTimeout: 30_000, trustedProxies: [], realIpHeader: 'x-real-ip' },
     shutdown: { timeout: 30_000 },
-    flags: { file: undefined, unleash: { url: 'http://unleash:4242/api', appName: 'strangler-proxy', environment: 'default', projectName: undefined, refreshInterval: 10_000, timeout: 5000, backupDir: undefined } },
+    flags: { file: undefined, unleash: { url: 'http://unleash:4242/api', appName: 'strangler-proxy', environment: 'default', projectName: undefined, refreshInterval: 10_000, timeout: 5000, backupDir: undefined, metrics: { enabled: true, interval: 60_000 } } },
     cohort: {
       userId: [],
       sessionId: [],
@@ -188,6 +190,7 @@ ${DEFAULT_ROUTE}`, FILE)
     tracing: undefined,
     retirement: { after: 7 * 86_400_000, legacyQuietFor: 86_400_000, minParity: 0.999, maxErrorRatioIncrease: 0.005, maxLatencyRatio: 1.2 },
     inventory: { maxTemplates: 500 },
+    coverage: undefined,
     timeline: { impactDelay: 300_000, maxFileSize: 10_485_760, parityThreshold: 0.99 },
     notify: [],
     identity: undefined
@@ -210,7 +213,7 @@ ${DEFAULT_ROUTE}`, FILE)
       shadow: { backend: 'django', sampleRate: 1, methods: ['GET', 'HEAD'], maxBodySize: 262_144, maxConcurrent: 32, timeout: 5000, learnNoise: false, recordValues: false, compare: { headers: ['content-type'], ignore: [], unordered: [], text: 'exact', errorBodies: false } },
       guard: { window: 60_000, minRequests: 20, maxErrorRatioIncrease: 0.05, maxLatencyRatio: 2, minLatencyIncrease: 50, cooldown: 60_000, probeFraction: 0.1, probeRequests: 20, minClients: 5, maxClientShare: 0.2, disableFlag: false },
       flag: { name: 'f', backend: 'django', variants: undefined },
-      ramp: { steps: [10, 100], hold: 1_800_000, minRequests: 500, minComparisons: 50, minUsers: 10, minAddresses: 3, minFailingClients: 3, gates: { maxErrorRatioIncrease: 0.01, maxClientErrorRatioIncrease: 0.05, maxLatencyRatio: 1.5, minParity: 0.995 }, approve: [], approvers: {}, windows: [], onFail: 'stepBack', maxFailures: 3 }
+      ramp: { steps: [10, 100], hold: 1_800_000, minRequests: 500, minComparisons: 50, minUsers: 10, minAddresses: 3, minFailingClients: 3, gates: { maxErrorRatioIncrease: 0.01, maxClientErrorRatioIncrease: 0.05, maxLatencyRatio: 1.5, minParity: 0.995, queries: [] }, approve: [], approvers: {}, windows: [], onFail: 'stepBack', maxFailures: 3 }
     },
     { name: 'default', index: 1, line: 10, match: { path: '/*' }, backend: 'legacy', maxBodySize: 10_485_760, websocket: true, failover: true, shadow: undefined, guard: undefined, flag: undefined, ramp: undefined }
   ])
