@@ -58,7 +58,8 @@ t.test('roles: a viewer reads, an operator steers, each action names its operato
 
   const cli = await runCli(['ramp', 'resume', 'orders', '--admin', p.adminUrl, '--reason', 'provider is back'], { STRANGLER_TOKEN: BOB })
   t.equal(cli.code, 0, cli.stderr)
-  t.match((await rampOf(p, ADMIN)).reason, 'resumed at 10 % by bob ("provider is back")')
+  // What the CLI printed: a pass may judge the resumed ramp (and replace its reason) before a later GET.
+  t.match(cli.stdout, 'resumed at 10 % by bob ("provider is back")')
 
   const events = (await call(p, 'GET', '/timeline?kind=ramp_transition', VERA)).json.events as Array<{ actor?: string, actorReason?: string, cause: string, after: { transition: string } }>
   t.match(events.filter((e) => e.actor !== undefined), [

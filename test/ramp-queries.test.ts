@@ -8,6 +8,7 @@
 import t from 'tap'
 import { Agent, request } from 'undici'
 import { startUpstream, type Handler } from './helpers/backends.js'
+import { freePort } from './helpers/free-port.js'
 import { startProxy, sleep, type TestProxy } from './helpers/proxy.js'
 import { flagsJson, flaggedYaml, rollout, usersByBucket } from './helpers/flags.js'
 import { prometheusMissing, startPrometheus } from './helpers/prometheus.js'
@@ -105,4 +106,52 @@ t.test('a hostile name cannot change the shape of a query', async (t) => {
   const answer = await prom.query(rendered)
   t.equal(answer.status, 'success', `the rendered query parses: ${rendered}`)
   t.same(answer.data?.result.map((r) => r.value[1]), ['0'], 'the name stayed a label value: nothing matched, vector(1) never ran')
+})
+
+t.test('an HTTP check sent as a next-cohort user fails the step when the new backend fails it', async (t) => {
+  const secret = 'ramp-check-override-secret-of-32-bytes!'
+  const run = async (djangoSmoke: number): Promise<Awaited<ReturnType<typeof rampOf>>> => {
+    const legacy = await startUpstream(t, 'legacy', (req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, by: 'legacy', url: req.url })))
+    const django = await startUpstream(t, 'django', (req, res) => {
+      const smoke = req.url === '/api/orders/smoke'
+      res.writeHead(smoke ? djangoSmoke : 200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: !smoke || djangoSmoke === 200, by: 'django' }))
+    })
+    const port = await freePort()
+    const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'ramps: { interval: 300ms }').replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }
+    ramp:
+      steps: [5, 50]
+      hold: 1s
+      minRequests: 10
+      minUsers: 2
+      minAddresses: 1
+      gates:
+        checks:
+          - { name: smoke, url: "http://127.0.0.1:${port}/api/orders/smoke", as: next-cohort, expect: { json: { "$.by": django, "$.ok": true } } }`), {
+      port,
+      env: { STRANGLER_OVERRIDE_SECRET: secret },
+      files: { 'flags.json': flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(5)] }]) }
+    })
+    let running = true
+    const traffic = (async () => {
+      for (let round = 0; running; round++) {
+        await Promise.all([1, 2, 3, 4, 60, 61, 62, 63].map(async (b) => { await (await request(`${p.url}/api/orders/${round}`, { headers: { 'x-user-id': USERS[b - 1] as string } })).body.dump() }))
+        await sleep(30)
+      }
+    })()
+    const end = Date.now() + 30_000
+    let r = await rampOf(p)
+    while (r.state === 'running' && r.percent === 5 && Date.now() < end) {
+      await sleep(200)
+      r = await rampOf(p)
+    }
+    running = false
+    await traffic
+    return r
+  }
+  const failed = await run(500)
+  t.equal(failed.percent, 0, `the check failed the step: ${failed.reason}`)
+  t.match(failed.reason, /gate failed: check smoke: status 500, expected 2xx \(500 in \d+ ms: "\{\\"ok\\":false,\\"by\\":\\"django\\"\}"\)/, 'with the check\'s answer in the reason')
+  const passed = await run(200)
+  t.equal(passed.percent, 50, `the same plan passes when the new backend passes the check: ${passed.reason}`)
+  t.match(passed.reason, /smoke: 200 in \d+ ms/)
 })

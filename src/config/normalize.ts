@@ -17,7 +17,7 @@ import { parsePathPattern, parseHostPattern } from './patterns.js'
 import { DEFAULTS } from './defaults.js'
 import type { Problems, Path } from './problems.js'
 import type { RawConfig, RawGuard, RawRamp, RawRoute, RawSources } from './raw.js'
-import type { BackendConfig, ClientLimits, CohortConfig, Config, FlagsConfig, GuardConfig, QueryGate, RampConfig, RampsConfig, RetireConfig, RouteConfig, ValueSource } from './types.js'
+import type { BackendConfig, ClientLimits, CohortConfig, Config, FlagsConfig, GuardConfig, HttpCheck, QueryGate, RampConfig, RampsConfig, RetireConfig, RouteConfig, ValueSource } from './types.js'
 import { templateProblem } from './promql-template.js'
 
 /** Headers never compared by shadow traffic: their values would be kept in /parity samples. */
@@ -242,6 +242,24 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
 
 type Dur = (value: string | undefined, fallback: number) => number
 
+function httpCheck (c: NonNullable<NonNullable<RawRamp['gates']>['checks']>[number], at: Path, problems: Problems, dur: Dur): HttpCheck {
+  const url = URL.canParse(c.url) ? new URL(c.url) : undefined
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) problems.add([...at, 'url'], `"${c.url}" is not an http(s) URL`)
+  for (const path of Object.keys(c.expect?.json ?? {})) {
+    if (!/^\$(\.[A-Za-z_][\w-]*|\[\d+\])*$/.test(path)) problems.add([...at, 'expect', 'json', path], 'a path is $ followed by .field and [index] steps, as $.order.lines[0].sku')
+  }
+  const status = c.expect?.status
+  return Object.freeze({
+    name: c.name,
+    url: c.url,
+    method: (c.method ?? 'GET').toUpperCase(),
+    headers: Object.freeze({ ...c.headers }),
+    timeout: dur(c.timeout, 5_000),
+    expect: Object.freeze({ status: Object.freeze(status === undefined ? [] : Array.isArray(status) ? [...status] : [status]), bodyContains: c.expect?.bodyContains, json: Object.freeze({ ...c.expect?.json }) }),
+    as: c.as
+  })
+}
+
 function queryGate (q: NonNullable<NonNullable<RawRamp['gates']>['queries']>[number], at: Path, problems: Problems, dur: Dur): QueryGate {
   const problem = templateProblem(q.query)
   if (problem !== undefined) problems.add([...at, 'query'], problem)
@@ -304,7 +322,8 @@ function rampConfig (r: RawRamp, hasFlagBackend: boolean, at: Path, problems: Pr
       maxClientErrorRatioIncrease: r.gates?.maxClientErrorRatioIncrease ?? d.maxClientErrorRatioIncrease,
       maxLatencyRatio: r.gates?.maxLatencyRatio ?? d.maxLatencyRatio,
       minParity: r.gates?.minParity ?? d.minParity,
-      queries: Object.freeze((r.gates?.queries ?? []).map((q, i) => queryGate(q, [...at, 'gates', 'queries', i], problems, dur)))
+      queries: Object.freeze((r.gates?.queries ?? []).map((q, i) => queryGate(q, [...at, 'gates', 'queries', i], problems, dur))),
+      checks: Object.freeze((r.gates?.checks ?? []).map((c, i) => httpCheck(c, [...at, 'gates', 'checks', i], problems, dur)))
     }),
     approve: new Set(approvals.map((a) => a.step)),
     approvers: new Map(approvals.filter((a) => a.approvers > 1).map((a) => [a.step, a.approvers])),

@@ -445,6 +445,31 @@ export const configSchema = {
                         window: duration
                       }
                     }
+                  },
+                  checks: {
+                    type: 'array',
+                    items: {
+                      type: 'object',
+                      additionalProperties: false,
+                      required: ['name', 'url'],
+                      properties: {
+                        name: { type: 'string', pattern: '^[a-z][a-z0-9_]*$', maxLength: 64 },
+                        url: { type: 'string', minLength: 1 },
+                        method: { enum: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'get', 'head', 'post', 'put', 'patch', 'delete'] },
+                        headers: { type: 'object', additionalProperties: { type: 'string' } },
+                        timeout: duration,
+                        expect: {
+                          type: 'object',
+                          additionalProperties: false,
+                          properties: {
+                            status: { anyOf: [{ type: 'integer', minimum: 100, maximum: 599 }, { type: 'array', minItems: 1, items: { type: 'integer', minimum: 100, maximum: 599 } }] },
+                            bodyContains: { type: 'string', minLength: 1 },
+                            json: { type: 'object', additionalProperties: {} }
+                          }
+                        },
+                        as: { enum: ['next-cohort'] }
+                      }
+                    }
                   }
                 }
               },

@@ -168,6 +168,8 @@ export interface RampConfig {
     readonly minParity: number
     /** PromQL gates: a team's own figures (docs/ramp-plans.md). */
     readonly queries: readonly QueryGate[]
+    /** HTTP checks called before a step is judged passed. */
+    readonly checks: readonly HttpCheck[]
   }
   /** Steps that wait for a person before they are entered. */
   readonly approve: ReadonlySet<number>
@@ -226,6 +228,24 @@ export interface Config {
   readonly coverage: CoverageConfig | undefined
   readonly notify: readonly NotifyTarget[]
   readonly identity: IdentityConfig | undefined
+}
+
+/** An HTTP check of a ramp plan: a smoke test the step must pass. */
+export interface HttpCheck {
+  readonly name: string
+  readonly url: string
+  readonly method: string
+  readonly headers: Readonly<Record<string, string>>
+  readonly timeout: number
+  readonly expect: {
+    /** Accepted statuses; empty: any 2xx. */
+    readonly status: readonly number[]
+    readonly bodyContains: string | undefined
+    /** "$.a.b[0]" → the value it must hold. */
+    readonly json: Readonly<Record<string, unknown>>
+  }
+  /** next-cohort: sent with an override token for the route's new backend, as a user of the next step is routed. */
+  readonly as: 'next-cohort' | undefined
 }
 
 /** A PromQL gate of a ramp plan: the query's template, and what its value must stay within. */

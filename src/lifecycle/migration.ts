@@ -11,6 +11,7 @@ import { RampDriver, rampRoutes, RAMP_VIEW_STATES } from '../ramp/driver.js'
 import { LocalFigures } from '../ramp/figures.js'
 import { PromQL } from '../ramp/promql.js'
 import { queryRunner } from '../ramp/query-gates.js'
+import { checkRunner } from '../ramp/checks.js'
 import { RampStore } from '../ramp/store.js'
 import { rolloutTarget } from '../ramp/targets.js'
 import { Timeline } from '../timeline/timeline.js'
@@ -170,6 +171,7 @@ export function createRampDriver (runtime: Runtime, metrics: Metrics, opts: Star
     freezeChanged: (route, freeze, actor) => timeline?.rampFreeze(route, freeze, actor),
     target: rolloutTarget(config, () => runtime.snapshot.flags, env),
     figures: new LocalFigures(runtime.evidence, () => runtime.shadow),
+    checks: checkRunner(env.STRANGLER_OVERRIDE_SECRET, () => runtime.snapshot.config.override.header),
     queries: async (ramp, since) => {
       const ramps = runtime.snapshot.config.ramps
       return ramps.prometheus === undefined ? [] : await queryRunner(new PromQL(ramps.prometheus, ramps.timeout))(ramp, since)

@@ -15,6 +15,7 @@ import { RampDriver, rampRoutes, RAMP_VIEW_STATES } from '../ramp/driver.js'
 import { PrometheusFigures } from '../ramp/prometheus-figures.js'
 import { PromQL } from '../ramp/promql.js'
 import { queryRunner } from '../ramp/query-gates.js'
+import { checkRunner } from '../ramp/checks.js'
 import { RampStore } from '../ramp/store.js'
 import { UnleashTarget } from '../ramp/targets.js'
 import { unleashAdmin, type UnleashAdmin } from '../flags/unleash-admin.js'
@@ -78,6 +79,7 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
     // refusal() made sure of the admin token.
     target: new UnleashTarget(unleashAdmin(unleash, opts.env) as UnleashAdmin),
     figures: new PrometheusFigures(opts.prometheus ?? config.ramps.prometheus as string, config.ramps.timeout),
+    checks: checkRunner(opts.env.STRANGLER_OVERRIDE_SECRET, () => config.override.header),
     queries: queryRunner(new PromQL(opts.prometheus ?? config.ramps.prometheus as string, config.ramps.timeout)),
     ramps: () => config.ramps.driver === 'fleet' ? rampRoutes(config.routes) : [],
     transition: (route, to) => counters.transition(route, to),

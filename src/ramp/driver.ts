@@ -11,7 +11,7 @@
 import type { Logger } from 'pino'
 import type { RampConfig, RouteConfig } from '../config/config.js'
 import type { FigureSource, WindowSides, WindowFigures } from './figures.js'
-import { judge, withQueryGates, type GateResult, type Judgement } from './gates.js'
+import { judge, withGates, type GateResult, type Judgement } from './gates.js'
 import type { AlertAction } from '../config/config.js'
 import { ALL_ROUTES, describeFreeze, type Freeze, type Freezes } from './freezes.js'
 import { describeWindows, inWindow } from './windows.js'
@@ -106,6 +106,8 @@ export interface RampDriverDeps {
   readonly random?: () => number
   /** The plan's PromQL gates over the window since `since` (ramps.prometheus); none without. */
   readonly queries?: (ramp: RampRoute, since: number) => Promise<readonly GateResult[]>
+  /** The plan's HTTP checks, called once every other gate has passed; none without. */
+  readonly checks?: (ramp: RampRoute) => Promise<readonly GateResult[]>
 }
 
 export type ActionResult =
@@ -360,7 +362,9 @@ export class RampDriver {
     try {
       const figures = await this.#timed(this.#deps.figures.read(ramp.sides, record.since))
       j = judge(plan, figures, this.#now() - record.since)
-      if (plan.gates.queries.length > 0 && this.#deps.queries !== undefined) j = withQueryGates(j, await this.#timed(this.#deps.queries(ramp, record.since)))
+      if (plan.gates.queries.length > 0 && this.#deps.queries !== undefined) j = withGates(j, await this.#timed(this.#deps.queries(ramp, record.since)))
+      // Smoke tests only for a step that would otherwise pass: one round of calls per passing judgement.
+      if (j.verdict === 'pass' && plan.gates.checks.length > 0 && this.#deps.checks !== undefined) j = withGates(j, await this.#deps.checks(ramp))
     } catch (err) {
       const why = (err as Error).message
       j = { verdict: 'wait', reason: `waiting: no usable evidence (${why})`, gates: [], figures: EMPTY, elapsedMs: this.#now() - record.since, noEvidence: why }

@@ -17,8 +17,8 @@ import { proportionZ, rankZFromBuckets } from '../safety/guard-rule.js'
 export const RAMP_Z = 3
 
 export interface GateResult {
-  readonly gate: 'errors' | 'client_errors' | 'latency' | 'parity' | 'query'
-  /** A query gate's name (gates.queries[].name). */
+  readonly gate: 'errors' | 'client_errors' | 'latency' | 'parity' | 'query' | 'check'
+  /** A query gate's or check's name (gates.queries[].name, gates.checks[].name). */
   readonly name?: string
   /** undefined: not judged yet (too little evidence). */
   readonly pass: boolean | undefined
@@ -145,13 +145,13 @@ export function judge (plan: RampConfig, f: WindowFigures, elapsedMs: number): J
  * step once the built-in gates have evidence to judge on; before that it waits, as a
  * built-in gate short of minRequests does.
  */
-export function withQueryGates (j: Judgement, queries: readonly GateResult[]): Judgement {
+export function withGates (j: Judgement, queries: readonly GateResult[]): Judgement {
   if (queries.length === 0) return j
   const gates = [...j.gates, ...queries]
   const judged = j.gates.some((g) => g.pass !== undefined)
   const failed = queries.filter((g) => g.pass === false)
   if (j.verdict === 'fail') return { ...j, gates }
-  if (failed.length > 0 && judged) return { ...j, verdict: 'fail', reason: `gate failed: ${failed.map((g) => `query ${g.detail}`).join('; ')}`, gates }
+  if (failed.length > 0 && judged) return { ...j, verdict: 'fail', reason: `gate failed: ${failed.map((g) => `${g.gate} ${g.detail}`).join('; ')}`, gates }
   const pending = [...queries.filter((g) => g.pass === undefined), ...(judged ? [] : failed)].map((g) => g.detail)
   if (j.verdict === 'wait') return { ...j, reason: pending.length === 0 ? j.reason : `${j.reason}; ${pending.join('; ')}`, gates }
   if (pending.length > 0) return { ...j, verdict: 'wait', reason: `waiting: ${pending.join('; ')}`, gates }

@@ -48,6 +48,8 @@ export interface ProxyOptions {
   flagsStartWaitMs?: number
   /** Start in this directory (a restart of an earlier proxy: same routes.yaml, same state). */
   dir?: string
+  /** The traffic port, when the config must name the proxy's own address (default: a free one). */
+  port?: number
 }
 
 export async function startProxy (t: T, yaml: string, opts: ProxyOptions = {}): Promise<TestProxy> {
@@ -65,7 +67,7 @@ export async function startProxy (t: T, yaml: string, opts: ProxyOptions = {}): 
   const instance = await startInstance({
     configFile: file,
     logger,
-    port: 0,
+    port: opts.port ?? 0,
     adminPort: 0,
     watch: opts.watch ?? false,
     env: { XDG_STATE_HOME: join(dir, 'state'), ...opts.env },

@@ -17,7 +17,7 @@ const plan = (over: Partial<RampConfig> = {}): RampConfig => ({
   minUsers: 1,
   minAddresses: 1,
   minFailingClients: 1,
-  gates: { maxErrorRatioIncrease: 0.01, maxClientErrorRatioIncrease: 0.05, maxLatencyRatio: 1.5, minParity: 0.99, queries: [] },
+  gates: { maxErrorRatioIncrease: 0.01, maxClientErrorRatioIncrease: 0.05, maxLatencyRatio: 1.5, minParity: 0.99, queries: [], checks: [] },
   approve: new Set([50]),
   approvers: new Map(),
   windows: [],
