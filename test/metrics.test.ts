@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process'
 import { request } from 'undici'
 import { Registry, Counter, Histogram, AggregatorRegistry } from 'prom-client'
 import { RequestSeries } from '../src/observe/request-series.js'
-import { DURATION_BUCKETS, definitionHash } from '../src/observe/metrics.js'
+import { DURATION_BUCKETS, flagsHash } from '../src/observe/metrics.js'
 import { startUpstream, closedPort } from './helpers/backends.js'
 import { startProxy, sleep, type TestProxy } from './helpers/proxy.js'
 import { flagsJson, flaggedYaml } from './helpers/flags.js'
@@ -59,9 +59,10 @@ t.test('per-backend series: requests, latency, errors, decisions, ledger, pools,
   t.equal(value(text, 'strangler_route_backend_info{route="orders",backend="legacy",role="baseline"}'), 1)
   t.equal(value(text, 'strangler_route_backend_info{route="orders",backend="django",role="flag"}'), 1)
   t.equal(value(text, `strangler_config_version_info{version="${proxy.runtime.snapshot.config.version}"}`), 1)
-  const hash = definitionHash(proxy.runtime.snapshot.flags?.definition('orders-on-django'))
+  const hash = flagsHash([['orders-on-django', proxy.runtime.snapshot.flags?.definition('orders-on-django')]])
   t.match(hash, /^[0-9a-f]{12}$/)
-  t.equal(value(text, `strangler_flag_definition_info{flag="orders-on-django",hash="${hash}"}`), 1, 'a hash of the routed flag\'s definition, to catch replicas that disagree')
+  t.equal(value(text, `strangler_flags_info{hash="${hash}"}`), 1, 'a hash of the routed flags\' definitions, to catch replicas that disagree')
+  t.equal(value(text, `strangler_config_info{version="${proxy.runtime.snapshot.config.version}"}`), 1)
   t.equal(value(text, 'strangler_flag_source_up'), 1)
   t.equal(value(text, 'strangler_flag_source_configured'), 1, 'the alerts key on it')
   t.equal(value(text, 'strangler_flag_source_info{source="file",origin="file"}'), 1)

@@ -44,9 +44,10 @@ interface FlagSourceStatus {
   readonly usage?: { readonly sent: number, readonly failed: number, readonly dropped: number } | undefined
 }
 
-/** A short hash of a flag's definition; "absent" when the process has none. */
-export function definitionHash (definition: object | undefined): string {
-  return definition === undefined ? 'absent' : createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 12)
+/** A short hash of the routed flags' definitions, by name (a flag the process does not have counts as absent). */
+export function flagsHash (definitions: ReadonlyArray<readonly [string, object | undefined]>): string {
+  const sorted = [...definitions].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([name, d]) => [name, d ?? null])
+  return createHash('sha256').update(JSON.stringify(sorted)).digest('hex').slice(0, 12)
 }
 
 interface PoolStats { readonly connected: number, readonly pending: number, readonly running: number, readonly queued: number }
@@ -73,6 +74,7 @@ export class Metrics {
   readonly #unhandled: Counter
   readonly #overrideRejected: Counter<'route' | 'reason'>
   readonly #version: Gauge<'version'>
+  readonly #configInfo: Gauge<'version'>
   /** The flags the live routes name: their definitions are hashed at scrape time. */
   #flagNames: readonly string[] = []
   readonly #routeBackend: Gauge<'route' | 'backend' | 'role'>
@@ -97,6 +99,7 @@ export class Metrics {
     this.#reloads = new Counter({ name: 'strangler_config_reloads_total', help: 'Config reloads by result (success, failure).', labelNames: ['result'], registers })
     this.#lastReloadOk = new Gauge({ name: 'strangler_config_last_reload_successful', aggregator: 'min', help: '1 if the last config reload succeeded (or none was tried), 0 if it was rejected.', registers })
     this.#version = new Gauge({ name: 'strangler_config_version_info', aggregator: 'max', help: 'The config version being served (content hash of routes.yaml).', labelNames: ['version'], registers })
+    this.#configInfo = new Gauge({ name: 'strangler_config_info', aggregator: 'max', help: 'The routes.yaml version being served (content hash): replicas that disagree show different versions (StranglerFleetDrift).', labelNames: ['version'], registers })
     this.#routeBackend = new Gauge({ name: 'strangler_route_backend_info', aggregator: 'max', help: 'Backends each route can use: role baseline (the route\'s backend), flag or variant. For comparing a new backend with the baseline on the same route.', labelNames: ['route', 'backend', 'role'], registers })
     this.#overrideRejected = new Counter({ name: 'strangler_override_rejected_total', help: 'Backend overrides not honoured, by route and reason (disabled, malformed, bad_signature, expired, wrong_route, backend_not_allowed).', labelNames: ['route', 'reason'], registers })
     this.#unhandled = new Counter({ name: 'strangler_unhandled_rejections_total', help: 'Promise rejections nothing handled: a bug, logged at error; the process keeps serving.', registers })
@@ -159,18 +162,18 @@ export class Metrics {
         this.inc(snapshot().flags?.status().usage?.dropped ?? 0)
       }
     })
-    // Replicas that disagree on a flag route the same user differently: this shows it (StranglerReplicasDisagree).
+    // Replicas that disagree on a flag route the same user differently: this shows it (StranglerFleetDrift).
     const names = (): readonly string[] => this.#flagNames
     new Gauge({
-      name: 'strangler_flag_definition_info',
-      help: 'A hash of each routed flag\'s definition as this process evaluates it ("absent" when it has none): replicas that disagree show two hashes.',
-      labelNames: ['flag', 'hash'],
+      name: 'strangler_flags_info',
+      help: 'A hash of the routed flags\' definitions as this process evaluates them: replicas that disagree show different hashes.',
+      labelNames: ['hash'],
+      aggregator: 'max',
       registers,
       collect () {
         this.reset()
         const flags = snapshot().flags
-        if (flags === undefined) return
-        for (const flag of names()) this.set({ flag, hash: definitionHash(flags.definition(flag)) }, 1)
+        if (flags !== undefined) this.set({ hash: flagsHash(names().map((n) => [n, flags.definition(n)])) }, 1)
       }
     })
     new Gauge({
@@ -310,6 +313,8 @@ export class Metrics {
     this.#flagNames = [...new Set(config.routes.flatMap((r) => r.flag === undefined ? [] : [r.flag.name]))]
     this.#version.reset()
     this.#version.set({ version: config.version }, 1)
+    this.#configInfo.reset()
+    this.#configInfo.set({ version: config.version }, 1)
     this.#routeBackend.reset()
     this.#legacy = legacyBackends(config)
     for (const r of config.routes) {
