@@ -8,7 +8,7 @@ import { startUpstream } from './helpers/backends.js'
 import { startProxy, sleep, type TestProxy } from './helpers/proxy.js'
 import { rollout } from './helpers/flags.js'
 import { normalizedStrategyValue } from '../src/flags/unleash-internals.js'
-import { startUnleashServer, unavailable, CLIENT_TOKEN } from './helpers/unleash-server.js'
+import { startUnleashServer, unavailable, ADMIN_TOKEN, CLIENT_TOKEN } from './helpers/unleash-server.js'
 import { putFeature, firstStrategyId } from './helpers/unleash-admin.js'
 
 const FLAG = 'orders-on-django'
@@ -40,7 +40,7 @@ cohort: { userId: { header: x-user-id } }
 routes:
   - { name: orders, match: { path: /api/orders/* }, backend: legacy, flag: { name: ${FLAG}, backend: django } }
   - { name: default, match: { path: /* }, backend: legacy }
-`, { env: { UNLEASH_API_TOKEN: CLIENT_TOKEN }, flagsStartWaitMs: 10_000 })
+`, { env: { UNLEASH_API_TOKEN: CLIENT_TOKEN, UNLEASH_ADMIN_TOKEN: ADMIN_TOKEN }, flagsStartWaitMs: 10_000 })
 
   // Background traffic for the whole test: every response must be a 200.
   const agent = new Agent({ connections: 8 })
@@ -113,4 +113,11 @@ routes:
   t.same(failures, [], 'zero failed requests while flags changed')
   const status = (await (await request(`${proxy.adminUrl}/readyz`)).body.json()) as { flags: Record<string, unknown> }
   t.match(status.flags, { source: 'unleash', origin: 'live', up: true, degraded: false })
+
+  // The timeline names who changed the flag, as Unleash's event API does.
+  const editor = ((await u.admin('GET', `/events/${FLAG}`)) as { events: Array<{ createdBy: string }> }).events[0]?.createdBy
+  t.ok(typeof editor === 'string' && editor !== '', `Unleash names an editor (${String(editor)})`)
+  const timeline = (await (await request(`${proxy.adminUrl}/timeline?kind=flag_changed`)).body.json()) as { events: Array<{ actor?: string, summary: string }> }
+  t.ok(timeline.events.length >= 2, 'the rollout change and the disable are on the timeline')
+  t.ok(timeline.events.every((e) => e.actor === editor), `each names ${String(editor)}: ${timeline.events.map((e) => e.summary).join(' | ')}`)
 })

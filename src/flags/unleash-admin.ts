@@ -43,6 +43,17 @@ function environmentPath (a: UnleashAdmin, flag: string, rest: string): string {
   return `${a.url.replace(/\/+$/, '')}/admin/projects/${encodeURIComponent(a.project)}/features/${encodeURIComponent(flag)}/environments/${encodeURIComponent(a.environment)}${rest}`
 }
 
+/**
+ * Who made the latest change to `flag` in this environment, as Unleash's event API
+ * names them (GET /api/admin/events/:feature, newest first); undefined when it names no one.
+ */
+export async function flagEditor (a: UnleashAdmin, flag: string): Promise<string | undefined> {
+  const body = await call(a, 'GET', `${a.url.replace(/\/+$/, '')}/admin/events/${encodeURIComponent(flag)}`) as { events?: Array<{ createdBy?: unknown, environment?: unknown, createdAt?: unknown }> } | undefined
+  const events = (body?.events ?? []).filter((e) => e.environment === undefined || e.environment === null || e.environment === a.environment)
+  const latest = events.sort((x, y) => Date.parse(String(y.createdAt)) - Date.parse(String(x.createdAt)))[0]
+  return typeof latest?.createdBy === 'string' && latest.createdBy !== '' ? latest.createdBy : undefined
+}
+
 async function call (a: UnleashAdmin, method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown): Promise<unknown> {
   const res = await request(url, {
     method,

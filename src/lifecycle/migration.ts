@@ -15,6 +15,7 @@ import { checkRunner } from '../ramp/checks.js'
 import { RampStore } from '../ramp/store.js'
 import { rolloutTarget } from '../ramp/targets.js'
 import { Timeline } from '../timeline/timeline.js'
+import { flagEditor, unleashAdmin } from '../flags/unleash-admin.js'
 import { TimelineStore } from '../timeline/store.js'
 import { ImpactMeter } from '../timeline/impact.js'
 import { Notifier } from '../timeline/notify.js'
@@ -157,7 +158,12 @@ export function createTimeline (runtime: Runtime, metrics: Metrics, opts: StartO
     notifier,
     config,
     counted: (kind, route, by) => metrics.timelineEvent(kind, route, by),
-    parity: () => runtime.shadow.window.shares()
+    parity: () => runtime.shadow.window.shares(),
+    flagEditor: async (flag) => {
+      const u = config().flags?.unleash
+      const admin = u === undefined ? undefined : unleashAdmin(u, opts.env ?? {})
+      return admin === undefined ? undefined : await flagEditor(admin, flag)
+    }
   })
 }
 

@@ -33,6 +33,8 @@ export interface TimelineDeps {
   readonly counted: (kind: EventKind, route: string, by?: number) => void
   readonly parity?: () => ReadonlyMap<string, number>
   readonly now?: () => number
+  /** Who last changed a flag in Unleash, as its event API names them (needs UNLEASH_ADMIN_TOKEN); none without. */
+  readonly flagEditor?: (flag: string) => Promise<string | undefined>
 }
 
 export interface TimelineQuery {
@@ -140,12 +142,23 @@ export class Timeline {
     this.record({ kind: 'config_rejected', routes: [], cause, after: { problems }, summary: `config rejected, still serving ${this.#deps.config().version}: ${problems[0] ?? ''}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}` })
   }
 
+  /** Recorded at once, or, where Unleash's event API can say who made the change, once it has (a bounded wait). */
   flagsChanged (changes: readonly FlagChange[], source: 'file' | 'unleash'): void {
     const routes = this.#deps.config().routes
+    const editor = source === 'unleash' ? this.#deps.flagEditor : undefined
     for (const c of changes) {
       const using = routes.filter((r) => r.flag?.name === c.flag).map((r) => r.name)
       const what = c.changed.map((k) => k === 'rollout' ? `rollout ${c.before?.rollout ?? '-'} → ${c.after?.rollout ?? '-'} %` : k === 'enabled' ? (c.after?.enabled === true ? 'enabled' : 'disabled') : k).join(', ')
-      this.record({ kind: 'flag_changed', routes: using, flag: c.flag, cause: 'flag-source', before: c.before, after: c.after, summary: `flag ${c.flag} changed in ${source === 'file' ? 'the flags file' : 'Unleash'}: ${what}` })
+      const record = (actor: string | undefined): void => {
+        this.record({ kind: 'flag_changed', routes: using, flag: c.flag, cause: 'flag-source', before: c.before, after: c.after, ...(actor === undefined ? {} : { actor }), summary: `flag ${c.flag} changed in ${source === 'file' ? 'the flags file' : 'Unleash'}${actor === undefined ? '' : ` by ${actor}`}: ${what}` })
+      }
+      if (editor === undefined) record(undefined)
+      else {
+        editor(c.flag).then(record, (err: Error) => {
+          this.#deps.logger.warn({ flag: c.flag, error: err.message }, 'could not ask Unleash who changed a flag; the timeline event names no one')
+          record(undefined)
+        })
+      }
     }
   }
 
