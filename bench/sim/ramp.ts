@@ -29,7 +29,7 @@ const PLAN: RampConfig = {
   minUsers: d.minUsers,
   minAddresses: d.minAddresses,
   minFailingClients: d.minFailingClients,
-  gates: { maxErrorRatioIncrease: d.maxErrorRatioIncrease, maxClientErrorRatioIncrease: d.maxClientErrorRatioIncrease, maxLatencyRatio: d.maxLatencyRatio, minParity: d.minParity, queries: [], checks: [] },
+  gates: { maxErrorRatioIncrease: d.maxErrorRatioIncrease, maxClientErrorRatioIncrease: d.maxClientErrorRatioIncrease, maxLatencyRatio: d.maxLatencyRatio, minLatencyIncrease: d.minLatencyIncrease, minParity: d.minParity, queries: [], checks: [] },
   approve: new Set(),
   approvers: new Map(),
   windows: [],

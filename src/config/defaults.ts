@@ -26,7 +26,7 @@ export const DEFAULTS = Object.freeze({
   timeline: { impactDelay: 5 * 60_000, maxFileSize: 10 * 1024 * 1024, parityThreshold: 0.99 },
   notify: { timeout: 5_000, damping: 60_000 },
   ramps: { driver: 'proxy' as const, interval: 1_000, stallAfter: 15 * 60_000 },
-  ramp: { hold: 30 * 60_000, minRequests: 500, minComparisons: 50, minUsers: 10, minAddresses: 3, minFailingClients: 3, maxErrorRatioIncrease: 0.01, maxClientErrorRatioIncrease: 0.05, maxLatencyRatio: 1.5, minParity: 0.995, onFail: 'stepBack' as const, maxFailures: 3 },
+  ramp: { hold: 30 * 60_000, minRequests: 500, minComparisons: 50, minUsers: 10, minAddresses: 3, minFailingClients: 3, maxErrorRatioIncrease: 0.01, maxClientErrorRatioIncrease: 0.05, maxLatencyRatio: 1.5, minLatencyIncrease: 50, minParity: 0.995, onFail: 'stepBack' as const, maxFailures: 3 },
   evidence: { period: 60_000, perAddress: 60, perUser: 30 },
   route: { websocket: true, failover: true },
   backend: { preserveHost: true, legacy: false },

@@ -321,6 +321,7 @@ function rampConfig (r: RawRamp, hasFlagBackend: boolean, at: Path, problems: Pr
       maxErrorRatioIncrease: r.gates?.maxErrorRatioIncrease ?? d.maxErrorRatioIncrease,
       maxClientErrorRatioIncrease: r.gates?.maxClientErrorRatioIncrease ?? d.maxClientErrorRatioIncrease,
       maxLatencyRatio: r.gates?.maxLatencyRatio ?? d.maxLatencyRatio,
+      minLatencyIncrease: dur(r.gates?.minLatencyIncrease, d.minLatencyIncrease),
       minParity: r.gates?.minParity ?? d.minParity,
       queries: Object.freeze((r.gates?.queries ?? []).map((q, i) => queryGate(q, [...at, 'gates', 'queries', i], problems, dur))),
       checks: Object.freeze((r.gates?.checks ?? []).map((c, i) => httpCheck(c, [...at, 'gates', 'checks', i], problems, dur)))

@@ -429,6 +429,7 @@ export const configSchema = {
                   maxErrorRatioIncrease: { type: 'number', minimum: 0, maximum: 1 },
                   maxClientErrorRatioIncrease: { type: 'number', minimum: 0, maximum: 1 },
                   maxLatencyRatio: { type: 'number', minimum: 1 },
+                  minLatencyIncrease: duration,
                   minParity: { type: 'number', minimum: 0, maximum: 1 },
                   queries: {
                     type: 'array',

@@ -164,6 +164,8 @@ export interface RampConfig {
     /** 4xx ratio increase, judged apart from 5xx. */
     readonly maxClientErrorRatioIncrease: number
     readonly maxLatencyRatio: number
+    /** A p99 past the ratio fails only when it is also this much slower (ms): a ratio of a few milliseconds is noise. */
+    readonly minLatencyIncrease: number
     /** Judged only on routes with shadow:. */
     readonly minParity: number
     /** PromQL gates: a team's own figures (docs/ramp-plans.md). */

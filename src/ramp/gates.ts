@@ -87,6 +87,11 @@ function latencyGate (plan: RampConfig, c: SideFigures, b: SideFigures): GateRes
   const ratio = c.p99 === undefined || b.p99 === undefined || b.p99 === 0 ? undefined : c.p99 / b.p99
   const detail = `p99 ${ms(c.p99)} on the new backend vs ${ms(b.p99)} on the baseline: ${ratio === undefined ? 'no ratio yet' : `${ratio.toFixed(2)}×`}, limit ${limit}×`
   if (ratio === undefined) return { gate: 'latency', pass: undefined, value: ratio, limit, detail }
+  const increaseMs = ((c.p99 as number) - (b.p99 as number)) * 1000
+  if (ratio > limit && increaseMs < plan.gates.minLatencyIncrease) {
+    // A few milliseconds either way on a fast route: past the ratio, but not slower in a way users feel.
+    return { gate: 'latency', pass: true, value: ratio, limit, detail: `${detail}, but only +${increaseMs.toFixed(1)} ms (a failure needs +${plan.gates.minLatencyIncrease} ms)` }
+  }
   // Where the histograms are known, a slow tail must come with a slower distribution (a rank test), not one pause.
   const z = c.buckets === undefined || b.buckets === undefined ? Infinity : rankZFromBuckets(c.buckets, b.buckets)
   return significant('latency', ratio, limit, detail, z)

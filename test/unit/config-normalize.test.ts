@@ -89,7 +89,7 @@ routes:
     failover: false
     flag: { name: orders-on-django, backend: django }
     guard: { minRequests: 30, disableFlag: true, maxClientShare: 0.5, maxErrorRatioIncrease: 0.1, maxLatencyRatio: 3, minLatencyIncrease: 80ms, probeFraction: 0.3, probeRequests: 6, minClients: 2 }
-    ramp: { steps: [5, 50, 100], hold: 10s, minRequests: 10, minComparisons: 5, minUsers: 4, minAddresses: 2, minFailingClients: 2, gates: { maxErrorRatioIncrease: 0.02, maxClientErrorRatioIncrease: 0.1, maxLatencyRatio: 2, minParity: 0.9, queries: [{ name: orders, query: 'sum(x{route="{{route}}"})', compare: absolute, max: 5, window: 1m }] }, approve: [50, { step: 100, approvers: 2 }], windows: [{ days: [mon, fri, mon], from: "09:00", to: "24:00", timeZone: Europe/Berlin }], onFail: abort, maxFailures: 2 }
+    ramp: { steps: [5, 50, 100], hold: 10s, minRequests: 10, minComparisons: 5, minUsers: 4, minAddresses: 2, minFailingClients: 2, gates: { maxErrorRatioIncrease: 0.02, maxClientErrorRatioIncrease: 0.1, maxLatencyRatio: 2, minLatencyIncrease: 20ms, minParity: 0.9, queries: [{ name: orders, query: 'sum(x{route="{{route}}"})', compare: absolute, max: 5, window: 1m }] }, approve: [50, { step: 100, approvers: 2 }], windows: [{ days: [mon, fri, mon], from: "09:00", to: "24:00", timeZone: Europe/Berlin }], onFail: abort, maxFailures: 2 }
     shadow: { backend: django, sampleRate: 0.5, methods: [get, post], maxBodySize: 64kb, maxConcurrent: 4, timeout: 2s, learnNoise: true, recordValues: true, compare: { headers: [Content-Type, ETag], ignore: [$.id], unorderedArrays: [$.items], text: whitespace } }
   - name: checkout
     match: { path: /checkout/* }
@@ -130,7 +130,7 @@ ${DEFAULT_ROUTE}coverage: { declared: { legacy: { openapi: "http://legacy:8000/o
         // The route's guard keys over the top-level guard's over the defaults.
         guard: { window: 20_000, minRequests: 30, maxErrorRatioIncrease: 0.1, maxLatencyRatio: 3, minLatencyIncrease: 80, cooldown: 9000, probeFraction: 0.3, probeRequests: 6, minClients: 2, maxClientShare: 0.5, disableFlag: true },
         flag: { name: 'orders-on-django', backend: 'django', variants: undefined },
-        ramp: { steps: [5, 50, 100], hold: 10_000, minRequests: 10, minComparisons: 5, minUsers: 4, minAddresses: 2, minFailingClients: 2, gates: { maxErrorRatioIncrease: 0.02, maxClientErrorRatioIncrease: 0.1, maxLatencyRatio: 2, minParity: 0.9, queries: [{ name: 'orders', query: 'sum(x{route="{{route}}"})', compare: 'absolute', max: 5, min: undefined, window: 60_000 }], checks: [] }, approve: [50, 100], approvers: { 100: 2 }, windows: [{ days: ['mon', 'fri'], from: 540, to: 1440, timeZone: 'Europe/Berlin' }], onFail: 'abort', maxFailures: 2 }
+        ramp: { steps: [5, 50, 100], hold: 10_000, minRequests: 10, minComparisons: 5, minUsers: 4, minAddresses: 2, minFailingClients: 2, gates: { maxErrorRatioIncrease: 0.02, maxClientErrorRatioIncrease: 0.1, maxLatencyRatio: 2, minLatencyIncrease: 20, minParity: 0.9, queries: [{ name: 'orders', query: 'sum(x{route="{{route}}"})', compare: 'absolute', max: 5, min: undefined, window: 60_000 }], checks: [] }, approve: [50, 100], approvers: { 100: 2 }, windows: [{ days: ['mon', 'fri'], from: 540, to: 1440, timeZone: 'Europe/Berlin' }], onFail: 'abort', maxFailures: 2 }
       },
       { name: 'checkout', index: 1, line: 48, match: { path: '/checkout/*' }, backend: 'legacy', maxBodySize: 1_000_000, websocket: true, failover: true, shadow: undefined, guard: undefined, flag: { name: 'checkout-variants', backend: undefined, variants: { blue: 'django', red: 'legacy' } }, ramp: undefined },
       // Only the top-level guard: its keys, the rest defaults.
@@ -213,7 +213,7 @@ ${DEFAULT_ROUTE}`, FILE)
       shadow: { backend: 'django', sampleRate: 1, methods: ['GET', 'HEAD'], maxBodySize: 262_144, maxConcurrent: 32, timeout: 5000, learnNoise: false, recordValues: false, compare: { headers: ['content-type'], ignore: [], unordered: [], text: 'exact', errorBodies: false } },
       guard: { window: 60_000, minRequests: 20, maxErrorRatioIncrease: 0.05, maxLatencyRatio: 2, minLatencyIncrease: 50, cooldown: 60_000, probeFraction: 0.1, probeRequests: 20, minClients: 5, maxClientShare: 0.2, disableFlag: false },
       flag: { name: 'f', backend: 'django', variants: undefined },
-      ramp: { steps: [10, 100], hold: 1_800_000, minRequests: 500, minComparisons: 50, minUsers: 10, minAddresses: 3, minFailingClients: 3, gates: { maxErrorRatioIncrease: 0.01, maxClientErrorRatioIncrease: 0.05, maxLatencyRatio: 1.5, minParity: 0.995, queries: [], checks: [] }, approve: [], approvers: {}, windows: [], onFail: 'stepBack', maxFailures: 3 }
+      ramp: { steps: [10, 100], hold: 1_800_000, minRequests: 500, minComparisons: 50, minUsers: 10, minAddresses: 3, minFailingClients: 3, gates: { maxErrorRatioIncrease: 0.01, maxClientErrorRatioIncrease: 0.05, maxLatencyRatio: 1.5, minLatencyIncrease: 50, minParity: 0.995, queries: [], checks: [] }, approve: [], approvers: {}, windows: [], onFail: 'stepBack', maxFailures: 3 }
     },
     { name: 'default', index: 1, line: 10, match: { path: '/*' }, backend: 'legacy', maxBodySize: 10_485_760, websocket: true, failover: true, shadow: undefined, guard: undefined, flag: undefined, ramp: undefined }
   ])

@@ -17,7 +17,7 @@ const plan = (over: Partial<RampConfig> = {}): RampConfig => ({
   minUsers: 1,
   minAddresses: 1,
   minFailingClients: 1,
-  gates: { maxErrorRatioIncrease: 0.01, maxClientErrorRatioIncrease: 0.05, maxLatencyRatio: 1.5, minParity: 0.99, queries: [], checks: [] },
+  gates: { maxErrorRatioIncrease: 0.01, maxClientErrorRatioIncrease: 0.05, maxLatencyRatio: 1.5, minLatencyIncrease: 0, minParity: 0.99, queries: [], checks: [] },
   approve: new Set([50]),
   approvers: new Map(),
   windows: [],
@@ -250,4 +250,12 @@ t.test('two-person approval: two different operators, each recorded; the same on
   t.equal(second.record.approvals, undefined, 'the approvals end with the step')
   const single = onAction(plan({ approve: new Set([50]) }), waiting, 'approve', 9, { name: 'carol' })
   t.match(single, { record: { step: 3, reason: 'entered 50 %, approved by carol' } }, 'one approver where the plan asks for one')
+})
+
+t.test('a p99 past the ratio by a few milliseconds is not a latency failure (gates.minLatencyIncrease)', async (t) => {
+  const floor = { ...plan(), gates: { ...plan().gates, minLatencyIncrease: 50 } }
+  const fast = judge(floor, { candidate: side(100, 0, 0.0157), baseline: side(100, 0, 0.008), parity: undefined }, 10_000)
+  t.match(fast.gates.find((g) => g.gate === 'latency'), { pass: true, detail: /1\.96×, limit 1\.5×, but only \+7\.7 ms \(a failure needs \+50 ms\)$/ })
+  const slow = judge(floor, { candidate: side(100, 0, 0.2), baseline: side(100, 0, 0.1), parity: undefined }, 10_000)
+  t.match(slow, { verdict: 'fail', reason: /^gate failed: latency \(p99 200\.0 ms/ }, '+100 ms past the ratio fails')
 })
