@@ -207,3 +207,49 @@ t.test('a junk or all-zero traceparent cannot force sampling; credentials in the
   t.match(url, /\/callback\?access_token=REDACTED&page=2&Token=REDACTED&session=REDACTED&SIGNATURE=REDACTED$/, `url.full: ${url}`)
   t.notMatch(JSON.stringify(otlp.spans), /abc123|t0k|s355/, 'no span holds the values')
 })
+
+t.test('the identity bridge\'s question to legacy is a client span of the request', async (t) => {
+  const otlp = await receiver(t)
+  const { generateKeyPairSync } = await import('node:crypto')
+  let failing = false
+  const legacy = await startUpstream(t, 'legacy', (req, res) => {
+    if (req.url !== '/whoami') return void res.writeHead(200).end('{}')
+    if (failing) return void res.writeHead(500).end()
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"sub":"alice"}')
+  })
+  const django = await startUpstream(t, 'django')
+  const p = await startProxy(t, `listen: { host: 127.0.0.1 }
+backends:
+  legacy: { url: "${legacy.url}", legacy: true }
+  django: { url: "${django.url}" }
+identity:
+  resolve: { url: "${legacy.url}/whoami" }
+  session: { cookie: sid }
+  token: { keyFile: identity.pem, backends: [django] }
+routes:
+  - { name: me, match: { path: /me }, backend: django }
+`, {
+    files: { 'identity.pem': generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string },
+    env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${otlp.url}/v1/traces` }
+  })
+  await (await request(`${p.url}/me`, { headers: { cookie: 'sid=s1' } })).body.dump()
+  await until(() => otlp.spans.filter((s) => s.kind === CLIENT).length >= 2, 5000)
+  const server = otlp.spans.find((s) => s.kind === SERVER)
+  const lookup = otlp.spans.find((s) => attr(s, 'strangler.identity') === true)
+  t.equal(lookup?.name, 'GET identity')
+  t.equal(lookup?.kind, CLIENT)
+  t.equal(lookup?.parentSpanId, server?.spanId, 'a child of the request\'s span')
+  t.equal(attr(lookup, 'url.full'), `${legacy.url}/whoami`)
+
+  otlp.spans.length = 0
+  await (await request(`${p.url}/me`, { headers: { cookie: 'sid=s1' } })).body.dump()
+  await until(() => otlp.spans.some((s) => s.kind === SERVER), 5000)
+  t.notOk(otlp.spans.some((s) => attr(s, 'strangler.identity') === true), 'a cached answer asks nobody: no span')
+
+  failing = true
+  otlp.spans.length = 0
+  await (await request(`${p.url}/me`, { headers: { cookie: 'sid=s2' } })).body.dump()
+  await until(() => otlp.spans.some((s) => attr(s, 'strangler.identity') === true), 5000)
+  const failed = otlp.spans.find((s) => attr(s, 'strangler.identity') === true)
+  t.equal(attr(failed, 'error.type'), 'identity_unavailable', 'a failed lookup is an error on its span')
+})

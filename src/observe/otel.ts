@@ -126,6 +126,9 @@ export function createOtelTracing (s: TracingSettings, version: string): Tracing
         shadow (backend, m, url) {
           return client(`${m} shadow`, { 'http.request.method': m, 'url.full': redactQuery(url, s.redactQuery), 'strangler.backend': backend, 'strangler.shadow': true }, undefined, span)
         },
+        identity (url) {
+          return client('GET identity', { 'http.request.method': 'GET', 'url.full': redactQuery(url, s.redactQuery), 'strangler.identity': true }, span, undefined)
+        },
         end (status, errorCode, backend, reason) {
           span.setAttribute('http.response.status_code', status)
           if (backend !== undefined) span.setAttribute('strangler.backend', backend)

@@ -19,6 +19,8 @@ export interface RequestTrace {
   attempt (backend: string, method: string, url: string, attempt: number): AttemptTrace
   /** The shadow copy's span: its own trace position, linked to this request. */
   shadow (backend: string, method: string, url: string): AttemptTrace
+  /** The identity bridge asking legacy who is signed in (a cache miss), as a client span of the request. */
+  identity (url: string): AttemptTrace
   /** The backend and reason as they ended (a failover changes both). */
   end (status: number, errorCode: string | undefined, backend: string | undefined, reason: string | undefined): void
 }

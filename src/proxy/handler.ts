@@ -49,7 +49,7 @@ export function createProxyHandler (runtime: ProxyRuntime) {
     const target = match(i)
     if (target === undefined) return reply
     const who = identityFor(i.snap, target.route, i.raw.headers)
-    const identity = who instanceof Promise ? await who : who
+    const identity = who instanceof Promise ? await traced(i, who) : who
     const chosen = chooseBackend(i.snap, target.route, i.raw.headers, () => (i.state.clientAddress ??= clientAddress(i.snap, i.raw)), identity?.kind === 'user' ? identity.claims : undefined)
     const choice = decided(i, target.route, withIdentity(i, target.route, chosen instanceof Promise ? await chosen : chosen, identity))
     if (choice === undefined) return reply
@@ -96,6 +96,14 @@ function match (i: Inbound): ResolvedTarget | undefined {
   }
   i.state.route = target.route.name
   return target
+}
+
+/** A lookup legacy is asked (not a cached answer) as a span of the request's trace. */
+async function traced (i: Inbound, lookup: Promise<Resolved>): Promise<Resolved> {
+  const span = i.state.trace?.identity(i.snap.config.identity?.resolve.url ?? '')
+  const resolved = await lookup
+  span?.end(undefined, resolved.kind === 'failed' ? 'identity_unavailable' : undefined)
+  return resolved
 }
 
 /** The choice after the identity lookup: unchanged, served from the baseline, or refused (503, undefined). */
