@@ -182,7 +182,7 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
       flag: r.flag === undefined
         ? undefined
         : Object.freeze({ name: r.flag.name, backend: r.flag.backend, variants: r.flag.variants === undefined ? undefined : Object.freeze({ ...r.flag.variants }) }),
-      ramp: r.ramp === undefined ? undefined : rampConfig(r.ramp, r.flag?.backend !== undefined, [...at, 'ramp'], problems, dur)
+      ramp: r.ramp === undefined ? undefined : rampConfig(withGateSet(r.ramp, raw.gateSets, [...at, 'ramp'], problems), r.flag?.backend !== undefined, [...at, 'ramp'], problems, dur)
     })
   })
 
@@ -288,6 +288,17 @@ function normalizeRamps (raw: RawConfig, routes: readonly RouteConfig[], dur: Du
   const timeout = dur(r?.timeout, Math.min(5_000, Math.max(100, Math.floor(interval * 0.8))))
   if (r?.timeout !== undefined && timeout >= interval) problems.add(['ramps', 'timeout'], `must be below ramps.interval (${interval} ms): a pass must end before the next is due`)
   return Object.freeze({ driver, prometheus: r?.prometheus, interval, timeout, stallAfter: dur(r?.stallAfter, DEFAULTS.ramps.stallAfter), alerts: Object.freeze({ ...r?.alerts }) })
+}
+
+/** A plan's gates over the named set's (gateSets): its own keys win; queries and checks add to the set's. */
+function withGateSet (r: RawRamp, sets: RawConfig['gateSets'], at: Path, problems: Problems): RawRamp {
+  if (r.gateSet === undefined) return r
+  const set = sets?.[r.gateSet]
+  if (set === undefined) {
+    problems.add([...at, 'gateSet'], `unknown gate set "${r.gateSet}"; gateSets defines: ${Object.keys(sets ?? {}).join(', ') || 'none'}`)
+    return r
+  }
+  return { ...r, gates: { ...set, ...r.gates, queries: [...(set.queries ?? []), ...(r.gates?.queries ?? [])], checks: [...(set.checks ?? []), ...(r.gates?.checks ?? [])] } }
 }
 
 function rampConfig (r: RawRamp, hasFlagBackend: boolean, at: Path, problems: Problems, dur: Dur): RampConfig {

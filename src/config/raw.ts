@@ -40,6 +40,7 @@ export interface RawRoute {
 }
 export interface RawRamp {
   steps: number[]
+  gateSet?: string
   hold?: string
   minRequests?: number
   minComparisons?: number
@@ -90,6 +91,7 @@ export interface RawConfig {
   tracing?: { endpoint?: string, sampler?: string, ratio?: number, serviceName?: string, maxQueueSize?: number, redactQuery?: string[] }
   retirement?: { after?: string, legacyQuietFor?: string, minParity?: number, maxErrorRatioIncrease?: number, maxLatencyRatio?: number }
   inventory?: { maxTemplates?: number }
+  gateSets?: Record<string, NonNullable<RawRamp['gates']>>
   coverage?: { declared: Record<string, { openapi?: string, list?: string }>, unusedAfter?: string }
   timeline?: { impactDelay?: string, maxFileSize?: string | number, parityThreshold?: number }
   notify?: Array<{ url: string, kinds?: string[], secretEnv?: string, timeout?: string, damping?: string }>

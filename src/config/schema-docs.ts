@@ -208,6 +208,9 @@ export const KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'routes[].ramp.minUsers': ['Least distinct users on each side before any verdict; a handful of clients cannot decide a step.', 10],
   'routes[].ramp.minAddresses': ['Least distinct client addresses on each side before any verdict.', 3],
   'routes[].ramp.minFailingClients': ['A failed error gate needs 5xx from at least this many distinct users and addresses; fewer, and the ramp waits for more evidence.', 3],
+  gateSets: ['Named gate sets that ramp plans share (routes[].ramp.gateSet): ten routes, one definition.', { checkout: { maxLatencyRatio: 1.2, queries: [{ name: 'orders_per_request', query: 'sum(rate(orders_created_total{backend="{{backend}}"}[{{window}}]))', min: 0.9 }] } }],
+  'gateSets.*': ['One gate set: the keys of routes[].ramp.gates.', { maxErrorRatioIncrease: 0.005 }],
+  'routes[].ramp.gateSet': ['The gate set (gateSets) this plan starts from; its own gates keys win, its queries and checks are added.', 'checkout'],
   'routes[].ramp.gates': ['What a step must show, against the baseline on the same route in the same window.', { maxErrorRatioIncrease: 0.01, maxLatencyRatio: 1.5, minParity: 0.995 }],
   'routes[].ramp.gates.maxErrorRatioIncrease': ['Fail when the new backend\'s 5xx ratio minus the baseline\'s exceeds this.', 0.01],
   'routes[].ramp.gates.maxClientErrorRatioIncrease': ['Fail when the new backend\'s 4xx ratio minus the baseline\'s exceeds this (judged apart from 5xx).', 0.05],
@@ -252,11 +255,13 @@ export const KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
 }
 
 const VALUE_SOURCE = /^(?:cohort\.(?:userId|sessionId|properties\.\*)|identity\.session)(?:\[\])?\.(header|cookie|jwt|identity)$/
+/** A gate set holds the keys of routes[].ramp.gates, described there. */
+const GATE_SET = /^gateSets\.\*\./
 const ROUTE_GUARD = /^routes\[\]\.guard\./
 
 /** The KEY_DOCS entry a key path is described by: shared shapes are described once. */
 export function canonicalKeyPath (path: string): string {
   const source = VALUE_SOURCE.exec(path)
   if (source !== null) return `valueSource.${source[1] ?? ''}`
-  return path.replace(ROUTE_GUARD, 'guard.')
+  return path.replace(ROUTE_GUARD, 'guard.').replace(GATE_SET, 'routes[].ramp.gates.')
 }

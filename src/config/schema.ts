@@ -36,6 +36,60 @@ const guard = {
   }
 }
 
+/** What a ramp step must show (routes[].ramp.gates), and a named set of it (gateSets). */
+const rampGates = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    maxErrorRatioIncrease: { type: 'number', minimum: 0, maximum: 1 },
+    maxClientErrorRatioIncrease: { type: 'number', minimum: 0, maximum: 1 },
+    maxLatencyRatio: { type: 'number', minimum: 1 },
+    minLatencyIncrease: duration,
+    minParity: { type: 'number', minimum: 0, maximum: 1 },
+    queries: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'query'],
+        properties: {
+          name: { type: 'string', pattern: '^[a-z][a-z0-9_]*$', maxLength: 64 },
+          query: { type: 'string', minLength: 1, maxLength: 4096 },
+          compare: { enum: ['baseline', 'absolute'] },
+          max: { type: 'number' },
+          min: { type: 'number' },
+          window: duration
+        }
+      }
+    },
+    checks: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'url'],
+        properties: {
+          name: { type: 'string', pattern: '^[a-z][a-z0-9_]*$', maxLength: 64 },
+          url: { type: 'string', minLength: 1 },
+          method: { enum: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'get', 'head', 'post', 'put', 'patch', 'delete'] },
+          headers: { type: 'object', additionalProperties: { type: 'string' } },
+          timeout: duration,
+          expect: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              status: { anyOf: [{ type: 'integer', minimum: 100, maximum: 599 }, { type: 'array', minItems: 1, items: { type: 'integer', minimum: 100, maximum: 599 } }] },
+              bodyContains: { type: 'string', minLength: 1 },
+              json: { type: 'object', additionalProperties: {} }
+            }
+          },
+          as: { enum: ['next-cohort'] }
+        }
+      }
+    }
+  }
+}
+
 /** Every kind of timeline event (src/timeline/). */
 export const TIMELINE_KINDS = ['config_applied', 'config_rejected', 'flag_changed', 'guard_tripped', 'guard_recovered', 'failover_started', 'failover_ended', 'parity_low', 'parity_recovered', 'drain_started', 'ramp_transition', 'ramp_write_failed', 'ramp_freeze'] as const
 
@@ -222,6 +276,7 @@ export const configSchema = {
         maxTemplates: { type: 'integer', minimum: 10, maximum: 100000 }
       }
     },
+    gateSets: { type: 'object', additionalProperties: rampGates },
     coverage: {
       type: 'object',
       additionalProperties: false,
@@ -422,58 +477,8 @@ export const configSchema = {
               minUsers: { type: 'integer', minimum: 1 },
               minAddresses: { type: 'integer', minimum: 1 },
               minFailingClients: { type: 'integer', minimum: 1 },
-              gates: {
-                type: 'object',
-                additionalProperties: false,
-                properties: {
-                  maxErrorRatioIncrease: { type: 'number', minimum: 0, maximum: 1 },
-                  maxClientErrorRatioIncrease: { type: 'number', minimum: 0, maximum: 1 },
-                  maxLatencyRatio: { type: 'number', minimum: 1 },
-                  minLatencyIncrease: duration,
-                  minParity: { type: 'number', minimum: 0, maximum: 1 },
-                  queries: {
-                    type: 'array',
-                    items: {
-                      type: 'object',
-                      additionalProperties: false,
-                      required: ['name', 'query'],
-                      properties: {
-                        name: { type: 'string', pattern: '^[a-z][a-z0-9_]*$', maxLength: 64 },
-                        query: { type: 'string', minLength: 1, maxLength: 4096 },
-                        compare: { enum: ['baseline', 'absolute'] },
-                        max: { type: 'number' },
-                        min: { type: 'number' },
-                        window: duration
-                      }
-                    }
-                  },
-                  checks: {
-                    type: 'array',
-                    items: {
-                      type: 'object',
-                      additionalProperties: false,
-                      required: ['name', 'url'],
-                      properties: {
-                        name: { type: 'string', pattern: '^[a-z][a-z0-9_]*$', maxLength: 64 },
-                        url: { type: 'string', minLength: 1 },
-                        method: { enum: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'get', 'head', 'post', 'put', 'patch', 'delete'] },
-                        headers: { type: 'object', additionalProperties: { type: 'string' } },
-                        timeout: duration,
-                        expect: {
-                          type: 'object',
-                          additionalProperties: false,
-                          properties: {
-                            status: { anyOf: [{ type: 'integer', minimum: 100, maximum: 599 }, { type: 'array', minItems: 1, items: { type: 'integer', minimum: 100, maximum: 599 } }] },
-                            bodyContains: { type: 'string', minLength: 1 },
-                            json: { type: 'object', additionalProperties: {} }
-                          }
-                        },
-                        as: { enum: ['next-cohort'] }
-                      }
-                    }
-                  }
-                }
-              },
+              gateSet: { type: 'string', minLength: 1 },
+              gates: rampGates,
               windows: {
                 type: 'array',
                 minItems: 1,

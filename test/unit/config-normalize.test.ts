@@ -403,3 +403,29 @@ for (const [name, yaml, want] of cases) {
     t.strictSame(problems(yaml), want.map(([line, text, message]) => `${line}:${(lines[line - 1] ?? '').indexOf(text) + 1}: ${message}`))
   })
 }
+
+t.test('a plan starts from its gate set: its own keys win, queries and checks add up', async (t) => {
+  const config = parseConfig(`backends: { legacy: { url: "http://127.0.0.1:8000" }, django: { url: "http://127.0.0.1:8001" } }
+flags: { file: flags.yaml }
+ramps: { prometheus: "http://prom:9090" }
+gateSets:
+  checkout:
+    maxLatencyRatio: 1.2
+    minParity: 0.999
+    queries: [{ name: orders, query: 'sum(x{backend="{{backend}}"})', min: 0.9 }]
+routes:
+  - name: orders
+    match: { path: /api/orders/* }
+    backend: legacy
+    flag: { name: f, backend: django }
+    ramp: { steps: [10, 100], gateSet: checkout, gates: { minParity: 0.99, queries: [{ name: refunds, query: 'sum(y{backend="{{backend}}"})', max: 1.1 }] } }
+${DEFAULT_ROUTE}`, FILE)
+  const gates = config.routes[0]?.ramp?.gates
+  t.match(gates, { maxLatencyRatio: 1.2, minParity: 0.99, maxErrorRatioIncrease: 0.01 }, 'the set\'s keys, the plan\'s over them, the defaults under both')
+  t.same(gates?.queries.map((q) => q.name), ['orders', 'refunds'])
+  t.throws(() => parseConfig(`backends: { legacy: { url: "http://127.0.0.1:8000" }, django: { url: "http://127.0.0.1:8001" } }
+flags: { file: flags.yaml }
+routes:
+  - { name: orders, match: { path: /a/* }, backend: legacy, flag: { name: f, backend: django }, ramp: { steps: [10, 100], gateSet: nope } }
+${DEFAULT_ROUTE}`, FILE), /routes\[0\]\.ramp\.gateSet: unknown gate set "nope"; gateSets defines: none/)
+})
