@@ -155,3 +155,38 @@ t.test('an HTTP check sent as a next-cohort user fails the step when the new bac
   t.equal(passed.percent, 50, `the same plan passes when the new backend passes the check: ${passed.reason}`)
   t.match(passed.reason, /smoke: 200 in \d+ ms/)
 })
+
+t.test('a dry run climbs the whole plan on live evidence, records every step and writes nothing', async (t) => {
+  const legacy = await startUpstream(t, 'legacy', (_req, res) => res.writeHead(200, { 'x-backend': 'legacy' }).end('{}'))
+  const django = await startUpstream(t, 'django', (_req, res) => res.writeHead(200, { 'x-backend': 'django' }).end('{}'))
+  const flags = flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(40)] }])
+  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'ramps: { interval: 300ms }').replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }
+    ramp: { steps: [40, 60, 100], hold: 1s, minRequests: 10, minUsers: 2, minAddresses: 1, dryRun: true }`), {
+    files: { 'flags.json': flags }
+  })
+  let running = true
+  const traffic = (async () => {
+    for (let round = 0; running; round++) {
+      await Promise.all([1, 2, 3, 4, 70, 71, 72, 73].map(async (b) => { await (await request(`${p.url}/api/orders/${round}`, { headers: { 'x-user-id': USERS[b - 1] as string } })).body.dump() }))
+      await sleep(30)
+    }
+  })()
+  const end = Date.now() + 45_000
+  let r = await rampOf(p)
+  while (r.percent !== 100 && Date.now() < end) {
+    await sleep(250)
+    r = await rampOf(p)
+  }
+  running = false
+  await traffic
+  t.equal(r.percent, 100, `the dry run reached the end of the plan, as far as the plan goes: ${r.reason}`)
+  t.equal(((await (await request(`${p.adminUrl}/ramp`)).body.json()) as { routes: Array<{ dryRun: boolean }> }).routes[0]?.dryRun, true)
+  const { readFileSync } = await import('node:fs')
+  const { join, dirname } = await import('node:path')
+  t.equal(readFileSync(join(dirname(p.file), 'flags.json'), 'utf8'), flags, 'the flags file is untouched')
+  const moved = await request(`${p.url}/api/orders/1`, { headers: { 'x-user-id': USERS[69] as string } })
+  t.equal(moved.headers['x-backend'], 'legacy', 'a user of bucket 70 is still on legacy: the live rollout stayed at 40 %')
+  await moved.body.dump()
+  const events = ((await (await request(`${p.adminUrl}/timeline?route=orders&kind=ramp_transition`)).body.json()) as { events: Array<{ summary: string, after: { percent: number } }> }).events
+  t.match(events.filter((e) => /dry run, nothing written/.test(e.summary)).map((e) => e.after.percent), [40, 60, 100], 'taking the flag up and each step it would have taken are on the timeline, marked as a dry run')
+})

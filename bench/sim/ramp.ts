@@ -34,7 +34,8 @@ const PLAN: RampConfig = {
   approvers: new Map(),
   windows: [],
   onFail: d.onFail,
-  maxFailures: d.maxFailures
+  maxFailures: d.maxFailures,
+  dryRun: false
 }
 
 interface Result { stepBacks: number, aborted: boolean, completed: boolean, firstStepFailed: boolean, seconds: number }

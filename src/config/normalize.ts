@@ -341,7 +341,8 @@ function rampConfig (r: RawRamp, hasFlagBackend: boolean, at: Path, problems: Pr
     approvers: new Map(approvals.filter((a) => a.approvers > 1).map((a) => [a.step, a.approvers])),
     windows: Object.freeze(windows),
     onFail: r.onFail ?? d.onFail,
-    maxFailures: r.maxFailures ?? d.maxFailures
+    maxFailures: r.maxFailures ?? d.maxFailures,
+    dryRun: r.dryRun ?? false
   })
 }
 

@@ -51,6 +51,7 @@ export interface RawRamp {
   approve?: Array<number | { step: number, approvers?: number }>
   windows?: Array<{ days: Array<'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun'>, from: string, to: string, timeZone: string }>
   onFail?: 'stepBack' | 'abort'
+  dryRun?: boolean
   maxFailures?: number
 }
 export type RawSources = ValueSource | ValueSource[]

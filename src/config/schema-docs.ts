@@ -245,6 +245,7 @@ export const KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'routes[].ramp.windows[].to': ['Local time the window closes (HH:MM, after from; 24:00 for midnight).', '16:00'],
   'routes[].ramp.windows[].timeZone': ['IANA time zone the days and hours are in.', 'Europe/Berlin'],
   'routes[].ramp.approve[].approvers': ['How many different operators must approve it (default 1).', 2],
+  'routes[].ramp.dryRun': ['Judge and record every transition (timeline, /ramp, logs) and write nothing: the flag keeps its rollout. To watch a plan against live traffic before trusting it.', true],
   'routes[].ramp.onFail': ['On a gate failure: stepBack one step (only the newest cohort returns to legacy), or abort to 0.', 'stepBack'],
   'routes[].ramp.maxFailures': ['Gate failures after which the ramp aborts to 0.', 3],
   'routes[].flag': ['The feature flag that picks the backend per request.', { name: 'orders-on-django', backend: 'django' }],

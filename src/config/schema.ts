@@ -504,6 +504,7 @@ export const configSchema = {
                 }
               },
               onFail: { enum: ['stepBack', 'abort'] },
+              dryRun: { type: 'boolean' },
               maxFailures: { type: 'integer', minimum: 1, maximum: 100 }
             }
           },

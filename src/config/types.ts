@@ -182,6 +182,8 @@ export interface RampConfig {
   readonly onFail: 'stepBack' | 'abort'
   /** Gate failures in one ramp after which it aborts to 0. */
   readonly maxFailures: number
+  /** Judge and record every transition, write nothing: the flag keeps its rollout. */
+  readonly dryRun: boolean
 }
 
 export interface ClientLimits {

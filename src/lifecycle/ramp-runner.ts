@@ -15,6 +15,7 @@ import { RampDriver, rampRoutes, RAMP_VIEW_STATES } from '../ramp/driver.js'
 import { PrometheusFigures } from '../ramp/prometheus-figures.js'
 import { PromQL } from '../ramp/promql.js'
 import { queryRunner } from '../ramp/query-gates.js'
+import { DryRunTarget } from '../ramp/dry-run.js'
 import { checkRunner } from '../ramp/checks.js'
 import { RampStore } from '../ramp/store.js'
 import { UnleashTarget } from '../ramp/targets.js'
@@ -77,7 +78,7 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
     store: new RampStore(() => privateDir(unleash.backupDir, opts.env), opts.configFile),
     freezes: new Freezes(() => privateDir(unleash.backupDir, opts.env), opts.configFile),
     // refusal() made sure of the admin token.
-    target: new UnleashTarget(unleashAdmin(unleash, opts.env) as UnleashAdmin),
+    target: new DryRunTarget(new UnleashTarget(unleashAdmin(unleash, opts.env) as UnleashAdmin), (flag) => config.routes.some((r) => r.flag?.name === flag && r.ramp?.dryRun === true)),
     figures: new PrometheusFigures(opts.prometheus ?? config.ramps.prometheus as string, config.ramps.timeout),
     checks: checkRunner(opts.env.STRANGLER_OVERRIDE_SECRET, () => config.override.header),
     queries: queryRunner(new PromQL(opts.prometheus ?? config.ramps.prometheus as string, config.ramps.timeout)),

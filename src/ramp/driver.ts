@@ -79,6 +79,8 @@ export interface RampView {
   readonly held: string | null
   /** The plan's change windows, in words; null without windows. */
   readonly windows: string | null
+  /** A dry run: every transition judged and recorded, nothing written. */
+  readonly dryRun: boolean
 }
 
 export interface RampDriverDeps {
@@ -543,7 +545,8 @@ export class RampDriver {
       stalled,
       lastJudgement: this.#judgements.get(ramp.route),
       held: this.#held(ramp) ?? null,
-      windows: ramp.plan.windows.length === 0 ? null : describeWindows(ramp.plan.windows)
+      windows: ramp.plan.windows.length === 0 ? null : describeWindows(ramp.plan.windows),
+      dryRun: ramp.plan.dryRun
     }
   }
 }

@@ -23,6 +23,7 @@ const plan = (over: Partial<RampConfig> = {}): RampConfig => ({
   windows: [],
   onFail: 'stepBack',
   maxFailures: 3,
+  dryRun: false,
   ...over
 })
 const side = (requests: number, errors: number, p99: number | undefined): SideFigures => ({ requests, errors, clientErrors: 0, p99, sources: undefined })

@@ -1,0 +1,46 @@
+/**
+ * Dry runs (ramp.dryRun): the driver runs unchanged, judging on live traffic and
+ * recording every transition, against a target that keeps the rollout it would write
+ * in memory for the flags of dry-run plans. The flag itself, in the file or in
+ * Unleash, keeps its rollout: nothing is written.
+ */
+import type { RolloutTarget } from './targets.js'
+
+export class DryRunTarget implements RolloutTarget {
+  readonly #real: RolloutTarget
+  readonly #dry: (flag: string) => boolean
+  /** flag → the rollout a dry run would have written. */
+  readonly #simulated = new Map<string, number>()
+
+  /** `dry`: whether a flag's plan is a dry run now (plans change on reload). */
+  constructor (real: RolloutTarget, dry: (flag: string) => boolean) {
+    this.#real = real
+    this.#dry = dry
+  }
+
+  get where (): string {
+    return this.#real.where
+  }
+
+  get persistent (): boolean {
+    return this.#real.persistent
+  }
+
+  async read (flag: string): Promise<number | string> {
+    if (!this.#dry(flag)) {
+      this.#simulated.delete(flag)
+      return await this.#real.read(flag)
+    }
+    return this.#simulated.get(flag) ?? await this.#real.read(flag)
+  }
+
+  async write (flag: string, percent: number): Promise<void> {
+    if (this.#dry(flag)) this.#simulated.set(flag, percent)
+    else await this.#real.write(flag, percent)
+  }
+
+  release (flag: string): void {
+    this.#simulated.delete(flag)
+    this.#real.release(flag)
+  }
+}
