@@ -47,7 +47,7 @@ t.test('a PromQL gate on the backends\' own counter steps a ramp back when order
   const django = await startUpstream(t, 'django', shop('django', () => djangoCreates))
   const prom = await startPrometheus(t, [new URL(legacy.url).host, new URL(django.url).host])
   const query = 'sum(increase(orders_created_total{app="{{backend}}"}[{{window}}])) / sum(increase(handled_total{app="{{backend}}"}[{{window}}]))'
-  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, `ramps: { prometheus: "${prom.api}", interval: 500ms }`).replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }
+  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, `ramps: { prometheus: "${prom.api}", interval: 500ms }\nevidence: { period: 5s }`).replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }
     ramp:
       steps: [5, 50, 100]
       hold: 3s
@@ -117,7 +117,7 @@ t.test('an HTTP check sent as a next-cohort user fails the step when the new bac
       res.writeHead(smoke ? djangoSmoke : 200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: !smoke || djangoSmoke === 200, by: 'django' }))
     })
     const port = await freePort()
-    const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'ramps: { interval: 300ms }').replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }
+    const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'ramps: { interval: 300ms }\n# One client address here: its evidence cap (60 a period per backend) renews every 5 s, not every minute.\nevidence: { period: 5s }').replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }
     ramp:
       steps: [5, 50]
       hold: 1s
@@ -160,7 +160,7 @@ t.test('a dry run climbs the whole plan on live evidence, records every step and
   const legacy = await startUpstream(t, 'legacy', (_req, res) => res.writeHead(200, { 'x-backend': 'legacy' }).end('{}'))
   const django = await startUpstream(t, 'django', (_req, res) => res.writeHead(200, { 'x-backend': 'django' }).end('{}'))
   const flags = flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(40)] }])
-  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'ramps: { interval: 300ms }').replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }
+  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'ramps: { interval: 300ms }\n# One client address here: its evidence cap (60 a period per backend) renews every 5 s, not every minute.\nevidence: { period: 5s }').replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }
     ramp: { steps: [40, 60, 100], hold: 1s, minRequests: 10, minUsers: 2, minAddresses: 1, dryRun: true }`), {
     files: { 'flags.json': flags }
   })
@@ -189,4 +189,6 @@ t.test('a dry run climbs the whole plan on live evidence, records every step and
   await moved.body.dump()
   const events = ((await (await request(`${p.adminUrl}/timeline?route=orders&kind=ramp_transition`)).body.json()) as { events: Array<{ summary: string, after: { percent: number } }> }).events
   t.match(events.filter((e) => /dry run, nothing written/.test(e.summary)).map((e) => e.after.percent), [40, 60, 100], 'taking the flag up and each step it would have taken are on the timeline, marked as a dry run')
+  const metrics = await (await request(`${p.adminUrl}/metrics`)).body.text()
+  t.match(metrics, /^strangler_ramp_transitions_total\{route="orders",to="step_up",dry_run="true"\} 2$/m, 'counted with dry_run="true"')
 })

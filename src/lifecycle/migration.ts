@@ -186,8 +186,8 @@ export function createRampDriver (runtime: Runtime, metrics: Metrics, opts: Star
     // With ramps.driver: fleet, `ramp run` drives and this proxy only follows the flags.
     ramps: () => runtime.snapshot.config.ramps.driver === 'proxy' ? rampRoutes(runtime.snapshot.config.routes) : [],
     transition: (route, to, record, before, percent, actor) => {
-      metrics.rampTransition(route, to)
       const dry = runtime.snapshot.config.routes.find((r) => r.name === route)?.ramp?.dryRun === true
+      metrics.rampTransition(route, to, dry)
       timeline?.rampTransition(route, to, before, { state: record.state, percent }, dry ? `dry run, nothing written: ${record.reason}` : record.reason, actor)
     },
     writeFailed: (route, flag, percent, applied, error, attempts) => {

@@ -346,8 +346,8 @@ export class Metrics {
     this.#droppedSpans = dropped
   }
 
-  rampTransition (route: string, to: string): void {
-    this.#rampCounters.transition(route, to)
+  rampTransition (route: string, to: string, dryRun?: boolean): void {
+    this.#rampCounters.transition(route, to, dryRun)
   }
 
   rampWriteFailure (route: string): void {

@@ -4,7 +4,8 @@ import { Counter, Gauge, type Registry } from 'prom-client'
 export interface RampGauge { readonly route: string, readonly percent: number, readonly state: string, readonly stalled: boolean }
 
 export interface RampCounters {
-  transition (route: string, to: string): void
+  /** `dryRun`: a dry run's transition, labelled dry_run="true" (nothing was written). */
+  transition (route: string, to: string, dryRun?: boolean): void
   /** A rollout write that failed or whose read-back disagreed. */
   writeFailure (route: string): void
 }
@@ -12,7 +13,7 @@ export interface RampCounters {
 /** Registers the ramp series, read at scrape time; returns the counters' increments. */
 export function registerRampMetrics (registry: Registry, ramps: () => Iterable<RampGauge>, states: () => readonly string[]): RampCounters {
   const registers = [registry]
-  const transitions = new Counter({ name: 'strangler_ramp_transitions_total', help: 'Ramp plan transitions by route and what happened (step_up, step_back, awaiting_approval, paused, running, completed, aborted).', labelNames: ['route', 'to'], registers })
+  const transitions = new Counter({ name: 'strangler_ramp_transitions_total', help: 'Ramp plan transitions by route and what happened (step_up, step_back, awaiting_approval, paused, running, completed, aborted); a dry run\'s carry dry_run="true".', labelNames: ['route', 'to', 'dry_run'], registers })
   const writeFailures = new Counter({ name: 'strangler_ramp_write_failures_total', help: 'Rollout writes of a ramp that failed or did not read back as written (the ramp retries with backoff).', labelNames: ['route'], registers })
   new Gauge({
     name: 'strangler_ramp_step_percent', aggregator: 'max',
@@ -47,7 +48,7 @@ export function registerRampMetrics (registry: Registry, ramps: () => Iterable<R
     }
   })
   return {
-    transition: (route, to) => transitions.inc({ route, to }),
+    transition: (route, to, dryRun) => transitions.inc(dryRun === true ? { route, to, dry_run: 'true' } : { route, to }),
     writeFailure: (route) => writeFailures.inc({ route })
   }
 }
