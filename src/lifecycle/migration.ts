@@ -14,7 +14,7 @@ import { queryRunner } from '../ramp/query-gates.js'
 import { checkRunner } from '../ramp/checks.js'
 import { RampStore } from '../ramp/store.js'
 import { rolloutTarget } from '../ramp/targets.js'
-import { DryRunTarget } from '../ramp/dry-run.js'
+import { DryRunTarget, isDryRun } from '../ramp/dry-run.js'
 import { Timeline } from '../timeline/timeline.js'
 import { flagEditor, unleashAdmin } from '../flags/unleash-admin.js'
 import { TimelineStore } from '../timeline/store.js'
@@ -176,7 +176,7 @@ export function createRampDriver (runtime: Runtime, metrics: Metrics, opts: Star
     store: new RampStore(() => stateDir(config, opts), opts.configFile),
     freezes: new Freezes(() => stateDir(config, opts), opts.configFile),
     freezeChanged: (route, freeze, actor) => timeline?.rampFreeze(route, freeze, actor),
-    target: new DryRunTarget(rolloutTarget(config, () => runtime.snapshot.flags, env), (flag) => runtime.snapshot.config.routes.some((r) => r.flag?.name === flag && r.ramp?.dryRun === true)),
+    target: new DryRunTarget(rolloutTarget(config, () => runtime.snapshot.flags, env), () => runtime.snapshot.config.routes),
     figures: new LocalFigures(runtime.evidence, () => runtime.shadow),
     checks: checkRunner(env.STRANGLER_OVERRIDE_SECRET, () => runtime.snapshot.config.override.header),
     queries: async (ramp, since) => {
@@ -186,7 +186,7 @@ export function createRampDriver (runtime: Runtime, metrics: Metrics, opts: Star
     // With ramps.driver: fleet, `ramp run` drives and this proxy only follows the flags.
     ramps: () => runtime.snapshot.config.ramps.driver === 'proxy' ? rampRoutes(runtime.snapshot.config.routes) : [],
     transition: (route, to, record, before, percent, actor) => {
-      const dry = runtime.snapshot.config.routes.find((r) => r.name === route)?.ramp?.dryRun === true
+      const dry = isDryRun(runtime.snapshot.config.routes, { route })
       metrics.rampTransition(route, to, dry)
       timeline?.rampTransition(route, to, before, { state: record.state, percent }, dry ? `dry run, nothing written: ${record.reason}` : record.reason, actor)
     },

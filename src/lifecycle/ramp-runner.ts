@@ -78,7 +78,7 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
     store: new RampStore(() => privateDir(unleash.backupDir, opts.env), opts.configFile),
     freezes: new Freezes(() => privateDir(unleash.backupDir, opts.env), opts.configFile),
     // refusal() made sure of the admin token.
-    target: new DryRunTarget(new UnleashTarget(unleashAdmin(unleash, opts.env) as UnleashAdmin), (flag) => config.routes.some((r) => r.flag?.name === flag && r.ramp?.dryRun === true)),
+    target: new DryRunTarget(new UnleashTarget(unleashAdmin(unleash, opts.env) as UnleashAdmin), () => config.routes),
     figures: new PrometheusFigures(opts.prometheus ?? config.ramps.prometheus as string, config.ramps.timeout),
     checks: checkRunner(opts.env.STRANGLER_OVERRIDE_SECRET, () => config.override.header),
     queries: queryRunner(new PromQL(opts.prometheus ?? config.ramps.prometheus as string, config.ramps.timeout)),

@@ -4,7 +4,13 @@
  * in memory for the flags of dry-run plans. The flag itself, in the file or in
  * Unleash, keeps its rollout: nothing is written.
  */
+import type { RouteConfig } from '../config/config.js'
 import type { RolloutTarget } from './targets.js'
+
+/** Is `route`'s plan a dry run? (Several routes may name one flag: any dry-run plan on it counts.) */
+export function isDryRun (routes: readonly RouteConfig[], by: { readonly flag?: string, readonly route?: string }): boolean {
+  return routes.some((r) => r.ramp?.dryRun === true && (by.route === undefined || r.name === by.route) && (by.flag === undefined || r.flag?.name === by.flag))
+}
 
 export class DryRunTarget implements RolloutTarget {
   readonly #real: RolloutTarget
@@ -12,10 +18,10 @@ export class DryRunTarget implements RolloutTarget {
   /** flag → the rollout a dry run would have written. */
   readonly #simulated = new Map<string, number>()
 
-  /** `dry`: whether a flag's plan is a dry run now (plans change on reload). */
-  constructor (real: RolloutTarget, dry: (flag: string) => boolean) {
+  /** `routes`: the live config's routes (plans change on reload). */
+  constructor (real: RolloutTarget, routes: () => readonly RouteConfig[]) {
     this.#real = real
-    this.#dry = dry
+    this.#dry = (flag) => isDryRun(routes(), { flag })
   }
 
   get where (): string {
