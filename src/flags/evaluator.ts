@@ -49,10 +49,16 @@ export class Evaluator {
     const feature = this.#repository.getToggle(flag)
     if (feature === undefined) return UNAVAILABLE
     const result = this.#cache.get(feature, context, withVariant, this.#evaluate)
-    const variant = withVariant ? result.variant ?? 'disabled' : undefined
-    this.#observers.usage?.count(flag, result.enabled, variant)
-    if (feature.impressionData === true) this.#observers.impression?.({ eventType: withVariant ? 'getVariant' : 'isEnabled', featureName: flag, enabled: result.enabled, ...(variant === undefined ? {} : { variant }), context: this.#withFixed(context) })
+    const o = this.#observers
+    if (o.usage !== undefined || (o.impression !== undefined && feature.impressionData === true)) this.#observe(feature, context, withVariant, result)
     return result
+  }
+
+  /** Usage counts and impressions: off the common path, which only checks that there are any. */
+  #observe (feature: FeatureInterface, context: Context, withVariant: boolean, result: FlagResult): void {
+    const variant = withVariant ? result.variant ?? 'disabled' : undefined
+    this.#observers.usage?.count(feature.name, result.enabled, variant)
+    if (feature.impressionData === true) this.#observers.impression?.({ eventType: withVariant ? 'getVariant' : 'isEnabled', featureName: feature.name, enabled: result.enabled, ...(variant === undefined ? {} : { variant }), context: this.#withFixed(context) })
   }
 
   readonly #evaluate = (feature: FeatureInterface, context: Context, withVariant: boolean): FlagResult => {
