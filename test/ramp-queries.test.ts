@@ -88,7 +88,8 @@ t.test('a PromQL gate on the backends\' own counter steps a ramp back when order
   djangoCreates = false
   const back = await until((r) => r.percent < 50 || r.state !== 'running', 60_000)
   t.ok(back.percent < 50, `stepped back from 50 % (now ${back.percent} %, ${back.state})`)
-  t.match(back.reason, /query orders_per_request: 0 on django vs 1 on legacy: ratio 0, min 0\.8/, 'the reason carries both figures')
+  // The 4 s window may still hold orders made before the stop: the ratio is under 0.8, not always 0.
+  t.match(back.reason, /query orders_per_request: (0|0\.\d+) on django vs 1 on legacy: ratio (0|0\.[0-7]\d*), min 0\.8/, 'the reason carries both figures')
   const events = await (await request(`${p.adminUrl}/timeline?route=orders`)).body.json() as { events: Array<{ kind: string, summary: string, detail?: unknown }> }
   t.ok(events.events.some((e) => /orders_per_request/.test(JSON.stringify(e))), 'and so does the timeline event')
 })
