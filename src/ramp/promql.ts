@@ -17,6 +17,11 @@ export class PromQL {
 
   /** The values of an instant query's series (a scalar is one value); `name` says which figure in errors. */
   async vector (name: string, query: string): Promise<number[]> {
+    return (await this.series(name, query)).map((s) => s.value)
+  }
+
+  /** An instant query's series with their labels (a scalar is one series without labels). */
+  async series (name: string, query: string): Promise<Series[]> {
     const fail = (why: string): Error => new Error(`Prometheus query for ${name}: ${why}`)
     let status: number
     let body: unknown
@@ -31,15 +36,22 @@ export class PromQL {
     }
     if (status !== 200) throw fail(`HTTP ${status} ${String(body)}`)
     const b = body as { status?: unknown, data?: { resultType?: unknown, result?: unknown } }
-    if (b?.status === 'success' && b.data?.resultType === 'scalar') return [sample(b.data.result, fail)]
+    if (b?.status === 'success' && b.data?.resultType === 'scalar') return [{ labels: {}, value: sample(b.data.result, fail) }]
     if (b?.status !== 'success' || !Array.isArray(b.data?.result)) throw fail(`not a successful vector answer: ${JSON.stringify(body).slice(0, 200)}`)
-    return (b.data.result as Array<{ value?: unknown }>).map((s) => sample(s?.value, fail))
+    return (b.data.result as Array<{ metric?: unknown, value?: unknown }>).map((s) => ({ labels: labelsOf(s?.metric), value: sample(s?.value, fail) }))
   }
 
   /** The first value of an instant query; undefined when the result is empty. */
   async scalar (name: string, query: string): Promise<number | undefined> {
     return (await this.vector(name, query))[0]
   }
+}
+
+export interface Series { readonly labels: Readonly<Record<string, string>>, readonly value: number }
+
+function labelsOf (m: unknown): Record<string, string> {
+  if (typeof m !== 'object' || m === null) return {}
+  return Object.fromEntries(Object.entries(m).filter((e): e is [string, string] => typeof e[1] === 'string'))
 }
 
 function sample (v: unknown, fail: (why: string) => Error): number {

@@ -23,6 +23,8 @@ function side (name: string, s: SideFigures): string | undefined {
   if (bad !== undefined) return bad
   // Prometheus extrapolates increase() per series: a hair over is rounding, more is wrong.
   if (s.errors + s.clientErrors > s.requests * 1.001 + 1e-9) return `${name} 4xx and 5xx (${s.clientErrors + s.errors}) exceed its requests (${s.requests})`
+  const bucket = s.buckets?.findIndex((n) => !Number.isFinite(n) || n < 0) ?? -1
+  if (bucket >= 0) return `${name} latency bucket le=${EVIDENCE_BUCKETS[bucket] ?? '+Inf'} is ${shown(s.buckets?.[bucket])}, not a count`
   if (s.p99 === undefined) return undefined
   if (typeof s.p99 !== 'number' || !Number.isFinite(s.p99)) return `${name} p99 is ${shown(s.p99)}, not a latency`
   if (s.p99 < 0 || s.p99 > MAX_P99) return `${name} p99 is ${s.p99} s, outside the histogram (0 to ${MAX_P99} s)`
