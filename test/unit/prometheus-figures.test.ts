@@ -29,7 +29,7 @@ t.test('extrapolation that dips under the bucket below is 0, not a negative coun
 
 t.test('a NaN bucket is named and the ramp waits', async (t) => {
   const b = perBucket([{ labels: { le: le(10) }, value: 5 }, { labels: { le: le(11) }, value: Number.NaN }])
-  const side = (buckets?: number[]): SideFigures => ({ requests: 10, errors: 0, clientErrors: 0, p99: 0.01, buckets, sources: undefined })
+  const side = (buckets?: number[]): SideFigures => ({ requests: 10, errors: 0, clientErrors: 0, p99: 0.01, ...(buckets === undefined ? {} : { buckets }), sources: undefined })
   t.equal(unusable({ candidate: side(b), baseline: side(), parity: undefined }), `new backend latency bucket le=${le(11)} is NaN, not a count`)
   t.equal(unusable({ candidate: side([1, 2]), baseline: side([0, -1]), parity: undefined }), 'baseline latency bucket le=0.00126 is -1, not a count')
   t.equal(unusable({ candidate: side([1, 2]), baseline: side([3]), parity: undefined }), undefined)
