@@ -157,6 +157,53 @@ t.test('an HTTP check sent as a next-cohort user fails the step when the new bac
   t.match(passed.reason, /smoke: 200 in \d+ ms/)
 })
 
+t.test('a `when: before` check keeps the ramp at its step until the next cohort passes it, without failing the step', async (t) => {
+  const secret = 'ramp-check-override-secret-of-32-bytes!'
+  let smokeStatus = 500
+  const legacy = await startUpstream(t, 'legacy', (req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, by: 'legacy', url: req.url })))
+  const django = await startUpstream(t, 'django', (req, res) => {
+    const smoke = req.url === '/api/orders/smoke'
+    res.writeHead(smoke ? smokeStatus : 200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, by: 'django' }))
+  })
+  const port = await freePort()
+  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'ramps: { interval: 300ms }\nevidence: { period: 5s }').replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }
+    ramp:
+      steps: [5, 50]
+      hold: 1s
+      minRequests: 10
+      minUsers: 2
+      minAddresses: 1
+      gates:
+        checks:
+          - { name: smoke, when: before, url: "http://127.0.0.1:${port}/api/orders/smoke", as: next-cohort, expect: { json: { "$.by": django } } }`), {
+    port,
+    env: { STRANGLER_OVERRIDE_SECRET: secret },
+    files: { 'flags.json': flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(5)] }]) }
+  })
+  let running = true
+  const traffic = (async () => {
+    for (let round = 0; running; round++) {
+      await Promise.all([1, 2, 3, 4, 60, 61, 62, 63].map(async (b) => { await (await request(`${p.url}/api/orders/${round}`, { headers: { 'x-user-id': USERS[b - 1] as string } })).body.dump() }))
+      await sleep(30)
+    }
+  })()
+  t.teardown(async () => { running = false; await traffic })
+  const until = async (what: (r: Awaited<ReturnType<typeof rampOf>>) => boolean, ms: number): Promise<Awaited<ReturnType<typeof rampOf>>> => {
+    const end = Date.now() + ms
+    let r = await rampOf(p)
+    while (!what(r) && Date.now() < end) { await sleep(200); r = await rampOf(p) }
+    return r
+  }
+  const held = await until((r) => /before entering/.test(r.reason), 30_000)
+  t.match(held, { percent: 5, state: 'running' }, 'the ramp stays at its step')
+  t.match(held.reason, /^waiting: before entering 50 %, check failed: smoke: status 500, expected 2xx \(500 in \d+ ms: .*\) \(called again in 15 s\)$/, `and says why: ${held.reason}`)
+  t.equal((held as { failures?: number }).failures, 0, 'a failed before-check is not a failure of the step it was at')
+  smokeStatus = 200
+  const entered = await until((r) => r.percent === 50, 30_000)
+  t.equal(entered.percent, 50, `once the check passes, it enters the next step: ${entered.reason}`)
+  t.match(entered.reason, /before 50 %: smoke: 200 in \d+ ms/)
+})
+
 t.test('a dry run climbs the whole plan on live evidence, records every step and writes nothing', async (t) => {
   const legacy = await startUpstream(t, 'legacy', (_req, res) => res.writeHead(200, { 'x-backend': 'legacy' }).end('{}'))
   const django = await startUpstream(t, 'django', (_req, res) => res.writeHead(200, { 'x-backend': 'django' }).end('{}'))

@@ -256,7 +256,8 @@ function httpCheck (c: NonNullable<NonNullable<RawRamp['gates']>['checks']>[numb
     headers: Object.freeze({ ...c.headers }),
     timeout: dur(c.timeout, 5_000),
     expect: Object.freeze({ status: Object.freeze(status === undefined ? [] : Array.isArray(status) ? [...status] : [status]), bodyContains: c.expect?.bodyContains, json: Object.freeze({ ...c.expect?.json }) }),
-    as: c.as
+    as: c.as,
+    when: c.when ?? 'after'
   })
 }
 

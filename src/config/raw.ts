@@ -47,7 +47,7 @@ export interface RawRamp {
   minUsers?: number
   minAddresses?: number
   minFailingClients?: number
-  gates?: { maxErrorRatioIncrease?: number, maxClientErrorRatioIncrease?: number, maxLatencyRatio?: number, minLatencyIncrease?: string, minParity?: number, queries?: Array<{ name: string, query: string, compare?: 'baseline' | 'absolute', max?: number, min?: number, window?: string }>, checks?: Array<{ name: string, url: string, method?: string, headers?: Record<string, string>, timeout?: string, expect?: { status?: number | number[], bodyContains?: string, json?: Record<string, unknown> }, as?: 'next-cohort' }> }
+  gates?: { maxErrorRatioIncrease?: number, maxClientErrorRatioIncrease?: number, maxLatencyRatio?: number, minLatencyIncrease?: string, minParity?: number, queries?: Array<{ name: string, query: string, compare?: 'baseline' | 'absolute', max?: number, min?: number, window?: string }>, checks?: Array<{ name: string, url: string, method?: string, headers?: Record<string, string>, timeout?: string, expect?: { status?: number | number[], bodyContains?: string, json?: Record<string, unknown> }, as?: 'next-cohort', when?: 'before' | 'after' }> }
   approve?: Array<number | { step: number, approvers?: number }>
   windows?: Array<{ days: Array<'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun'>, from: string, to: string, timeZone: string }>
   onFail?: 'stepBack' | 'abort'

@@ -234,6 +234,7 @@ export const KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'routes[].ramp.gates.checks[].expect.bodyContains': ['Text the body must contain.', 'Thank you'],
   'routes[].ramp.gates.checks[].expect.json': ['JSON paths ($.a.b[0]) and the values they must hold.', { '$.status': 'paid' }],
   'routes[].ramp.gates.checks[].expect.json.*': ['The value the path must hold (compared as JSON).', 'paid'],
+  'routes[].ramp.gates.checks[].when': ['after: called once the step\'s other gates pass, a failure fails the step; before: called before the ramp enters the next step, a failure keeps it where it is (retried every 15 s) and is not held against the current step.', 'after'],
   'routes[].ramp.gates.checks[].as': ['next-cohort: sent with a tester override for the route\'s new backend (needs STRANGLER_OVERRIDE_SECRET), so a check through the proxy reaches it as the next step\'s users will.', 'next-cohort'],
   'routes[].ramp.gates.minLatencyIncrease': ['A p99 past maxLatencyRatio fails only when it is also this much slower than the baseline\'s: a ratio of a few milliseconds is noise.', '50ms'],
   'routes[].ramp.gates.minParity': ['Fail when shadow parity of the next cohort is below this (routes with shadow:).', 0.995],

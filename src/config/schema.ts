@@ -83,7 +83,8 @@ const rampGates = {
               json: { type: 'object', additionalProperties: {} }
             }
           },
-          as: { enum: ['next-cohort'] }
+          as: { enum: ['next-cohort'] },
+          when: { enum: ['before', 'after'] }
         }
       }
     }

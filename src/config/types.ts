@@ -250,6 +250,8 @@ export interface HttpCheck {
   }
   /** next-cohort: sent with an override token for the route's new backend, as a user of the next step is routed. */
   readonly as: 'next-cohort' | undefined
+  /** after: once a step's other gates pass, before it is judged passed; before: before the ramp enters the next step. */
+  readonly when: 'before' | 'after'
 }
 
 /** A PromQL gate of a ramp plan: the query's template, and what its value must stay within. */

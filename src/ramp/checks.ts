@@ -78,10 +78,10 @@ export async function runChecks (checks: readonly HttpCheck[], ctx: CheckContext
 }
 
 /** The driver's checks: `secret` is STRANGLER_OVERRIDE_SECRET (undefined: no next-cohort checks), `header` the override header. */
-export function checkRunner (secret: string | undefined, header: () => string): (ramp: { readonly plan: { readonly gates: { readonly checks: readonly HttpCheck[] } }, readonly sides: { readonly route: string, readonly candidate: string } }) => Promise<GateResult[]> {
+export function checkRunner (secret: string | undefined, header: () => string): (ramp: { readonly plan: { readonly gates: { readonly checks: readonly HttpCheck[] } }, readonly sides: { readonly route: string, readonly candidate: string } }, when: HttpCheck['when']) => Promise<GateResult[]> {
   // Five minutes: long enough for one round of checks, short enough to be worthless afterwards.
   const token = (backend: string, route: string): string => overrideToken(secret as string, backend, Math.floor(Date.now() / 1000) + 300, route)
-  return async (ramp) => await runChecks(ramp.plan.gates.checks, {
+  return async (ramp, when) => await runChecks(ramp.plan.gates.checks.filter((c) => c.when === when), {
     route: ramp.sides.route,
     candidate: ramp.sides.candidate,
     override: (backend, route) => secret === undefined ? undefined : { header: header(), token: token(backend, route) }

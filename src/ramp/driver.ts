@@ -108,8 +108,8 @@ export interface RampDriverDeps {
   readonly random?: () => number
   /** The plan's PromQL gates over the window since `since` (ramps.prometheus); none without. */
   readonly queries?: (ramp: RampRoute, since: number) => Promise<readonly GateResult[]>
-  /** The plan's HTTP checks, called once every other gate has passed; none without. */
-  readonly checks?: (ramp: RampRoute) => Promise<readonly GateResult[]>
+  /** The plan's HTTP checks of one kind (gates.checks[].when); none without. */
+  readonly checks?: (ramp: RampRoute, when: 'before' | 'after') => Promise<readonly GateResult[]>
 }
 
 export type ActionResult =
@@ -119,6 +119,8 @@ export type ActionResult =
 
 /** How long a person's action may wait for its write to be confirmed before it answers. */
 const ACTION_WAIT_MS = 900
+/** How long a failed `when: before` check waits before it is called again: smoke tests are not free. */
+const BEFORE_RETRY_MS = 15_000
 
 export class RampDriver {
   readonly #deps: RampDriverDeps
@@ -131,6 +133,8 @@ export class RampDriver {
   readonly #judgements = new Map<string, Judgement>()
   /** Route → when its step was written: until the step has settled, answers belong to the old step. */
   readonly #settling = new Map<string, number>()
+  /** Per route, the last failed round of `when: before` checks: at which step, when, and the reason shown. */
+  readonly #beforeFailed = new Map<string, { step: number, at: number, reason: string }>()
   /** Writes not yet confirmed by a read-back. */
   readonly #writes = new Map<string, PendingWrite>()
   readonly #noEvidence = new Map<string, number>()
@@ -366,7 +370,8 @@ export class RampDriver {
       j = judge(plan, figures, this.#now() - record.since)
       if (plan.gates.queries.length > 0 && this.#deps.queries !== undefined) j = withGates(j, await this.#timed(this.#deps.queries(ramp, record.since)))
       // Smoke tests only for a step that would otherwise pass: one round of calls per passing judgement.
-      if (j.verdict === 'pass' && plan.gates.checks.length > 0 && this.#deps.checks !== undefined) j = withGates(j, await this.#deps.checks(ramp))
+      if (j.verdict === 'pass' && this.#deps.checks !== undefined && plan.gates.checks.some((c) => c.when === 'after')) j = withGates(j, await this.#deps.checks(ramp, 'after'))
+      if (j.verdict === 'pass') j = await this.#beforeNext(ramp, record, j)
     } catch (err) {
       const why = (err as Error).message
       j = { verdict: 'wait', reason: `waiting: no usable evidence (${why})`, gates: [], figures: EMPTY, elapsedMs: this.#now() - record.since, noEvidence: why }
@@ -382,6 +387,27 @@ export class RampDriver {
       this.#deps.logger.warn({ route, why: j.noEvidence }, `ramp on route ${route} has no usable evidence: ${j.noEvidence}; it waits`)
     }
     this.#apply(ramp, onJudgement(plan, record, j, this.#now()))
+  }
+
+  /**
+   * `when: before` checks, for a step that passed: the next step is entered (or waits
+   * for approval) only once they pass. A failure is not the current step's failure: the
+   * ramp stays where it is, says why, and calls them again after BEFORE_RETRY_MS.
+   */
+  async #beforeNext (ramp: RampRoute, record: RampRecord, j: Judgement): Promise<Judgement> {
+    const next = ramp.plan.steps[record.step + 1]
+    if (next === undefined || this.#deps.checks === undefined || !ramp.plan.gates.checks.some((c) => c.when === 'before')) return j
+    const failedBefore = this.#beforeFailed.get(ramp.route)
+    if (failedBefore?.step === record.step && this.#now() - failedBefore.at < BEFORE_RETRY_MS) return { ...j, verdict: 'wait', reason: failedBefore.reason }
+    const results = await this.#deps.checks(ramp, 'before')
+    const failed = results.filter((r) => r.pass !== true)
+    if (failed.length === 0) {
+      this.#beforeFailed.delete(ramp.route)
+      return { ...j, gates: [...j.gates, ...results], reason: `${j.reason}; before ${next} %: ${results.map((r) => r.detail).join('; ')}` }
+    }
+    const reason = `waiting: before entering ${next} %, check failed: ${failed.map((r) => r.detail).join('; ')} (called again in ${BEFORE_RETRY_MS / 1000} s)`
+    this.#beforeFailed.set(ramp.route, { step: record.step, at: this.#now(), reason })
+    return { ...j, verdict: 'wait', reason, gates: [...j.gates, ...results] }
   }
 
   /** While the state file is refused: the ramp as paused where the flag stands, owning nothing. */

@@ -30,7 +30,7 @@ t.test('query gates join the judgement', async (t) => {
 
 t.test('what an HTTP check expects of the answer', async (t) => {
   const { atPath, unexpected } = await import('../../src/ramp/checks.js')
-  const check = (expect: { status?: number[], bodyContains?: string, json?: Record<string, unknown> }): Parameters<typeof unexpected>[0] => ({ name: 'c', url: 'http://x', method: 'GET', headers: {}, timeout: 1000, as: undefined, expect: { status: expect.status ?? [], bodyContains: expect.bodyContains, json: expect.json ?? {} } })
+  const check = (expect: { status?: number[], bodyContains?: string, json?: Record<string, unknown> }): Parameters<typeof unexpected>[0] => ({ name: 'c', url: 'http://x', method: 'GET', headers: {}, timeout: 1000, as: undefined, when: 'after', expect: { status: expect.status ?? [], bodyContains: expect.bodyContains, json: expect.json ?? {} } })
   t.equal(atPath({ a: { b: [1, { c: 'x' }] } }, '$.a.b[1].c'), 'x')
   t.equal(atPath({ a: 1 }, '$.a.b'), undefined)
   t.equal(unexpected(check({}), 204, ''), undefined, 'any 2xx by default')
