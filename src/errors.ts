@@ -39,6 +39,7 @@ export const Errors = Object.freeze({
   ADMIN_NOT_FOUND: def('SPX_ADMIN_NOT_FOUND', 404, 'No such admin resource'),
   RAMP_CONFLICT: def('SPX_RAMP_CONFLICT', 409, 'The ramp cannot do that in its current state'),
   RAMP_WRITE_FAILED: def('SPX_RAMP_WRITE_FAILED', 502, 'The ramp\'s rollout was not confirmed where the flag lives'),
+  FLEET_UNAVAILABLE: def('SPX_FLEET_UNAVAILABLE', 502, 'Prometheus did not give a usable answer for the fleet view'),
   DECLINED: def('SPX_DECLINED', 0, 'The new backend declined the request (it is replayed to the baseline)'),
   DECLINE_NOT_REPLAYABLE: def('SPX_DECLINE_NOT_REPLAYABLE', 502, 'The new backend declined a request whose body cannot be replayed'),
   IDENTITY_UNAVAILABLE: def('SPX_IDENTITY_UNAVAILABLE', 503, 'The signed-in user could not be established'),

@@ -3,10 +3,13 @@
  * a real Prometheus scraping their admin ports, and `ramp run`'s driver. It advances
  * the rollout in Unleash from the Prometheus sums, every replica follows, injected
  * errors step it back, and a person's edit in Unleash pauses it instead of a fight.
+ * Its /fleet lists the replicas from Prometheus, and names one that serves another
+ * routes.yaml (drift) or stopped answering, with since when.
  */
 import t from 'tap'
 import { request } from 'undici'
 import { Writable } from 'node:stream'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startUpstream } from './helpers/backends.js'
 import { startProxy, tempDir, writeConfig, sleep, type TestProxy, type LogLine } from './helpers/proxy.js'
@@ -138,4 +141,34 @@ routes:
   t.match(metrics, /strangler_ramp_state\{route="orders",state="paused"\} 1/)
   t.match(metrics, /strangler_ramp_transitions_total\{route="orders",to="step_back"\} 1/)
   t.ok(logs.some((l) => /changed outside the ramp/.test(String(l.msg))), 'the driver logs why')
+
+  // The fleet view: three replicas that agree; then one serves another routes.yaml.
+  interface Fleet { replicas: Array<{ instance: string, up: boolean, config?: string, flags?: string, drift: string[], since?: string }>, drifted: number, down: number }
+  const fleetOf = async (): Promise<Fleet> => (await (await request(`${runner.url}/fleet`)).body.json()) as Fleet
+  const fleetUntil = async (what: (f: Fleet) => boolean, ms: number): Promise<Fleet> => {
+    const end = Date.now() + ms
+    let f = await fleetOf()
+    while (!what(f) && Date.now() < end) { await sleep(250); f = await fleetOf() }
+    return f
+  }
+  const agreed = await fleetUntil((f) => f.replicas.length === 3 && f.replicas.every((r) => r.up && r.config !== undefined && r.flags !== undefined), 15_000)
+  t.equal(agreed.replicas.length, 3, 'the fleet view lists the three replicas Prometheus scrapes')
+  t.equal(agreed.drifted, 0, `and none drifts: ${JSON.stringify(agreed.replicas)}`)
+  t.equal(new Set(agreed.replicas.map((r) => r.config)).size, 1, 'one routes.yaml version')
+  const odd = replicas[2] as TestProxy
+  const oddHost = new URL(odd.adminUrl).host
+  writeFileSync(odd.file, readFileSync(odd.file, 'utf8').replace('  - { name: default, match: { path: /* }, backend: legacy }', '  - { name: default, match: { path: /* }, backend: legacy, maxBodySize: 2mb }'))
+  t.equal(odd.reload('test').ok, true, 'the third replica takes an edited routes.yaml')
+  const drifted = await fleetUntil((f) => f.drifted === 1, 15_000)
+  const flagged = drifted.replicas.find((r) => r.drift.length > 0)
+  t.equal(flagged?.instance, oddHost, 'the view names the replica that serves another routes.yaml')
+  t.same(flagged?.drift, ['config'], 'and what differs')
+  t.ok(flagged?.since !== undefined && Date.parse(flagged.since) <= Date.now(), `and since when (${flagged?.since})`)
+  // The test's traffic goes through every replica in turn: stopped first.
+  running = false
+  await loop
+  await odd.shutdown('test')
+  const down = await fleetUntil((f) => f.down === 1, 15_000)
+  t.match(down.replicas.find((r) => r.instance === oddHost), { up: false, drift: [] }, 'a replica that stopped answering is listed as down, not dropped')
+  t.equal(down.replicas.length, 3)
 })

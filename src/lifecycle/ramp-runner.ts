@@ -1,8 +1,8 @@
 /**
  * `strangler-proxy ramp run`: the single ramp driver of a fleet. It reads the gates
  * from Prometheus (sums over every replica), writes each step into Unleash through its
- * admin API, and serves GET /ramp, the ramp actions, /metrics and /healthz on its own
- * port. Exactly one runs per fleet (docs/ramp-plans.md).
+ * admin API, and serves GET /ramp, the ramp actions, GET /fleet (the replicas and
+ * which of them drift), /metrics and /healthz on its own port. Exactly one runs per fleet (docs/ramp-plans.md).
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify'
 import { Registry } from 'prom-client'
@@ -26,6 +26,9 @@ import { Operators } from '../admin/operators.js'
 import { redactUrl } from '../observe/redact.js'
 import { registerRampRoutes } from '../admin/ramp-routes.js'
 import { registerAlertRoutes } from '../admin/alerts.js'
+import { FleetWatch } from '../ramp/fleet-view.js'
+import { sendProblem } from '../problem.js'
+import { Errors } from '../errors.js'
 import { configSource, urlOf } from './instance.js'
 import { reloadConfig, type ConfigHolder } from './reload.js'
 
@@ -98,6 +101,8 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
   server.get('/metrics', async (_request, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()))
   registerRampRoutes(server, () => ({ driver }))
   registerAlertRoutes(server, () => ({ driver }), () => config.ramps.alerts)
+  const fleet = new FleetWatch(new PromQL(opts.prometheus ?? config.ramps.prometheus as string, config.ramps.timeout))
+  server.get('/fleet', async (_request, reply) => await fleet.read().catch((err: Error) => sendProblem(reply, Errors.FLEET_UNAVAILABLE, err.message)))
   await server.listen({ host: opts.host, port: opts.port })
 
   const holder: ConfigHolder = {
