@@ -5,7 +5,9 @@
  * cohort diverted with identical backends (with and without pauses), trips after a
  * flag-on and during a failure both backends share, and for each regression the share
  * detected within 30 minutes with the median time and requests to detection.
- * SIM_HOURS (default 20) and SIM_RUNS (default 40) trade time for precision.
+ * SIM_HOURS (default 20) and SIM_RUNS (default 40) trade time for precision;
+ * SIM_RATES=20,100 runs fewer traffic levels, SIM_ONLY=false|detect one of the two
+ * tables, SIM_REGRESSIONS=×2 the regressions whose name contains it.
  */
 import { Guard } from '../../src/safety/guard.js'
 import { DEFAULTS } from '../../src/config/config.js'
@@ -14,6 +16,8 @@ import { HEALTHY, PAUSES, RATES, Side, median, rng, table, type Profile } from '
 const HOURS = Number(process.env.SIM_HOURS ?? 20)
 const RUNS = Number(process.env.SIM_RUNS ?? 40)
 const ROUTE = 'r'
+const LEVELS: readonly number[] = process.env.SIM_RATES === undefined ? RATES : process.env.SIM_RATES.split(',').map(Number)
+const ONLY = process.env.SIM_ONLY
 
 interface Outcome { trips: number, diverted: number, candidate: number, firstTrip: number | undefined, requestsToTrip: number | undefined }
 
@@ -56,7 +60,7 @@ const same = (p: Profile): Phase[] => [{ at: 0, baseline: p, candidate: p }]
 
 const pct = (x: number): string => `${(x * 100).toFixed(x < 0.01 && x > 0 ? 2 : 1)} %`
 const rows: string[][] = [['req/s per side', 'false trips/h', 'diverted', 'false trips/h (pauses)', 'diverted (pauses)', 'trips after flag-on (10 min)', 'trips in a shared failure (10 min)']]
-for (const rate of RATES) {
+for (const rate of ONLY === 'detect' ? [] : LEVELS) {
   // Fewer hours at high rates: the event count, not the clock, is what costs.
   const hours = Math.max(0.25, Math.min(HOURS, HOURS * 20 / rate))
   const ms = hours * 3_600_000
@@ -71,10 +75,11 @@ for (const rate of RATES) {
     const failing = { ...PAUSES, errorRatio: 0.201 }
     shared += run(rate, 200 + i, 1_200_000, [...same(PAUSES), { at: 600_000, baseline: failing, candidate: failing }]).trips > 0 ? 1 : 0
   }
+  console.error(`${rate} req/s: identical backends done`)
   rows.push([String(rate), `${(quiet.trips / hours).toFixed(2)} (${hours.toFixed(1)} h)`, pct(quiet.diverted / Math.max(1, quiet.candidate)), (paused.trips / hours).toFixed(2), pct(paused.diverted / Math.max(1, paused.candidate)), `${flagOn} of ${RUNS}`, `${shared} of ${RUNS}`])
 }
-console.log(`Rollback guard at its defaults, identical backends (lognormal, median 20 ms, p99 ≈ 120 ms, 0.1 % 5xx; pauses: 0.5 % of requests +200 ms)\n`)
-console.log(table(rows))
+if (ONLY !== 'detect') console.log(`Rollback guard at its defaults, identical backends (lognormal, median 20 ms, p99 ≈ 120 ms, 0.1 % 5xx; pauses: 0.5 % of requests +200 ms)\n`)
+if (ONLY !== 'detect') console.log(table(rows))
 
 const regressions: Array<[string, Profile]> = [
   ['latency ×1.5', { ...PAUSES, latencyFactor: 1.5 }],
@@ -84,11 +89,12 @@ const regressions: Array<[string, Profile]> = [
   ['errors +5 points', { ...PAUSES, errorRatio: 0.051 }],
   ['errors +20 points', { ...PAUSES, errorRatio: 0.201 }]
 ]
-const det: string[][] = [['regression', ...RATES.map((r) => `${r} req/s`)]]
+const det: string[][] = [['regression', ...LEVELS.map((r) => `${r} req/s`)]]
 const WARM = 600_000
-for (const [name, profile] of regressions) {
+const picked = regressions.filter(([name]) => ONLY !== 'false' && name.includes(process.env.SIM_REGRESSIONS ?? ''))
+for (const [name, profile] of picked) {
   const row = [name]
-  for (const rate of RATES) {
+  for (const rate of LEVELS) {
     const runs = rate >= 1000 ? Math.max(5, Math.floor(RUNS / 8)) : rate >= 100 ? Math.max(10, Math.floor(RUNS / 2)) : RUNS
     const times: number[] = []
     const requests: number[] = []
@@ -101,9 +107,10 @@ for (const [name, profile] of regressions) {
     }
     const t = median(times)
     const n = median(requests)
+    console.error(`${name} at ${rate} req/s done`)
     row.push(`${pct(times.length / runs)}${t === undefined ? '' : `, ${t.toFixed(0)} s, ${n ?? 0} req`}`)
   }
   det.push(row)
 }
-console.log(`\nDetected within 30 minutes of the regression (after 10 minutes identical, with pauses), with the median time and requests on the new backend to the trip\n`)
-console.log(table(det))
+if (picked.length > 0) console.log(`\nDetected within 30 minutes of the regression (after 10 minutes identical, with pauses), with the median time and requests on the new backend to the trip\n`)
+if (picked.length > 0) console.log(table(det))
