@@ -150,3 +150,36 @@ t.test('auth parity: the shadow copy carries the identity, and the new backend s
   t.match(metrics, /^strangler_shadow_auth_mismatches_total\{route="reports"\} 1$/m)
   t.ok(p.logs.some((l) => l.msg === 'auth parity: one backend refused what the other served'), 'logged')
 })
+
+t.test('createKey: a key is made once where none is, kept across a restart; without it a missing key refuses to start', async (t) => {
+  const { statSync, readFileSync } = await import('node:fs')
+  const dir = tempDir(t)
+  const yaml = (create: boolean): string => `listen: { host: 127.0.0.1 }
+backends:
+  legacy: { url: "http://127.0.0.1:1", legacy: true }
+  django: { url: "http://127.0.0.1:1" }
+identity:
+  resolve: { url: "http://127.0.0.1:1/whoami" }
+  session: { cookie: legacy_sid }
+  token: { keyFile: keys/identity.pem, createKey: ${create}, backends: [django] }
+routes:
+  - { name: default, match: { path: /* }, backend: legacy }
+`
+  const { runCli } = await import('./helpers/cli.js')
+  writeFileSync(join(dir, 'routes.yaml'), yaml(false))
+  const refused = await runCli(['start', '--config', join(dir, 'routes.yaml')], { PORT: '0', ADMIN_PORT: '0' })
+  t.not(refused.code, 0, 'no key and no createKey: the proxy does not start')
+  t.match(refused.stderr + refused.stdout, /identity\.token\.keyFile: .*keys\/identity\.pem is not a readable PEM private key/, 'and says which file')
+
+  const jwks = async (p: TestProxy): Promise<string> => ((await (await request(`${p.adminUrl}/.well-known/jwks.json`)).body.json()) as { keys: Array<{ kid: string }> }).keys[0]?.kid ?? ''
+  const first = await startProxy(t, yaml(true), { dir })
+  const file = join(dir, 'keys', 'identity.pem')
+  t.equal(statSync(file).mode & 0o777, 0o600, 'the key is written readable by the proxy\'s user only')
+  const kid = await jwks(first)
+  t.ok(kid.length > 20, 'its public half is served as the JWKS')
+  const pem = readFileSync(file, 'utf8')
+  await first.shutdown('test')
+  const again = await startProxy(t, yaml(true), { dir })
+  t.equal(await jwks(again), kid, 'a restart signs with the same key')
+  t.equal(readFileSync(file, 'utf8'), pem, 'the file is not replaced')
+})

@@ -40,7 +40,7 @@ export function normalizeIdentity (raw: Raw, backends: ReadonlyMap<string, Backe
     resolve: Object.freeze({ url: raw.resolve.url, timeout: dur(raw.resolve.timeout, d.timeout), forward: Object.freeze((raw.resolve.forward ?? d.forward).map((h) => h.toLowerCase())), fields: Object.freeze(fields), subject: raw.resolve.subject ?? d.subject }),
     session: Object.freeze(session),
     cache: Object.freeze({ ttl: dur(raw.cache?.ttl, d.ttl), anonymousTtl: dur(raw.cache?.anonymousTtl, d.anonymousTtl), maxEntries: raw.cache?.maxEntries ?? d.maxEntries, maxBytes: size(['identity', 'cache', 'maxBytes'], raw.cache?.maxBytes, d.maxBytes) }),
-    token: Object.freeze({ header: (raw.token.header ?? d.header).toLowerCase(), keyFile: resolvePath(baseDir, raw.token.keyFile), issuer: raw.token.issuer ?? d.issuer, ttl, backends: new Set(raw.token.backends) }),
+    token: Object.freeze({ header: (raw.token.header ?? d.header).toLowerCase(), keyFile: resolvePath(baseDir, raw.token.keyFile), createKey: raw.token.createKey ?? false, issuer: raw.token.issuer ?? d.issuer, ttl, backends: new Set(raw.token.backends) }),
     onFailure: raw.onFailure ?? d.onFailure
   })
 }

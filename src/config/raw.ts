@@ -77,7 +77,7 @@ export interface RawConfig {
     resolve: { url: string, timeout?: string, forward?: string[], fields?: string[], subject?: string }
     session: RawSources
     cache?: { ttl?: string, anonymousTtl?: string, maxEntries?: number, maxBytes?: string | number }
-    token: { header?: string, keyFile: string, issuer?: string, ttl?: string, backends: string[] }
+    token: { header?: string, keyFile: string, createKey?: boolean, issuer?: string, ttl?: string, backends: string[] }
     onFailure?: 'legacy' | 'deny'
   }
   cohort?: {

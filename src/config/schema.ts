@@ -203,6 +203,7 @@ export const configSchema = {
           properties: {
             header: headerName,
             keyFile: { type: 'string', minLength: 1 },
+            createKey: { type: 'boolean' },
             issuer: { type: 'string', minLength: 1 },
             ttl: duration,
             backends: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } }

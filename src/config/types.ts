@@ -299,6 +299,8 @@ export interface IdentityConfig {
     readonly header: string
     /** PEM private key (Ed25519 or RSA), absolute. */
     readonly keyFile: string
+    /** Create an Ed25519 key at keyFile when none is there (one instance, a demo); a fleet shares one key. */
+    readonly createKey: boolean
     readonly issuer: string
     readonly ttl: number
     /** Backends that get the token (each its own audience). */

@@ -4,8 +4,9 @@
  * JWKS so a backend verifies without sharing a secret. The key is read when a config
  * goes live: a missing or weak key refuses the config.
  */
-import { readFileSync } from 'node:fs'
-import { createHash, createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto'
 import { SignJWT } from 'jose'
 import { Errors, ProxyError } from '../errors.js'
 
@@ -15,7 +16,23 @@ export interface Signer {
   sign (claims: Readonly<Record<string, unknown>>, subject: string, audience: string, issuer: string, ttlMs: number, now: number): Promise<string>
 }
 
-export function loadSigner (keyFile: string): Signer {
+/**
+ * identity.token.createKey: an Ed25519 key written where none is. 'wx' creates the file
+ * only if it is absent, so --workers starting together agree on the first one written.
+ */
+function createKeyIfMissing (keyFile: string): void {
+  if (existsSync(keyFile)) return
+  const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' })
+  try {
+    mkdirSync(dirname(keyFile), { recursive: true, mode: 0o700 })
+    writeFileSync(keyFile, pem, { flag: 'wx', mode: 0o600 })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new ProxyError(Errors.CONFIG_INVALID, `identity.token.keyFile: cannot create ${keyFile} (${(err as Error).message})`)
+  }
+}
+
+export function loadSigner (keyFile: string, create = false): Signer {
+  if (create) createKeyIfMissing(keyFile)
   let key: KeyObject
   try {
     key = createPrivateKey(readFileSync(keyFile))

@@ -204,7 +204,7 @@ export class Runtime {
   #identity (config: Config): IdentityBridge | undefined {
     const c = config.identity
     if (c === undefined) return undefined
-    const signer = loadSigner(c.token.keyFile)
+    const signer = loadSigner(c.token.keyFile, c.token.createKey)
     if (this.#bridge === undefined) this.#bridge = new IdentityBridge(c, signer)
     else this.#bridge.configure(c, signer)
     return this.#bridge
