@@ -21,10 +21,11 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY routes.yaml flags.yaml /etc/strangler-proxy/
-# The flags backup lives in a directory only the proxy's user can read and write.
-RUN mkdir -p /var/lib/strangler-proxy \
- && chown node:node /var/lib/strangler-proxy \
- && chmod 700 /var/lib/strangler-proxy
+# The flags backup lives in a directory only the proxy's user can read and write; so does
+# the identity key the default routes.yaml creates (identity.token.createKey).
+RUN mkdir -p /var/lib/strangler-proxy /etc/strangler-proxy/keys \
+ && chown node:node /var/lib/strangler-proxy /etc/strangler-proxy/keys \
+ && chmod 700 /var/lib/strangler-proxy /etc/strangler-proxy/keys
 USER node
 EXPOSE 8080 8081
 # The admin port answers /healthz while the process runs.

@@ -4,6 +4,7 @@
  * at the legacy login and then use orders and reports, and a summary of where each
  * route's traffic went, read from the proxy's own access log. Keeps running until Ctrl-C.
  */
+import { randomBytes } from 'node:crypto'
 import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
@@ -25,7 +26,9 @@ async function main (): Promise<void> {
   }
   let apps: App[]
   try {
-    apps = await Promise.all([startLegacy(8000), startDjango(8001)])
+    // Django gets its own session secret: it cannot read legacy's sessions, and knows
+    // the user only from the proxy's signed identity, checked against the proxy's JWKS.
+    apps = await Promise.all([startLegacy(8000), startDjango(8001, { STRANGLER_JWKS_URL: `http://127.0.0.1:${ADMIN_PORT}/.well-known/jwks.json`, SESSION_SECRET: randomBytes(32).toString('hex') })])
   } catch (err) {
     process.stderr.write(`demo: cannot start the apps on 127.0.0.1:8000 and :8001: ${(err as Error).message}\n` +
       'Stop whatever uses those ports, or run the proxy alone: npx strangler-proxy start --config routes.yaml\n')
@@ -68,7 +71,7 @@ async function main (): Promise<void> {
 
   const users = Array.from({ length: 40 }, (_, i) => ({ id: `user-${i}`, tenant: i % 10 === 0 ? 'acme' : 'globex' }))
   for (const user of users) {
-    // Sign in at the legacy login; the session cookie is then read by both apps.
+    // Sign in at the legacy login; the proxy asks legacy who that session is, once.
     const login = await request(`${base}/login?user=${user.id}&tenant=${user.tenant}`)
     await login.body.dump()
     const cookie = String(login.headers['set-cookie']).split(';')[0] as string
@@ -91,6 +94,9 @@ async function main (): Promise<void> {
   process.stdout.write(`
 reports is migrated to Django; orders is on a flag (flags.yaml): tenant acme and 30 % of other users
 go to Django, sticky per user; login and everything else stay on the legacy app.
+Django never sees legacy's session secret: the proxy asks legacy's /whoami who a session is and
+hands Django a signed identity (docs/identity.md); try it with a session:
+  curl -c jar '${base}/login?user=carol' && curl -b jar ${base}/api/orders/1
 The proxy keeps running:
   traffic   curl -H 'x-user-id: user-3' -i ${base}/api/orders/1     (x-served-by says which app answered)
   explain   curl 'http://127.0.0.1:${ADMIN_PORT}/explain?path=/api/orders/1&header=x-user-id:user-3'

@@ -21,11 +21,11 @@ export interface App {
   stop (): Promise<void>
 }
 
-/** Why Django cannot run, or undefined when it can. */
+/** Why Django cannot run, or undefined when it can (PyJWT with cryptography verifies the proxy's identity token). */
 export function djangoMissing (): string | undefined {
-  const probe = spawnSync(PYTHON, ['-c', 'import django; print(django.get_version())'])
+  const probe = spawnSync(PYTHON, ['-c', 'import django, jwt, cryptography'])
   if (probe.error !== undefined) return `${PYTHON} not found`
-  return probe.status === 0 ? undefined : `${PYTHON} cannot import django`
+  return probe.status === 0 ? undefined : `${PYTHON} cannot import django, jwt or cryptography`
 }
 
 /**
@@ -38,13 +38,13 @@ export function ensureDjango (log: (line: string) => void): string | undefined {
   const isRoot = process.getuid?.() === 0
   const hasApt = spawnSync('apt-get', ['--version']).error === undefined
   if (isRoot && hasApt && PYTHON === '/usr/bin/python3') {
-    log(`${missing}; installing Debian's python3-django (apt-get install -y python3-django)…`)
+    log(`${missing}; installing Debian's packages (apt-get install -y python3-django python3-jwt python3-cryptography)…`)
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
     spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env })
-    const install = spawnSync('apt-get', ['install', '-y', '-qq', 'python3-django'], { stdio: 'inherit', env })
+    const install = spawnSync('apt-get', ['install', '-y', '-qq', 'python3-django', 'python3-jwt', 'python3-cryptography'], { stdio: 'inherit', env })
     if (install.status === 0 && djangoMissing() === undefined) return undefined
   }
-  return `${missing}. Install it with:\n  sudo apt-get install -y python3-django\nor, for another Python:\n  pip install -r examples/django-service/requirements.txt && DJANGO_PYTHON=$(which python3) npm run demo`
+  return `${missing}. Install them with:\n  sudo apt-get install -y python3-django python3-jwt python3-cryptography\nor, for another Python:\n  pip install -r examples/django-service/requirements.txt && DJANGO_PYTHON=$(which python3) npm run demo`
 }
 
 async function waitHealthy (app: App, timeoutMs = 20_000): Promise<void> {

@@ -77,7 +77,14 @@ t.test('the compose routes.yaml is valid and agrees with the services', async (t
   t.ok(config.admin.allowedHosts.includes('proxy'), 'under the name the admin port answers to')
   t.equal(services.proxy?.environment?.UNLEASH_API_TOKEN, services.unleash?.environment?.INIT_CLIENT_API_TOKENS, 'the proxy uses the client token Unleash creates')
   t.equal(services['unleash-seed']?.environment?.UNLEASH_ADMIN_TOKEN, services.unleash?.environment?.INIT_ADMIN_API_TOKENS)
-  t.equal(services.legacy?.environment?.SESSION_SECRET, services.django?.environment?.SESSION_SECRET, 'both apps share the session secret')
+  // The identity bridge: django knows legacy's users from the proxy, not from legacy's secret.
+  t.equal(services.django?.environment?.SESSION_SECRET, undefined, 'django does not get legacy\'s session secret')
+  t.equal(services.django?.environment?.STRANGLER_JWKS_URL, `http://proxy:${config.admin.port}/.well-known/jwks.json`, 'django checks the identity token against the proxy\'s JWKS')
+  t.equal(config.identity?.resolve.url, `http://legacy:${services.legacy?.environment?.PORT}/whoami`, 'the proxy asks legacy who is signed in')
+  t.ok(config.identity?.token.backends.has('django'), 'and hands django the token')
+  t.equal(config.identity?.token.createKey, true)
+  t.match(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'), /chown node:node \/var\/lib\/strangler-proxy/, 'in a directory the image\'s user may write')
+  t.equal(config.identity?.token.keyFile, '/var/lib/strangler-proxy/identity.pem')
 })
 
 t.test('each image runs something real', async (t) => {
