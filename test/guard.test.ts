@@ -70,7 +70,7 @@ t.test('through the proxy: a failing new backend is rolled back, probed and rele
   t.match(metrics, 'strangler_guard_trips_total{route="orders"} 1')
   t.match(metrics, 'strangler_decisions_total{route="orders",backend="legacy",reason="guard"} 10')
   const explained = await (await request(`${proxy.adminUrl}/explain?path=/api/orders/1&header=x-user-id:u1`)).body.json()
-  t.match(explained, { backend: 'legacy', reason: 'guard', guard: 'open', guardEvidence: { clients: 1, errors: { regressed: true, detail: /^5xx 100\.00 % vs 0\.00 % \(z \d+\.\d, needs 4 and \+2\.5 points\)$/ } } }, 'explain shows the evidence as the rule saw it')
+  t.match(explained, { backend: 'legacy', reason: 'guard', guard: 'open', guardEvidence: { clients: 1, errors: { regressed: true, detail: /^5xx 100\.00 % vs 0\.00 % \(z \d+\.\d, needs 4 and \+0\.5 points\)$/ } } }, 'explain shows the evidence as the rule saw it')
   t.match(guard.routes.orders, { lastTrip: { rule: /^5xx (19\.\d\d|20\.00) % vs 0\.00 %/ } }, 'the trip names the test: one address counts for at most 20 % of the span')
 
   // Fixed, and the cool-down passes: probing sends some through, then releases.

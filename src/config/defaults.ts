@@ -18,7 +18,7 @@ export const DEFAULTS = Object.freeze({
   pool: { connections: 128, keepAliveTimeout: 4_000 },
   unleash: { appName: 'strangler-proxy', environment: 'default', refreshInterval: 10_000, timeout: 5_000, metrics: { enabled: true, interval: 60_000 } },
   sessionCookie: { name: 'spx_sid', maxAge: 365 * 24 * 3_600_000, secure: false, sameSite: 'lax' as const },
-  guard: { window: 60_000, minRequests: 20, maxErrorRatioIncrease: 0.05, maxLatencyRatio: 2, minLatencyIncrease: 50, cooldown: 60_000, probeFraction: 0.1, probeRequests: 20, minClients: 5, maxClientShare: 0.2, disableFlag: false },
+  guard: { window: 60_000, minRequests: 20, maxErrorRatioIncrease: 0.01, maxLatencyRatio: 2, minLatencyIncrease: 25, cooldown: 60_000, probeFraction: 0.1, probeRequests: 20, minClients: 5, maxClientShare: 0.2, disableFlag: false },
   override: { header: 'x-strangler-override', cookie: 'spx_override' },
   retirement: { after: 7 * 86_400_000, legacyQuietFor: 86_400_000, minParity: 0.999, maxErrorRatioIncrease: 0.005, maxLatencyRatio: 1.2 },
   inventory: { maxTemplates: 500 },
