@@ -253,6 +253,47 @@ const R = (route: string): string => `${BACKENDS}flags: { file: flags.yaml }\nro
 type At = [line: number, text: string, message: string]
 
 const cases: Array<[string, string, At[]]> = [
+  ['ramp queries and checks: templates, limits, URLs, JSON paths, and a Prometheus to ask', `${BACKENDS}flags: { file: flags.yaml }
+routes:
+  - name: a
+    match: { path: /a/* }
+    backend: legacy
+    flag: { name: f, backend: django }
+    ramp:
+      steps: [10, 100]
+      gates:
+        queries:
+          - { name: q1, query: 'x{r={{route}}}', max: 1 }
+          - { name: q2, query: 'x' }
+          - { name: q3, query: 'x', min: 2, max: 1 }
+        checks:
+          - { name: c1, url: "ftp://h/x", expect: { json: { "$.a.b[0]": 1, "a.b": 2, "$..x": 3, "$.a[x]": 4 } } }
+          - { name: c2, url: "not a url" }
+${DEFAULT_ROUTE}`, [
+    [14, "'x{r={{route}}}'", 'routes[0].ramp.gates.queries[0].query: {{route}} holds a name from routes.yaml: use it inside double quotes, as backend="{{route}}"'],
+    [15, '{ name: q2', 'routes[0].ramp.gates.queries[1]: name max, min or both: the limits the value must stay within'],
+    [16, '2, max', 'routes[0].ramp.gates.queries[2].min: is above max (1)'],
+    [18, '"ftp://h/x"', 'routes[0].ramp.gates.checks[0].url: "ftp://h/x" is not an http(s) URL'],
+    [18, '2, "$..x"', 'routes[0].ramp.gates.checks[0].expect.json.a.b: a path is $ followed by .field and [index] steps, as $.order.lines[0].sku'],
+    [18, '3, "$.a[x]"', 'routes[0].ramp.gates.checks[0].expect.json.$..x: a path is $ followed by .field and [index] steps, as $.order.lines[0].sku'],
+    [18, '4 } }', 'routes[0].ramp.gates.checks[0].expect.json.$.a[x]: a path is $ followed by .field and [index] steps, as $.order.lines[0].sku'],
+    [19, '"not a url"', 'routes[0].ramp.gates.checks[1].url: "not a url" is not an http(s) URL'],
+    [14, '- { name: q1', 'routes[0].ramp.gates.queries: PromQL gates need ramps.prometheus: the Prometheus that scrapes the proxy and the backends']
+  ]],
+  ['decline needs a flag; retire dates and links; Unleash metrics at most once a second', `${BACKENDS}flags: { unleash: { url: "http://unleash:4242/api", metrics: { interval: 500ms } } }
+routes:
+  - { name: a, match: { path: /a/* }, backend: django, decline: { status: [404] } }
+  - { name: b, match: { path: /b/* }, backend: legacy, retire: { deprecation: "2027-13-40", sunset: "next year" } }
+  - { name: c, match: { path: /c/* }, backend: legacy, retire: { deprecation: "2027-06-01", sunset: "2027-05-01", link: "ftp://x" } }
+  - { name: d, match: { path: /d/* }, backend: legacy, retire: { deprecation: "2027-06-01", sunset: "2027-06-01T00:00:00Z", link: "https://docs.example/retired" } }
+${DEFAULT_ROUTE}`, [
+    [6, '{ status', 'routes[0].decline: needs a flag: only a new backend declines, to the route\'s baseline'],
+    [7, '"2027-13-40"', 'routes[1].retire.deprecation: "2027-13-40" is not a date such as 2027-03-31 or 2027-03-31T00:00:00Z'],
+    [7, '"next year"', 'routes[1].retire.sunset: "next year" is not a date such as 2027-03-31 or 2027-03-31T00:00:00Z'],
+    [8, '"2027-05-01"', 'routes[2].retire.sunset: is before the deprecation'],
+    [8, '"ftp://x"', 'routes[2].retire.link: "ftp://x" is not an http(s) URL'],
+    [4, '500ms', 'flags.unleash.metrics.interval: must be at least 1s']
+  ]],
   ['a size the schema lets through but no unit matches', `${BACKENDS}client: { maxBodySize: 5k, maxHeaderSize: 99999999999999999999, maxUrlLength: 2m }
 timeline: { maxFileSize: 9g }
 routes:
@@ -428,4 +469,27 @@ flags: { file: flags.yaml }
 routes:
   - { name: orders, match: { path: /a/* }, backend: legacy, flag: { name: f, backend: django }, ramp: { steps: [10, 100], gateSet: nope } }
 ${DEFAULT_ROUTE}`, FILE), /routes\[0\]\.ramp\.gateSet: unknown gate set "nope"; gateSets defines: none/)
+})
+
+t.test('a check reaches the plan as written, with its defaults', async (t) => {
+  const config = parseConfig(`${BACKENDS}flags: { file: flags.yaml }
+routes:
+  - name: a
+    match: { path: /a/* }
+    backend: legacy
+    flag: { name: f, backend: django }
+    ramp:
+      steps: [10, 100]
+      gates:
+        checks:
+          - { name: smoke, url: "http://proxy:8080/a/smoke" }
+          - { name: buy, url: "https://proxy/a/buy", method: post, headers: { x-user-id: smoke }, timeout: 2s, when: before, as: next-cohort, expect: { status: 201, bodyContains: ok, json: { "$.order.lines[0].sku": "A-1" } } }
+          - { name: list, url: "http://proxy/a", expect: { status: [200, 204] } }
+${DEFAULT_ROUTE}`, FILE)
+  t.strictSame(plain(config.routes[0]?.ramp?.gates.checks), [
+    { name: 'smoke', url: 'http://proxy:8080/a/smoke', method: 'GET', headers: {}, timeout: 5000, expect: { status: [], bodyContains: undefined, json: {} }, as: undefined, when: 'after' },
+    { name: 'buy', url: 'https://proxy/a/buy', method: 'POST', headers: { 'x-user-id': 'smoke' }, timeout: 2000, expect: { status: [201], bodyContains: 'ok', json: { '$.order.lines[0].sku': 'A-1' } }, as: 'next-cohort', when: 'before' },
+    { name: 'list', url: 'http://proxy/a', method: 'GET', headers: {}, timeout: 5000, expect: { status: [200, 204], bodyContains: undefined, json: {} }, as: undefined, when: 'after' }
+  ])
+  t.strictSame(deeplyFrozen(config.routes[0]?.ramp?.gates.checks), [])
 })

@@ -203,3 +203,153 @@ t.test('a closed guard admits every request whatever the dice say', async (t) =>
   t.equal(guard.admit('orders'), 'candidate')
   t.equal(guard.admit('nope'), 'candidate')
 })
+
+t.test('the span stretches back until each side has 400 requests, and no further', async (t) => {
+  // Two a second for five minutes: 400 requests are the last 200 seconds.
+  const { guard } = recorded()
+  const from = 20_000_000
+  stream(guard, 'baseline', { n: 600, from, gap: 500 })
+  const end = stream(guard, 'candidate', { n: 600, from, gap: 500 })
+  t.match(guard.judgedOf('orders'), { spanSeconds: 200, requests: { candidate: 400, baseline: 400 } }, `judged over the last 200 s (${end - from} ms of traffic)`)
+  // Busy: the window alone holds enough.
+  const busy = recorded()
+  stream(busy.guard, 'baseline', { n: 2000, from, gap: 10 })
+  stream(busy.guard, 'candidate', { n: 2000, from, gap: 10 })
+  // Counted in whole seconds: the window's first second is counted whole (the baseline ran ahead of the last judgement).
+  t.match(busy.guard.judgedOf('orders'), { spanSeconds: 10, requests: { candidate: 1081, baseline: 1100 } }, 'at 100 a second, the 10 s window')
+  // Quiet on one side only: the span stops where the busier side has its 400.
+  const lopsided = recorded()
+  stream(lopsided.guard, 'baseline', { n: 600, from, gap: 500 })
+  stream(lopsided.guard, 'candidate', { n: 300, from, gap: 1000 })
+  t.match(lopsided.guard.judgedOf('orders'), { spanSeconds: 199, requests: { candidate: 200, baseline: 400 } }, 'the candidate at one a second is judged on the baseline\'s 200 s')
+})
+
+t.test('latencies: the newest 4,096 a side, counted from the span\'s first instant, sorted before the p99', async (t) => {
+  const { guard } = recorded()
+  stream(guard, 'candidate', { n: 5000, from: 0, gap: 1, seconds: (i) => (5000 - i) / 1000 })
+  const s = guard.status(5000).orders?.candidate
+  t.equal(s?.timed, 4096, 'a full ring holds its capacity, not more')
+  t.equal(s?.p99, 4.056, 'the p99 of the newest 4,096, sorted (they arrived slowest first)')
+  const edge = recorded()
+  stream(edge.guard, 'candidate', { n: 3, from: 0, gap: 1000, seconds: () => 0.01 })
+  t.equal(edge.guard.status(10_000).orders?.candidate.timed, 3, 'a latency at exactly the window\'s start counts; nothing beyond the ring\'s size does')
+  t.equal(edge.guard.status(10_001).orders?.candidate.timed, 2)
+})
+
+t.test('addresses: an old one comes back fresh; ones outside the span are not counted', async (t) => {
+  const { guard } = recorded({ ...config, minClients: 1 })
+  const from = 30_000_000
+  // 203.0.113.9 failed once, eleven minutes ago.
+  guard.observe('orders', 'candidate', true, 0.02, '203.0.113.9', from - 660_000)
+  stream(guard, 'baseline', { n: 200, from, gap: 50 })
+  stream(guard, 'candidate', { n: 200, from, gap: 50, client: (i) => i % 2 === 0 ? '203.0.113.9' : `10.0.1.${i % 10}` })
+  t.match(guard.judgedOf('orders'), { clients: 6, failingClients: 0 }, 'its old failure is forgotten, and it counts once')
+  // Five addresses seen only 20 s ago, outside a busy route's 10 s span.
+  const old = recorded({ ...config, minClients: 1 })
+  stream(old.guard, 'candidate', { n: 5, from: from - 20_000, gap: 1, client: (i) => `198.51.100.${i}` })
+  stream(old.guard, 'baseline', { n: 2000, from: from - 10_000, gap: 5 })
+  stream(old.guard, 'candidate', { n: 2000, from: from - 10_000, gap: 5 })
+  t.match(old.guard.judgedOf('orders'), { clients: 10 }, 'only the ten addresses of the span')
+})
+
+t.test('what counts as evidence against the new backend', async (t) => {
+  // The baseline has too few requests to judge by: the new backend is judged against 0 %.
+  const thin = recorded()
+  stream(thin.guard, 'baseline', { n: 5, from: 40_000_000, gap: 100, error: () => true })
+  stream(thin.guard, 'candidate', { n: 100, from: 40_000_000, gap: 50, error: (i) => i % 2 === 0 })
+  t.equal(thin.guard.stateOf('orders'), 'open', 'five failing baseline requests do not excuse 50 % 5xx')
+  // Two addresses fail everything among ten: errors enough, but not from minClients addresses.
+  const two = recorded()
+  stream(two.guard, 'baseline', { n: 200, from: 41_000_000, gap: 50 })
+  stream(two.guard, 'candidate', { n: 200, from: 41_000_000, gap: 50, error: (i) => i % 10 < 2 })
+  t.match(two.guard.judgedOf('orders'), { failingClients: 2, errors: { regressed: true } }, 'the test alone says regressed')
+  t.equal(two.guard.stateOf('orders'), 'closed', 'but two failing addresses are not five')
+  // Five addresses failing everything, 500 requests: each counts for up to a fifth of them.
+  const five = recorded()
+  stream(five.guard, 'baseline', { n: 500, from: 42_000_000, gap: 20 })
+  stream(five.guard, 'candidate', { n: 500, from: 42_000_000, gap: 20, error: () => true, client: (i) => `203.0.113.${i % 5}` })
+  t.equal(five.guard.stateOf('orders'), 'open', 'five addresses, all failing: tripped')
+  // Latency is judged from 50 samples a side (minRequests is 10), not fewer.
+  for (const [n, judged] of [[49, false], [50, true]] as const) {
+    const l = recorded()
+    // 200 ms apart: every request is judged.
+    stream(l.guard, 'baseline', { n, from: 43_000_000, gap: 200 })
+    stream(l.guard, 'candidate', { n, from: 43_000_000, gap: 200, seconds: () => 0.3 })
+    t.equal(l.guard.judgedOf('orders')?.latency !== undefined, judged, `${n} latencies a side: ${judged ? '' : 'not '}judged`)
+  }
+})
+
+t.test('confirmation, trip and cool-down, to the millisecond', async (t) => {
+  const { guard, changes, trips } = recorded({ ...config, window: 60_000 })
+  const from = 50_000_000
+  stream(guard, 'baseline', { n: 200, from: from - 10_000, gap: 50 })
+  let suspectSince: string | undefined
+  for (let i = 0; i < 100 && trips.length === 0; i++) {
+    guard.observe('orders', 'candidate', true, 0.02, `10.0.1.${i % 10}`, from + i * 100)
+    suspectSince ??= guard.judgedOf('orders')?.suspectSince
+  }
+  const judged = guard.status(from + 10_000).orders
+  t.equal(guard.stateOf('orders'), 'open')
+  t.equal(trips.length, 1)
+  t.equal(judged?.trips, 1, 'one trip counted')
+  const trip = trips[0] as { at: string }
+  t.equal(Date.parse(trip.at) - Date.parse(suspectSince ?? ''), 5000, 'a regression is confirmed for exactly 5 s before the trip')
+  t.equal(changes[0], 'orders: closed → open (tripped on error_ratio)')
+  const tripped = Date.parse(trip.at)
+  t.equal(guard.admit('orders', tripped + 999), 'baseline', 'cool-down: 1 s')
+  t.equal(guard.admit('orders', tripped + 1000), 'candidate', 'over at exactly its end')
+  t.equal(changes[1], 'orders: open → probing (cool-down over, probing the new backend)')
+})
+
+t.test('while a regression is confirmed, status names since when', async (t) => {
+  const { guard } = recorded({ ...config, window: 60_000 })
+  const from = 51_000_000
+  stream(guard, 'baseline', { n: 200, from: from - 10_000, gap: 50 })
+  stream(guard, 'candidate', { n: 30, from, gap: 100, error: () => true })
+  const j = guard.judgedOf('orders')
+  t.equal(guard.stateOf('orders'), 'closed', 'not yet confirmed')
+  t.ok(j?.suspectSince !== undefined && Date.parse(j.suspectSince) >= from && Date.parse(j.suspectSince) < from + 3000, `suspect since ${j?.suspectSince}`)
+  t.equal(guard.reset('orders', 'vera').length, 1)
+  t.same(guard.status(from + 3000).orders?.candidate.count, 0, 'a reset forgets the evidence being confirmed')
+  stream(guard, 'candidate', { n: 1, from: from + 9000, gap: 1 })
+  t.equal(guard.stateOf('orders'), 'closed', 'and nothing trips on it afterwards')
+})
+
+t.test('probes: judged against the baseline\'s own ratio, at a tie not tripped, and not carried over', async (t) => {
+  const p = recorded({ ...config, maxErrorRatioIncrease: 0.5, probeRequests: 6 })
+  const end = failFor(p.guard, 60_000_000, 3000)
+  t.equal(p.guard.stateOf('orders'), 'open')
+  p.guard.admit('orders', end + 2000)
+  // ok, fail, ok, fail: 50 %, exactly baseline 0 % + 0.5: not past it.
+  stream(p.guard, 'candidate', { n: 4, from: end + 2000, gap: 1, error: (i) => i % 2 === 1 })
+  t.equal(p.guard.stateOf('orders'), 'probing', 'a probe at exactly the limit does not trip')
+  stream(p.guard, 'candidate', { n: 2, from: end + 2010, gap: 1 })
+  t.equal(p.guard.stateOf('orders'), 'closed', 'and six probes release it')
+  // Tripped again: the next probe starts from nothing.
+  const end2 = failFor(p.guard, end + 20_000, 3000)
+  t.equal(p.guard.stateOf('orders'), 'open')
+  p.guard.admit('orders', end2 + 2000)
+  stream(p.guard, 'candidate', { n: 1, from: end2 + 2000, gap: 1, error: () => true })
+  t.equal(p.guard.stateOf('orders'), 'probing', 'one probe of a new round is not judged on the last round\'s six')
+  // The probe's rule names the baseline's own ratio.
+  const b = recorded()
+  stream(b.guard, 'baseline', { n: 100, from: 70_000_000 - 5000, gap: 50, error: (i) => i % 10 === 0 })
+  const e = stream(b.guard, 'candidate', { n: 30, from: 70_000_000, gap: 100, error: () => true })
+  t.equal(b.guard.stateOf('orders'), 'open')
+  b.guard.admit('orders', e + 2000)
+  stream(b.guard, 'candidate', { n: 3, from: e + 2000, gap: 1, error: () => true })
+  t.match(b.trips.at(-1), { rule: 'probe: 5xx 100.0 % of 3 vs 10.00 %' })
+  // A baseline too thin to judge by counts as 0 %, even when it failed.
+  const thin = recorded({ ...config, maxErrorRatioIncrease: 0.4 })
+  const e3 = failFor(thin.guard, 80_000_000, 3000)
+  thin.guard.admit('orders', e3 + 2000)
+  stream(thin.guard, 'baseline', { n: 5, from: e3 + 1000, gap: 1, error: () => true })
+  stream(thin.guard, 'candidate', { n: 3, from: e3 + 2000, gap: 1, error: (i) => i < 2 })
+  t.equal(thin.guard.stateOf('orders'), 'open', 'two of three probes failing is past 0 % + 40 %')
+})
+
+t.test('a reset of a closed guard changes nothing', async (t) => {
+  const { guard, changes } = recorded()
+  guard.reset('orders')
+  t.same(changes, [])
+})

@@ -51,6 +51,15 @@ t.test('gates: verdicts and reasons', async (t) => {
   }
 })
 
+t.test('parity mismatches from fewer users than minFailingClients: the step waits for more', async (t) => {
+  const p = plan({ minFailingClients: 3 })
+  const figures = (mismatchUsers: number, match = 90, mismatch = 10): Parameters<typeof judge>[1] => ({ candidate: side(100, 0, 0.01), baseline: side(100, 0, 0.01), parity: { match, mismatch, mismatchUsers } })
+  t.match(judge(p, figures(2), 10_000), { verdict: 'wait', reason: /^waiting: 90 of 100 compared \(user, endpoint\) pairs match \(90\.00 %\), but the mismatches come from 2 users \(at least 3 needed\)$/ })
+  t.match(judge(p, figures(3), 10_000), { verdict: 'fail', reason: /^gate failed: parity/ }, 'three users: the gate judges')
+  t.match(judge(p, figures(0, 100, 0), 10_000), { verdict: 'pass' }, 'no mismatch at all: nothing to wait for')
+  t.match(judge(p, figures(1, 10, 5), 10_000), { verdict: 'wait', reason: /^waiting: 15 of 20 \(user, endpoint\) pairs of the next cohort compared$/ }, 'under minComparisons it is not judged yet')
+})
+
 t.test('quantile interpolates inside the bucket like histogram_quantile', async (t) => {
   t.equal(quantile([0.1, 0.2], [0, 0, 0], 0.99), undefined)
   t.equal(quantile([0.1, 0.2], [100, 0, 0], 0.5), 0.05)
