@@ -2,7 +2,8 @@
  * `strangler-proxy ramp run`: the single ramp driver of a fleet. It reads the gates
  * from Prometheus (sums over every replica), writes each step into Unleash through its
  * admin API, and serves GET /ramp, the ramp actions, GET /fleet (the replicas and
- * which of them drift), /metrics and /healthz on its own port. Exactly one runs per fleet (docs/ramp-plans.md).
+ * which of them drift), /metrics and /healthz on its own port. Exactly one runs per
+ * fleet (docs/ramp-plans.md).
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify'
 import { Registry } from 'prom-client'
