@@ -5,6 +5,8 @@
  * route's traffic went, read from the proxy's own access log. Keeps running until Ctrl-C.
  */
 import { randomBytes } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
@@ -28,7 +30,7 @@ async function main (): Promise<void> {
   try {
     // Django gets its own session secret: it cannot read legacy's sessions, and knows
     // the user only from the proxy's signed identity, checked against the proxy's JWKS.
-    apps = await Promise.all([startLegacy(8000), startDjango(8001, { STRANGLER_JWKS_URL: `http://127.0.0.1:${ADMIN_PORT}/.well-known/jwks.json`, SESSION_SECRET: randomBytes(32).toString('hex') })])
+    apps = await Promise.all([startLegacy(8000), startDjango(8001, { STRANGLER_JWKS_URL: `http://127.0.0.1:${ADMIN_PORT}/.well-known/jwks.json`, SESSION_SECRET: randomBytes(32).toString('hex'), DJANGO_ADMIN: '1', DJANGO_DB: join(tmpdir(), 'strangler-demo-django.sqlite3'), STRANGLER_STAFF: 'alice' })])
   } catch (err) {
     process.stderr.write(`demo: cannot start the apps on 127.0.0.1:8000 and :8001: ${(err as Error).message}\n` +
       'Stop whatever uses those ports, or run the proxy alone: npx strangler-proxy start --config routes.yaml\n')
@@ -97,6 +99,7 @@ go to Django, sticky per user; login and everything else stay on the legacy app.
 Django never sees legacy's session secret: the proxy asks legacy's /whoami who a session is and
 hands Django a signed identity (docs/identity.md); try it with a session:
   curl -c jar '${base}/login?user=carol' && curl -b jar ${base}/api/orders/1
+Django's admin works the same way: open ${base}/login?user=alice in a browser, then ${base}/admin/
 The proxy keeps running:
   traffic   curl -H 'x-user-id: user-3' -i ${base}/api/orders/1     (x-served-by says which app answered)
   explain   curl 'http://127.0.0.1:${ADMIN_PORT}/explain?path=/api/orders/1&header=x-user-id:user-3'

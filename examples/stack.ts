@@ -89,9 +89,17 @@ export async function startLegacy (port: number): Promise<App> {
   return app
 }
 
-/** `env`: STRANGLER_JWKS_URL turns on the check of the proxy's identity token (docs/identity.md). */
+/**
+ * `env`: STRANGLER_JWKS_URL turns on the check of the proxy's identity token
+ * (docs/identity.md); DJANGO_ADMIN=1 with DJANGO_DB adds Django's admin, its database
+ * migrated first.
+ */
 export async function startDjango (port: number, env: Record<string, string> = {}): Promise<App> {
   const dir = join(EXAMPLES, 'django-service')
+  if (env.DJANGO_ADMIN === '1') {
+    const migrate = spawnSync(PYTHON, ['manage.py', 'migrate', '--noinput'], { cwd: dir, env: { ...process.env, ...env }, encoding: 'utf8' })
+    if (migrate.status !== 0) throw new Error(`Django service: manage.py migrate failed: ${migrate.stderr}`)
+  }
   const app = start('Django service', PYTHON, ['manage.py', 'runserver', `127.0.0.1:${port}`, '--noreload'], dir, env, `http://127.0.0.1:${port}`)
   await waitHealthy(app)
   return app

@@ -17,7 +17,7 @@ routes:
 t.test('validate: OK on a good file, exit 0', async (t) => {
   const res = await runCli(['validate', join(ROOT, 'routes.yaml')])
   t.equal(res.code, 0)
-  t.match(res.stdout, /routes\.yaml: OK \(3 routes, 2 backends, version [0-9a-f]{12}\)/)
+  t.match(res.stdout, /routes\.yaml: OK \(4 routes, 2 backends, version [0-9a-f]{12}\)/)
 })
 
 t.test('validate: exit 1 naming file, line, column and field of every problem', async (t) => {

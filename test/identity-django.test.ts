@@ -3,7 +3,8 @@
  * session cookie, which Django here cannot read (another secret); the proxy asks
  * legacy's /whoami and hands Django a signed token that Django's middleware verifies
  * with PyJWT against the proxy's JWKS. Tokens that are forged, expired or for
- * another audience are refused by Django itself.
+ * another audience are refused by Django itself. Django's admin works through the
+ * proxy for the bridged user.
  */
 import t from 'tap'
 import { generateKeyPairSync } from 'node:crypto'
@@ -47,9 +48,10 @@ identity:
 cohort: { userId: [ { identity: sub } ] }
 routes:
   - { name: me, match: { path: /api/me }, backend: django }
+  - { name: admin, match: { path: /admin/* }, backend: django }
   - { name: default, match: { path: /* }, backend: legacy }
 `, { dir })
-  const django = await startDjango(djangoPort, { STRANGLER_JWKS_URL: `${p.adminUrl}/.well-known/jwks.json`, STRANGLER_ISSUER: 'shop-proxy', SESSION_SECRET: 'django-cannot-read-legacy-sessions' })
+  const django = await startDjango(djangoPort, { STRANGLER_JWKS_URL: `${p.adminUrl}/.well-known/jwks.json`, STRANGLER_ISSUER: 'shop-proxy', SESSION_SECRET: 'django-cannot-read-legacy-sessions', DJANGO_ADMIN: '1', DJANGO_DB: join(dir, 'django.sqlite3'), STRANGLER_STAFF: 'carol' })
   apps.push(django)
 
   const login = await request(`${p.url}/login?user=carol&tenant=acme`)
@@ -66,6 +68,29 @@ routes:
   const direct = await request(`${django.url}/api/me`, { headers: { cookie } })
   t.equal(direct.statusCode, 401, 'Django cannot read legacy\'s cookie: only the bridge names the user')
   await direct.body.dump()
+
+  // Django's admin through the proxy: the bridged user is the Django user.
+  const admin = await request(`${p.url}/admin/`, { headers: { cookie } })
+  const page = await admin.body.text()
+  t.equal(admin.statusCode, 200, 'carol (staff in Django) opens the admin through the proxy')
+  t.match(page, /Site administration/)
+  t.match(page, /carol/, 'signed in as the user legacy signed in')
+  const daveLogin = await request(`${p.url}/login?user=dave`)
+  await daveLogin.body.dump()
+  const dave = await request(`${p.url}/admin/`, { headers: { cookie: String(daveLogin.headers['set-cookie']).split(';')[0] as string } })
+  await dave.body.dump()
+  t.equal(dave.statusCode, 302, 'dave is not staff: the admin sends him to its login')
+  t.match(dave.headers.location, /^\/admin\/login\/\?next=\/admin\//)
+  const nobody = await request(`${p.url}/admin/`)
+  await nobody.body.dump()
+  t.equal(nobody.statusCode, 302, 'nobody signed in: the same')
+  // The admin's own sign-in form, with its CSRF token: carol has no password to give.
+  const form = await request(`${p.url}/admin/login/`)
+  const csrfCookie = String(form.headers['set-cookie']).split(';')[0] as string
+  const csrf = /name="csrfmiddlewaretoken" value="([^"]+)"/.exec(await form.body.text())?.[1] ?? ''
+  const password = await request(`${p.url}/admin/login/`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: csrfCookie, referer: `${p.url}/admin/login/` }, body: `csrfmiddlewaretoken=${csrf}&username=carol&password=x&next=/admin/` })
+  t.equal(password.statusCode, 200, 'the admin\'s password form answers (its CSRF check passed)')
+  t.match(await password.body.text(), /correct username and password/, 'and refuses carol: the bridged users have no password')
 
   // What a client might try against Django directly.
   const key = await importPKCS8(pem, 'EdDSA')

@@ -34,6 +34,21 @@ def verify(token):
     )
 
 
+def _django_user(claims):
+    """The bridged user as a Django user (for the admin): created on first sight with no
+    usable password, so the proxy's token is the only way in; staff per STRANGLER_STAFF."""
+    from django.contrib.auth import get_user_model
+
+    user, created = get_user_model().objects.get_or_create(username=claims["sub"])
+    staff = claims["sub"] in settings.STRANGLER_STAFF
+    if created or user.is_staff != staff:
+        if created:
+            user.set_unusable_password()
+        user.is_staff = user.is_superuser = staff
+        user.save()
+    return user
+
+
 def identity(get_response):
     def middleware(request):
         request.identity = None
@@ -47,6 +62,8 @@ def identity(get_response):
             except jwt.PyJWTError as err:
                 log.warning("identity token refused: %s", err)
                 return JsonResponse({"error": "invalid identity token", "detail": str(err)}, status=401)
+            if settings.ADMIN:
+                request.user = _django_user(request.identity)
         return get_response(request)
 
     return middleware

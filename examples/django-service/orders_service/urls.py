@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.urls import path
 
 from . import views
@@ -11,3 +12,8 @@ urlpatterns = [
     path("reports/", views.reports),
     path("reports/<path:rest>", views.reports),
 ]
+
+if settings.ADMIN:
+    from django.contrib import admin
+
+    urlpatterns.append(path("admin/", admin.site.urls))
