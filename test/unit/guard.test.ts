@@ -15,9 +15,9 @@ function stream (guard: Guard, side: 'candidate' | 'baseline', s: Stream): numbe
   return s.from + s.n * s.gap
 }
 
-function recorded (cfg = config, dice: () => number = () => 0): { guard: Guard, changes: string[], trips: Array<{ cause: string, clients: number | undefined, consecutive: number, rule: string }> } {
+function recorded (cfg = config, dice: () => number = () => 0): { guard: Guard, changes: string[], trips: Array<{ at: string, cause: string, clients: number | undefined, consecutive: number, rule: string }> } {
   const changes: string[] = []
-  const trips: Array<{ cause: string, clients: number | undefined, consecutive: number, rule: string }> = []
+  const trips: Array<{ at: string, cause: string, clients: number | undefined, consecutive: number, rule: string }> = []
   const guard = new Guard({ trip: (_r, trip) => trips.push(trip), change: (r, from, to, why) => changes.push(`${r}: ${from} → ${to} (${why})`) }, dice)
   guard.configure(new Map([['orders', cfg]]))
   return { guard, changes, trips }
