@@ -86,6 +86,11 @@ export class IdentityBridge {
     return this.#counts
   }
 
+  /** Bytes the cached identities take, as identity.cache.maxBytes counts them. */
+  get cachedBytes (): number {
+    return this.#cache.bytes
+  }
+
   get cached (): number {
     return this.#cache.size
   }

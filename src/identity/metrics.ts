@@ -31,4 +31,10 @@ export function registerIdentityMetrics (registry: Registry, bridge: () => Ident
       this.set(b?.cached ?? 0)
     }
   })
+  new Gauge({
+    name: 'strangler_identity_cache_bytes',
+    help: 'Bytes of identities in the identity cache, as identity.cache.maxBytes counts them.',
+    registers: [registry],
+    collect () { this.set(bridge()?.cachedBytes ?? 0) }
+  })
 }
