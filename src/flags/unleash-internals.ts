@@ -12,15 +12,33 @@ import type { Context as ContextType } from 'unleash-client/lib/context.js'
 
 const require = createRequire(import.meta.url)
 
-export const UnleashClient = (require('unleash-client/lib/client.js') as { default: typeof ClientModule.default.default }).default
-export const Repository = (require('unleash-client/lib/repository/index.js') as { default: typeof RepositoryModule.default.default }).default
-export const defaultStrategies = (require('unleash-client/lib/strategy/index.js') as { defaultStrategies: Strategy[] }).defaultStrategies
-export const { normalizedStrategyValue } = require('unleash-client/lib/strategy/util.js') as { normalizedStrategyValue: (id: string, groupId: string) => number }
-export const { safeName, resolveContextValue } = require('unleash-client/lib/helpers.js') as {
+/**
+ * The entry points the proxy uses, loaded from a copy of unleash-client: `pkg` is its
+ * package name. One adapter for every version the tests run it against
+ * (test/unit/unleash-internals.test.ts loads the previous minor too).
+ */
+export function unleashInternals (pkg = 'unleash-client'): {
+  UnleashClient: typeof ClientModule.default.default
+  Repository: typeof RepositoryModule.default.default
+  defaultStrategies: Strategy[]
+  normalizedStrategyValue: (id: string, groupId: string) => number
   safeName: (s?: string) => string
   resolveContextValue: (context: ContextType, field: string) => string | undefined
+  parseApiResponse: (data: unknown) => unknown
+} {
+  const helpers = require(`${pkg}/lib/helpers.js`) as { safeName: (s?: string) => string, resolveContextValue: (context: ContextType, field: string) => string | undefined }
+  return {
+    UnleashClient: (require(`${pkg}/lib/client.js`) as { default: typeof ClientModule.default.default }).default,
+    Repository: (require(`${pkg}/lib/repository/index.js`) as { default: typeof RepositoryModule.default.default }).default,
+    defaultStrategies: (require(`${pkg}/lib/strategy/index.js`) as { defaultStrategies: Strategy[] }).defaultStrategies,
+    normalizedStrategyValue: (require(`${pkg}/lib/strategy/util.js`) as { normalizedStrategyValue: (id: string, groupId: string) => number }).normalizedStrategyValue,
+    safeName: helpers.safeName,
+    resolveContextValue: helpers.resolveContextValue,
+    parseApiResponse: (require(`${pkg}/lib/feature.js`) as { parseApiResponse: (data: unknown) => unknown }).parseApiResponse
+  }
 }
-export const { parseApiResponse } = require('unleash-client/lib/feature.js') as { parseApiResponse: (data: unknown) => unknown }
+
+export const { UnleashClient, Repository, defaultStrategies, normalizedStrategyValue, safeName, resolveContextValue, parseApiResponse } = unleashInternals()
 
 export type UnleashClientInstance = InstanceType<typeof UnleashClient>
 export type { Context } from 'unleash-client/lib/context.js'
