@@ -142,6 +142,16 @@ routes:
   t.match(metrics, /strangler_ramp_transitions_total\{route="orders",to="step_back"\} 1/)
   t.ok(logs.some((l) => /changed outside the ramp/.test(String(l.msg))), 'the driver logs why')
 
+  // One timeline for the fleet: the person's edit, seen by three replicas, is one event.
+  interface FleetEvent { kind: string, flag?: string, summary: string, after?: unknown, seenBy: Array<{ replica: string, time: string }> }
+  const timelineOf = async (): Promise<{ events: FleetEvent[], replicas: Array<{ replica: string, answered: boolean }> }> => (await (await request(`${runner.url}/timeline?kind=flag_changed`)).body.json()) as { events: FleetEvent[], replicas: Array<{ replica: string, answered: boolean }> }
+  let merged = await timelineOf()
+  for (const end = Date.now() + 15_000; !merged.events.some((e) => /40/.test(JSON.stringify(e.after)) && e.seenBy.length === 3) && Date.now() < end; await sleep(250)) merged = await timelineOf()
+  const edits = merged.events.filter((e) => /40/.test(JSON.stringify(e.after)))
+  t.equal(edits.length, 1, `the edit to 40 % is one event in the fleet's timeline (${merged.events.map((e) => e.summary).join(' | ')})`)
+  t.same(new Set(edits[0]?.seenBy.map((s) => s.replica)), new Set(replicas.map((p) => new URL(p.adminUrl).host)), 'naming the three replicas that saw it, each with its time')
+  t.ok(merged.replicas.length === 3 && merged.replicas.every((r) => r.answered), 'and every replica answered')
+
   // The fleet view: three replicas that agree; then one serves another routes.yaml.
   interface Fleet { replicas: Array<{ instance: string, up: boolean, config?: string, flags?: string, drift: string[], since?: string }>, drifted: number, down: number }
   const fleetOf = async (): Promise<Fleet> => (await (await request(`${runner.url}/fleet`)).body.json()) as Fleet
@@ -171,4 +181,7 @@ routes:
   const down = await fleetUntil((f) => f.down === 1, 15_000)
   t.match(down.replicas.find((r) => r.instance === oddHost), { up: false, drift: [] }, 'a replica that stopped answering is listed as down, not dropped')
   t.equal(down.replicas.length, 3)
+  const partial = await timelineOf()
+  t.match(partial.replicas.find((r) => r.replica === oddHost), { answered: false }, 'the fleet timeline names the replica it could not ask')
+  t.ok(partial.events.length > 0, 'and still shows what the others recorded')
 })

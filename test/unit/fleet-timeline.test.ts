@@ -1,0 +1,33 @@
+/** Merging replicas' timelines: a change all of them observe once, each replica's own doing its own. */
+import t from 'tap'
+import { mergeTimelines } from '../../src/timeline/fleet.js'
+import type { TimelineEvent } from '../../src/timeline/event.js'
+
+const at = (s: number): string => new Date(1_800_000_000_000 + s * 1000).toISOString()
+let n = 0
+const ev = (over: Partial<TimelineEvent> & { time: string }): TimelineEvent => ({ id: `e${++n}`, kind: 'flag_changed', routes: ['orders'], flag: 'f', before: 5, after: 20, cause: 'flag-source', summary: 's', configVersion: 'v1', instance: { host: 'h', pid: 1 }, ...over })
+
+t.test('one flag edit seen by three replicas is one event naming them, in time order', async (t) => {
+  const merged = mergeTimelines(new Map([
+    ['a:1', [ev({ time: at(2) }), ev({ time: at(30), kind: 'guard_trip', cause: 'guard', before: undefined, after: undefined })]],
+    ['b:1', [ev({ time: at(1) })]],
+    ['c:1', [ev({ time: at(3) }), ev({ time: at(31), kind: 'guard_trip', cause: 'guard', before: undefined, after: undefined })]]
+  ]))
+  t.equal(merged.length, 3, 'the edit once; each replica\'s guard trip on its own')
+  t.same(merged[0]?.seenBy.map((s) => s.replica), ['b:1', 'a:1', 'c:1'], 'the first to see it first')
+  t.equal(merged[0]?.time, at(1))
+  t.same(merged.slice(1).map((e) => e.seenBy.map((s) => s.replica)), [['a:1'], ['c:1']])
+})
+
+t.test('what is not the same change stays apart', async (t) => {
+  const merged = mergeTimelines(new Map([
+    ['a:1', [ev({ time: at(0) }), ev({ time: at(10) })]],
+    ['b:1', [ev({ time: at(5), after: 25 }), ev({ time: at(100) })]]
+  ]))
+  t.same(merged.map((e) => [e.time, e.seenBy.map((s) => s.replica)]), [
+    [at(0), ['a:1']],
+    [at(5), ['b:1']],
+    [at(10), ['a:1']],
+    [at(100), ['b:1']]
+  ], 'one replica twice is two events; another value is another change; more than a minute apart is another change')
+})
