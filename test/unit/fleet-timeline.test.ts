@@ -9,9 +9,9 @@ const ev = (over: Partial<TimelineEvent> & { time: string }): TimelineEvent => (
 
 t.test('one flag edit seen by three replicas is one event naming them, in time order', async (t) => {
   const merged = mergeTimelines(new Map([
-    ['a:1', [ev({ time: at(2) }), ev({ time: at(30), kind: 'guard_trip', cause: 'guard', before: undefined, after: undefined })]],
+    ['a:1', [ev({ time: at(2) }), ev({ time: at(30), kind: 'guard_tripped', cause: 'guard', before: undefined, after: undefined })]],
     ['b:1', [ev({ time: at(1) })]],
-    ['c:1', [ev({ time: at(3) }), ev({ time: at(31), kind: 'guard_trip', cause: 'guard', before: undefined, after: undefined })]]
+    ['c:1', [ev({ time: at(3) }), ev({ time: at(31), kind: 'guard_tripped', cause: 'guard', before: undefined, after: undefined })]]
   ]))
   t.equal(merged.length, 3, 'the edit once; each replica\'s guard trip on its own')
   t.same(merged[0]?.seenBy.map((s) => s.replica), ['b:1', 'a:1', 'c:1'], 'the first to see it first')
