@@ -152,6 +152,17 @@ routes:
   t.same(new Set(edits[0]?.seenBy.map((s) => s.replica)), new Set(replicas.map((p) => new URL(p.adminUrl).host)), 'naming the three replicas that saw it, each with its time')
   t.ok(merged.replicas.length === 3 && merged.replicas.every((r) => r.answered), 'and every replica answered')
 
+  // One status for the fleet: the orders route's split is Prometheus's sum over the three.
+  interface FleetStatus { overall: { newShare: number | null, requests: number }, routes: Array<{ name: string, liveSplit: number | null, guards: Record<string, string | null> }>, replicas: Array<{ replica: string, answered: boolean }> }
+  const status = (await (await request(`${runner.url}/status.json`)).body.json()) as FleetStatus
+  const promSplit = await prom.query('sum(increase(strangler_requests_total{route="orders",backend="django"}[5m])) / sum(increase(strangler_requests_total{route="orders"}[5m]))')
+  const expected = Number(promSplit.data?.result[0]?.value[1])
+  const orders = status.routes.find((r) => r.name === 'orders')
+  t.ok(orders?.liveSplit !== null && Math.abs((orders?.liveSplit ?? 0) - expected) < 0.02, `the fleet's orders split ${orders?.liveSplit?.toFixed(3)} is Prometheus's sum over the replicas (${expected.toFixed(3)})`)
+  t.equal(Object.keys(orders?.guards ?? {}).length, 3, 'with each replica\'s guard for the route')
+  t.ok(status.replicas.length === 3 && status.replicas.every((r) => r.answered), 'every replica named and answering')
+  t.ok(status.overall.requests > 0, `${status.overall.requests} requests in the fleet's last 5 minutes`)
+
   // The fleet view: three replicas that agree; then one serves another routes.yaml.
   interface Fleet { replicas: Array<{ instance: string, up: boolean, config?: string, flags?: string, drift: string[], since?: string }>, drifted: number, down: number }
   const fleetOf = async (): Promise<Fleet> => (await (await request(`${runner.url}/fleet`)).body.json()) as Fleet
@@ -184,4 +195,7 @@ routes:
   const partial = await timelineOf()
   t.match(partial.replicas.find((r) => r.replica === oddHost), { answered: false }, 'the fleet timeline names the replica it could not ask')
   t.ok(partial.events.length > 0, 'and still shows what the others recorded')
+  const partialStatus = (await (await request(`${runner.url}/status.json`)).body.json()) as FleetStatus
+  t.match(partialStatus.replicas.find((r) => r.replica === oddHost), { answered: false }, 'the fleet status names it too')
+  t.ok(partialStatus.routes.some((r) => r.name === 'orders'), 'and stays up')
 })
