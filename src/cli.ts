@@ -57,10 +57,21 @@ is recorded with the action.
   skip ROUTE       enter the next step now, without judging the gates
   freeze [ROUTE]   hold every ramp (or one) until --until; skip and approve are refused
   unfreeze [ROUTE] lift that freeze
-  run              the fleet's single ramp driver (ramps.driver: fleet): gates from
-                   Prometheus sums over every replica, steps written into Unleash
-                   (UNLEASH_ADMIN_TOKEN); /ramp, /metrics and /healthz on --listen
+  run              the fleet's control plane (also \`strangler-proxy control\`): the
+                   single ramp driver (ramps.driver: fleet), gates from Prometheus sums
+                   over every replica, steps written into Unleash (UNLEASH_ADMIN_TOKEN);
+                   /ramp, /fleet, /timeline, /status.json, /metrics, /healthz on --listen
 Exit 0 when done, 1 when the proxy refuses (with its reason), 2 on usage errors.
+`,
+  control: `Usage: strangler-proxy control [--config routes.yaml] [--listen 127.0.0.1:8082] [--prometheus URL]
+
+The fleet's control plane (also started as \`ramp run\`): the single ramp driver
+(ramps.driver: fleet; steps written into Unleash with UNLEASH_ADMIN_TOKEN) and one view
+of every replica Prometheus scrapes, asked with STRANGLER_ADMIN_TOKEN:
+  /fleet         each replica's routes.yaml version and flags hash, drift and since when
+  /timeline      the replicas' timelines merged: a change all saw is one event
+  /status.json   shares summed by Prometheus, each replica's guard, who answered
+  /ramp, /metrics, /healthz as for ramp run
 `,
   timeline: `Usage: strangler-proxy timeline [--route R] [--kind K] [--since 2h] [--limit N] [--follow] [--config routes.yaml] [--admin URL]
 
@@ -271,6 +282,14 @@ async function cmdFreeze (target: AdminTarget, action: 'freeze' | 'unfreeze', ro
   process.stdout.write((a.freeze === undefined ? `${route ?? 'every route'} unfrozen\n` : `${route ?? 'every route'} frozen until ${a.freeze.until} by ${a.freeze.by}\n`) + rampTable(a.routes))
 }
 
+/** `control`: the fleet's control plane, the process `ramp run` starts. */
+async function cmdControl (args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { ...HELP, config: { type: 'string', short: 'c' }, listen: { type: 'string' }, prometheus: { type: 'string' }, 'insecure-admin': { type: 'boolean' } } })
+  if (helpAsked('control', values)) return
+  if (positionals.length > 0) usageError('control takes no arguments besides its options')
+  await cmdRampRun(values)
+}
+
 async function cmdRampRun (values: { config?: string | undefined, listen?: string | undefined, prometheus?: string | undefined, 'insecure-admin'?: boolean | undefined }): Promise<void> {
   const listen = values.listen ?? '127.0.0.1:8082'
   const i = listen.lastIndexOf(':')
@@ -421,6 +440,7 @@ async function main (argv: string[]): Promise<void> {
       case 'override-token': return cmdOverrideToken(rest)
       case 'schema': return cmdSchema(rest)
       case 'ramp': return await cmdRamp(rest)
+      case 'control': return await cmdControl(rest)
       case 'timeline': return await cmdTimeline(rest)
       case 'status': return await cmdReport(rest, 'status', '/status.json', statusText)
       case 'inventory': return await cmdReport(rest, 'inventory', '/inventory', inventoryText)

@@ -37,6 +37,14 @@ t.test('ramp run on 0.0.0.0 without a token is refused; with --insecure-admin it
   await lab.waitFor((l) => l.msg === 'ramp driver running', 15_000)
   lab.child.kill('SIGTERM')
   await lab.exited
+  // `control` is the same process under the name of its wider role, with the same rule.
+  const control = await runCli(['control', '--config', file, '--listen', '0.0.0.0:0'], env)
+  t.equal(control.code, 1)
+  t.match(control.stderr, /would listen on 0\.0\.0\.0, reachable from other machines, with no STRANGLER_ADMIN_TOKEN/)
+  const started = spawnCli(t, ['control', '--config', file, '--listen', '127.0.0.1:0'], env)
+  await started.waitFor((l) => l.msg === 'ramp driver running', 15_000)
+  started.child.kill('SIGTERM')
+  await started.exited
 })
 
 t.test('the proxy refuses a non-loopback admin listener without a token', async (t) => {
