@@ -84,6 +84,9 @@ for (const overlay of ['dev', 'production']) {
       t.match(driver.spec, { replicas: 1, strategy: { type: 'Recreate' } }, 'exactly one ramp driver, even during a rollout')
       t.match(podSpec(driver).containers[0]?.image, /^strangler-proxy:0\.1\.0$/)
       for (const k of ['PodDisruptionBudget/strangler-proxy', 'HorizontalPodAutoscaler/strangler-proxy', 'ServiceMonitor/strangler-proxy', 'Service/strangler-ramp-driver']) t.ok(kinds.includes(k), k)
+      t.same((podSpec(driver).containers[0] as Container & { args?: string[] }).args?.slice(0, 1), ['control'], 'the driver runs as the fleet\'s control plane')
+      const fromControl = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'strangler-proxy-from-control-plane')
+      t.match(fromControl?.spec, { podSelector: { matchLabels: { 'app.kubernetes.io/component': 'proxy' } }, ingress: [{ ports: [{ port: 'admin' }], from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/component': 'ramp-driver' } } }] }] }, 'which may ask the replicas\' admin ports for their timelines and status')
     }
   })
 }
