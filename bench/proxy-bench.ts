@@ -11,7 +11,7 @@
  * distinct user ids (users.lua), so the flag is decided for many cohort members.
  *
  *   npm run bench                      (BENCH_ROUNDS, BENCH_SECONDS, BENCH_RATE, BENCH_USERS)
- *   BENCH_ONLY=strangler-proxy,JWT,50   only the targets whose name contains one of these (bare http-proxy always)
+ *   BENCH_ONLY=strangler-proxy,JWT,50   only the targets whose name contains one of these (bare http-proxy and the node floor always)
  *   BENCH_FIXED=0                      no fixed-rate rounds (wrk's figures only)
  *   BENCH_COMPARE=DIR                  also the header cohort from another checkout's dist/ (A/B of two builds)
  *   BENCH_PIN=1                        each proxy on the last CPU, wrk and the origin on the others
@@ -132,6 +132,9 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
     const barePort = await freePort()
     const bare = start(process.execPath, [join(HERE, 'bare.mjs'), String(barePort), origin])
     targets.push({ name: 'bare http-proxy', url: `http://127.0.0.1:${barePort}/api/orders/1`, pid: bare.pid })
+    const floorPort = await freePort()
+    const floor = start(process.execPath, [join(HERE, 'node-floor.mjs'), String(floorPort), origin])
+    targets.push({ name: 'node floor', url: `http://127.0.0.1:${floorPort}/api/orders/1`, pid: floor.pid })
 
     writeFlags(dir)
     const config = (name: string, yaml: string): string => {
@@ -170,7 +173,7 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
     if (process.env.BENCH_ALL === '1') await strangler('strangler semi=4', header, ['--max-semi-space-size=4'])
     await strangler('strangler ×2 wk', header, [], ['--workers', '2'])
     const only = process.env.BENCH_ONLY?.split(',')
-    const measured = only === undefined ? targets : targets.filter((t) => t.name === 'bare http-proxy' || only.some((o) => t.name.includes(o)))
+    const measured = only === undefined ? targets : targets.filter((t) => t.name === 'bare http-proxy' || t.name === 'node floor' || only.some((o) => t.name.includes(o)))
     for (const t of measured) await waitUp(t.url)
 
     const results = new Map<string, Result[]>()
@@ -202,24 +205,25 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
     const bareCpu = summary.get('bare http-proxy')?.cpuUs ?? NaN
     // Also each round's ratio to bare's in the same round, then their median: a round
     // pairs targets measured seconds apart, so host drift between rounds cancels out.
-    const paired = (runs: Map<string, Array<{ cpuUs: number }>>, name: string): number => {
-      const bare = runs.get('bare http-proxy') ?? []
-      return med((runs.get(name) ?? []).map((r, i) => r.cpuUs / (bare[i]?.cpuUs ?? NaN)))
+    const paired = (runs: Map<string, Array<{ cpuUs: number }>>, name: string, against = 'bare http-proxy'): number => {
+      const base = runs.get(against) ?? []
+      return med((runs.get(name) ?? []).map((r, i) => r.cpuUs / (base[i]?.cpuUs ?? NaN)))
     }
     const nginxCpu = summary.get('nginx')?.cpuUs ?? NaN
     const fixed = new Map([...fixedRuns].map(([name, rs]) => [name, { p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)), cpuUs: med(rs.map((r) => r.cpuUs)) }]))
     const directP99 = fixed.get('direct')?.p99 ?? NaN
     process.stdout.write(`\nwrk -t1 -c50 -d${SECONDS}s${PIN ? `, proxies pinned to CPU ${PROXY_CPU}, load and origin to ${LOAD_CPUS}` : ''}, median of ${ROUNDS} interleaved rounds; fixed rate ${RATE} req/s for 5 s, median of ${ROUNDS} interleaved rounds (node ${process.version})\n\n`)
-    process.stdout.write('target               req/s   p50 ms  p99 ms  CPU µs/req  ×bare  ×bare/round  ×nginx  RSS MiB  @rate p99 ms  +p99 vs direct  @rate CPU µs/req  ×bare/round\n')
+    process.stdout.write('target               req/s   p50 ms  p99 ms  CPU µs/req  ×bare  ×bare/round  ×floor/round  ×nginx  RSS MiB  @rate p99 ms  +p99 vs direct  @rate CPU µs/req  ×bare/round\n')
     for (const t of measured) {
       const s = summary.get(t.name) as Result
       const f = fixed.get(t.name) ?? { p50: NaN, p99: NaN, cpuUs: NaN }
       const cpu = t.pid === undefined ? '-' : s.cpuUs.toFixed(1)
       const xb = t.pid === undefined ? '-' : (s.cpuUs / bareCpu).toFixed(2)
       const xr = t.pid === undefined ? '-' : paired(results, t.name).toFixed(2)
+      const xf = t.pid === undefined ? '-' : paired(results, t.name, 'node floor').toFixed(2)
       const xn = t.pid === undefined || Number.isNaN(nginxCpu) ? '-' : (s.cpuUs / nginxCpu).toFixed(2)
       const rss = t.pid === undefined ? '-' : s.rss.toFixed(0)
-      process.stdout.write(`${t.name.padEnd(19)} ${s.rps.toFixed(0).padStart(6)}  ${s.p50.toFixed(2).padStart(6)}  ${s.p99.toFixed(2).padStart(6)}  ${cpu.padStart(10)}  ${xb.padStart(5)}  ${xr.padStart(11)}  ${xn.padStart(6)}  ${rss.padStart(7)}  ${f.p99.toFixed(2).padStart(12)}  ${(t.name === 'direct' ? '' : (f.p99 - directP99).toFixed(2)).padStart(14)}  ${(t.pid === undefined ? '-' : f.cpuUs.toFixed(1)).padStart(16)}  ${(t.pid === undefined ? '-' : paired(fixedRuns, t.name).toFixed(2)).padStart(11)}\n`)
+      process.stdout.write(`${t.name.padEnd(19)} ${s.rps.toFixed(0).padStart(6)}  ${s.p50.toFixed(2).padStart(6)}  ${s.p99.toFixed(2).padStart(6)}  ${cpu.padStart(10)}  ${xb.padStart(5)}  ${xr.padStart(11)}  ${xf.padStart(12)}  ${xn.padStart(6)}  ${rss.padStart(7)}  ${f.p99.toFixed(2).padStart(12)}  ${(t.name === 'direct' ? '' : (f.p99 - directP99).toFixed(2)).padStart(14)}  ${(t.pid === undefined ? '-' : f.cpuUs.toFixed(1)).padStart(16)}  ${(t.pid === undefined ? '-' : paired(fixedRuns, t.name).toFixed(2)).padStart(11)}\n`)
     }
   } finally {
     for (const c of children) c.kill('SIGKILL')
