@@ -14,7 +14,8 @@ import type { RouteStatus, StatusReport } from './report.js'
 /** The window of the live split, as a single proxy's status page uses. */
 const SPLIT_WINDOW = '5m'
 
-export interface FleetRouteStatus extends Omit<RouteStatus, 'guard' | 'backends' | 'events' | 'readiness'> {
+/** Parity, readiness, backends' figures and events are per replica (each one's own /status.json); the ramp is at /ramp. */
+export interface FleetRouteStatus extends Omit<RouteStatus, 'guard' | 'backends' | 'events' | 'readiness' | 'parity' | 'ramp'> {
   /** Replica → its guard state for the route. */
   readonly guards: Readonly<Record<string, string | null>>
 }
@@ -62,8 +63,20 @@ export async function fleetStatus (view: FleetView, prom: PromQL, token: string 
     const fresh = r.newBackends.reduce((a, b) => a + (byBackend.get(b) ?? 0), 0)
     requests += total
     onNew += fresh
-    const { guard: _guard, backends: _backends, events: _events, readiness: _readiness, ...rest } = r
-    return { ...rest, liveSplit: total === 0 ? null : fresh / total, guards: Object.fromEntries([...answered].map(([replica, s]) => [replica, s.routes.find((x) => x.name === r.name)?.guard ?? null])) }
+    return {
+      name: r.name,
+      path: r.path,
+      host: r.host,
+      baseline: r.baseline,
+      newBackends: r.newBackends,
+      flag: r.flag,
+      state: r.state,
+      stateText: r.stateText,
+      rollout: r.rollout,
+      liveSplit: total === 0 ? null : fresh / total,
+      retire: r.retire,
+      guards: Object.fromEntries([...answered].map(([replica, s]) => [replica, s.routes.find((x) => x.name === r.name)?.guard ?? null]))
+    }
   })
   return {
     generatedAt: new Date(now).toISOString(),
