@@ -3,8 +3,8 @@
  * replicas' routes.yaml describes it, its live split and the overall share summed over
  * every replica by Prometheus (not one replica's third of the traffic), each replica's
  * guard state for the route, and every replica named with whether it answered and
- * whether it drifts. Figures only a replica keeps (readiness evidence, inventory) are
- * not merged: they are each replica's own /status.json.
+ * whether it drifts. Figures only a replica keeps (parity, readiness evidence, the
+ * inventory) are not merged: they are each replica's own /status.json.
  */
 import { request } from 'undici'
 import type { PromQL } from '../ramp/promql.js'
