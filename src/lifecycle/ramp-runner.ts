@@ -27,11 +27,7 @@ import { Operators } from '../admin/operators.js'
 import { redactUrl } from '../observe/redact.js'
 import { registerRampRoutes } from '../admin/ramp-routes.js'
 import { registerAlertRoutes } from '../admin/alerts.js'
-import { FleetWatch } from '../ramp/fleet-view.js'
-import { fleetTimeline } from '../timeline/fleet.js'
-import { fleetStatus } from '../status/fleet.js'
-import { sendProblem } from '../problem.js'
-import { Errors } from '../errors.js'
+import { registerFleetRoutes } from '../admin/fleet-routes.js'
 import { configSource, urlOf } from './instance.js'
 import { reloadConfig, type ConfigHolder } from './reload.js'
 
@@ -104,28 +100,7 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
   server.get('/metrics', async (_request, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()))
   registerRampRoutes(server, () => ({ driver }))
   registerAlertRoutes(server, () => ({ driver }), () => config.ramps.alerts)
-  const promql = new PromQL(opts.prometheus ?? config.ramps.prometheus as string, config.ramps.timeout)
-  const fleet = new FleetWatch(promql)
-  const fleetToken = opts.adminToken ?? opts.env.STRANGLER_ADMIN_TOKEN
-  server.get('/fleet', async (_request, reply) => await fleet.read().catch((err: Error) => sendProblem(reply, Errors.FLEET_UNAVAILABLE, err.message)))
-  // The fleet's one timeline: every replica Prometheus knows, asked with the fleet's admin token.
-  server.get('/timeline', async (request, reply) => {
-    const view = await fleet.read().catch((err: Error) => err)
-    if (view instanceof Error) return sendProblem(reply, Errors.FLEET_UNAVAILABLE, view.message)
-    const search = request.raw.url?.includes('?') === true ? request.raw.url.slice(request.raw.url.indexOf('?')) : ''
-    const limit = Math.min(1000, Number(new URLSearchParams(search).get('limit') ?? 100) || 100)
-    const merged = await fleetTimeline(view.replicas.filter((r) => r.up).map((r) => r.instance), search, fleetToken, config.ramps.timeout)
-    const down = view.replicas.filter((r) => !r.up).map((r) => ({ replica: r.instance, answered: false, error: 'Prometheus does not reach it' }))
-    return { events: merged.events.slice(-limit), replicas: [...merged.replicas, ...down] }
-  })
-  // The fleet's status: shares summed by Prometheus, each replica's guard, who answered.
-  server.get('/status.json', async (_request, reply) => {
-    try {
-      return await fleetStatus(await fleet.read(), promql, fleetToken, config.ramps.timeout)
-    } catch (err) {
-      return sendProblem(reply, Errors.FLEET_UNAVAILABLE, (err as Error).message)
-    }
-  })
+  registerFleetRoutes(server, { prom: new PromQL(opts.prometheus ?? config.ramps.prometheus as string, config.ramps.timeout), token: opts.adminToken ?? opts.env.STRANGLER_ADMIN_TOKEN, timeoutMs: () => config.ramps.timeout })
   await server.listen({ host: opts.host, port: opts.port })
 
   const holder: ConfigHolder = {
