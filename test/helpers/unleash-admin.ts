@@ -12,7 +12,8 @@ export async function ensureContextField (u: UnleashServer, name: string): Promi
   }
 }
 
-export async function putFeature (u: UnleashServer, f: Feature): Promise<void> {
+export async function putFeature (u: UnleashServer, f: Feature, env = ENV): Promise<void> {
+  const ENV = env
   const base = `/projects/default/features/${encodeURIComponent(f.name)}`
   try {
     await u.admin('POST', '/projects/default/features', { name: f.name, type: 'release' })
