@@ -13,22 +13,21 @@ export async function ensureContextField (u: UnleashServer, name: string): Promi
 }
 
 export async function putFeature (u: UnleashServer, f: Feature, env = ENV): Promise<void> {
-  const ENV = env
   const base = `/projects/default/features/${encodeURIComponent(f.name)}`
   try {
     await u.admin('POST', '/projects/default/features', { name: f.name, type: 'release' })
   } catch (err) {
     if (!/409|already exists/.test((err as Error).message)) throw err
   }
-  const existing = await u.admin('GET', `${base}/environments/${ENV}/strategies`) as Array<{ id: string }>
-  for (const s of existing) await u.admin('DELETE', `${base}/environments/${ENV}/strategies/${s.id}`)
+  const existing = await u.admin('GET', `${base}/environments/${env}/strategies`) as Array<{ id: string }>
+  for (const s of existing) await u.admin('DELETE', `${base}/environments/${env}/strategies/${s.id}`)
   for (const s of f.strategies) {
-    await u.admin('POST', `${base}/environments/${ENV}/strategies`, { name: s.name, parameters: s.parameters ?? {}, constraints: s.constraints ?? [], variants: s.variants ?? [] })
+    await u.admin('POST', `${base}/environments/${env}/strategies`, { name: s.name, parameters: s.parameters ?? {}, constraints: s.constraints ?? [], variants: s.variants ?? [] })
   }
   if (f.variants !== undefined) {
-    await u.admin('PUT', `${base}/environments/${ENV}/variants`, f.variants.map((v) => ({ weightType: 'variable', stickiness: 'default', ...v })))
+    await u.admin('PUT', `${base}/environments/${env}/variants`, f.variants.map((v) => ({ weightType: 'variable', stickiness: 'default', ...v })))
   }
-  await u.admin('POST', `${base}/environments/${ENV}/${f.enabled ? 'on' : 'off'}`)
+  await u.admin('POST', `${base}/environments/${env}/${f.enabled ? 'on' : 'off'}`)
 }
 
 /** The id of the flag's first strategy in the environment (for rollout changes). */
