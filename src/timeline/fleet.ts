@@ -33,13 +33,15 @@ function changeKey (e: TimelineEvent): string | undefined {
 export function mergeTimelines (byReplica: ReadonlyMap<string, readonly TimelineEvent[]>): FleetEvent[] {
   const all = [...byReplica].flatMap(([replica, events]) => events.map((e) => ({ replica, e, at: Date.parse(e.time) })))
   all.sort((a, b) => a.at - b.at)
-  const open = new Map<string, { first: number, event: FleetEvent, seen: Array<FleetEvent['seenBy'][number]> }>()
+  const open = new Map<string, { first: number, event: { -readonly [K in keyof FleetEvent]: FleetEvent[K] }, seen: Array<FleetEvent['seenBy'][number]> }>()
   const out: FleetEvent[] = []
   for (const { replica, e, at } of all) {
     const key = changeKey(e)
     const group = key === undefined ? undefined : open.get(key)
     if (group !== undefined && at - group.first <= SAME_CHANGE_MS && !group.seen.some((s) => s.replica === replica)) {
       group.seen.push({ replica, time: e.time, id: e.id })
+      // A replica's impact is its share of the traffic, not the fleet's: not shown as the fleet's.
+      delete group.event.impact
       continue
     }
     const seen = [{ replica, time: e.time, id: e.id }]

@@ -9,14 +9,16 @@ const ev = (over: Partial<TimelineEvent> & { time: string }): TimelineEvent => (
 
 t.test('one flag edit seen by three replicas is one event naming them, in time order', async (t) => {
   const merged = mergeTimelines(new Map([
-    ['a:1', [ev({ time: at(2) }), ev({ time: at(30), kind: 'guard_tripped', cause: 'guard', before: undefined, after: undefined })]],
-    ['b:1', [ev({ time: at(1) })]],
+    ['a:1', [ev({ time: at(2) }), ev({ time: at(30), kind: 'guard_tripped', cause: 'guard', before: undefined, after: undefined, impact: { windowMs: 60_000, routes: {} } })]],
+    ['b:1', [ev({ time: at(1), impact: { windowMs: 60_000, routes: {} } })]],
     ['c:1', [ev({ time: at(3) }), ev({ time: at(31), kind: 'guard_tripped', cause: 'guard', before: undefined, after: undefined })]]
   ]))
   t.equal(merged.length, 3, 'the edit once; each replica\'s guard trip on its own')
   t.same(merged[0]?.seenBy.map((s) => s.replica), ['b:1', 'a:1', 'c:1'], 'the first to see it first')
   t.equal(merged[0]?.time, at(1))
   t.same(merged.slice(1).map((e) => e.seenBy.map((s) => s.replica)), [['a:1'], ['c:1']])
+  t.equal(merged[0]?.impact, undefined, 'one replica\'s impact is not shown as the fleet\'s')
+  t.same(merged[1]?.impact, { windowMs: 60_000, routes: {} }, 'a replica\'s own event keeps its impact')
 })
 
 t.test('what is not the same change stays apart', async (t) => {
