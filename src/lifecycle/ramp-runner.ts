@@ -75,15 +75,17 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
   const registry = new Registry()
   const views: { driver?: RampDriver } = {}
   const counters = registerRampMetrics(registry, () => views.driver?.status() ?? [], () => RAMP_VIEW_STATES)
+  // One client for the gates, the PromQL gates and the fleet view: refusal() made sure of the URL.
+  const prom = new PromQL(opts.prometheus ?? config.ramps.prometheus as string, config.ramps.timeout)
   const driver = new RampDriver({
     logger,
     store: new RampStore(() => privateDir(unleash.backupDir, opts.env), opts.configFile),
     freezes: new Freezes(() => privateDir(unleash.backupDir, opts.env), opts.configFile),
     // refusal() made sure of the admin token.
     target: new DryRunTarget(new UnleashTarget(unleashAdmin(unleash, opts.env) as UnleashAdmin), () => config.routes),
-    figures: new PrometheusFigures(opts.prometheus ?? config.ramps.prometheus as string, config.ramps.timeout),
+    figures: new PrometheusFigures(prom),
     checks: checkRunner(opts.env.STRANGLER_OVERRIDE_SECRET, () => config.override.header),
-    queries: queryRunner(new PromQL(opts.prometheus ?? config.ramps.prometheus as string, config.ramps.timeout)),
+    queries: queryRunner(prom),
     ramps: () => config.ramps.driver === 'fleet' ? rampRoutes(config.routes) : [],
     transition: (route, to) => counters.transition(route, to),
     writeFailed: (route) => counters.writeFailure(route),
@@ -100,7 +102,7 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
   server.get('/metrics', async (_request, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()))
   registerRampRoutes(server, () => ({ driver }))
   registerAlertRoutes(server, () => ({ driver }), () => config.ramps.alerts)
-  registerFleetRoutes(server, { prom: new PromQL(opts.prometheus ?? config.ramps.prometheus as string, config.ramps.timeout), token: opts.adminToken ?? opts.env.STRANGLER_ADMIN_TOKEN, timeoutMs: () => config.ramps.timeout })
+  registerFleetRoutes(server, { prom, token: opts.adminToken ?? opts.env.STRANGLER_ADMIN_TOKEN, timeoutMs: () => config.ramps.timeout })
   await server.listen({ host: opts.host, port: opts.port })
 
   const holder: ConfigHolder = {

@@ -5,7 +5,7 @@
  * p99 a single proxy's has. An answer that is not a clean number (an HTTP error, a
  * timeout, a malformed body) throws, and the ramp waits.
  */
-import { PromQL, type Series } from './promql.js'
+import type { PromQL, Series } from './promql.js'
 import { EVIDENCE_BUCKETS, evidenceP99 } from '../safety/evidence-series.js'
 import type { FigureSource, SideFigures, WindowFigures, WindowSides } from './figures.js'
 
@@ -16,8 +16,8 @@ export class PrometheusFigures implements FigureSource {
   readonly #prom: PromQL
   readonly #now: () => number
 
-  constructor (url: string, timeoutMs: number, now: () => number = Date.now) {
-    this.#prom = new PromQL(url, timeoutMs)
+  constructor (prom: PromQL, now: () => number = Date.now) {
+    this.#prom = prom
     this.#now = now
   }
 
