@@ -16,7 +16,8 @@ export interface AdminAnswer {
   readonly body: unknown
 }
 
-export async function callAdmin (target: AdminTarget, method: 'GET' | 'POST', path: string, body: Record<string, unknown> = {}): Promise<AdminAnswer> {
+/** `timeoutMs`: the whole call, headers and body. */
+export async function callAdmin (target: AdminTarget, method: 'GET' | 'POST', path: string, body: Record<string, unknown> = {}, timeoutMs = 10_000): Promise<AdminAnswer> {
   const res = await request(target.url.replace(/\/+$/, '') + path, {
     method,
     headers: {
@@ -25,8 +26,9 @@ export async function callAdmin (target: AdminTarget, method: 'GET' | 'POST', pa
       ...(target.token === undefined ? {} : { authorization: `Bearer ${target.token}` })
     },
     ...(method === 'POST' ? { body: JSON.stringify(body) } : {}),
-    headersTimeout: 10_000,
-    bodyTimeout: 10_000
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    signal: AbortSignal.timeout(timeoutMs)
   })
   const text = await res.body.text()
   const json = (res.headers['content-type'] ?? '').includes('json')

@@ -2,21 +2,48 @@
  * The control plane's view of the fleet (`strangler-proxy control`, `ramp run`):
  * GET /fleet (replicas, versions, drift), /timeline (the replicas' timelines merged) and
  * /status.json (shares summed by Prometheus, each replica's guard). Replicas are the
- * ones Prometheus scrapes; they are asked with the fleet's admin token.
+ * ones Prometheus scrapes; they are asked with the fleet's admin token, and one that
+ * does not answer is named, never silently left out.
  */
 import type { FastifyInstance } from 'fastify'
 import { Errors } from '../errors.js'
 import { sendProblem } from '../problem.js'
 import { FleetWatch } from '../ramp/fleet-view.js'
 import type { PromQL } from '../ramp/promql.js'
-import { fleetTimeline } from '../timeline/fleet.js'
-import { fleetStatus } from '../status/fleet.js'
+import { mergeTimelines } from '../timeline/fleet.js'
+import type { TimelineEvent } from '../timeline/event.js'
+import { FLEET_SPLIT_QUERY, fleetStatus } from '../status/fleet.js'
+import type { StatusReport } from '../status/report.js'
+import { callAdmin } from './client.js'
 
 export interface FleetAccess {
   readonly prom: PromQL
   /** STRANGLER_ADMIN_TOKEN, which every replica of the fleet accepts. */
   readonly token: string | undefined
   readonly timeoutMs: () => number
+}
+
+/** Each replica's answer to GET `path` that `usable` accepts, or why there is none. */
+async function askReplicas<T> (replicas: readonly string[], path: string, access: FleetAccess, usable: (body: unknown) => T | undefined): Promise<{ answered: Map<string, T>, failed: Map<string, string> }> {
+  const timeoutMs = access.timeoutMs()
+  const answers = await Promise.all(replicas.map(async (replica): Promise<[string, T | string]> => {
+    try {
+      const a = await callAdmin({ url: `http://${replica}`, token: access.token }, 'GET', path, {}, timeoutMs)
+      const value = a.status === 200 ? usable(a.body) : undefined
+      const detail = (a.body as { detail?: unknown } | undefined)?.detail
+      return [replica, value ?? `HTTP ${a.status}${typeof detail === 'string' ? `: ${detail}` : ''}`]
+    } catch (err) {
+      const e = err as Error
+      return [replica, e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${timeoutMs} ms` : e.message]
+    }
+  }))
+  const answered = new Map<string, T>()
+  const failed = new Map<string, string>()
+  for (const [replica, a] of answers) {
+    if (typeof a === 'string') failed.set(replica, a)
+    else answered.set(replica, a)
+  }
+  return { answered, failed }
 }
 
 export function registerFleetRoutes (server: FastifyInstance, access: FleetAccess): void {
@@ -32,14 +59,26 @@ export function registerFleetRoutes (server: FastifyInstance, access: FleetAcces
     const url = request.raw.url ?? ''
     const search = url.includes('?') ? url.slice(url.indexOf('?')) : ''
     const limit = Math.min(1000, Number(new URLSearchParams(search).get('limit') ?? 100) || 100)
-    const merged = await fleetTimeline(view.replicas.filter((r) => r.up).map((r) => r.instance), search, access.token, access.timeoutMs())
-    const down = view.replicas.filter((r) => !r.up).map((r) => ({ replica: r.instance, answered: false, error: 'Prometheus does not reach it' }))
-    return { events: merged.events.slice(-limit), replicas: [...merged.replicas, ...down] }
+    const up = view.replicas.filter((r) => r.up).map((r) => r.instance)
+    const { answered, failed } = await askReplicas(up, `/timeline${search}`, access, (b) => {
+      const events = (b as { events?: unknown } | undefined)?.events
+      return Array.isArray(events) ? events as TimelineEvent[] : undefined
+    })
+    const replicas = view.replicas.map((r) => {
+      const error = !r.up ? 'Prometheus does not reach it' : failed.get(r.instance)
+      return error === undefined ? { replica: r.instance, answered: true } : { replica: r.instance, answered: false, error }
+    })
+    return { events: mergeTimelines(answered).slice(-limit), replicas }
   })
 
   server.get('/status.json', async (_request, reply) => {
     try {
-      return await fleetStatus(await fleet.read(), access.prom, access.token, access.timeoutMs())
+      const view = await fleet.read()
+      const [{ answered, failed }, split] = await Promise.all([
+        askReplicas(view.replicas.filter((r) => r.up).map((r) => r.instance), '/status.json', access, (b) => Array.isArray((b as { routes?: unknown } | undefined)?.routes) ? b as StatusReport : undefined),
+        access.prom.series('requests by route and backend', FLEET_SPLIT_QUERY)
+      ])
+      return fleetStatus(view, answered, failed, split)
     } catch (err) {
       return unavailable(reply, err)
     }

@@ -6,13 +6,12 @@
  * whether it drifts. Figures only a replica keeps (parity, readiness evidence, the
  * inventory) are not merged: they are each replica's own /status.json.
  */
-import { request } from 'undici'
-import type { PromQL } from '../ramp/promql.js'
+import type { Series } from '../ramp/promql.js'
 import type { FleetView } from '../ramp/fleet-view.js'
 import type { RouteStatus, StatusReport } from './report.js'
 
-/** The window of the live split, as a single proxy's status page uses. */
-const SPLIT_WINDOW = '5m'
+/** Requests per route and backend over the window of the live split a single proxy's status page uses. */
+export const FLEET_SPLIT_QUERY = 'sum by (route, backend) (increase(strangler_requests_total[5m]))'
 
 /** Parity, readiness, backends' figures and events are per replica (each one's own /status.json); the ramp is at /ramp. */
 export interface FleetRouteStatus extends Omit<RouteStatus, 'guard' | 'backends' | 'events' | 'readiness' | 'parity' | 'ramp'> {
@@ -28,24 +27,11 @@ export interface FleetStatus {
   readonly replicas: ReadonlyArray<{ readonly replica: string, readonly up: boolean, readonly answered: boolean, readonly drift: readonly string[], readonly error?: string }>
 }
 
-async function replicaStatus (replica: string, token: string | undefined, timeoutMs: number): Promise<StatusReport | Error> {
-  try {
-    const res = await request(`http://${replica}/status.json`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) })
-    const body = await res.body.json() as StatusReport & { detail?: string }
-    return res.statusCode === 200 && Array.isArray(body.routes) ? body : new Error(`HTTP ${res.statusCode}${body.detail === undefined ? '' : `: ${body.detail}`}`)
-  } catch (err) {
-    const e = err as Error
-    return new Error(e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${timeoutMs} ms` : e.message)
-  }
-}
-
-export async function fleetStatus (view: FleetView, prom: PromQL, token: string | undefined, timeoutMs: number, now = Date.now()): Promise<FleetStatus> {
-  const up = view.replicas.filter((r) => r.up)
-  const [reports, split] = await Promise.all([
-    Promise.all(up.map(async (r) => [r.instance, await replicaStatus(r.instance, token, timeoutMs)] as const)),
-    prom.series('requests by route and backend', `sum by (route, backend) (increase(strangler_requests_total[${SPLIT_WINDOW}]))`)
-  ])
-  const answered = new Map(reports.filter((e): e is readonly [string, StatusReport] => !(e[1] instanceof Error)))
+/**
+ * `reports`: each replica that answered, its /status.json; `failed`: each that was asked
+ * and did not, with why; `split`: Prometheus's answer to FLEET_SPLIT_QUERY.
+ */
+export function fleetStatus (view: FleetView, answered: ReadonlyMap<string, StatusReport>, failed: ReadonlyMap<string, string>, split: readonly Series[], now = Date.now()): FleetStatus {
   // The routes as most replicas serve them; a drifted replica's own table is its own page.
   const base = [...answered.values()].find((s) => s.configVersion === view.config) ?? [...answered.values()][0]
   const perRoute = new Map<string, Map<string, number>>()
@@ -84,8 +70,7 @@ export async function fleetStatus (view: FleetView, prom: PromQL, token: string 
     overall: { newShare: requests === 0 ? null : onNew / requests, requests: Math.round(requests) },
     routes,
     replicas: view.replicas.map((r) => {
-      const report = reports.find(([replica]) => replica === r.instance)?.[1]
-      const error = !r.up ? 'Prometheus does not reach it' : report instanceof Error ? report.message : undefined
+      const error = !r.up ? 'Prometheus does not reach it' : failed.get(r.instance)
       return { replica: r.instance, up: r.up, answered: error === undefined, drift: r.drift, ...(error === undefined ? {} : { error }) }
     })
   }
