@@ -109,16 +109,22 @@ t.test('a hostile name cannot change the shape of a query', async (t) => {
   t.same(answer.data?.result.map((r) => r.value[1]), ['0'], 'the name stayed a label value: nothing matched, vector(1) never ran')
 })
 
-t.test('an HTTP check sent as a next-cohort user fails the step when the new backend fails it', async (t) => {
-  const secret = 'ramp-check-override-secret-of-32-bytes!'
-  const run = async (djangoSmoke: number): Promise<Awaited<ReturnType<typeof rampOf>>> => {
-    const legacy = await startUpstream(t, 'legacy', (req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, by: 'legacy', url: req.url })))
-    const django = await startUpstream(t, 'django', (req, res) => {
-      const smoke = req.url === '/api/orders/smoke'
-      res.writeHead(smoke ? djangoSmoke : 200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: !smoke || djangoSmoke === 200, by: 'django' }))
-    })
-    const port = await freePort()
-    const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'ramps: { interval: 300ms }\n# One client address here: its evidence cap (60 a period per backend) renews every 5 s, not every minute.\nevidence: { period: 5s }').replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }
+type Ramp = Awaited<ReturnType<typeof rampOf>>
+
+/**
+ * A proxy whose orders route ramps 5 → 50 % with one HTTP check (`check(url)`, a YAML
+ * flow mapping) against django's smoke endpoint, which answers `smokeStatus()`; traffic
+ * from eight users until `stop()`.
+ */
+async function checkedRamp (t: Parameters<typeof startProxy>[0], smokeStatus: () => number, check: (url: string) => string): Promise<{ until: (what: (r: Ramp) => boolean, ms: number) => Promise<Ramp>, stop: () => Promise<void> }> {
+  const legacy = await startUpstream(t, 'legacy', (req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, by: 'legacy', url: req.url })))
+  const django = await startUpstream(t, 'django', (req, res) => {
+    const smoke = req.url === '/api/orders/smoke'
+    const status = smoke ? smokeStatus() : 200
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: status === 200, by: 'django' }))
+  })
+  const port = await freePort()
+  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'ramps: { interval: 300ms }\n# One client address here: its evidence cap (60 a period per backend) renews every 5 s, not every minute.\nevidence: { period: 5s }').replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }
     ramp:
       steps: [5, 50]
       hold: 1s
@@ -127,26 +133,36 @@ t.test('an HTTP check sent as a next-cohort user fails the step when the new bac
       minAddresses: 1
       gates:
         checks:
-          - { name: smoke, url: "http://127.0.0.1:${port}/api/orders/smoke", as: next-cohort, expect: { json: { "$.by": django, "$.ok": true } } }`), {
-      port,
-      env: { STRANGLER_OVERRIDE_SECRET: secret },
-      files: { 'flags.json': flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(5)] }]) }
-    })
-    let running = true
-    const traffic = (async () => {
-      for (let round = 0; running; round++) {
-        await Promise.all([1, 2, 3, 4, 60, 61, 62, 63].map(async (b) => { await (await request(`${p.url}/api/orders/${round}`, { headers: { 'x-user-id': USERS[b - 1] as string } })).body.dump() }))
-        await sleep(30)
-      }
-    })()
-    const end = Date.now() + 30_000
-    let r = await rampOf(p)
-    while (r.state === 'running' && r.percent === 5 && Date.now() < end) {
-      await sleep(200)
-      r = await rampOf(p)
+          - ${check(`http://127.0.0.1:${port}/api/orders/smoke`)}`), {
+    port,
+    env: { STRANGLER_OVERRIDE_SECRET: 'ramp-check-override-secret-of-32-bytes!' },
+    files: { 'flags.json': flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(5)] }]) }
+  })
+  let running = true
+  const traffic = (async () => {
+    for (let round = 0; running; round++) {
+      await Promise.all([1, 2, 3, 4, 60, 61, 62, 63].map(async (b) => { await (await request(`${p.url}/api/orders/${round}`, { headers: { 'x-user-id': USERS[b - 1] as string } })).body.dump() }))
+      await sleep(30)
     }
-    running = false
-    await traffic
+  })()
+  const stop = async (): Promise<void> => { running = false; await traffic }
+  t.teardown(stop)
+  return {
+    until: async (what, ms) => {
+      const end = Date.now() + ms
+      let r = await rampOf(p)
+      while (!what(r) && Date.now() < end) { await sleep(200); r = await rampOf(p) }
+      return r
+    },
+    stop
+  }
+}
+
+t.test('an HTTP check sent as a next-cohort user fails the step when the new backend fails it', async (t) => {
+  const run = async (djangoSmoke: number): Promise<Ramp> => {
+    const ramp = await checkedRamp(t, () => djangoSmoke, (url) => `{ name: smoke, url: "${url}", as: next-cohort, expect: { json: { "$.by": django, "$.ok": true } } }`)
+    const r = await ramp.until((x) => x.state !== 'running' || x.percent !== 5, 30_000)
+    await ramp.stop()
     return r
   }
   const failed = await run(500)
@@ -158,48 +174,14 @@ t.test('an HTTP check sent as a next-cohort user fails the step when the new bac
 })
 
 t.test('a `when: before` check keeps the ramp at its step until the next cohort passes it, without failing the step', async (t) => {
-  const secret = 'ramp-check-override-secret-of-32-bytes!'
   let smokeStatus = 500
-  const legacy = await startUpstream(t, 'legacy', (req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, by: 'legacy', url: req.url })))
-  const django = await startUpstream(t, 'django', (req, res) => {
-    const smoke = req.url === '/api/orders/smoke'
-    res.writeHead(smoke ? smokeStatus : 200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, by: 'django' }))
-  })
-  const port = await freePort()
-  const p = await startProxy(t, flaggedYaml(legacy.url, django.url, 'ramps: { interval: 300ms }\nevidence: { period: 5s }').replace('    flag: { name: orders-on-django, backend: django }', `    flag: { name: orders-on-django, backend: django }
-    ramp:
-      steps: [5, 50]
-      hold: 1s
-      minRequests: 10
-      minUsers: 2
-      minAddresses: 1
-      gates:
-        checks:
-          - { name: smoke, when: before, url: "http://127.0.0.1:${port}/api/orders/smoke", as: next-cohort, expect: { json: { "$.by": django } } }`), {
-    port,
-    env: { STRANGLER_OVERRIDE_SECRET: secret },
-    files: { 'flags.json': flagsJson([{ name: FLAG, enabled: true, strategies: [rollout(5)] }]) }
-  })
-  let running = true
-  const traffic = (async () => {
-    for (let round = 0; running; round++) {
-      await Promise.all([1, 2, 3, 4, 60, 61, 62, 63].map(async (b) => { await (await request(`${p.url}/api/orders/${round}`, { headers: { 'x-user-id': USERS[b - 1] as string } })).body.dump() }))
-      await sleep(30)
-    }
-  })()
-  t.teardown(async () => { running = false; await traffic })
-  const until = async (what: (r: Awaited<ReturnType<typeof rampOf>>) => boolean, ms: number): Promise<Awaited<ReturnType<typeof rampOf>>> => {
-    const end = Date.now() + ms
-    let r = await rampOf(p)
-    while (!what(r) && Date.now() < end) { await sleep(200); r = await rampOf(p) }
-    return r
-  }
-  const held = await until((r) => /before entering/.test(r.reason), 30_000)
+  const ramp = await checkedRamp(t, () => smokeStatus, (url) => `{ name: smoke, when: before, url: "${url}", as: next-cohort, expect: { json: { "$.by": django } } }`)
+  const held = await ramp.until((r) => /before entering/.test(r.reason), 30_000)
   t.match(held, { percent: 5, state: 'running' }, 'the ramp stays at its step')
   t.match(held.reason, /^waiting: before entering 50 %, check failed: smoke: status 500, expected 2xx \(500 in \d+ ms: .*\) \(called again in 15 s\)$/, `and says why: ${held.reason}`)
   t.equal((held as { failures?: number }).failures, 0, 'a failed before-check is not a failure of the step it was at')
   smokeStatus = 200
-  const entered = await until((r) => r.percent === 50, 30_000)
+  const entered = await ramp.until((r) => r.percent === 50, 30_000)
   t.equal(entered.percent, 50, `once the check passes, it enters the next step: ${entered.reason}`)
   t.match(entered.reason, /before 50 %: smoke: 200 in \d+ ms/)
 })
