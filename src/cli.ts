@@ -122,6 +122,8 @@ Environment: STRANGLER_CONFIG, PORT, ADMIN_PORT, LOG_LEVEL, LOG_FORMAT=pretty, S
 `
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const
+/** The control plane's options: `control` and `ramp run`. */
+const CONTROL_OPTIONS = { config: { type: 'string', short: 'c' }, listen: { type: 'string' }, prometheus: { type: 'string' }, 'insecure-admin': { type: 'boolean' } } as const
 
 /** True (after printing the command's usage) when --help was asked for. */
 function helpAsked (command: string, values: { help?: boolean | undefined }): boolean {
@@ -250,7 +252,7 @@ function adminTarget (values: { admin?: string | undefined, config?: string | un
 }
 
 async function cmdRamp (args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { ...HELP, config: { type: 'string', short: 'c' }, admin: { type: 'string' }, listen: { type: 'string' }, prometheus: { type: 'string' }, 'insecure-admin': { type: 'boolean' }, reason: { type: 'string' }, until: { type: 'string' } } })
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { ...HELP, ...CONTROL_OPTIONS, admin: { type: 'string' }, reason: { type: 'string' }, until: { type: 'string' } } })
   if (helpAsked('ramp', values)) return
   const [action, route, ...extra] = positionals
   if (extra.length > 0) usageError('ramp takes one route')
@@ -284,7 +286,7 @@ async function cmdFreeze (target: AdminTarget, action: 'freeze' | 'unfreeze', ro
 
 /** `control`: the fleet's control plane, the process `ramp run` starts. */
 async function cmdControl (args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { ...HELP, config: { type: 'string', short: 'c' }, listen: { type: 'string' }, prometheus: { type: 'string' }, 'insecure-admin': { type: 'boolean' } } })
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { ...HELP, ...CONTROL_OPTIONS } })
   if (helpAsked('control', values)) return
   if (positionals.length > 0) usageError('control takes no arguments besides its options')
   await cmdRampRun(values)
