@@ -370,7 +370,8 @@ export class RampDriver {
       j = judge(plan, figures, this.#now() - record.since)
       if (plan.gates.queries.length > 0 && this.#deps.queries !== undefined) j = withGates(j, await this.#timed(this.#deps.queries(ramp, record.since)))
       // Smoke tests only for a step that would otherwise pass: one round of calls per passing judgement.
-      if (j.verdict === 'pass' && this.#deps.checks !== undefined && plan.gates.checks.some((c) => c.when === 'after')) j = withGates(j, await this.#deps.checks(ramp, 'after'))
+      const after = this.#checks(ramp, 'after')
+      if (j.verdict === 'pass' && after !== undefined) j = withGates(j, await after())
       if (j.verdict === 'pass') j = await this.#beforeNext(ramp, record, j)
     } catch (err) {
       const why = (err as Error).message
@@ -389,6 +390,12 @@ export class RampDriver {
     this.#apply(ramp, onJudgement(plan, record, j, this.#now()))
   }
 
+  /** The call of the plan's `when` checks; undefined when it has none (or the driver no runner). */
+  #checks (ramp: RampRoute, when: 'before' | 'after'): (() => Promise<readonly GateResult[]>) | undefined {
+    const run = this.#deps.checks
+    return run === undefined || !ramp.plan.gates.checks.some((c) => c.when === when) ? undefined : async () => await run(ramp, when)
+  }
+
   /**
    * `when: before` checks, for a step that passed: the next step is entered (or waits
    * for approval) only once they pass. A failure is not the current step's failure: the
@@ -396,10 +403,11 @@ export class RampDriver {
    */
   async #beforeNext (ramp: RampRoute, record: RampRecord, j: Judgement): Promise<Judgement> {
     const next = ramp.plan.steps[record.step + 1]
-    if (next === undefined || this.#deps.checks === undefined || !ramp.plan.gates.checks.some((c) => c.when === 'before')) return j
+    const before = this.#checks(ramp, 'before')
+    if (next === undefined || before === undefined) return j
     const failedBefore = this.#beforeFailed.get(ramp.route)
     if (failedBefore?.step === record.step && this.#now() - failedBefore.at < BEFORE_RETRY_MS) return { ...j, verdict: 'wait', reason: failedBefore.reason }
-    const results = await this.#deps.checks(ramp, 'before')
+    const results = await before()
     const failed = results.filter((r) => r.pass !== true)
     if (failed.length === 0) {
       this.#beforeFailed.delete(ramp.route)
