@@ -25,11 +25,15 @@ async function rampOf (p: TestProxy): Promise<Ramp> {
   return body.routes[0] as Ramp
 }
 
-/** Sends a round of requests, one per bucket, until stopped; records which backend each user got. */
-function traffic (p: TestProxy, seen: Map<number, string[]>, users = USERS): { stop: () => Promise<void> } {
+/**
+ * Sends a round of requests, one per bucket, until stopped; records which backend each
+ * user got. `pause` between rounds bounds the traffic whatever the host's speed.
+ */
+function traffic (p: TestProxy, seen: Map<number, string[]>, users = USERS, pause = 0): { stop: () => Promise<void> } {
   let running = true
   const loop = (async () => {
     while (running) {
+      if (pause > 0) await sleep(pause)
       await Promise.all(users.map(async (user, i) => {
         const res = await request(`${p.url}/api/orders/1`, { headers: { 'x-user-id': user } })
         const text = await res.body.text()
@@ -104,7 +108,8 @@ t.test('a ramp climbs 1 → 5 → 25 on the traffic it sees, and says why at eac
 t.test('too little traffic neither promotes nor fails: the ramp waits and says so', async (t) => {
   const { p } = await setup(t, '{ steps: [10, 50], hold: 1s, minRequests: 1000 }')
   const seen = new Map<number, string[]>()
-  const load = traffic(p, seen)
+  // At most 35 rounds of 10 new-backend requests in 3.5 s: short of 1,000 on any host.
+  const load = traffic(p, seen, USERS, 100)
   await sleep(3500)
   await load.stop()
   const r = await rampOf(p)
