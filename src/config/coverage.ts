@@ -1,5 +1,6 @@
 /** routes.yaml's coverage: (where each backend's declared routes come from) → CoverageConfig. */
 import { resolve as resolvePath } from 'node:path'
+import type { Dur } from './section.js'
 import type { BackendConfig, CoverageConfig, DeclaredSource } from './types.js'
 import type { RawConfig } from './raw.js'
 import type { Problems } from './problems.js'
@@ -13,7 +14,7 @@ function isHttpUrl (text: string): boolean {
   return protocol === 'http:' || protocol === 'https:'
 }
 
-export function normalizeCoverage (raw: Raw, backends: ReadonlyMap<string, BackendConfig>, baseDir: string, dur: (v: string | undefined, d: number) => number, problems: Problems): CoverageConfig {
+export function normalizeCoverage (raw: Raw, backends: ReadonlyMap<string, BackendConfig>, baseDir: string, dur: Dur, problems: Problems): CoverageConfig {
   const declared = new Map<string, DeclaredSource>()
   for (const [backend, source] of Object.entries(raw.declared)) {
     const at = ['coverage', 'declared', backend]

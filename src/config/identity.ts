@@ -1,8 +1,9 @@
 /** routes.yaml's identity: (the identity bridge) → IdentityConfig, with its defaults and cross-field rules. */
 import { resolve as resolvePath } from 'node:path'
+import type { Dur, Sz } from './section.js'
 import type { BackendConfig, IdentityConfig, ValueSource } from './types.js'
 import type { RawConfig } from './raw.js'
-import type { Path, Problems } from './problems.js'
+import type { Problems } from './problems.js'
 
 export const IDENTITY_DEFAULTS = Object.freeze({
   timeout: 2_000,
@@ -21,7 +22,7 @@ export const IDENTITY_DEFAULTS = Object.freeze({
 
 type Raw = NonNullable<RawConfig['identity']>
 
-export function normalizeIdentity (raw: Raw, backends: ReadonlyMap<string, BackendConfig>, baseDir: string, dur: (v: string | undefined, d: number) => number, size: (path: Path, v: string | number | undefined, d: number) => number, problems: Problems): IdentityConfig {
+export function normalizeIdentity (raw: Raw, backends: ReadonlyMap<string, BackendConfig>, baseDir: string, dur: Dur, size: Sz, problems: Problems): IdentityConfig {
   const d = IDENTITY_DEFAULTS
   const url = URL.canParse(raw.resolve.url) ? new URL(raw.resolve.url) : undefined
   if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) problems.add(['identity', 'resolve', 'url'], `"${raw.resolve.url}" is not an http(s) URL`)

@@ -14,7 +14,8 @@ import { Problems, ajvMessage, ajvPath, fieldName, type Path } from './problems.
 import { normalize } from './normalize.js'
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true })
-const validateShape = ajv.compile(configSchema)
+// A type guard: what passes is RawConfig, the type derived from the same schema (raw.ts).
+const validateShape = ajv.compile<RawConfig>(configSchema)
 
 export function loadConfigFile (file: string): Config {
   let text: string
@@ -45,11 +46,10 @@ export function parseConfig (text: string, file: string): Config {
     // held one removed, so its default stands in), the rest of the file may still be
     // a valid shape, and then its references are checked too.
     const rest = withoutPaths(raw, bad)
-    if (rest !== undefined && validateShape(rest)) normalize(rest as RawConfig, file, text, problems, doc, lines)
+    if (rest !== undefined && validateShape(rest)) normalize(rest, file, text, problems, doc, lines)
     throw new ConfigError(problems.list)
   }
-  // The schema just held, and raw-check.ts proves it and RawConfig name the same keys.
-  const config = normalize(raw as RawConfig, file, text, problems, doc, lines)
+  const config = normalize(raw, file, text, problems, doc, lines)
   if (problems.list.length > 0) throw new ConfigError(problems.list)
   return config
 }

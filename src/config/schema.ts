@@ -4,20 +4,20 @@
  */
 import { DURATION_PATTERN } from './units.js'
 
-const duration = { $ref: '#/$defs/duration' }
-const size = { $ref: '#/$defs/size' }
-const port = { type: 'integer', minimum: 0, maximum: 65535 }
-const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' }
-const headerName = { type: 'string', pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' }
-const cookieName = { type: 'string', pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' }
+const duration = { $ref: '#/$defs/duration' } as const
+const size = { $ref: '#/$defs/size' } as const
+const port = { type: 'integer', minimum: 0, maximum: 65535 } as const
+const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' } as const
+const headerName = { type: 'string', pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' } as const
+const cookieName = { type: 'string', pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' } as const
 const valueSource = {
   type: 'object',
   additionalProperties: false,
   minProperties: 1,
   maxProperties: 1,
   properties: { header: headerName, cookie: cookieName, jwt: { type: 'string', minLength: 1 }, identity: { type: 'string', minLength: 1 } }
-}
-const valueSources = { anyOf: [valueSource, { type: 'array', minItems: 1, items: valueSource }] }
+} as const
+const valueSources = { anyOf: [valueSource, { type: 'array', minItems: 1, items: valueSource }] } as const
 const guard = {
   type: 'object',
   additionalProperties: false,
@@ -34,7 +34,7 @@ const guard = {
     maxClientShare: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
     disableFlag: { type: 'boolean' }
   }
-}
+} as const
 
 /** What a ramp step must show (routes[].ramp.gates), and a named set of it (gateSets). */
 const rampGates = {
@@ -89,7 +89,7 @@ const rampGates = {
       }
     }
   }
-}
+} as const
 
 /** Every kind of timeline event (src/timeline/). */
 export const TIMELINE_KINDS = ['config_applied', 'config_rejected', 'flag_changed', 'guard_tripped', 'guard_recovered', 'failover_started', 'failover_ended', 'parity_low', 'parity_recovered', 'drain_started', 'ramp_transition', 'ramp_write_failed', 'ramp_freeze'] as const
