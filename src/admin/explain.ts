@@ -13,6 +13,7 @@ import type { ShadowTraffic } from '../safety/shadow.js'
 import type { Context, FeatureInterface } from '../flags/unleash-internals.js'
 import { strategyBucket } from '../flags/rollout.js'
 import type { FlagSource } from '../flags/source.js'
+import type { RouteConfig } from '../config/config.js'
 
 /** What explaining needs of the live snapshot (lifecycle/runtime.ts's Snapshot is one). */
 export interface ExplainScope extends DecisionScope {
@@ -75,23 +76,40 @@ export async function explainRequest (snap: ExplainScope, input: ExplainInput): 
       host: backend?.preserveHost === true && headers.host !== undefined ? headers.host : backend?.host
     }
   }
-  const guard = snap.guard.stateOf(route.name)
-  if (guard !== undefined) {
-    result.guard = guard
-    const judged = snap.guard.judgedOf(route.name)
-    if (judged !== undefined) result.guardEvidence = judged
-  }
-  if (route.config.shadow !== undefined) result.shadow = { backend: route.config.shadow.backend, parity: snap.shadow.parityOf(route.name) ?? null }
-  if (override.kind !== 'none') result.override = override.kind === 'accepted' ? { accepted: true, backend: override.backend } : { accepted: false, reason: override.reason }
+  Object.assign(result, safetyOf(snap, route.name, route.config), overrideOf(override))
   const flag = route.config.flag
   if (flag === undefined || cohort === undefined) return result
   // Traffic may still fail over (retry.ts) when the chosen backend cannot be reached.
   result.failover = route.config.failover
   result.context = cohort.context
   result.contextFrom = cohort.from
+  result.flag = flagOf(snap, flag, decision.variant, cohort.context)
+  return result
+}
+
+/** The guard's state and evidence, and the shadow's parity, for the route. */
+function safetyOf (snap: ExplainScope, name: string, route: RouteConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  const guard = snap.guard.stateOf(name)
+  if (guard !== undefined) {
+    out.guard = guard
+    const judged = snap.guard.judgedOf(name)
+    if (judged !== undefined) out.guardEvidence = judged
+  }
+  if (route.shadow !== undefined) out.shadow = { backend: route.shadow.backend, parity: snap.shadow.parityOf(name) ?? null }
+  return out
+}
+
+function overrideOf (override: Awaited<ReturnType<typeof chooseBackend>>['override']): Record<string, unknown> {
+  if (override.kind === 'none') return {}
+  return { override: override.kind === 'accepted' ? { accepted: true, backend: override.backend } : { accepted: false, reason: override.reason } }
+}
+
+/** The flag as this process evaluates it: source, definition and each strategy's verdict for the context. */
+function flagOf (snap: ExplainScope, flag: NonNullable<RouteConfig['flag']>, variant: string | undefined, context: Context): Record<string, unknown> {
   const status = snap.flags?.status()
   const feature = snap.flags?.definition(flag.name)
-  result.flag = {
+  return {
     name: flag.name,
     onBackend: flag.backend ?? null,
     variants: flag.variants ?? null,
@@ -104,11 +122,10 @@ export async function explainRequest (snap: ExplainScope, input: ExplainInput): 
       ? {}
       : {
           enabledInEnvironment: feature.enabled,
-          variant: decision.variant ?? null,
-          strategies: (feature.strategies ?? []).map((_, i) => strategyDetail(snap.flags as FlagSource, feature, i, cohort.context))
+          variant: variant ?? null,
+          strategies: (feature.strategies ?? []).map((_, i) => strategyDetail(snap.flags as FlagSource, feature, i, context))
         })
   }
-  return result
 }
 
 export function describeRoutes (snap: ExplainScope): Record<string, unknown> {

@@ -31,17 +31,29 @@ function attributes (text: string | undefined): Record<string, string> {
   return out
 }
 
-export function tracingSettings (file: TracingConfig | undefined, env: Readonly<Record<string, string | undefined>>): TracingSettings | undefined {
-  if ((env.OTEL_SDK_DISABLED ?? '').toLowerCase() === 'true') return undefined
+/** The traces endpoint: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT's /v1/traces, else the file's. */
+function endpointOf (file: TracingConfig | undefined, env: Readonly<Record<string, string | undefined>>): string | undefined {
   const base = env.OTEL_EXPORTER_OTLP_ENDPOINT
-  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base === undefined || base === '' ? undefined : `${base.replace(/\/+$/, '')}/v1/traces`) ?? file?.endpoint
-  if (endpoint === undefined || endpoint === '') return undefined
+  return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base === undefined || base === '' ? undefined : `${base.replace(/\/+$/, '')}/v1/traces`) ?? file?.endpoint
+}
+
+/** The sampler and its ratio; an unknown sampler or an out-of-range ratio falls back to the default. */
+function samplerOf (file: TracingConfig | undefined, env: Readonly<Record<string, string | undefined>>): Pick<TracingSettings, 'sampler' | 'ratio'> {
   const sampler = (env.OTEL_TRACES_SAMPLER ?? file?.sampler ?? 'parentbased_always_on').toLowerCase()
   const arg = Number(env.OTEL_TRACES_SAMPLER_ARG ?? file?.ratio ?? 1)
   return {
-    endpoint,
     sampler: (SAMPLERS as readonly string[]).includes(sampler) ? sampler : 'parentbased_always_on',
-    ratio: Number.isFinite(arg) && arg >= 0 && arg <= 1 ? arg : 1,
+    ratio: Number.isFinite(arg) && arg >= 0 && arg <= 1 ? arg : 1
+  }
+}
+
+export function tracingSettings (file: TracingConfig | undefined, env: Readonly<Record<string, string | undefined>>): TracingSettings | undefined {
+  if ((env.OTEL_SDK_DISABLED ?? '').toLowerCase() === 'true') return undefined
+  const endpoint = endpointOf(file, env)
+  if (endpoint === undefined || endpoint === '') return undefined
+  return {
+    endpoint,
+    ...samplerOf(file, env),
     serviceName: env.OTEL_SERVICE_NAME ?? file?.serviceName ?? 'strangler-proxy',
     resourceAttributes: attributes(env.OTEL_RESOURCE_ATTRIBUTES),
     maxQueueSize: file?.maxQueueSize ?? 2048,

@@ -79,17 +79,17 @@ function quoted (value: string): string {
  * header cannot remove them.
  */
 export function upstreamRequestHeaders (rawHeaders: readonly string[], headers: IncomingHttpHeaders, ctx: ForwardContext): string[] {
-  const listed = connectionTokens(headers.connection)
-  const trusted = ctx.peerTrusted
-  const realIp = ctx.realIpHeader
+  const out = clientHeaders(rawHeaders, connectionTokens(headers.connection), ctx)
+  appendProxyHeaders(out, headers, ctx)
+  return out
+}
+
+/** The client's headers a backend may see: no hop-by-hop, proxy-internal or spoofable ones, no proxy cookies. */
+function clientHeaders (rawHeaders: readonly string[], listed: ReadonlySet<string> | undefined, ctx: ForwardContext): string[] {
   const out: string[] = []
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = (rawHeaders[i] as string).toLowerCase()
-    if (DROP_FROM_CLIENT.has(name)) continue
-    if (name.startsWith('proxy-') || name.startsWith(INTERNAL_HEADER_PREFIX)) continue
-    if (listed?.has(name) === true) continue
-    if (name === realIp || (!trusted && CLIENT_ADDRESS.has(name))) continue
-    if (name === ctx.override.header || name === ctx.identity?.header) continue
+    if (notForwarded(name, listed, ctx)) continue
     const value = rawHeaders[i + 1] as string
     if (name === 'cookie' && (value.includes(ctx.override.cookie) || value.includes(ADMIN_SESSION_COOKIE))) {
       const rest = withoutCookie(withoutCookie(value, ctx.override.cookie), ADMIN_SESSION_COOKIE)
@@ -98,6 +98,24 @@ export function upstreamRequestHeaders (rawHeaders: readonly string[], headers: 
     }
     out.push(name, value)
   }
+  return out
+}
+
+function notForwarded (name: string, listed: ReadonlySet<string> | undefined, ctx: ForwardContext): boolean {
+  if (DROP_FROM_CLIENT.has(name)) return true
+  if (name.startsWith('proxy-') || name.startsWith(INTERNAL_HEADER_PREFIX)) return true
+  if (listed?.has(name) === true) return true
+  if (name === ctx.realIpHeader || (!ctx.peerTrusted && CLIENT_ADDRESS.has(name))) return true
+  return name === ctx.override.header || name === ctx.identity?.header
+}
+
+/**
+ * Host, the forwarding chain (extended only when the peer is a trusted proxy), the
+ * request id, the real-IP header and the identity token, appended after filtering
+ * so a client's Connection header cannot remove them.
+ */
+function appendProxyHeaders (out: string[], headers: IncomingHttpHeaders, ctx: ForwardContext): void {
+  const trusted = ctx.peerTrusted
   const xff = trusted ? joined(headers['x-forwarded-for']) : undefined
   const fwd = trusted ? joined(headers.forwarded) : undefined
   const proto = (trusted ? joined(headers['x-forwarded-proto']) : undefined) ?? ctx.proto
@@ -111,9 +129,8 @@ export function upstreamRequestHeaders (rawHeaders: readonly string[], headers: 
     'x-request-id', ctx.requestId
   )
   if (xfh !== undefined) out.push('x-forwarded-host', xfh)
-  if (realIp !== undefined) out.push(realIp, ctx.clientAddress)
+  if (ctx.realIpHeader !== undefined) out.push(ctx.realIpHeader, ctx.clientAddress)
   if (ctx.identity?.token !== undefined) out.push(ctx.identity.header, ctx.identity.token)
-  return out
 }
 
 /**

@@ -129,33 +129,43 @@ function duration (ms: number): string {
 }
 
 export function readiness (c: RetirementConfig, migrated: boolean, shadowed: boolean, e: RouteEvidence | undefined, fresh: NewBackendFigures | undefined, now: number): Readiness {
-  const checks: Check[] = []
+  const checks: Check[] = [at100Check(c, migrated, e, now), legacyQuietCheck(c, e, now), ...figureChecks(c, e, fresh)]
+  if (shadowed) checks.push(parityCheck(c, e))
+  return { ready: checks.every((x) => x.pass !== false), checks }
+}
+
+function at100Check (c: RetirementConfig, migrated: boolean, e: RouteEvidence | undefined, now: number): Check {
   const at = e?.at100Since
-  checks.push(!migrated || at === undefined
+  return !migrated || at === undefined
     ? { check: 'at100', pass: false, detail: 'not at 100 % on the new backend' }
-    : { check: 'at100', pass: now - at >= c.after, detail: `at 100 % for ${duration(now - at)} of ${duration(c.after)}` })
+    : { check: 'at100', pass: now - at >= c.after, detail: `at 100 % for ${duration(now - at)} of ${duration(c.after)}` }
+}
+
+function legacyQuietCheck (c: RetirementConfig, e: RouteEvidence | undefined, now: number): Check {
   const last = e?.lastLegacy
-  checks.push(last === undefined
-    ? { check: 'legacyQuiet', pass: true, detail: 'legacy has served no request on this route since tracking began' }
-    : last.reason === 'override'
-      ? { check: 'legacyQuiet', pass: true, detail: `last served by legacy ${duration(now - last.at)} ago, for a tester override` }
-      : { check: 'legacyQuiet', pass: now - last.at >= c.legacyQuietFor, detail: `last served by legacy ${duration(now - last.at)} ago (${last.reason}); needs ${duration(c.legacyQuietFor)} without` })
+  if (last === undefined) return { check: 'legacyQuiet', pass: true, detail: 'legacy has served no request on this route since tracking began' }
+  if (last.reason === 'override') return { check: 'legacyQuiet', pass: true, detail: `last served by legacy ${duration(now - last.at)} ago, for a tester override` }
+  return { check: 'legacyQuiet', pass: now - last.at >= c.legacyQuietFor, detail: `last served by legacy ${duration(now - last.at)} ago (${last.reason}); needs ${duration(c.legacyQuietFor)} without` }
+}
+
+/** 5xx and p99 of the new backend now against legacy's last known figures. */
+function figureChecks (c: RetirementConfig, e: RouteEvidence | undefined, fresh: NewBackendFigures | undefined): Check[] {
   const lf = e?.legacyFigures
   if (lf === undefined || fresh === undefined || fresh.requests === 0 || fresh.errorRatio === null) {
-    checks.push({ check: 'errors', pass: undefined, detail: lf === undefined ? 'no legacy figures to compare with' : 'no recent traffic on the new backend' })
-    checks.push({ check: 'latency', pass: undefined, detail: lf === undefined ? 'no legacy figures to compare with' : 'no recent traffic on the new backend' })
-  } else {
-    const increase = fresh.errorRatio - lf.errorRatio
-    checks.push({ check: 'errors', pass: increase <= c.maxErrorRatioIncrease, detail: `5xx ${(fresh.errorRatio * 100).toFixed(2)} % now vs legacy's ${(lf.errorRatio * 100).toFixed(2)} % (${new Date(lf.at).toISOString()}), limit +${(c.maxErrorRatioIncrease * 100).toFixed(2)} %` })
-    const ratio = fresh.p99 === null || lf.p99 === null || lf.p99 === 0 ? undefined : fresh.p99 / lf.p99
-    checks.push({ check: 'latency', pass: ratio === undefined ? undefined : ratio <= c.maxLatencyRatio, detail: ratio === undefined ? 'no p99 to compare' : `p99 ${ratio.toFixed(2)}× legacy's last known, limit ${c.maxLatencyRatio}×` })
+    const detail = lf === undefined ? 'no legacy figures to compare with' : 'no recent traffic on the new backend'
+    return [{ check: 'errors', pass: undefined, detail }, { check: 'latency', pass: undefined, detail }]
   }
-  if (shadowed) {
-    const compared = (e?.match ?? 0) + (e?.mismatch ?? 0)
-    const parity = compared === 0 ? undefined : (e?.match ?? 0) / compared
-    checks.push(parity === undefined
-      ? { check: 'parity', pass: false, detail: 'no shadow comparisons at 100 % yet' }
-      : { check: 'parity', pass: parity >= c.minParity, detail: `${(parity * 100).toFixed(3)} % of ${compared} comparisons at 100 %, minimum ${(c.minParity * 100).toFixed(1)} %` })
-  }
-  return { ready: checks.every((x) => x.pass !== false), checks }
+  const increase = fresh.errorRatio - lf.errorRatio
+  const ratio = fresh.p99 === null || lf.p99 === null || lf.p99 === 0 ? undefined : fresh.p99 / lf.p99
+  return [
+    { check: 'errors', pass: increase <= c.maxErrorRatioIncrease, detail: `5xx ${(fresh.errorRatio * 100).toFixed(2)} % now vs legacy's ${(lf.errorRatio * 100).toFixed(2)} % (${new Date(lf.at).toISOString()}), limit +${(c.maxErrorRatioIncrease * 100).toFixed(2)} %` },
+    { check: 'latency', pass: ratio === undefined ? undefined : ratio <= c.maxLatencyRatio, detail: ratio === undefined ? 'no p99 to compare' : `p99 ${ratio.toFixed(2)}× legacy's last known, limit ${c.maxLatencyRatio}×` }
+  ]
+}
+
+function parityCheck (c: RetirementConfig, e: RouteEvidence | undefined): Check {
+  const compared = (e?.match ?? 0) + (e?.mismatch ?? 0)
+  if (compared === 0) return { check: 'parity', pass: false, detail: 'no shadow comparisons at 100 % yet' }
+  const parity = (e?.match ?? 0) / compared
+  return { check: 'parity', pass: parity >= c.minParity, detail: `${(parity * 100).toFixed(3)} % of ${compared} comparisons at 100 %, minimum ${(c.minParity * 100).toFixed(1)} %` }
 }
