@@ -15,7 +15,9 @@ import type { ShadowTraffic } from '../safety/shadow.js'
 import type { Tracing } from '../observe/tracing.js'
 import { Errors } from '../errors.js'
 import { sendProblem } from '../problem.js'
-import { explainRequest, describeRoutes, type ExplainScope } from './explain.js'
+import { describeRoutes, type ExplainScope } from './explain.js'
+import { registerExplainRoutes } from './explain-routes.js'
+import { registerTimelineRoute } from './timeline-route.js'
 import { newRequestId } from '../proxy/headers.js'
 import { actorOf, protectAdmin } from './access.js'
 import { registerRampRoutes, type RampHost } from './ramp-routes.js'
@@ -26,8 +28,6 @@ import type { Metrics } from '../observe/metrics.js'
 import { OPENMETRICS_CONTENT_TYPE } from '../observe/openmetrics.js'
 import type { RampDriver } from '../ramp/driver.js'
 import type { Timeline } from '../timeline/timeline.js'
-import { parseDuration } from '../config/units.js'
-import { TIMELINE_KINDS } from '../config/schema.js'
 
 /** What the admin port needs of the live runtime (lifecycle/runtime.ts's Runtime is one). */
 export interface AdminRuntime {
@@ -91,24 +91,6 @@ function withoutAddresses (message: string): string {
     .replace(/\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b/g, '<address>')
     .replace(/\[?(?<![\w.:])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}\]?(?::\d+)?/gi, '<address>')
     .replace(/'\/[^']*'|(?<=\s)\/\S+/g, '<path>')
-}
-
-function parseHeaderList (value: unknown): Record<string, string> | undefined {
-  const list = value === undefined ? [] : Array.isArray(value) ? value : [value]
-  const out: Record<string, string> = {}
-  for (const item of list) {
-    if (typeof item !== 'string') return undefined
-    const i = item.indexOf(':')
-    if (i <= 0) return undefined
-    out[item.slice(0, i).trim().toLowerCase()] = item.slice(i + 1).trim()
-  }
-  return out
-}
-
-/** A time, or a duration back from now; NaN when it is neither. */
-function sinceOf (text: string): number {
-  const back = parseDuration(text)
-  return back !== undefined ? Date.now() - back : Date.parse(text)
 }
 
 export function buildAdminServer (runtime: AdminRuntime, logger: Logger, opts: AdminOptions): FastifyInstance {
@@ -188,50 +170,14 @@ export function buildAdminServer (runtime: AdminRuntime, logger: Logger, opts: A
   registerRampRoutes(app, rampHost)
   registerAlertRoutes(app, rampHost, () => runtime.snapshot.config.ramps.alerts)
 
-  app.get('/timeline', async (request, reply) => {
-    if (opts.timeline === undefined) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, 'this process keeps no timeline: a --workers primary does not (see docs/timeline.md)')
-    const q = request.query as Record<string, unknown>
-    const since = q.since === undefined ? undefined : typeof q.since === 'string' ? sinceOf(q.since) : Number.NaN
-    const limit = q.limit === undefined ? undefined : Number(q.limit)
-    if (since !== undefined && Number.isNaN(since)) return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, 'since is a time (2026-11-30T08:00:00Z) or a duration back from now (2h, 30m)')
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 1000)) return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, 'limit is a number from 1 to 1000')
-    if (q.kind !== undefined && !(TIMELINE_KINDS as readonly unknown[]).includes(q.kind)) return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, `kind is one of ${TIMELINE_KINDS.join(', ')}`)
-    if (q.route !== undefined && typeof q.route !== 'string') return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, 'one route')
-    return { events: opts.timeline.query({ ...(since === undefined ? {} : { since }), ...(typeof q.route === 'string' ? { route: q.route } : {}), ...(typeof q.kind === 'string' ? { kind: q.kind } : {}), ...(limit === undefined ? {} : { limit }) }) }
-  })
-
   app.get('/metrics', async (request, reply) => {
     // Prometheus asks for OpenMetrics first; only that format carries exemplars.
     const m = await opts.sources.metrics((request.headers.accept ?? '').includes('application/openmetrics-text'))
     return reply.header('content-type', m.contentType).send(m.body)
   })
 
-  /** explain shows the step a ramping route is at, and why. */
-  const withRamp = (result: Record<string, unknown>): Record<string, unknown> => {
-    const view = typeof result.route === 'string' ? opts.ramp?.view(result.route) : undefined
-    return view === undefined ? result : { ...result, ramp: { percent: view.percent, nextPercent: view.nextPercent ?? null, state: view.state, reason: view.reason } }
-  }
-
-  app.get('/explain', async (request, reply) => {
-    const q = request.query as Record<string, unknown>
-    const headers = parseHeaderList(q.header)
-    if (typeof q.path !== 'string' || headers === undefined) {
-      return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, 'use /explain?method=GET&path=/some/path&header=name:value')
-    }
-    if (typeof q.host === 'string') headers.host = q.host
-    if (typeof q.cookie === 'string') headers.cookie = q.cookie
-    return withRamp(await explainRequest(runtime.snapshot, { method: typeof q.method === 'string' ? q.method : 'GET', path: q.path, headers, ...(typeof q.ip === 'string' ? { clientIp: q.ip } : {}) }))
-  })
-
-  app.post('/explain', async (request, reply) => {
-    const b = request.body as { method?: unknown, path?: unknown, headers?: unknown, ip?: unknown } | null
-    const headers = b?.headers ?? {}
-    const validHeaders = typeof headers === 'object' && headers !== null && Object.values(headers).every((v) => typeof v === 'string')
-    if (b === null || typeof b.path !== 'string' || (b.method !== undefined && typeof b.method !== 'string') || !validHeaders) {
-      return sendProblem(reply, Errors.ADMIN_BAD_REQUEST, 'send {"method": "GET", "path": "/some/path", "headers": {"name": "value"}}')
-    }
-    return withRamp(await explainRequest(runtime.snapshot, { method: (b.method as string | undefined) ?? 'GET', path: b.path, headers: headers as Record<string, string>, ...(typeof b.ip === 'string' ? { clientIp: b.ip } : {}) }))
-  })
+  registerTimelineRoute(app, () => opts.timeline)
+  registerExplainRoutes(app, runtime, opts.ramp)
 
   app.setNotFoundHandler((request, reply) => sendProblem(reply, Errors.NO_ROUTE, `admin endpoints: /healthz /readyz /routes /explain /guard /parity /ramp /timeline /status /status.json /inventory /coverage /metrics; not ${request.method} ${request.url.split('?')[0]}`))
   return app
