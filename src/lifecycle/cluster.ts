@@ -7,7 +7,7 @@
 import { openAdminRefusal } from '../admin/access.js'
 import { Errors, ProxyError } from '../errors.js'
 import cluster, { type Worker } from 'node:cluster'
-import { AggregatorRegistry } from 'prom-client'
+import { AggregatorRegistry, type RegistryContentType } from 'prom-client'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { reloadConfig } from './reload.js'
@@ -65,11 +65,11 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
   const aggregator = new AggregatorRegistry()
   const ready = new Set<number>()
   let draining = false
-  let asks = 0
   // Workers that die before listening (a port in use, a missing secret) are re-forked
   // with growing delays instead of in a tight loop.
   let earlyDeaths = 0
-  const pending = new Map<number, { answers: Array<{ pid: number | undefined, value: unknown }>, left: number, done: () => void }>()
+  const workers = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead())
+  const questions = new Questions(workers)
 
   const fork = (): Worker => {
     const worker = cluster.fork()
@@ -80,10 +80,7 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
         earlyDeaths = 0
         if (ready.size === opts.workers) logger.info({ proxy: m.proxy, workers: opts.workers }, 'all workers listening')
       } else if (m.type === 'spx:answer') {
-        const p = pending.get(m.id)
-        if (p === undefined) return
-        p.answers.push({ pid: worker.process.pid, value: m.value })
-        if (--p.left === 0) p.done()
+        questions.answered(m.id, worker.process.pid, m.value)
       }
     })
     worker.on('exit', (code, signal) => {
@@ -98,30 +95,7 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
   cluster.setupPrimary({ args: ['worker', '--config', opts.configFile] })
   for (let i = 0; i < opts.workers; i++) fork()
 
-  const workers = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead())
-  const ask = (what: 'guard' | 'parity' | 'reset' | 'unlearn', route?: string, path?: string): Promise<Array<{ pid: number | undefined, value: unknown }>> => {
-    const list = workers()
-    if (list.length === 0) return Promise.resolve([])
-    const id = ++asks
-    return new Promise((resolve) => {
-      const answers: Array<{ pid: number | undefined, value: unknown }> = []
-      const timer = setTimeout(() => { pending.delete(id); resolve(answers) }, 2000)
-      pending.set(id, { answers, left: list.length, done: () => { clearTimeout(timer); pending.delete(id); resolve(answers) } })
-      for (const w of list) w.send({ type: 'spx:ask', id, what, ...(route === undefined ? {} : { route }), ...(path === undefined ? {} : { path }) })
-    })
-  }
-  const perWorker = async (what: 'guard' | 'parity'): Promise<unknown> => ({ workers: (await ask(what)).map((a) => ({ pid: a.pid, routes: a.value })) })
-  const sources: AdminSources = {
-    metrics: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
-    guard: () => perWorker('guard'),
-    parity: () => perWorker('parity'),
-    unlearn: async (route, path) => (await ask('unlearn', route, path)).some((a) => a.value === true),
-    resetGuard: async (route, by) => {
-      // The actor rides in `path`: a reset names no path.
-      const answers = await ask('reset', route, by)
-      return { reset: [...new Set(answers.flatMap((a) => a.value as string[]))], routes: await perWorker('guard') }
-    }
-  }
+  const sources = primarySources(questions, aggregator)
   const admin: FastifyInstance = buildAdminServer(runtime, logger, {
     isListening: () => ready.size === opts.workers,
     sources
@@ -156,4 +130,49 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
     logger.info({ reason }, 'stopped')
   }
   return { adminUrl, reload, shutdown: (reason) => (closing ??= drain(reason)) }
+}
+
+type Answer = { pid: number | undefined, value: unknown }
+type Question = 'guard' | 'parity' | 'reset' | 'unlearn'
+
+/** Questions to every live worker, answered within 2 s; a worker that does not answer is left out. */
+class Questions {
+  #asked = 0
+  readonly #pending = new Map<number, { answers: Answer[], left: number, done: () => void }>()
+  constructor (private readonly workers: () => Worker[]) {}
+
+  ask (what: Question, route?: string, path?: string): Promise<Answer[]> {
+    const list = this.workers()
+    if (list.length === 0) return Promise.resolve([])
+    const id = ++this.#asked
+    return new Promise((resolve) => {
+      const answers: Answer[] = []
+      const timer = setTimeout(() => { this.#pending.delete(id); resolve(answers) }, 2000)
+      this.#pending.set(id, { answers, left: list.length, done: () => { clearTimeout(timer); this.#pending.delete(id); resolve(answers) } })
+      for (const w of list) w.send({ type: 'spx:ask', id, what, ...(route === undefined ? {} : { route }), ...(path === undefined ? {} : { path }) })
+    })
+  }
+
+  answered (id: number, pid: number | undefined, value: unknown): void {
+    const p = this.#pending.get(id)
+    if (p === undefined) return
+    p.answers.push({ pid, value })
+    if (--p.left === 0) p.done()
+  }
+}
+
+/** The admin port's figures in --workers mode: metrics summed by prom-client, the rest per worker. */
+function primarySources (questions: Questions, aggregator: AggregatorRegistry<RegistryContentType>): AdminSources {
+  const perWorker = async (what: 'guard' | 'parity'): Promise<unknown> => ({ workers: (await questions.ask(what)).map((a) => ({ pid: a.pid, routes: a.value })) })
+  return {
+    metrics: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
+    guard: () => perWorker('guard'),
+    parity: () => perWorker('parity'),
+    unlearn: async (route, path) => (await questions.ask('unlearn', route, path)).some((a) => a.value === true),
+    resetGuard: async (route, by) => {
+      // The actor rides in `path`: a reset names no path.
+      const answers = await questions.ask('reset', route, by)
+      return { reset: [...new Set(answers.flatMap((a) => a.value as string[]))], routes: await perWorker('guard') }
+    }
+  }
 }

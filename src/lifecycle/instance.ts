@@ -69,18 +69,9 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   const relay = eventRelay()
   const runtime = new Runtime(config, { logger, env: opts.env ?? {}, watchFlags: opts.watch ?? true, events: relay, ...(opts.admin === false ? {} : { admin: { token: opts.adminToken } }) })
   await runtime.startFlags(opts.flagsStartWaitMs ?? 2000)
-  // The SDK is loaded only when tracing is on: off, it costs neither memory nor time.
-  const traced = tracingSettings(config.tracing, opts.env ?? {})
-  if (traced !== undefined) {
-    runtime.tracing = (await import('../observe/otel.js')).createOtelTracing(traced, version())
-    logger.info({ tracing: { endpoint: traced.endpoint, sampler: traced.sampler, ratio: traced.ratio, service: traced.serviceName } }, 'tracing on')
-  }
+  await startTracing(runtime, config, opts)
   let listening = false
-  const metrics = new Metrics(() => runtime.snapshot)
-  metrics.configApplied(runtime.snapshot.config)
-  runtime.evidence.register(metrics.registry)
-  runtime.registerMetrics(metrics.registry)
-  metrics.watchTracing(() => runtime.tracing?.dropped() ?? 0)
+  const metrics = instanceMetrics(runtime)
   // A --workers worker records nothing and drives nothing: the primary serves the admin port.
   const timeline = opts.admin === false ? undefined : createTimeline(runtime, metrics, opts)
   relay.to = timeline
@@ -98,14 +89,7 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
       ...(status === undefined ? {} : { status: status.host })
     })
 
-  try {
-    await admin?.listen({ host: config.admin.host, port: config.admin.port })
-    await proxy.listen({ host: config.listen.host, port: config.listen.port })
-  } catch (err) {
-    await admin?.close()
-    await runtime.close(0)
-    throw err
-  }
+  await listenBoth(runtime, proxy, admin)
   listening = true
   timeline?.start()
   await ramp?.start(config.ramps.interval)
@@ -136,34 +120,7 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   process.on('unhandledRejection', onRejection)
 
   let closing: Promise<void> | undefined
-  async function drain (reason: string): Promise<void> {
-    const started = performance.now()
-    const deadline = runtime.snapshot.config.shutdown.timeout
-    runtime.draining = true
-    stopWatching()
-    timeline?.drainStarted(reason)
-    ramp?.stop()
-    process.off('unhandledRejection', onRejection)
-    logger.info({ reason, deadlineMs: deadline }, 'draining: readiness is now failing, in-flight requests may finish')
-    // Websocket clients reconnect, and will land on a ready replica; they do not
-    // hold up the drain of ordinary requests.
-    runtime.closeTunnels()
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<'late'>((resolve) => { timer = setTimeout(resolve, deadline, 'late') })
-    const result = await Promise.race([proxy.close().then(() => 'drained' as const), late])
-    clearTimeout(timer)
-    if (result === 'late') {
-      logger.warn({ deadlineMs: deadline }, 'shutdown deadline reached, closing remaining connections')
-      proxy.server.closeAllConnections()
-    }
-    await runtime.close(Math.max(0, deadline - (performance.now() - started)))
-    await admin?.close()
-    await runtime.tracing?.shutdown()
-    timeline?.stop()
-    status?.stop()
-    logger.info({ durationMs: Math.round(performance.now() - started), result }, 'stopped')
-  }
-
+  const parts: Parts = { runtime, logger, proxy, admin, timeline, ramp, status, stopWatching, onRejection }
   return {
     runtime,
     metrics,
@@ -174,6 +131,78 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
     proxyUrl,
     adminUrl,
     reload,
-    shutdown: (reason) => (closing ??= drain(reason))
+    shutdown: (reason) => (closing ??= drain(parts, reason))
   }
+}
+
+/** The SDK is loaded only when tracing is on: off, it costs neither memory nor time. */
+async function startTracing (runtime: Runtime, config: Config, opts: StartOptions): Promise<void> {
+  const traced = tracingSettings(config.tracing, opts.env ?? {})
+  if (traced === undefined) return
+  runtime.tracing = (await import('../observe/otel.js')).createOtelTracing(traced, version())
+  opts.logger.info({ tracing: { endpoint: traced.endpoint, sampler: traced.sampler, ratio: traced.ratio, service: traced.serviceName } }, 'tracing on')
+}
+
+function instanceMetrics (runtime: Runtime): Metrics {
+  const metrics = new Metrics(() => runtime.snapshot)
+  metrics.configApplied(runtime.snapshot.config)
+  runtime.evidence.register(metrics.registry)
+  runtime.registerMetrics(metrics.registry)
+  metrics.watchTracing(() => runtime.tracing?.dropped() ?? 0)
+  return metrics
+}
+
+/** Both ports, admin first; a port that will not bind closes what was opened. */
+async function listenBoth (runtime: Runtime, proxy: FastifyInstance, admin: FastifyInstance | undefined): Promise<void> {
+  const config = runtime.snapshot.config
+  try {
+    await admin?.listen({ host: config.admin.host, port: config.admin.port })
+    await proxy.listen({ host: config.listen.host, port: config.listen.port })
+  } catch (err) {
+    await admin?.close()
+    await runtime.close(0)
+    throw err
+  }
+}
+
+/** What a drain stops, in order. */
+interface Parts {
+  readonly runtime: Runtime
+  readonly logger: StartOptions['logger']
+  readonly proxy: FastifyInstance
+  readonly admin: FastifyInstance | undefined
+  readonly timeline: Timeline | undefined
+  readonly ramp: RampDriver | undefined
+  readonly status: { stop (): void } | undefined
+  readonly stopWatching: () => void
+  readonly onRejection: (reason: unknown) => void
+}
+
+async function drain (parts: Parts, reason: string): Promise<void> {
+  const { runtime, logger, proxy, admin, timeline, ramp, status, stopWatching, onRejection } = parts
+  const started = performance.now()
+  const deadline = runtime.snapshot.config.shutdown.timeout
+  runtime.draining = true
+  stopWatching()
+  timeline?.drainStarted(reason)
+  ramp?.stop()
+  process.off('unhandledRejection', onRejection)
+  logger.info({ reason, deadlineMs: deadline }, 'draining: readiness is now failing, in-flight requests may finish')
+  // Websocket clients reconnect, and will land on a ready replica; they do not
+  // hold up the drain of ordinary requests.
+  runtime.closeTunnels()
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'late'>((resolve) => { timer = setTimeout(resolve, deadline, 'late') })
+  const result = await Promise.race([proxy.close().then(() => 'drained' as const), late])
+  clearTimeout(timer)
+  if (result === 'late') {
+    logger.warn({ deadlineMs: deadline }, 'shutdown deadline reached, closing remaining connections')
+    proxy.server.closeAllConnections()
+  }
+  await runtime.close(Math.max(0, deadline - (performance.now() - started)))
+  await admin?.close()
+  await runtime.tracing?.shutdown()
+  timeline?.stop()
+  status?.stop()
+  logger.info({ durationMs: Math.round(performance.now() - started), result }, 'stopped')
 }

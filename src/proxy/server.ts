@@ -18,6 +18,7 @@ import { newRequestState, responseStatus, type RequestState } from './request-st
 import { createAccessLog } from '../observe/log.js'
 import { ClientConnection, type Entry } from './client-connection.js'
 import type { Metrics } from '../observe/metrics.js'
+import type { ClientLimits } from '../config/config.js'
 
 function ignore (): void {}
 
@@ -32,6 +33,33 @@ function unlimitedHeaderLines (server: http.Server): http.Server {
 
 const kState = Symbol('strangler.state')
 type Tracked = IncomingMessage & { [kState]: RequestState }
+
+/**
+ * Bytes Node's parser refused: a problem answer on the raw socket, or, after a
+ * request still in flight, the end of the connection once it is answered.
+ */
+function clientErrorHandler (logger: Logger, limits: ClientLimits): (err: NodeJS.ErrnoException, socket: Duplex) => void {
+  return (err, socket) => {
+    // Writing the answer can fail too (the client may already have reset); an
+    // error with no listener would take the whole process down.
+    socket.on('error', () => socket.destroy())
+    if (err.code === 'ECONNRESET' || socket.destroyed) return
+    // Bytes after a request still in flight (say, after a "Connection: close" POST):
+    // that request is answered by its backend, never replaced by a 400 here, and the
+    // connection ends after it. Nothing after it is parsed as another request.
+    const connection = ClientConnection.find(socket)
+    if (connection?.answering === true) {
+      connection.endWhenIdle()
+      logger.info({ err: { code: err.code, message: err.message } }, 'unparsable bytes after a request in flight; the connection ends after its response')
+      return
+    }
+    const id = randomUUID()
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') writeRawProblem(socket, Errors.REQUEST_TIMEOUT, 'the request was not received completely within the time allowed', id)
+    else if (err.code === 'HPE_HEADER_OVERFLOW') writeRawProblem(socket, Errors.HEADERS_TOO_LARGE, `request headers exceed ${limits.maxHeaderSize} bytes`, id)
+    else writeRawProblem(socket, Errors.BAD_REQUEST, 'the request is not valid HTTP/1.1', id)
+    logger.info({ reqId: id, err: { code: err.code, message: err.message } }, 'client error')
+  }
+}
 
 export function buildProxyServer (runtime: ProxyRuntime, logger: Logger, metrics: Metrics): FastifyInstance {
   const logAccess = createAccessLog(logger)
@@ -113,26 +141,7 @@ export function buildProxyServer (runtime: ProxyRuntime, logger: Logger, metrics
       const error = err.code === 'FST_ERR_BAD_URL' ? Errors.BAD_PATH : Errors.BAD_REQUEST
       return sendProblem(reply, error, error === Errors.BAD_PATH ? 'request path has malformed percent-encoding' : 'request could not be parsed', true)
     },
-    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
-      // Writing the answer can fail too (the client may already have reset); an
-      // error with no listener would take the whole process down.
-      socket.on('error', () => socket.destroy())
-      if (err.code === 'ECONNRESET' || socket.destroyed) return
-      // Bytes after a request still in flight (say, after a "Connection: close" POST):
-      // that request is answered by its backend, never replaced by a 400 here, and the
-      // connection ends after it. Nothing after it is parsed as another request.
-      const connection = ClientConnection.find(socket)
-      if (connection?.answering === true) {
-        connection.endWhenIdle()
-        logger.info({ err: { code: err.code, message: err.message } }, 'unparsable bytes after a request in flight; the connection ends after its response')
-        return
-      }
-      const id = randomUUID()
-      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') writeRawProblem(socket, Errors.REQUEST_TIMEOUT, 'the request was not received completely within the time allowed', id)
-      else if (err.code === 'HPE_HEADER_OVERFLOW') writeRawProblem(socket, Errors.HEADERS_TOO_LARGE, `request headers exceed ${limits.maxHeaderSize} bytes`, id)
-      else writeRawProblem(socket, Errors.BAD_REQUEST, 'the request is not valid HTTP/1.1', id)
-      logger.info({ reqId: id, err: { code: err.code, message: err.message } }, 'client error')
-    }
+    clientErrorHandler: clientErrorHandler(logger, limits)
   })
 
   app.decorateRequest('spx', null as never)

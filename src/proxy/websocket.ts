@@ -7,6 +7,7 @@
 import http, { type IncomingMessage, type Server } from 'node:http'
 import https from 'node:https'
 import type { Duplex } from 'node:stream'
+import type { Socket } from 'node:net'
 import type { Logger } from 'pino'
 import type { ProxyRuntime } from './scope.js'
 import { Errors } from '../errors.js'
@@ -19,6 +20,7 @@ import { connectionTokens, newRequestId, HOP_BY_HOP_RESPONSE } from './headers.j
 import { classifyUpstreamError } from './upstream-errors.js'
 import { newRequestState } from './request-state.js'
 import type { Metrics } from '../observe/metrics.js'
+import type { BackendConfig } from '../config/config.js'
 
 function rawHead (status: number, message: string, rawHeaders: readonly string[], drop: ReadonlySet<string>, extra: string): string {
   let head = `HTTP/1.1 ${status} ${message}\r\n`
@@ -26,6 +28,20 @@ function rawHead (status: number, message: string, rawHeaders: readonly string[]
     if (!drop.has((rawHeaders[i] as string).toLowerCase())) head += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`
   }
   return head + extra + '\r\n'
+}
+
+/** One upgrade in flight: what every step of it writes to and records through. */
+interface Upgrade {
+  readonly req: IncomingMessage
+  readonly socket: Duplex
+  readonly head: Buffer
+  readonly id: string
+  readonly log: Logger
+  readonly fields: Readonly<Record<string, unknown>>
+  /** Open tunnels, closed at shutdown. */
+  readonly tunnels: Set<Duplex>
+  /** The upgrade's record step: the access line and the metrics, once. */
+  readonly done: (status: number, extra?: Record<string, unknown>) => void
 }
 
 export function createUpgradeHandler (runtime: ProxyRuntime, server: Server, logger: Logger, metrics: Metrics) {
@@ -36,6 +52,7 @@ export function createUpgradeHandler (runtime: ProxyRuntime, server: Server, log
     })
   }
 
+  /** receive → match → decide, then the handshake with the chosen backend. */
   async function tunnel (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy())
     const protocol = String(req.headers.upgrade ?? '').toLowerCase()
@@ -47,9 +64,9 @@ export function createUpgradeHandler (runtime: ProxyRuntime, server: Server, log
     const state = newRequestState()
     const snap = runtime.snapshot
     const log = logger.child({ reqId: id })
-    // The upgrade's record step: the access line and the metrics. Not runtime.observe():
-    // a 101 and a tunnel's lifetime say nothing of the backend's answers, so they are
-    // no evidence for the guard or the gates (docs/architecture.md).
+    // Not runtime.observe(): a 101 and a tunnel's lifetime say nothing of the
+    // backend's answers, so they are no evidence for the guard or the gates
+    // (docs/architecture.md).
     const done = (status: number, extra: Record<string, unknown> = {}): void => {
       const ms = performance.now() - state.start
       log.info({ method: req.method, path: (req.url ?? '').split('?')[0], status, durationMs: Math.round(ms), websocket: true, ...extra }, 'request')
@@ -75,84 +92,94 @@ export function createUpgradeHandler (runtime: ProxyRuntime, server: Server, log
     state.reason = decision.reason
     const bp = snap.pools.get(decision.backend)
     if (bp === undefined) return void socket.destroy()
-    const backend = bp.backend
-    const path = backend.basePath + target.path
-    const headers = upstreamHeadersFor(snap, req, id, backend, client)
+    const headers = upstreamHeadersFor(snap, req, id, bp.backend, client)
     headers.push('connection', 'upgrade', 'upgrade', req.headers.upgrade as string)
-
-    const url = new URL(backend.origin)
-    const upstreamReq = (url.protocol === 'https:' ? https : http).request({
-      hostname: url.hostname.replace(/^\[|\]$/g, ''),
-      port: url.port,
-      method: 'GET',
-      path,
-      headers,
-      setHost: false,
-      agent: false,
-      timeout: backend.timeouts.connect + backend.timeouts.headers
-    })
     const fields = { route: route.name, backend: decision.backend, reason: decision.reason }
-    let answered = false
-    const fail = (err: unknown): void => {
-      if (answered) return
-      answered = true
+    const upgrade: Upgrade = { req, socket, head, id, log, fields, done, tunnels: runtime.tunnels }
+    handshake(upgrade, bp.backend, bp.backend.basePath + target.path, headers, (err) => {
       const c = classifyUpstreamError(err)
       state.upstreamError = c.kind
       log.warn({ err, ...fields, kind: c.kind }, 'websocket handshake with backend failed')
       writeRawProblem(socket, c.error, `websocket handshake with backend "${decision.backend}" failed`, id)
       done(c.error.status, { ...fields, upstreamError: c.kind, code: c.error.code })
-    }
-    upstreamReq.on('error', fail)
-    upstreamReq.on('timeout', () => {
-      fail(Object.assign(new Error('handshake timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' }))
-      upstreamReq.destroy()
     })
-    socket.once('close', () => { if (!answered) upstreamReq.destroy() })
-
-    upstreamReq.on('response', (res) => {
-      // The backend declined the upgrade: relay its answer and close.
-      answered = true
-      const drop = new Set([...HOP_BY_HOP_RESPONSE, ...(connectionTokens(res.headers.connection) ?? [])])
-      socket.write(rawHead(res.statusCode ?? 502, res.statusMessage ?? '', res.rawHeaders, drop, `x-request-id: ${id}\r\nconnection: close\r\n`))
-      res.pipe(socket)
-      done(res.statusCode ?? 502, fields)
-    })
-
-    upstreamReq.on('upgrade', (res, upstream, upstreamHead) => {
-      answered = true
-      upstreamReq.setTimeout(0)
-      upstream.setTimeout(0)
-      // A 101 keeps Connection: upgrade and Upgrade, which the handshake needs.
-      const drop = new Set([...HOP_BY_HOP_RESPONSE, ...(connectionTokens(res.headers.connection) ?? [])].filter((t) => t !== 'upgrade' && t !== 'connection'))
-      socket.write(rawHead(101, 'Switching Protocols', res.rawHeaders, drop, ''))
-      if (upstreamHead.length > 0) socket.write(upstreamHead)
-      if (head.length > 0) upstream.write(head)
-      // Either side ending ends the tunnel; a peer that never answers a FIN
-      // (half-open) must not keep sockets forever.
-      const closeBoth = (): void => {
-        socket.destroy()
-        upstream.destroy()
-      }
-      const halfClosed = (other: Duplex) => () => {
-        other.end()
-        setTimeout(closeBoth, 5000).unref()
-      }
-      upstream.on('error', closeBoth)
-      socket.on('error', closeBoth)
-      upstream.once('end', halfClosed(socket))
-      socket.once('end', halfClosed(upstream))
-      upstream.once('close', closeBoth)
-      runtime.tunnels.add(socket)
-      socket.once('close', () => {
-        runtime.tunnels.delete(socket)
-        closeBoth()
-        done(101, fields)
-      })
-      upstream.pipe(socket, { end: false })
-      socket.pipe(upstream, { end: false })
-    })
-    upstreamReq.end()
   }
+
+}
+
+/** The upgrade request to the backend: a refusal is relayed, a 101 becomes a tunnel. */
+function handshake (u: Upgrade, backend: BackendConfig, path: string, headers: string[], failed: (err: unknown) => void): void {
+  const url = new URL(backend.origin)
+  const upstreamReq = (url.protocol === 'https:' ? https : http).request({
+    hostname: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port,
+    method: 'GET',
+    path,
+    headers,
+    setHost: false,
+    agent: false,
+    timeout: backend.timeouts.connect + backend.timeouts.headers
+  })
+  let answered = false
+  const fail = (err: unknown): void => {
+    if (answered) return
+    answered = true
+    failed(err)
+  }
+  upstreamReq.on('error', fail)
+  upstreamReq.on('timeout', () => {
+    fail(Object.assign(new Error('handshake timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' }))
+    upstreamReq.destroy()
+  })
+  u.socket.once('close', () => { if (!answered) upstreamReq.destroy() })
+  upstreamReq.on('response', (res) => {
+    // The backend declined the upgrade: relay its answer and close.
+    answered = true
+    const drop = new Set([...HOP_BY_HOP_RESPONSE, ...(connectionTokens(res.headers.connection) ?? [])])
+    u.socket.write(rawHead(res.statusCode ?? 502, res.statusMessage ?? '', res.rawHeaders, drop, `x-request-id: ${u.id}\r\nconnection: close\r\n`))
+    res.pipe(u.socket)
+    u.done(res.statusCode ?? 502, u.fields)
+  })
+  upstreamReq.on('upgrade', (res, upstream, upstreamHead) => {
+    answered = true
+    upstreamReq.setTimeout(0)
+    splice(u, res, upstream, upstreamHead)
+  })
+  upstreamReq.end()
+}
+
+/** The 101 to the client, then bytes both ways until either side ends. */
+function splice (u: Upgrade, res: IncomingMessage, upstream: Socket, upstreamHead: Buffer): void {
+  const { socket } = u
+  upstream.setTimeout(0)
+  // A 101 keeps Connection: upgrade and Upgrade, which the handshake needs.
+  const drop = new Set([...HOP_BY_HOP_RESPONSE, ...(connectionTokens(res.headers.connection) ?? [])].filter((t) => t !== 'upgrade' && t !== 'connection'))
+  socket.write(rawHead(101, 'Switching Protocols', res.rawHeaders, drop, ''))
+  if (upstreamHead.length > 0) socket.write(upstreamHead)
+  if (u.head.length > 0) upstream.write(u.head)
+  // Either side ending ends the tunnel; a peer that never answers a FIN
+  // (half-open) must not keep sockets forever.
+  const closeBoth = (): void => {
+    socket.destroy()
+    upstream.destroy()
+  }
+  const halfClosed = (other: Duplex) => () => {
+    other.end()
+    setTimeout(closeBoth, 5000).unref()
+  }
+  upstream.on('error', closeBoth)
+  socket.on('error', closeBoth)
+  upstream.once('end', halfClosed(socket))
+  socket.once('end', halfClosed(upstream))
+  upstream.once('close', closeBoth)
+  u.tunnels.add(socket)
+  socket.once('close', () => {
+    u.tunnels.delete(socket)
+    closeBoth()
+    u.done(101, u.fields)
+  })
+  upstream.pipe(socket, { end: false })
+  socket.pipe(upstream, { end: false })
 }
 
 /** Serve a non-WebSocket upgrade request as ordinary HTTP/1.1 on a connection that then closes. */
