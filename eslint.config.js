@@ -33,6 +33,16 @@ export default tseslint.config(
       'no-control-regex': 'off'
     }
   },
+  {
+    // A function a reader takes in at once, a file of one responsibility
+    // (docs/architecture.md): the request path is its steps, not one long function.
+    files: ['src/**/*.ts'],
+    rules: {
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
+      complexity: ['error', 25],
+      'max-lines': ['error', { max: 400, skipBlankLines: true, skipComments: true }]
+    }
+  },
   ...layerRules,
   {
     // The shared root files are below every folder.

@@ -1,6 +1,7 @@
 /**
  * The import directions between src/ folders hold: anything imported the wrong way,
- * a type included, fails lint; and no two modules import each other.
+ * a type included, fails lint; no two modules import each other; and no function
+ * or file of src/ outgrows what a reader takes in at once.
  */
 import t from 'tap'
 import { ESLint } from 'eslint'
@@ -38,4 +39,24 @@ t.test('no two modules of src/ import each other, types included', async (t) => 
   const imports = new Map(files.map((f) => [f, [...readFileSync(f, 'utf8').matchAll(/^import .* from '(\.[^']+)\.js'/gm)].map((m) => resolve(dirname(f), `${m[1] as string}.ts`))]))
   const pairs = files.flatMap((a) => (imports.get(a) ?? []).filter((b) => imports.get(b)?.includes(a) === true && a < b).map((b) => `${relative(ROOT, a)} ↔ ${relative(ROOT, b)}`))
   t.same(pairs, [])
+})
+
+t.test('a function over 80 lines, a branchy one or a file over 400 lines fails lint', async (t) => {
+  const rules = async (code: string): Promise<string[]> => {
+    const [result] = await eslint.lintText(code, { filePath: `${ROOT}/src/proxy/x.ts` })
+    return (result?.messages ?? []).map((m) => m.ruleId ?? '')
+  }
+  const body = (n: number): string => Array.from({ length: n }, (_, i) => `  const v${i} = ${i}\n  void v${i}`).join('\n')
+  t.same(await rules(`export function long (): void {\n${body(41)}\n}\n`), ['max-lines-per-function'], '82 lines')
+  t.same(await rules(`export function short (): void {\n${body(39)}\n}\n`), [], '78 lines')
+  const branches = Array.from({ length: 26 }, (_, i) => `  if (x === ${i}) return ${i}`).join('\n')
+  t.same(await rules(`export function branchy (x: number): number {\n${branches}\n  return -1\n}\n`), ['complexity'], 'complexity 27')
+  const consts = Array.from({ length: 401 }, (_, i) => `export const c${i} = ${i}`).join('\n')
+  t.same(await rules(consts + '\n'), ['max-lines'], '401 lines')
+})
+
+t.test('the source tree as it is keeps those limits', async (t) => {
+  const results = await eslint.lintFiles(['src/**/*.ts'])
+  const over = results.flatMap((r) => r.messages.filter((m) => ['max-lines-per-function', 'complexity', 'max-lines'].includes(m.ruleId ?? '')).map((m) => `${r.filePath}:${m.line}: ${m.message}`))
+  t.same(over, [])
 })

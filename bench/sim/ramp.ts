@@ -7,7 +7,8 @@
  * SIM_RUNS (default 20) trades time for precision.
  */
 import pino from 'pino'
-import { RampDriver, type RampRoute } from '../../src/ramp/driver.js'
+import { RampDriver } from '../../src/ramp/driver.js'
+import type { RampRoute } from '../../src/ramp/view.js'
 import { LocalFigures } from '../../src/ramp/figures.js'
 import type { RampStore } from '../../src/ramp/store.js'
 import type { RolloutTarget } from '../../src/ramp/targets.js'

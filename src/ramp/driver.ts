@@ -8,114 +8,19 @@
  * waited drops its judgement.
  * One driver per fleet: a single proxy runs its own, a fleet runs `ramp run`.
  */
-import type { Logger } from 'pino'
-import type { RampConfig, RouteConfig } from '../config/config.js'
-import type { FigureSource, WindowSides, WindowFigures } from './figures.js'
+import type { WindowFigures } from './figures.js'
 import { judge, withGates, type GateResult, type Judgement } from './gates.js'
 import type { AlertAction } from '../config/config.js'
-import { ALL_ROUTES, describeFreeze, type Freeze, type Freezes } from './freezes.js'
+import { ALL_ROUTES, describeFreeze, type Freeze } from './freezes.js'
 import { describeWindows, inWindow } from './windows.js'
-import { fitToPlan, initialRecord, onAction, onAlertStepBack, onJudgement, percentOf, RAMP_STATES, type Actor, type Outcome, type RampAction, type RampRecord, type Transition } from './machine.js'
-import type { RampStore, SavedRamp } from './store.js'
-import type { RolloutTarget } from './targets.js'
+import { fitToPlan, initialRecord, onAction, onAlertStepBack, onJudgement, percentOf, type Actor, type Outcome, type RampAction, type RampRecord, type Transition } from './machine.js'
+import type { SavedRamp } from './store.js'
 import { restore, toSaved } from './restore.js'
 import { backoff, PendingWrite, withTimeout } from './write.js'
+import { rampView, type RampRoute, type RampView } from './view.js'
+import type { ActionResult, RampDriverDeps } from './driver-deps.js'
 
-export interface RampRoute {
-  readonly route: string
-  readonly flag: string
-  readonly plan: RampConfig
-  readonly sides: WindowSides
-}
-
-/** The ramps of a config: routes with ramp: and a flag backend. */
-export function rampRoutes (routes: readonly RouteConfig[]): RampRoute[] {
-  return routes.flatMap((r) => {
-    if (r.ramp === undefined || r.flag?.backend === undefined) return []
-    const candidate = r.flag.backend
-    return [{ route: r.name, flag: r.flag.name, plan: r.ramp, sides: { route: r.name, baseline: r.backend, candidate, shadowed: r.shadow !== undefined && (r.shadow.backend === candidate || candidate === r.backend) } }]
-  })
-}
-
-/** Every state a ramp's view can show: the plan's, and write_failed. */
-export const RAMP_VIEW_STATES: readonly string[] = [...RAMP_STATES, 'write_failed']
-
-/** What the status shows of a write: applied (read back), pending, or failed and retrying. */
-export interface WriteView {
-  readonly status: 'applied' | 'pending' | 'failed'
-  readonly percent: number
-  readonly error: string | undefined
-  readonly attempts: number
-  readonly nextRetryAt: string | undefined
-}
-
-export interface RampView {
-  readonly route: string
-  readonly flag: string
-  readonly steps: readonly number[]
-  readonly approve: readonly number[]
-  /** The rollout in effect as last read back from the flag source (not what the ramp wants). */
-  readonly percent: number
-  /** What the ramp wants the rollout to be. */
-  readonly targetPercent: number
-  readonly nextPercent: number | undefined
-  /** The plan's state, or write_failed while the rollout it wants could not be written. */
-  readonly state: RampRecord['state'] | 'write_failed'
-  /** The plan's state even while a write fails. */
-  readonly planState: RampRecord['state']
-  readonly owned: boolean
-  readonly failures: number
-  readonly maxFailures: number
-  readonly stepStartedAt: string
-  readonly reason: string
-  readonly rolloutIn: string
-  readonly write: WriteView
-  /** Since when the ramp has had no usable figures, if it has none now. */
-  readonly noEvidenceSince: string | undefined
-  /** True once that has lasted ramps.stallAfter. */
-  readonly stalled: boolean
-  readonly lastJudgement: Judgement | undefined
-  /** Why the ramp may not move forward now (a freeze, or outside its change windows); null when it may. */
-  readonly held: string | null
-  /** The plan's change windows, in words; null without windows. */
-  readonly windows: string | null
-  /** A dry run: every transition judged and recorded, nothing written. */
-  readonly dryRun: boolean
-}
-
-export interface RampDriverDeps {
-  readonly logger: Logger
-  readonly store: RampStore
-  readonly target: RolloutTarget
-  readonly figures: FigureSource
-  /** The ramps of the config being served now (changes on reload). */
-  readonly ramps: () => readonly RampRoute[]
-  /** Called after every transition, for metrics (and the timeline); `actor` is the person behind it, undefined for the ramp's own. */
-  readonly transition?: (route: string, to: Transition, record: RampRecord, before: { state: string, percent: number } | undefined, percent: number, actor: Actor | undefined) => void
-  /** Freezes declared by people; none without. */
-  readonly freezes?: Freezes
-  /** Called when a freeze is declared or lifted (`freeze` undefined), for the timeline. */
-  readonly freezeChanged?: (route: string, freeze: Freeze | undefined, actor: Actor) => void
-  /** Called when a write of the rollout failed (or its read-back disagreed). */
-  readonly writeFailed?: (route: string, flag: string, percent: number, applied: number | undefined, error: string, attempts: number) => void
-  readonly now?: () => number
-  /** Least time between writing a step and starting its window: a fleet's replicas must have refreshed their flags (default: one pass). */
-  readonly settleMs?: number
-  /** Each call to the flag source or the figures may take at most this long (ms). */
-  readonly timeoutMs?: number
-  /** No usable figures for this long is a stalled ramp (ms). */
-  readonly stallAfterMs?: number
-  readonly random?: () => number
-  /** The plan's PromQL gates over the window since `since` (ramps.prometheus); none without. */
-  readonly queries?: (ramp: RampRoute, since: number) => Promise<readonly GateResult[]>
-  /** The plan's HTTP checks of one kind (gates.checks[].when); none without. */
-  readonly checks?: (ramp: RampRoute, when: 'before' | 'after') => Promise<readonly GateResult[]>
-}
-
-export type ActionResult =
-  | { readonly ok: true, readonly ramp: RampView }
-  | { readonly ok: false, readonly status: 404 | 409, readonly detail: string }
-  | { readonly ok: false, readonly status: 502, readonly detail: string, readonly ramp: RampView }
+export type { ActionResult, RampDriverDeps }
 
 /** How long a person's action may wait for its write to be confirmed before it answers. */
 const ACTION_WAIT_MS = 900
@@ -548,40 +453,18 @@ export class RampDriver {
   }
 
   #view (ramp: RampRoute): RampView {
-    const r = this.#records.get(ramp.route) as RampRecord
-    const wanted = percentOf(ramp.plan, r)
-    const applied = this.#applied.get(ramp.route) ?? wanted
-    const w = this.#writes.get(ramp.route)
-    const write: WriteView = w === undefined
-      ? { status: 'applied', percent: applied, error: undefined, attempts: 0, nextRetryAt: undefined }
-      : { status: w.error === undefined ? 'pending' : 'failed', percent: w.percent, error: w.error, attempts: w.attempts, nextRetryAt: w.error === undefined ? undefined : new Date(w.nextAt).toISOString() }
-    const since = this.#noEvidence.get(ramp.route)
-    const stalled = since !== undefined && this.#now() - since >= (this.#deps.stallAfterMs ?? Infinity)
-    const failedReason = `WRITE FAILED: the ramp is ${r.state} at ${wanted} %, but the rollout of ${ramp.flag} in ${this.#deps.target.where} is still ${applied} % (${write.error}); retrying. ${r.reason}`
-    return {
-      route: ramp.route,
-      flag: ramp.flag,
-      steps: ramp.plan.steps,
-      approve: [...ramp.plan.approve],
-      percent: applied,
-      targetPercent: wanted,
-      nextPercent: r.state === 'completed' ? undefined : ramp.plan.steps[r.step + 1],
-      state: write.status === 'failed' ? 'write_failed' : r.state,
-      planState: r.state,
-      owned: r.owned,
-      failures: r.failures,
-      maxFailures: ramp.plan.maxFailures,
-      stepStartedAt: new Date(r.since).toISOString(),
-      reason: write.status === 'failed' ? failedReason : stalled ? `STALLED: ${r.reason}` : r.reason,
-      rolloutIn: this.#deps.target.where,
-      write,
-      noEvidenceSince: since === undefined ? undefined : new Date(since).toISOString(),
-      stalled,
-      lastJudgement: this.#judgements.get(ramp.route),
-      held: this.#held(ramp) ?? null,
-      windows: ramp.plan.windows.length === 0 ? null : describeWindows(ramp.plan.windows),
-      dryRun: ramp.plan.dryRun
-    }
+    return rampView({
+      ramp,
+      record: this.#records.get(ramp.route) as RampRecord,
+      applied: this.#applied.get(ramp.route),
+      write: this.#writes.get(ramp.route),
+      noEvidenceSince: this.#noEvidence.get(ramp.route),
+      stallAfterMs: this.#deps.stallAfterMs ?? Infinity,
+      now: this.#now(),
+      where: this.#deps.target.where,
+      judgement: this.#judgements.get(ramp.route),
+      held: this.#held(ramp)
+    })
   }
 }
 
