@@ -49,7 +49,9 @@ export const Errors = Object.freeze({
   // Configuration: never sent to clients, printed by validate/start/reload.
   CONFIG_INVALID: def('SPX_CONFIG_INVALID', 0, 'Configuration is invalid'),
   CONFIG_UNREADABLE: def('SPX_CONFIG_UNREADABLE', 0, 'Configuration file cannot be read'),
-  USAGE: def('SPX_USAGE', 0, 'Command line usage error')
+  USAGE: def('SPX_USAGE', 0, 'Command line usage error'),
+  STATE_DIR_UNSAFE: def('SPX_STATE_DIR_UNSAFE', 0, 'The state directory cannot be used'),
+  LISTEN_FAILED: def('SPX_LISTEN_FAILED', 0, 'A port could not be opened')
 } satisfies Record<string, ErrorDef>)
 
 /** An error with a stable code; `detail` is safe to show to clients (never an internal address). */

@@ -51,6 +51,37 @@ t.test('start refuses to listen on an invalid file', async (t) => {
   t.notOk(cli.lines.some((l) => l.msg === 'listening'))
 })
 
+t.test('start on a port in use: exit 1 with SPX_LISTEN_FAILED naming the port', async (t) => {
+  const { createServer } = await import('node:net')
+  const holder = createServer()
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => holder.close())
+  const port = (holder.address() as { port: number }).port
+  const file = writeConfig(t, yamlFor({ legacy: 'http://127.0.0.1:8000' }, '  - { name: all, match: { path: /* }, backend: legacy }'))
+  const cli = spawnCli(t, ['start', '--config', file], { PORT: String(port), ADMIN_PORT: '0' })
+  const exit = await cli.exited
+  t.equal(exit.code, 1)
+  t.match(cli.stderr(), `SPX_LISTEN_FAILED: the traffic port 127.0.0.1:${port} could not be opened (EADDRINUSE); listen.port / PORT names another`)
+  t.notOk(cli.lines.some((l) => l.msg === 'listening'))
+})
+
+t.test('state.dir holds the timeline; one open to other users is refused with SPX_STATE_DIR_UNSAFE', async (t) => {
+  const { mkdirSync, readdirSync } = await import('node:fs')
+  const dir = join(tempDir(t), 'state')
+  const file = writeConfig(t, yamlFor({ legacy: 'http://127.0.0.1:8000' }, '  - { name: all, match: { path: /* }, backend: legacy }', `state: { dir: "${dir}" }`))
+  const cli = spawnCli(t, ['start', '--config', file], { PORT: '0', ADMIN_PORT: '0' })
+  await cli.waitFor((l) => l.msg === 'listening')
+  cli.child.kill('SIGTERM')
+  t.equal((await cli.exited).code, 0)
+  t.ok(readdirSync(dir).some((f) => f.startsWith('timeline')), 'the timeline is kept in state.dir')
+
+  const open = join(tempDir(t), 'shared')
+  mkdirSync(open, { mode: 0o755 })
+  const refused = spawnCli(t, ['start', '--config', writeConfig(t, yamlFor({ legacy: 'http://127.0.0.1:8000' }, '  - { name: all, match: { path: /* }, backend: legacy }', `state: { dir: "${open}" }`))], { PORT: '0', ADMIN_PORT: '0' })
+  t.equal((await refused.exited).code, 1)
+  t.match(refused.stderr(), `SPX_STATE_DIR_UNSAFE: state directory ${open} (state.dir) is accessible to other users (mode 755); chmod 700 it`)
+})
+
 t.test('explain from the CLI prints the decision as JSON', async (t) => {
   const res = await runCli(['explain', '--config', join(ROOT, 'routes.yaml'), 'GET', '/api/orders/7', '--header', 'host:shop.example', '--header', 'x-tenant-id:acme'])
   t.equal(res.code, 0)

@@ -123,7 +123,7 @@ t.test('unreachable at start: backup, then bootstrap, then the baseline; start n
   t.match(explain, { reason: 'flag_unavailable', flag: { origin: 'none', found: false } })
 })
 
-t.test('a backup directory owned by another user is refused at start', async (t) => {
+t.test('a state directory owned by another user is refused at start (the older flags.unleash.backupDir names it too)', async (t) => {
   const { mkdirSync, chownSync } = await import('node:fs')
   if (process.getuid?.() !== 0) {
     t.pass('needs root to give a directory to another user', { skip: 'not root' })
@@ -133,5 +133,5 @@ t.test('a backup directory owned by another user is refused at start', async (t)
   mkdirSync(dir, { mode: 0o700 })
   chownSync(dir, 1, 1)
   const config = yaml('http://127.0.0.1:1', 'http://127.0.0.1:2', `http://127.0.0.1:${await closedPort()}/api`).replace('timeout: 1s }', `timeout: 1s, backupDir: "${dir}" }`)
-  await t.rejects(startProxy(t, config, { flagsStartWaitMs: 100 }), /flags backup directory .* belongs to another user \(uid 1\)/)
+  await t.rejects(startProxy(t, config, { flagsStartWaitMs: 100 }), /SPX_STATE_DIR_UNSAFE: state directory .* belongs to another user \(uid 1\)/)
 })

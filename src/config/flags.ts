@@ -22,7 +22,6 @@ export function normalizeFlags (raw: RawConfig['flags'], s: Section): FlagsConfi
         projectName: u.projectName,
         refreshInterval: s.dur(u.refreshInterval, DEFAULTS.unleash.refreshInterval),
         timeout: s.dur(u.timeout, DEFAULTS.unleash.timeout),
-        backupDir: u.backupDir === undefined ? undefined : resolvePath(s.baseDir, u.backupDir),
         metrics: Object.freeze({ enabled: u.metrics?.enabled ?? DEFAULTS.unleash.metrics.enabled, interval: s.dur(u.metrics?.interval, DEFAULTS.unleash.metrics.interval) })
       })
   })

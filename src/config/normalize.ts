@@ -44,6 +44,7 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
     admin: adminConfig(raw.admin),
     client,
     shutdown: Object.freeze({ timeout: s.dur(raw.shutdown?.timeout, DEFAULTS.shutdown.timeout) }),
+    state: Object.freeze({ dir: stateDir(raw, baseDir) }),
     backends,
     routes,
     flags,
@@ -67,6 +68,12 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
     identity: raw.identity === undefined ? undefined : normalizeIdentity(raw.identity, backends, baseDir, s.dur, s.sz, problems),
     notify: notifyConfig(raw.notify ?? [], s)
   })
+}
+
+/** state.dir, else the older flags.unleash.backupDir, relative to routes.yaml. */
+function stateDir (raw: RawConfig, baseDir: string): string | undefined {
+  const dir = raw.state?.dir ?? raw.flags?.unleash?.backupDir
+  return dir === undefined ? undefined : resolvePath(baseDir, dir)
 }
 
 function adminConfig (a: RawConfig['admin']): Config['admin'] {

@@ -269,6 +269,11 @@ export const configSchema = {
       additionalProperties: false,
       properties: { timeout: duration }
     },
+    state: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { dir: { type: 'string', minLength: 1 } }
+    },
     backends: {
       type: 'object',
       minProperties: 1,

@@ -62,7 +62,6 @@ export interface UnleashConfig {
   readonly projectName: string | undefined
   readonly refreshInterval: number
   readonly timeout: number
-  readonly backupDir: string | undefined
   /** Registration and usage metrics sent to Unleash, as its SDKs do (docs/flags-and-cohorts.md). */
   readonly metrics: { readonly enabled: boolean, readonly interval: number }
 }
@@ -217,6 +216,8 @@ export interface Config {
   }
   readonly client: ClientLimits
   readonly shutdown: { readonly timeout: number }
+  /** Where state kept across restarts lives: state.dir, else flags.unleash.backupDir (the older key); undefined for the default. */
+  readonly state: { readonly dir: string | undefined }
   readonly backends: ReadonlyMap<string, BackendConfig>
   readonly routes: readonly RouteConfig[]
   readonly flags: FlagsConfig | undefined

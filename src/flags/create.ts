@@ -1,7 +1,4 @@
 /** flags: in routes.yaml → the flag source, or none when no route uses flags. */
-import { homedir } from 'node:os'
-import { join } from 'node:path'
-import { mkdirSync, statSync } from 'node:fs'
 import type { Logger } from 'pino'
 import type { FlagsConfig } from '../config/config.js'
 import { FileFlagSource } from './file-source.js'
@@ -14,19 +11,8 @@ export interface FlagDeps {
   /** Reload the flags file when it changes (default true). */
   readonly watch?: boolean
   readonly onChange?: FlagChangeListener
-}
-
-/**
- * The backup of the last fetched flags lives in a directory only this user can read
- * and write: never the shared /tmp, where another user could plant flags.
- */
-export function privateDir (configured: string | undefined, env: FlagDeps['env']): string {
-  const dir = configured ?? join(env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'strangler-proxy')
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const st = statSync(dir)
-  if (process.getuid !== undefined && st.uid !== process.getuid()) throw new Error(`flags backup directory ${dir} belongs to another user (uid ${st.uid}); use a directory of this user's own`)
-  if ((st.mode & 0o077) !== 0) throw new Error(`flags backup directory ${dir} is accessible to other users (mode ${(st.mode & 0o777).toString(8)}); chmod 700 it`)
-  return dir
+  /** The private state directory (config/state-dir.ts), where the last flags seen are kept. */
+  readonly stateDir: () => string
 }
 
 export function createFlagSource (config: FlagsConfig, deps: FlagDeps): FlagSource {
@@ -42,7 +28,7 @@ export function createFlagSource (config: FlagsConfig, deps: FlagDeps): FlagSour
     refreshInterval: u.refreshInterval,
     timeout: u.timeout,
     token: deps.env.UNLEASH_API_TOKEN,
-    backupDir: privateDir(u.backupDir, deps.env),
+    backupDir: deps.stateDir(),
     bootstrapFile: config.file,
     projectName: u.projectName,
     metrics: u.metrics,

@@ -13,7 +13,7 @@ import type { Logger } from 'pino'
 import { reloadConfig } from './reload.js'
 import { Runtime } from './runtime.js'
 import { buildAdminServer, type AdminSources } from '../admin/server.js'
-import { startInstance, configSource, urlOf, type Instance, type StartOptions } from './instance.js'
+import { startInstance, configSource, listenOn, urlOf, type Instance, type StartOptions } from './instance.js'
 import { watchConfigFile } from '../config/watch.js'
 
 type Message =
@@ -100,7 +100,7 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
     isListening: () => ready.size === opts.workers,
     sources
   })
-  await admin.listen({ host: config.admin.host, port: config.admin.port })
+  await listenOn(admin, 'admin', config.admin)
   const adminUrl = urlOf(admin)
   logger.info({ admin: adminUrl, workers: opts.workers, config: opts.configFile, version: config.version }, 'primary listening')
 

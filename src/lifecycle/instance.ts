@@ -18,6 +18,7 @@ import type { RampDriver } from '../ramp/driver.js'
 import type { Timeline } from '../timeline/timeline.js'
 import { createRampDriver, createStatus, createTimeline, eventRelay, causeOf } from './migration.js'
 import type { StartOptions } from './start-options.js'
+import { stateDir } from '../config/state-dir.js'
 
 
 export type { ReloadResult }
@@ -66,6 +67,9 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   const config = source.load()
   const open = opts.admin === false ? undefined : await openAdminRefusal('the admin port', config.admin.host, opts.adminToken !== undefined || config.admin.operators.length > 0, opts.insecureAdmin === true)
   if (open !== undefined) throw new ProxyError(Errors.USAGE, open)
+  // A state.dir someone chose is checked before anything listens; the default one
+  // only once something is kept, so a proxy that keeps nothing needs no home directory.
+  if (opts.admin !== false && config.state.dir !== undefined) stateDir(config, opts.env ?? {})
   const relay = eventRelay()
   const runtime = new Runtime(config, { logger, env: opts.env ?? {}, watchFlags: opts.watch ?? true, events: relay, ...(opts.admin === false ? {} : { admin: { token: opts.adminToken } }) })
   await runtime.startFlags(opts.flagsStartWaitMs ?? 2000)
@@ -156,12 +160,24 @@ function instanceMetrics (runtime: Runtime): Metrics {
 async function listenBoth (runtime: Runtime, proxy: FastifyInstance, admin: FastifyInstance | undefined): Promise<void> {
   const config = runtime.snapshot.config
   try {
-    await admin?.listen({ host: config.admin.host, port: config.admin.port })
-    await proxy.listen({ host: config.listen.host, port: config.listen.port })
+    if (admin !== undefined) await listenOn(admin, 'admin', config.admin)
+    await listenOn(proxy, 'traffic', config.listen)
   } catch (err) {
     await admin?.close()
     await runtime.close(0)
     throw err
+  }
+}
+
+/** A port that will not open (in use, not permitted, no such address) is SPX_LISTEN_FAILED, naming it. */
+export async function listenOn (app: FastifyInstance, what: 'traffic' | 'admin', at: { readonly host: string, readonly port: number }): Promise<void> {
+  try {
+    await app.listen({ host: at.host, port: at.port })
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === undefined || !['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL', 'ENOTFOUND'].includes(code)) throw err
+    const key = what === 'admin' ? 'admin.port / ADMIN_PORT' : 'listen.port / PORT'
+    throw new ProxyError(Errors.LISTEN_FAILED, `the ${what} port ${at.host}:${at.port} could not be opened (${code}); ${key} names another`, { cause: err })
   }
 }
 

@@ -6,7 +6,7 @@
 import { Freezes } from '../ramp/freezes.js'
 import type { Config } from '../config/config.js'
 import type { Metrics } from '../observe/metrics.js'
-import { privateDir } from '../flags/create.js'
+import { stateDir as privateStateDir } from '../config/state-dir.js'
 import { RampDriver } from '../ramp/driver.js'
 import { rampRoutes, RAMP_VIEW_STATES } from '../ramp/view.js'
 import { LocalFigures } from '../ramp/figures.js'
@@ -39,7 +39,7 @@ import type { StartOptions } from './start-options.js'
 
 /** The private state directory: where the flags backup, ramp state and timeline live. */
 function stateDir (config: Config, opts: StartOptions): string {
-  return privateDir(config.flags?.unleash?.backupDir, opts.env ?? {})
+  return privateStateDir(config, opts.env ?? {})
 }
 
 /** Runtime events, passed on to the timeline once it exists (the runtime is built first). */

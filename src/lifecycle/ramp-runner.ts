@@ -10,7 +10,7 @@ import { Registry } from 'prom-client'
 import type { Logger } from 'pino'
 import type { Config } from '../config/config.js'
 import { watchConfigFile } from '../config/watch.js'
-import { privateDir } from '../flags/create.js'
+import { stateDir } from '../config/state-dir.js'
 import { registerRampMetrics } from '../observe/ramp-metrics.js'
 import { RampDriver } from '../ramp/driver.js'
 import { rampRoutes, RAMP_VIEW_STATES } from '../ramp/view.js'
@@ -80,8 +80,8 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
   const prom = new PromQL(opts.prometheus ?? config.ramps.prometheus as string, config.ramps.timeout)
   const driver = new RampDriver({
     logger,
-    store: new RampStore(() => privateDir(unleash.backupDir, opts.env), opts.configFile),
-    freezes: new Freezes(() => privateDir(unleash.backupDir, opts.env), opts.configFile),
+    store: new RampStore(() => stateDir(config, opts.env), opts.configFile),
+    freezes: new Freezes(() => stateDir(config, opts.env), opts.configFile),
     // refusal() made sure of the admin token.
     target: new DryRunTarget(new UnleashTarget(unleashAdmin(unleash, opts.env) as UnleashAdmin), () => config.routes),
     figures: new PrometheusFigures(prom),

@@ -17,6 +17,7 @@ import { clientAddress } from '../decision/client-address.js'
 import { Errors, ProxyError } from '../errors.js'
 import type { FlagSource } from '../flags/source.js'
 import { createFlagSource } from '../flags/create.js'
+import { stateDir } from '../config/state-dir.js'
 import { createJwtVerifier, type JwtVerifier } from '../decision/jwt.js'
 import { Guard, type GuardState, type Trip } from '../safety/guard.js'
 import type { FlagChange } from '../flags/diff.js'
@@ -230,7 +231,7 @@ export class Runtime {
     const sameFlags = old !== undefined && JSON.stringify(old.config.flags) === JSON.stringify(config.flags)
     const flags = sameFlags
       ? old.flags
-      : config.flags === undefined ? undefined : createFlagSource(config.flags, { logger: this.#deps.logger, env: this.#deps.env, watch: this.#deps.watchFlags ?? true, ...(this.#deps.events === undefined ? {} : { onChange: (c, s) => this.#deps.events?.flagsChanged(c, s) }) })
+      : config.flags === undefined ? undefined : createFlagSource(config.flags, { logger: this.#deps.logger, env: this.#deps.env, stateDir: () => stateDir(config, this.#deps.env), watch: this.#deps.watchFlags ?? true, ...(this.#deps.events === undefined ? {} : { onChange: (c, s) => this.#deps.events?.flagsChanged(c, s) }) })
     const byKey = new Map([...previous.values()].map((p) => [p.key, p]))
     const pools = new Map<string, BackendPool>()
     for (const [name, backend] of config.backends) {

@@ -111,6 +111,8 @@ ${DEFAULT_ROUTE}coverage: { declared: { legacy: { openapi: "http://legacy:8000/o
     admin: { host: '127.0.0.2', port: 9001, allowedHosts: ['proxy.internal'], operators: [{ name: 'alice', role: 'operator', tokenHashEnv: 'SPX_TOKEN_ALICE' }] },
     client: { headersTimeout: 2000, requestTimeout: 3000, keepAliveTimeout: 4000, maxHeaderSize: 8000, maxUrlLength: 2048, maxBodySize: 1_000_000, maxHeaderCount: 50, sendTimeout: 6000, trustedProxies: ['10.0.0.0/8', 'loopback'], realIpHeader: 'x-client-ip' },
     shutdown: { timeout: 7000 },
+    // The older flags.unleash.backupDir names the state directory when state.dir is not set.
+    state: { dir: '/srv/spx/state' },
     backends: {
       legacy: { name: 'legacy', origin: 'http://127.0.0.1:8000', basePath: '', host: '127.0.0.1:8000', timeouts: { connect: 1000, headers: 2000, bodyIdle: 3000 }, pool: { connections: 9, keepAliveTimeout: 2000 }, preserveHost: false, legacy: true },
       django: { name: 'django', origin: 'https://django.internal:8443', basePath: '/app', host: 'django.internal:8443', timeouts: { connect: 5000, headers: 12_000, bodyIdle: 30_000 }, pool: { connections: 128, keepAliveTimeout: 4000 }, preserveHost: true, legacy: false }
@@ -137,7 +139,7 @@ ${DEFAULT_ROUTE}coverage: { declared: { legacy: { openapi: "http://legacy:8000/o
       { name: 'search', index: 2, line: 53, match: { path: '/search' }, backend: 'legacy', maxBodySize: 1_000_000, websocket: true, failover: true, shadow: undefined, guard: { window: 20_000, minRequests: 7, maxErrorRatioIncrease: 0.01, maxLatencyRatio: 2, minLatencyIncrease: 25, cooldown: 9000, probeFraction: 0.1, probeRequests: 20, minClients: 5, maxClientShare: 0.2, disableFlag: false }, flag: { name: 'search-on-django', backend: 'django', variants: undefined }, ramp: undefined },
       { name: 'default', index: 3, line: 57, match: { path: '/*' }, backend: 'legacy', maxBodySize: 1_000_000, websocket: true, failover: true, shadow: undefined, guard: undefined, flag: undefined, ramp: undefined }
     ],
-    flags: { file: '/srv/spx/flags.yaml', unleash: { url: 'http://unleash:4242/api', appName: 'shop', environment: 'production', projectName: 'migration', refreshInterval: 2000, timeout: 3000, backupDir: '/srv/spx/state', metrics: { enabled: false, interval: 30_000 } } },
+    flags: { file: '/srv/spx/flags.yaml', unleash: { url: 'http://unleash:4242/api', appName: 'shop', environment: 'production', projectName: 'migration', refreshInterval: 2000, timeout: 3000, metrics: { enabled: false, interval: 30_000 } } },
     cohort: {
       userId: [{ jwt: 'sub' }, { header: 'x-user-id' }],
       sessionId: [{ cookie: 'sid' }],
@@ -175,7 +177,8 @@ ${DEFAULT_ROUTE}`, FILE)
     admin: { host: '127.0.0.1', port: 8081, allowedHosts: [], operators: [] },
     client: { headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5000, maxHeaderSize: 16_384, maxUrlLength: 8192, maxBodySize: 10_485_760, maxHeaderCount: 200, sendTimeout: 30_000, trustedProxies: [], realIpHeader: 'x-real-ip' },
     shutdown: { timeout: 30_000 },
-    flags: { file: undefined, unleash: { url: 'http://unleash:4242/api', appName: 'strangler-proxy', environment: 'default', projectName: undefined, refreshInterval: 10_000, timeout: 5000, backupDir: undefined, metrics: { enabled: true, interval: 60_000 } } },
+    state: { dir: undefined },
+    flags: { file: undefined, unleash: { url: 'http://unleash:4242/api', appName: 'strangler-proxy', environment: 'default', projectName: undefined, refreshInterval: 10_000, timeout: 5000, metrics: { enabled: true, interval: 60_000 } } },
     cohort: {
       userId: [],
       sessionId: [],
@@ -492,4 +495,13 @@ ${DEFAULT_ROUTE}`, FILE)
     { name: 'list', url: 'http://proxy/a', method: 'GET', headers: {}, timeout: 5000, expect: { status: [200, 204], bodyContains: undefined, json: {} }, as: undefined, when: 'after' }
   ])
   t.strictSame(deeplyFrozen(config.routes[0]?.ramp?.gates.checks), [])
+})
+
+t.test('state.dir names the state directory, relative to routes.yaml; it wins over the older flags.unleash.backupDir', async (t) => {
+  const base = 'backends: { legacy: { url: "http://legacy:8000" } }\nroutes: [{ name: all, match: { path: /* }, backend: legacy }]\n'
+  const unleash = 'flags: { unleash: { url: "http://unleash:4242/api", backupDir: old } }\n'
+  t.equal(parseConfig(base + 'state: { dir: state }\n', '/srv/spx/routes.yaml').state.dir, '/srv/spx/state')
+  t.equal(parseConfig(base + unleash, '/srv/spx/routes.yaml').state.dir, '/srv/spx/old')
+  t.equal(parseConfig(base + unleash + 'state: { dir: /var/lib/spx }\n', '/srv/spx/routes.yaml').state.dir, '/var/lib/spx')
+  t.equal(parseConfig(base, '/srv/spx/routes.yaml').state.dir, undefined)
 })
