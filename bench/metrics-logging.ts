@@ -56,9 +56,9 @@ function stateFor (i: number): RequestState {
 const variants: Record<string, (i: number) => void> = {
   baseline: (i) => { const s = stateFor(i); fakeRequest(s, i) },
   metrics: (i) => { const s = stateFor(i); fakeRequest(s, i); metrics.request(s, 'GET', 200, 0.0025) },
-  'access log': (i) => { const s = stateFor(i); const { request, reply } = fakeRequest(s, i); logAccess(request, reply, 200, 2.5) },
+  'access log': (i) => { const s = stateFor(i); const { request, reply } = fakeRequest(s, i); logAccess(String(request.id), request.raw.method ?? '', request.raw.url ?? '', s, 200, 2.5, !reply.raw.writableFinished) },
   evidence: (i) => { const s = stateFor(i); fakeRequest(s, i); runtime.observe(s) },
-  'log + metrics': (i) => { const s = stateFor(i); const { request, reply } = fakeRequest(s, i); logAccess(request, reply, 200, 2.5); metrics.request(s, 'GET', 200, 0.0025) }
+  'log + metrics': (i) => { const s = stateFor(i); const { request, reply } = fakeRequest(s, i); logAccess(String(request.id), request.raw.method ?? '', request.raw.url ?? '', s, 200, 2.5, !reply.raw.writableFinished); metrics.request(s, 'GET', 200, 0.0025) }
 }
 
 const results: Record<string, number[]> = {}

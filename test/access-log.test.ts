@@ -2,7 +2,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { request } from 'undici'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply } from 'fastify'
 import { startUpstream, closedPort } from './helpers/backends.js'
 import { startProxy, accessLines, sleep, ROOT } from './helpers/proxy.js'
 import { createLogger, createAccessLog } from '../src/observe/log.js'
@@ -59,7 +59,7 @@ routes:
 t.test('the access line is byte for byte what pino would write for the same fields', async (t) => {
   const written: string[] = []
   const logger = createLogger({ destination: { write: (line: string) => { written.push(line) } } })
-  const cases: Array<{ state: Partial<RequestState>, id: string, url: string, finished: boolean, headersSent: boolean, status: number, fields: Record<string, unknown> }> = [
+  const cases: Array<{ state: Partial<RequestState>, id: string, url: string, finished: boolean, headersSent: boolean, status: number, websocket?: boolean, fields: Record<string, unknown> }> = [
     {
       state: { route: 'orders', backend: 'django', reason: 'flag_on', flag: 'orders-on-django', variant: 'b', upstreamMs: 1.2345 },
       id: 'r-"quoted"\\', url: '/api/ordérs/7"x?token=1', finished: true, headersSent: true, status: 200,
@@ -69,21 +69,26 @@ t.test('the access line is byte for byte what pino would write for the same fiel
       state: { upstreamError: 'connect_refused', errorCode: 'SPX_BACKEND_UNAVAILABLE', retried: true, failoverFrom: { backend: 'django', kind: 'connect_refused' }, route: 'orders', backend: 'legacy', reason: 'failover' },
       id: 'r-2', url: '/x\u0001\ud800', finished: false, headersSent: false, status: 200,
       fields: { reqId: 'r-2', route: 'orders', backend: 'legacy', reason: 'failover', method: 'GET', path: '/x\u0001\ud800', status: 499, durationMs: 0, upstreamMs: null, aborted: true, upstreamError: 'connect_refused', code: 'SPX_BACKEND_UNAVAILABLE', retried: true, failoverFrom: 'django' }
+    },
+    {
+      // An upgrade's line, written when its tunnel closes: the same writer, marked.
+      state: { route: 'chat', backend: 'django', reason: 'flag_on' },
+      id: 'r-3', url: '/ws?ticket=secret', finished: true, headersSent: true, status: 101, websocket: true,
+      fields: { reqId: 'r-3', route: 'chat', backend: 'django', reason: 'flag_on', method: 'GET', path: '/ws', status: 101, durationMs: 0, upstreamMs: null, websocket: true }
     }
   ]
   const normalize = (line: string): string => line.replace(/"time":\d+/, '"time":0').replace(/"durationMs":[\d.e-]+/, '"durationMs":0')
   for (const c of cases) {
     const spx = { ...newRequestState(), ...c.state }
-    const request = { id: c.id, raw: { url: c.url, method: 'GET' }, spx } as unknown as FastifyRequest
     const reply = { raw: { writableFinished: c.finished, headersSent: c.headersSent, statusCode: c.status } } as unknown as FastifyReply
-    createAccessLog(logger)(request, reply, responseStatus(reply.raw), 0)
+    createAccessLog(logger)(c.id, 'GET', c.url, spx, responseStatus(reply.raw), 0, !c.finished, c.websocket)
     logger.info(c.fields, 'request')
     const [ours, pinos] = written.splice(0, 2).map((l) => normalize(l))
     t.equal(ours, pinos)
     t.doesNotThrow(() => JSON.parse(ours as string))
   }
   const quiet = createLogger({ level: 'warn', destination: { write: (line: string) => { written.push(line) } } })
-  createAccessLog(quiet)({ id: 'x', raw: { url: '/', method: 'GET' }, spx: newRequestState() } as unknown as FastifyRequest, { raw: { writableFinished: true, headersSent: true, statusCode: 200 } } as unknown as FastifyReply, 200, 0)
+  createAccessLog(quiet)('x', 'GET', '/', newRequestState(), 200, 0, false)
   t.equal(written.length, 0, 'no access line below level info')
 })
 

@@ -4,7 +4,6 @@
  * other line that serializes a request has its credential headers redacted.
  */
 import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 'pino'
-import type { FastifyReply, FastifyRequest } from 'fastify'
 
 export const REDACT_PATHS = [
   'req.headers.authorization', 'req.headers.cookie', 'req.headers["proxy-authorization"]',
@@ -76,43 +75,63 @@ function strOrNull (value: string | undefined): string {
   return value === undefined ? 'null' : str(value)
 }
 
+/** What the access line reads of a finished request (proxy/request-state.ts's RequestState is one). */
+export interface AccessFields {
+  readonly route: string | undefined
+  readonly backend: string | undefined
+  readonly reason: string | undefined
+  readonly upstreamMs: number | undefined
+  readonly flag: string | undefined
+  readonly variant: string | undefined
+  readonly upstreamError: string | undefined
+  readonly errorCode: string | undefined
+  readonly retried: boolean
+  readonly failoverFrom: { readonly backend: string } | undefined
+  readonly declinedFrom: string | undefined
+  readonly trace: { readonly traceId: string, readonly spanId: string } | undefined
+}
+
 /**
- * The writer of the one access line per request; status 499 when the client left
+ * Writes the access line: `aborted` when the response did not finish, `websocket`
+ * for an upgrade (whose line is written when its tunnel closes).
+ */
+export type AccessLog = (reqId: string, method: string, url: string, fields: AccessFields, status: number, durationMs: number, aborted: boolean, websocket?: boolean) => void
+
+/**
+ * The one writer of the access line, for every request and upgrade; status 499 when the client left
  * before any response. Serialized here rather than by pino: the line is written for
  * every request, and a fixed template costs a fraction of pino's generic walk over an
  * object. The bytes are pino's own (level, time, bindings, fields, msg), which a test
  * holds it to.
  */
-export function createAccessLog (logger: Logger): (request: FastifyRequest, reply: FastifyReply, status: number, durationMs: number) => void {
+export function createAccessLog (logger: Logger): AccessLog {
   const internals = logger as unknown as Record<symbol, unknown>
   const bindings = internals[pino.symbols.chindingsSym] as string
   const destination = internals[pino.symbols.streamSym] as DestinationStream
-  return function logAccess (request, reply, status, durationMs) {
+  return function logAccess (reqId, method, url, s, status, durationMs, aborted, websocket = false) {
     if (!logger.isLevelEnabled('info')) return
-    const s = request.spx
-    const url = request.raw.url ?? ''
     const q = url.indexOf('?')
-    const out = reply.raw
     // The query is left out: it often carries tokens.
     let line = '{"level":30,"time":' + Date.now() + bindings +
-      ',"reqId":' + str(String(request.id)) +
+      ',"reqId":' + str(reqId) +
       ',"route":' + strOrNull(s.route) +
       ',"backend":' + strOrNull(s.backend) +
       ',"reason":' + strOrNull(s.reason) +
-      ',"method":' + str(request.raw.method ?? '') +
+      ',"method":' + str(method) +
       ',"path":' + str(q === -1 ? url : url.slice(0, q)) +
       ',"status":' + status +
       ',"durationMs":' + round(durationMs) +
       ',"upstreamMs":' + (s.upstreamMs === undefined ? 'null' : round(s.upstreamMs))
     if (s.flag !== undefined) line += ',"flag":' + str(s.flag)
     if (s.variant !== undefined) line += ',"variant":' + str(s.variant)
-    if (!out.writableFinished) line += ',"aborted":true'
+    if (aborted) line += ',"aborted":true'
     if (s.upstreamError !== undefined) line += ',"upstreamError":' + str(s.upstreamError)
     if (s.errorCode !== undefined) line += ',"code":' + str(s.errorCode)
     if (s.retried) line += ',"retried":true'
     if (s.failoverFrom !== undefined) line += ',"failoverFrom":' + str(s.failoverFrom.backend)
     if (s.declinedFrom !== undefined) line += ',"declinedFrom":' + str(s.declinedFrom)
     if (s.trace !== undefined) line += ',"traceId":"' + s.trace.traceId + '","spanId":"' + s.trace.spanId + '"'
+    if (websocket) line += ',"websocket":true'
     destination.write(line + ',"msg":"request"}\n')
   }
 }

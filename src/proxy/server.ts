@@ -84,7 +84,7 @@ export function buildProxyServer (runtime: ProxyRuntime, logger: Logger, metrics
     const status = responseStatus(res)
     const ms = performance.now() - state.start
     state.trace?.end(status, state.errorCode, state.backend, state.reason)
-    logAccess(reply.request, reply, status, ms)
+    logAccess(String(reply.request.id), reply.request.raw.method ?? '', reply.request.raw.url ?? '', state, status, ms, !res.writableFinished)
     metrics.request(state, reply.request.raw.method ?? 'GET', status, ms / 1000)
     runtime.observe(state)
   }

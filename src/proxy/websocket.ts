@@ -20,6 +20,7 @@ import { connectionTokens, newRequestId, HOP_BY_HOP_RESPONSE } from './headers.j
 import { classifyUpstreamError } from './upstream-errors.js'
 import { newRequestState } from './request-state.js'
 import type { Metrics } from '../observe/metrics.js'
+import { createAccessLog } from '../observe/log.js'
 import type { BackendConfig } from '../config/config.js'
 
 function rawHead (status: number, message: string, rawHeaders: readonly string[], drop: ReadonlySet<string>, extra: string): string {
@@ -36,15 +37,14 @@ interface Upgrade {
   readonly socket: Duplex
   readonly head: Buffer
   readonly id: string
-  readonly log: Logger
-  readonly fields: Readonly<Record<string, unknown>>
   /** Open tunnels, closed at shutdown. */
   readonly tunnels: Set<Duplex>
   /** The upgrade's record step: the access line and the metrics, once. */
-  readonly done: (status: number, extra?: Record<string, unknown>) => void
+  readonly done: (status: number) => void
 }
 
 export function createUpgradeHandler (runtime: ProxyRuntime, server: Server, logger: Logger, metrics: Metrics) {
+  const logAccess = createAccessLog(logger)
   return function onUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void {
     tunnel(req, socket, head).catch((err: unknown) => {
       logger.error({ err }, 'websocket upgrade failed')
@@ -67,23 +67,25 @@ export function createUpgradeHandler (runtime: ProxyRuntime, server: Server, log
     // Not runtime.observe(): a 101 and a tunnel's lifetime say nothing of the
     // backend's answers, so they are no evidence for the guard or the gates
     // (docs/architecture.md).
-    const done = (status: number, extra: Record<string, unknown> = {}): void => {
+    const done = (status: number): void => {
       const ms = performance.now() - state.start
-      log.info({ method: req.method, path: (req.url ?? '').split('?')[0], status, durationMs: Math.round(ms), websocket: true, ...extra }, 'request')
+      logAccess(id, req.method ?? 'GET', req.url ?? '', state, status, ms, false, true)
       metrics.request(state, req.method ?? 'GET', status, ms / 1000)
     }
 
     const target = resolve(snap, req.method ?? 'GET', req.url ?? '', req.headers, req.rawHeaders)
     if ('error' in target) {
       writeRawProblem(socket, target.error, target.error.detail, id)
-      done(target.error.status, { route: null, code: target.error.code })
+      state.errorCode = target.error.code
+      done(target.error.status)
       return
     }
     const { route } = target
     state.route = route.name
     if (!route.config.websocket || req.method !== 'GET') {
       writeRawProblem(socket, Errors.UPGRADE_NOT_ALLOWED, `route "${route.name}" does not accept websocket upgrades`, id)
-      done(400, { route: route.name, code: Errors.UPGRADE_NOT_ALLOWED.code })
+      state.errorCode = Errors.UPGRADE_NOT_ALLOWED.code
+      done(400)
       return
     }
     const client = clientAddress(snap, req)
@@ -95,13 +97,14 @@ export function createUpgradeHandler (runtime: ProxyRuntime, server: Server, log
     const headers = upstreamHeadersFor(snap, req, id, bp.backend, client)
     headers.push('connection', 'upgrade', 'upgrade', req.headers.upgrade as string)
     const fields = { route: route.name, backend: decision.backend, reason: decision.reason }
-    const upgrade: Upgrade = { req, socket, head, id, log, fields, done, tunnels: runtime.tunnels }
+    const upgrade: Upgrade = { req, socket, head, id, done, tunnels: runtime.tunnels }
     handshake(upgrade, bp.backend, bp.backend.basePath + target.path, headers, (err) => {
       const c = classifyUpstreamError(err)
       state.upstreamError = c.kind
       log.warn({ err, ...fields, kind: c.kind }, 'websocket handshake with backend failed')
       writeRawProblem(socket, c.error, `websocket handshake with backend "${decision.backend}" failed`, id)
-      done(c.error.status, { ...fields, upstreamError: c.kind, code: c.error.code })
+      state.errorCode = c.error.code
+      done(c.error.status)
     })
   }
 
@@ -138,7 +141,7 @@ function handshake (u: Upgrade, backend: BackendConfig, path: string, headers: s
     const drop = new Set([...HOP_BY_HOP_RESPONSE, ...(connectionTokens(res.headers.connection) ?? [])])
     u.socket.write(rawHead(res.statusCode ?? 502, res.statusMessage ?? '', res.rawHeaders, drop, `x-request-id: ${u.id}\r\nconnection: close\r\n`))
     res.pipe(u.socket)
-    u.done(res.statusCode ?? 502, u.fields)
+    u.done(res.statusCode ?? 502)
   })
   upstreamReq.on('upgrade', (res, upstream, upstreamHead) => {
     answered = true
@@ -176,7 +179,7 @@ function splice (u: Upgrade, res: IncomingMessage, upstream: Socket, upstreamHea
   socket.once('close', () => {
     u.tunnels.delete(socket)
     closeBoth()
-    u.done(101, u.fields)
+    u.done(101)
   })
   upstream.pipe(socket, { end: false })
   socket.pipe(upstream, { end: false })
