@@ -3,51 +3,7 @@ import { request } from 'undici'
 import { startUpstream } from '../helpers/backends.js'
 import { startProxy, sleep, accessLines, type TestProxy } from '../helpers/proxy.js'
 import { flagsJson, rollout } from '../helpers/flags.js'
-import { startUnleashServer, unavailable, CLIENT_TOKEN, ADMIN_TOKEN } from '../helpers/unleash-server.js'
-import { putFeature } from '../helpers/unleash-admin.js'
-
-function yaml (legacy: string, django: string, guard: string, flags = 'flags: { file: flags.json }'): string {
-  return `listen: { host: 127.0.0.1 }
-backends:
-  legacy: { url: "${legacy}" }
-  django: { url: "${django}" }
-${flags}
-cohort: { userId: { header: x-user-id } }
-evidence: { perAddress: 100000, perUser: 100000 }   # most of these requests come from 127.0.0.1
-guard: { window: 30s, minRequests: 10, ${guard.includes('cooldown') ? '' : 'cooldown: 1s, '}${guard.includes('minClients') ? '' : 'minClients: 1, '}probeFraction: 0.5, probeRequests: 6${guard} }
-routes:
-  - { name: orders, match: { path: /api/orders/* }, backend: legacy, flag: { name: orders-on-django, backend: django } }
-  - { name: default, match: { path: /* }, backend: legacy }
-`
-}
-
-async function send (proxy: TestProxy, n: number): Promise<Record<string, number>> {
-  const by: Record<string, number> = {}
-  for (let i = 0; i < n; i++) {
-    const res = await request(`${proxy.url}/api/orders/${i}`, { headers: { 'x-user-id': `u${i}` } })
-    const key = `${res.statusCode} ${String(res.headers['x-backend'] ?? '')}`
-    by[key] = (by[key] ?? 0) + 1
-    await res.body.dump()
-  }
-  return by
-}
-
-/**
- * Sends failing traffic (users u0, u1, …; `headers` per request) until /guard says the
- * route is open: a trip needs the regression confirmed for a few seconds.
- */
-async function untilOpen (proxy: TestProxy, headers: (i: number) => Record<string, string> = (i) => ({ 'x-user-id': `u${i}` })): Promise<number> {
-  const end = Date.now() + 20_000
-  let i = 0
-  while (Date.now() < end) {
-    const guard = (await (await request(`${proxy.adminUrl}/guard`)).body.json()) as { routes: Record<string, { state: string }> }
-    if (guard.routes.orders?.state === 'open') return i
-    await (await request(`${proxy.url}/api/orders/${i}`, { headers: headers(i) })).body.dump()
-    i++
-    await sleep(50)
-  }
-  throw new Error('the guard did not trip within 20 s')
-}
+import { guardYaml as yaml, send, untilOpen } from '../helpers/guard.js'
 
 t.test('through the proxy: a failing new backend is rolled back, probed and released', async (t) => {
   const legacy = await startUpstream(t, 'legacy', (_req, res) => { res.writeHead(200, { 'x-backend': 'legacy' }).end() })
@@ -100,43 +56,6 @@ t.test('POST /guard/reset closes a tripped guard; guard: false turns it off', as
 
   const off = await startProxy(t, yaml(legacy.url, django.url, '').replace(/^guard: .*$/m, 'guard: false'), flags)
   t.same(await send(off, 25), { '503 django': 25 }, 'no guard: the flag keeps deciding')
-})
-
-t.test('with disableFlag, a trip switches the flag off in a real Unleash', async (t) => {
-  const why = unavailable()
-  if (why !== undefined) {
-    if (process.env.STRANGLER_REQUIRE_UNLEASH === '1') throw new Error(why)
-    t.pass('disableFlag', { skip: why })
-    return
-  }
-  const u = await startUnleashServer(t)
-  await putFeature(u, { name: 'orders-on-django', enabled: true, strategies: [rollout(100, 'orders-on-django')] })
-  const legacy = await startUpstream(t, 'legacy', (_req, res) => { res.writeHead(200, { 'x-backend': 'legacy' }).end() })
-  const django = await startUpstream(t, 'django', (_req, res) => { res.writeHead(500, { 'x-backend': 'django' }).end() })
-  const proxy = await startProxy(t, yaml(legacy.url, django.url, ', disableFlag: true',
-    `flags: { unleash: { url: "${u.url}", environment: development, refreshInterval: 500ms } }`), {
-    env: { UNLEASH_API_TOKEN: CLIENT_TOKEN, UNLEASH_ADMIN_TOKEN: ADMIN_TOKEN },
-    flagsStartWaitMs: 10_000
-  })
-  t.same(await send(proxy, 10), { '500 django': 10 })
-  await untilOpen(proxy)
-  await sleep(300)
-  let feature = await u.admin('GET', '/projects/default/features/orders-on-django') as { environments: Array<{ name: string, enabled: boolean }> }
-  t.equal(feature.environments.find((e) => e.name === 'development')?.enabled, true, 'one trip alone leaves the flag on in Unleash')
-  t.match(proxy.logs.find((l) => String(l.msg).includes('will be switched off in Unleash if the probe')), { route: 'orders', flag: 'orders-on-django' })
-  // The cool-down passes and the probe fails too: the trip holds.
-  await sleep(1100)
-  await send(proxy, 20)
-  for (let i = 0; i < 100 && !proxy.logs.some((l) => String(l.msg).includes('switched flag orders-on-django off')); i++) await sleep(50)
-  feature = await u.admin('GET', '/projects/default/features/orders-on-django') as { environments: Array<{ name: string, enabled: boolean }> }
-  t.equal(feature.environments.find((e) => e.name === 'development')?.enabled, false, 'the flag is off in Unleash for every replica')
-  // Once the proxy fetches the change, the flag itself says off, guard or not.
-  for (let i = 0; i < 100; i++) {
-    const res = await request(`${proxy.adminUrl}/explain?path=/api/orders/1&header=x-user-id:u1`)
-    if (((await res.body.json()) as { reason: string }).reason === 'flag_off') break
-    await sleep(100)
-  }
-  t.match(await (await request(`${proxy.adminUrl}/explain?path=/api/orders/1&header=x-user-id:u1`)).body.json(), { reason: 'flag_off', backend: 'legacy' })
 })
 
 t.test('one address with a hundred user ids cannot trip the guard; ten addresses can', async (t) => {
