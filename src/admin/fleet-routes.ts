@@ -1,7 +1,8 @@
 /**
  * The control plane's view of the fleet (`strangler-proxy control`, `ramp run`):
- * GET /fleet (replicas, versions, drift), /timeline (the replicas' timelines merged) and
- * /status.json (shares summed by Prometheus, each replica's guard). Replicas are the
+ * GET /fleet (replicas, versions, drift), /timeline (the replicas' timelines merged),
+ * /status.json and the /status page (shares summed by Prometheus, each replica's
+ * guard) and /inventory (the replicas' legacy inventories added up). Replicas are the
  * ones Prometheus scrapes; they are asked with the fleet's admin token, and one that
  * does not answer is named, never silently left out.
  */
@@ -12,7 +13,9 @@ import { FleetWatch } from '../ramp/fleet-view.js'
 import type { PromQL } from '../ramp/promql.js'
 import { mergeTimelines } from '../timeline/fleet.js'
 import type { TimelineEvent } from '../timeline/event.js'
-import { FLEET_SPLIT_QUERY, fleetStatus } from '../status/fleet.js'
+import { FLEET_SPLIT_QUERY, fleetStatus, type FleetStatus } from '../status/fleet.js'
+import { fleetStatusPage } from '../status/fleet-html.js'
+import { asInventory, mergeInventories, type FleetInventory } from '../status/fleet-inventory.js'
 import type { StatusReport } from '../status/report.js'
 import { callAdmin } from './client.js'
 
@@ -71,16 +74,34 @@ export function registerFleetRoutes (server: FastifyInstance, access: FleetAcces
     return { events: mergeTimelines(answered).slice(-limit), replicas }
   })
 
-  server.get('/status.json', async (_request, reply) => {
-    try {
-      const view = await fleet.read()
-      const [{ answered, failed }, split] = await Promise.all([
-        askReplicas(view.replicas.filter((r) => r.up).map((r) => r.instance), '/status.json', access, (b) => Array.isArray((b as { routes?: unknown } | undefined)?.routes) ? b as StatusReport : undefined),
-        access.prom.series('requests by route and backend', FLEET_SPLIT_QUERY)
-      ])
-      return fleetStatus(view, answered, failed, split)
-    } catch (err) {
-      return unavailable(reply, err)
-    }
+  /** The fleet's status: Prometheus's sums, each replica's /status.json; throws when Prometheus gives no usable answer. */
+  const status = async (): Promise<FleetStatus> => {
+    const view = await fleet.read()
+    const [{ answered, failed }, split] = await Promise.all([
+      askReplicas(view.replicas.filter((r) => r.up).map((r) => r.instance), '/status.json', access, (b) => Array.isArray((b as { routes?: unknown } | undefined)?.routes) ? b as StatusReport : undefined),
+      access.prom.series('requests by route and backend', FLEET_SPLIT_QUERY)
+    ])
+    return fleetStatus(view, answered, failed, split)
+  }
+
+  /** Every answering replica's inventory, added up; the replicas that did not answer are named. */
+  const inventory = async (replicas: readonly string[]): Promise<FleetInventory & { unanswered: Record<string, string> }> => {
+    const { answered, failed } = await askReplicas(replicas, '/inventory', access, asInventory)
+    return { ...mergeInventories(answered.values()), unanswered: Object.fromEntries(failed) }
+  }
+
+  server.get('/status.json', async (_request, reply) => await status().catch((err: unknown) => unavailable(reply, err)))
+
+  server.get('/inventory', async (_request, reply) => {
+    const view = await fleet.read().catch((err: Error) => err)
+    if (view instanceof Error) return unavailable(reply, view)
+    return await inventory(view.replicas.filter((r) => r.up).map((r) => r.instance))
+  })
+
+  server.get('/status', async (request, reply) => {
+    const s = await status().catch((err: Error) => err)
+    if (s instanceof Error) return unavailable(reply, s)
+    const inv = await inventory(s.replicas.filter((r) => r.answered).map((r) => r.replica))
+    return reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(fleetStatusPage(s, inv.entries, 15, request.operator?.name))
   })
 }

@@ -1,4 +1,4 @@
-/** GET /status (HTML), /status.json, /inventory, /coverage, and the status page's sign-in and sign-out. */
+/** GET /status (HTML), /status.json, /inventory, /coverage, and the status page's sign-in and sign-out (also the control plane's). */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Errors } from '../errors.js'
 import { sendProblem } from '../problem.js'
@@ -44,7 +44,11 @@ export function registerStatusRoutes (app: FastifyInstance, host: () => StatusHo
     if (h === undefined) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, missing)
     return (await h.coverage()) ?? sendProblem(reply, Errors.ADMIN_NOT_FOUND, 'no coverage: in routes.yaml: name where each backend declares its routes (docs/coverage.md)')
   })
+  registerSignIn(app, signIn)
+}
 
+/** The status page's sign-in and sign-out: an operator's token exchanged once for a read-only session cookie. */
+export function registerSignIn (app: FastifyInstance, signIn: SignIn): void {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)))
   })

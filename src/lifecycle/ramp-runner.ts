@@ -29,6 +29,9 @@ import { redactUrl } from '../observe/redact.js'
 import { registerRampRoutes } from '../admin/ramp-routes.js'
 import { registerAlertRoutes } from '../admin/alerts.js'
 import { registerFleetRoutes } from '../admin/fleet-routes.js'
+import { registerSignIn } from '../admin/status-routes.js'
+import { ReadSessions } from '../admin/session.js'
+import type { TLSSocket } from 'node:tls'
 import { configSource, urlOf } from './instance.js'
 import { reloadConfig, type ConfigHolder } from './reload.js'
 
@@ -98,7 +101,10 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
   views.driver = driver
 
   const server = Fastify({ loggerInstance: logger.child({ server: 'ramp-driver' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) })
-  protectAdmin(server, { operators: () => operators as Operators, admin: () => ({ host: opts.host, port: opts.port, allowedHosts: config.admin.allowedHosts, operators: config.admin.operators }) })
+  // The fleet's status page signs a person in as a replica's does: a token once, then a read-only cookie.
+  const sessions = new ReadSessions()
+  protectAdmin(server, { operators: () => operators as Operators, admin: () => ({ host: opts.host, port: opts.port, allowedHosts: config.admin.allowedHosts, operators: config.admin.operators }), sessions })
+  registerSignIn(server, { operators: () => operators as Operators, sessions, secure: (request) => (request.raw.socket as TLSSocket).encrypted === true })
   server.get('/healthz', async () => ({ status: 'ok' }))
   server.get('/metrics', async (_request, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()))
   registerRampRoutes(server, () => ({ driver }))

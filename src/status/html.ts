@@ -9,18 +9,18 @@ import type { CoverageState } from '../coverage/reconcile.js'
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 export const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ESCAPES[c] as string)
 
-const pct = (x: number | null, digits = 1): string => x === null ? '–' : `${(x * 100).toFixed(digits)} %`
+export const pct = (x: number | null, digits = 1): string => x === null ? '–' : `${(x * 100).toFixed(digits)} %`
 const ms = (s: number | null): string => s === null ? '–' : `${(s * 1000).toFixed(s < 0.01 ? 1 : 0)} ms`
 
 /** Badge colours: every pair has a contrast ratio above 7:1 (checked in the browser test). */
-const BADGES: Record<RouteStatus['state'], { symbol: string, label: (r: RouteStatus) => string }> = {
+const BADGES: Record<RouteStatus['state'], { symbol: string, label: (r: Pick<RouteStatus, 'rollout'>) => string }> = {
   legacy: { symbol: '○', label: () => 'Legacy' },
   migrating: { symbol: '◐', label: (r) => r.rollout === null ? 'Migrating' : `Migrating · ${r.rollout} %` },
   migrated: { symbol: '●', label: () => 'Migrated' },
   ready: { symbol: '✓', label: () => 'Ready to retire' }
 }
 
-const STYLE = `
+export const STYLE = `
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1a202c;background:#fff}
 header,main,footer{max-width:1280px;margin:0 auto;padding:0 20px}
 h1{font-size:26px;margin:20px 0 4px}h2{font-size:20px;margin:28px 0 8px}h3{font-size:16px;margin:16px 0 4px}
@@ -36,7 +36,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 ul.checks{margin:4px 0 12px;padding-left:20px}ul.events{margin:0;padding-left:16px;font-size:13px}
 a{color:#2b6cb0}footer{color:#2d3748;font-size:13px;margin:24px auto}`
 
-function badge (r: RouteStatus): string {
+export function badge (r: Pick<RouteStatus, 'state' | 'rollout'>): string {
   const b = BADGES[r.state]
   return `<span class="badge badge-${r.state}" data-state="${r.state}"><span aria-hidden="true">${b.symbol}</span> ${esc(b.label(r))}</span>`
 }

@@ -163,6 +163,26 @@ routes:
   t.ok(status.replicas.length === 3 && status.replicas.every((r) => r.answered), 'every replica named and answering')
   t.ok(status.overall.requests > 0, `${status.overall.requests} requests in the fleet's last 5 minutes`)
 
+  // One inventory for the fleet: what legacy served through the catch-all, added up over the replicas.
+  for (const [i, p] of replicas.entries()) {
+    for (let n = 0; n <= i; n++) await (await request(`${p.url}/legacy/pages/${n + 1}`)).body.dump()
+  }
+  interface Inv { entries: Array<{ template: string, requests: number }>, unanswered?: Record<string, string> }
+  const own = await Promise.all(replicas.map(async (p) => (await (await request(`${p.adminUrl}/inventory`)).body.json()) as Inv))
+  const fleetInventory = (await (await request(`${runner.url}/inventory`)).body.json()) as Inv
+  const pages = (inv: Inv): number => inv.entries.filter((e) => e.template.startsWith('/legacy/pages')).reduce((a, e) => a + e.requests, 0)
+  t.same(own.map(pages), [1, 2, 3], 'each replica saw its own share of the legacy pages')
+  t.equal(pages(fleetInventory), 6, 'the fleet\'s inventory adds them up')
+  t.same(fleetInventory.unanswered, {}, 'every replica answered')
+
+  // The fleet's status page, as a person reads it.
+  const html = await (await request(`${runner.url}/status`, { headers: { accept: 'text/html' } })).body.text()
+  t.match(html, /<h1>Fleet migration status<\/h1>/)
+  t.match(html, /3 of 3 replicas answered/)
+  for (const p of replicas) t.match(html, new RegExp(`data-replica="${new URL(p.adminUrl).host}"><th scope="row">[^<]+</th><td class="">in step</td>`), `replica ${new URL(p.adminUrl).host} shown in step`)
+  t.match(html, /data-route="orders"/, 'the orders route is on the page')
+  t.match(html, /\/legacy\/pages/, 'and what legacy still serves')
+
   // The fleet view: three replicas that agree; then one serves another routes.yaml.
   interface Fleet { replicas: Array<{ instance: string, up: boolean, config?: string, flags?: string, drift: string[], since?: string }>, drifted: number, down: number }
   const fleetOf = async (): Promise<Fleet> => (await (await request(`${runner.url}/fleet`)).body.json()) as Fleet
