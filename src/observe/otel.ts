@@ -5,7 +5,7 @@
  * counted. Configured the OpenTelemetry way (OTEL_* variables) or in routes.yaml.
  */
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, isSpanContextValid, trace, type Context, type Span, type Attributes } from '@opentelemetry/api'
-import { W3CTraceContextPropagator, ExportResultCode, type ExportResult } from '@opentelemetry/core'
+import { W3CTraceContextPropagator, ExportResultCode } from '@opentelemetry/core'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import { AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, type ReadableSpan, type Sampler, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
@@ -28,18 +28,32 @@ function sampler (name: string): Sampler {
   }
 }
 
-/** Counts what never reaches the collector: queue overflow and failed exports. */
-class Counted implements SpanProcessor, SpanExporter {
+/**
+ * Counts what never reaches the collector: queue overflow and failed exports. The
+ * batch processor is handed a counting exporter of its own, not this processor: the
+ * processor's shutdown shuts its exporter down, and an exporter that shut the
+ * processor down again would wait on itself.
+ */
+class Counted implements SpanProcessor {
   dropped = 0
   #pending = 0
   readonly #max: number
-  readonly #exporter: SpanExporter
   readonly #batch: BatchSpanProcessor
 
   constructor (exporter: SpanExporter, maxQueueSize: number) {
-    this.#exporter = exporter
     this.#max = maxQueueSize
-    this.#batch = new BatchSpanProcessor(this, { maxQueueSize, maxExportBatchSize: Math.min(512, maxQueueSize), scheduledDelayMillis: 1000, exportTimeoutMillis: 5000 })
+    const counting: SpanExporter = {
+      export: (spans, done) => {
+        exporter.export(spans, (result) => {
+          this.#pending -= spans.length
+          if (result.code !== ExportResultCode.SUCCESS) this.dropped += spans.length
+          done(result)
+        })
+      },
+      shutdown: async () => { await exporter.shutdown() },
+      forceFlush: async () => { await exporter.forceFlush?.() }
+    }
+    this.#batch = new BatchSpanProcessor(counting, { maxQueueSize, maxExportBatchSize: Math.min(512, maxQueueSize), scheduledDelayMillis: 1000, exportTimeoutMillis: 5000 })
   }
 
   onStart (): void {}
@@ -54,14 +68,6 @@ class Counted implements SpanProcessor, SpanExporter {
 
   async forceFlush (): Promise<void> { await this.#batch.forceFlush() }
   async shutdown (): Promise<void> { await this.#batch.shutdown() }
-
-  export (spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    this.#exporter.export(spans, (result) => {
-      this.#pending -= spans.length
-      if (result.code !== ExportResultCode.SUCCESS) this.dropped += spans.length
-      done(result)
-    })
-  }
 }
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0')
@@ -147,7 +153,11 @@ export function createOtelTracing (s: TracingSettings, version: string): Tracing
     dropped: () => counted.dropped,
     // The last export may fail (the collector is down): already counted, and never a reason to fail the drain.
     shutdown: async () => {
-      await Promise.race([provider.shutdown().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 5000).unref())])
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise<false>((resolve) => { timer = setTimeout(resolve, 5000, false) })
+      const done = await Promise.race([provider.shutdown().then(() => true, () => true), late])
+      clearTimeout(timer)
+      return done
     }
   }
 }

@@ -30,8 +30,8 @@ export interface Tracing {
   start (method: string, headers: Readonly<Record<string, string | string[] | undefined>>, target: string): RequestTrace | undefined
   /** Spans dropped because the export queue was full, and failed exports. */
   readonly dropped: () => number
-  /** Exports what is queued; resolves when done or after the timeout. */
-  shutdown (): Promise<void>
+  /** Exports what is queued; false when that did not end within 5 s (the drain goes on). */
+  shutdown (): Promise<boolean>
 }
 
 /** Replaces (or adds) one header in undici's flat [name, value, ...] list. */

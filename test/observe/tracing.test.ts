@@ -253,3 +253,14 @@ routes:
   const failed = otlp.spans.find((s) => attr(s, 'strangler.identity') === true)
   t.equal(attr(failed, 'error.type'), 'identity_unavailable', 'a failed lookup is an error on its span')
 })
+
+t.test('at shutdown the last spans are handed over and the proxy stops without waiting out the export deadline', async (t) => {
+  const otlp = await receiver(t)
+  const legacy = await startUpstream(t, 'legacy')
+  const p = await startProxy(t, `listen: { host: 127.0.0.1 }\nbackends:\n  legacy: { url: "${legacy.url}" }\nroutes:\n  - { name: all, match: { path: /* }, backend: legacy }\n`, { env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url } })
+  for (let i = 0; i < 3; i++) await (await request(`${p.url}/x`)).body.dump()
+  // Well inside the batch's 1 s delay: only the shutdown's flush can deliver them.
+  await p.shutdown('test')
+  t.equal(otlp.spans.filter((s) => s.kind === SERVER).length, 3, 'the three server spans reached the collector')
+  t.notOk(p.logs.some((l) => String(l.msg).startsWith('tracing: the last spans were not handed')), 'the exporter shut down; nothing waited out the 5 s')
+})
