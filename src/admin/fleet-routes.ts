@@ -9,7 +9,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Errors } from '../errors.js'
 import { sendProblem } from '../problem.js'
-import { FleetWatch } from '../ramp/fleet-view.js'
+import { FleetWatch, askable, replicaError, type Discover } from '../ramp/fleet-view.js'
 import type { PromQL } from '../ramp/promql.js'
 import { mergeTimelines } from '../timeline/fleet.js'
 import type { TimelineEvent } from '../timeline/event.js'
@@ -24,6 +24,8 @@ export interface FleetAccess {
   /** STRANGLER_ADMIN_TOKEN, which every replica of the fleet accepts. */
   readonly token: string | undefined
   readonly timeoutMs: () => number
+  /** ramps.replicas as it stands: replicas found besides Prometheus's targets. */
+  readonly discover?: () => Discover | undefined
 }
 
 /** Each replica's answer to GET `path` that `usable` accepts, or why there is none. */
@@ -50,7 +52,7 @@ async function askReplicas<T> (replicas: readonly string[], path: string, access
 }
 
 export function registerFleetRoutes (server: FastifyInstance, access: FleetAccess): void {
-  const fleet = new FleetWatch(access.prom)
+  const fleet = new FleetWatch(access.prom, access.discover)
   const unavailable = (reply: Parameters<typeof sendProblem>[0], err: unknown): ReturnType<typeof sendProblem> => sendProblem(reply, Errors.FLEET_UNAVAILABLE, (err as Error).message)
 
   server.get('/fleet', async (_request, reply) => await fleet.read().catch((err: unknown) => unavailable(reply, err)))
@@ -62,13 +64,13 @@ export function registerFleetRoutes (server: FastifyInstance, access: FleetAcces
     const url = request.raw.url ?? ''
     const search = url.includes('?') ? url.slice(url.indexOf('?')) : ''
     const limit = Math.min(1000, Number(new URLSearchParams(search).get('limit') ?? 100) || 100)
-    const up = view.replicas.filter((r) => r.up).map((r) => r.instance)
+    const up = askable(view)
     const { answered, failed } = await askReplicas(up, `/timeline${search}`, access, (b) => {
       const events = (b as { events?: unknown } | undefined)?.events
       return Array.isArray(events) ? events as TimelineEvent[] : undefined
     })
     const replicas = view.replicas.map((r) => {
-      const error = !r.up ? 'Prometheus does not reach it' : failed.get(r.instance)
+      const error = replicaError(r, failed)
       return error === undefined ? { replica: r.instance, answered: true } : { replica: r.instance, answered: false, error }
     })
     return { events: mergeTimelines(answered).slice(-limit), replicas }
@@ -78,7 +80,7 @@ export function registerFleetRoutes (server: FastifyInstance, access: FleetAcces
   const status = async (): Promise<FleetStatus> => {
     const view = await fleet.read()
     const [{ answered, failed }, split] = await Promise.all([
-      askReplicas(view.replicas.filter((r) => r.up).map((r) => r.instance), '/status.json', access, (b) => Array.isArray((b as { routes?: unknown } | undefined)?.routes) ? b as StatusReport : undefined),
+      askReplicas(askable(view), '/status.json', access, (b) => Array.isArray((b as { routes?: unknown } | undefined)?.routes) ? b as StatusReport : undefined),
       access.prom.series('requests by route and backend', FLEET_SPLIT_QUERY)
     ])
     return fleetStatus(view, answered, failed, split)
@@ -95,7 +97,7 @@ export function registerFleetRoutes (server: FastifyInstance, access: FleetAcces
   server.get('/inventory', async (_request, reply) => {
     const view = await fleet.read().catch((err: Error) => err)
     if (view instanceof Error) return unavailable(reply, view)
-    return await inventory(view.replicas.filter((r) => r.up).map((r) => r.instance))
+    return await inventory(askable(view))
   })
 
   server.get('/status', async (request, reply) => {

@@ -8,7 +8,7 @@ import { templateProblem } from './promql-template.js'
 import { httpUrl, type Section } from './section.js'
 import type { Path } from './problems.js'
 import type { RawConfig, RawRamp } from './raw.js'
-import type { HttpCheck, QueryGate, RampConfig, RampsConfig, RouteConfig } from './types.js'
+import type { HttpCheck, QueryGate, RampConfig, RampsConfig, ReplicaDiscovery, RouteConfig } from './types.js'
 
 type RawGates = NonNullable<RawRamp['gates']>
 
@@ -123,5 +123,12 @@ export function normalizeRamps (raw: RawConfig, routes: readonly RouteConfig[], 
   // Calls end before the next pass is due, so passes never pile up behind a hung peer.
   const timeout = s.dur(r?.timeout, Math.min(5_000, Math.max(100, Math.floor(interval * 0.8))))
   if (r?.timeout !== undefined && timeout >= interval) s.problems.add(['ramps', 'timeout'], `must be below ramps.interval (${interval} ms): a pass must end before the next is due`)
-  return Object.freeze({ driver, prometheus: r?.prometheus, interval, timeout, stallAfter: s.dur(r?.stallAfter, DEFAULTS.ramps.stallAfter), alerts: Object.freeze({ ...r?.alerts }) })
+  return Object.freeze({ driver, prometheus: r?.prometheus, interval, timeout, stallAfter: s.dur(r?.stallAfter, DEFAULTS.ramps.stallAfter), alerts: Object.freeze({ ...r?.alerts }), replicas: discovery(r?.replicas) })
+}
+
+function discovery (d: NonNullable<RawConfig['ramps']>['replicas']): ReplicaDiscovery | undefined {
+  if (d?.static !== undefined) return Object.freeze({ static: Object.freeze([...d.static]) })
+  if (d?.dns === undefined) return undefined
+  const i = d.dns.lastIndexOf(':')
+  return Object.freeze({ dns: Object.freeze({ host: d.dns.slice(0, i), port: Number(d.dns.slice(i + 1)) }) })
 }

@@ -247,7 +247,17 @@ export const configSchema = {
         interval: duration,
         timeout: duration,
         stallAfter: duration,
-        alerts: { type: 'object', propertyNames: { pattern: '^[A-Za-z_:][A-Za-z0-9_:]*$' }, additionalProperties: { enum: ['pause', 'stepBack', 'abort'] } }
+        alerts: { type: 'object', propertyNames: { pattern: '^[A-Za-z_:][A-Za-z0-9_:]*$' }, additionalProperties: { enum: ['pause', 'stepBack', 'abort'] } },
+        replicas: {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          maxProperties: 1,
+          properties: {
+            static: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z0-9.:\\[\\]-]+:[0-9]{1,5}$' } },
+            dns: { type: 'string', pattern: '^[A-Za-z0-9.-]+:[0-9]{1,5}$' }
+          }
+        }
       }
     },
     evidence: {

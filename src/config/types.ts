@@ -394,7 +394,14 @@ export interface RampsConfig {
   readonly stallAfter: number
   /** Alert name → what a firing alert does to the ramp of the route in its `route` label (POST /alerts). */
   readonly alerts: Readonly<Record<string, AlertAction>>
+  /** Where the control plane finds replicas besides Prometheus's targets; undefined: Prometheus's alone. */
+  readonly replicas: ReplicaDiscovery | undefined
 }
+
+/** A static list of admin host:port, or a DNS name resolved to every address with the admin port. */
+export type ReplicaDiscovery =
+  | { readonly static: readonly string[] }
+  | { readonly dns: { readonly host: string, readonly port: number } }
 
 export type AlertAction = 'pause' | 'stepBack' | 'abort'
 

@@ -29,6 +29,7 @@ import { redactUrl } from '../observe/redact.js'
 import { registerRampRoutes } from '../admin/ramp-routes.js'
 import { registerAlertRoutes } from '../admin/alerts.js'
 import { registerFleetRoutes } from '../admin/fleet-routes.js'
+import { discovery } from '../ramp/discovery.js'
 import { registerSignIn } from '../admin/status-routes.js'
 import { ReadSessions } from '../admin/session.js'
 import type { TLSSocket } from 'node:tls'
@@ -109,7 +110,7 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
   server.get('/metrics', async (_request, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()))
   registerRampRoutes(server, () => ({ driver }))
   registerAlertRoutes(server, () => ({ driver }), () => config.ramps.alerts)
-  registerFleetRoutes(server, { prom, token: opts.adminToken ?? opts.env.STRANGLER_ADMIN_TOKEN, timeoutMs: () => config.ramps.timeout })
+  registerFleetRoutes(server, { prom, token: opts.adminToken ?? opts.env.STRANGLER_ADMIN_TOKEN, timeoutMs: () => config.ramps.timeout, discover: () => discovery(config.ramps.replicas) })
   await server.listen({ host: opts.host, port: opts.port })
 
   const holder: ConfigHolder = {

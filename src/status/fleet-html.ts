@@ -15,7 +15,9 @@ function guards (g: Readonly<Record<string, string | null>>): string {
 }
 
 function replicaRow (r: FleetStatus['replicas'][number]): string {
-  const state = !r.up ? 'down' : !r.answered ? 'not answering' : r.drift.length > 0 ? `drifted: ${r.drift.join(', ')}` : 'in step'
+  const state = !r.answered
+    ? (r.up ? 'not answering' : 'down')
+    : !r.up ? (r.scraped ? 'answers, but Prometheus does not reach it' : 'answers, but Prometheus does not scrape it') : r.drift.length > 0 ? `drifted: ${r.drift.join(', ')}` : 'in step'
   return `<tr data-replica="${esc(r.replica)}"><th scope="row">${esc(r.replica)}</th><td class="${state === 'in step' ? '' : 'verdict-not'}">${esc(state)}</td><td>${esc(r.error ?? '')}</td></tr>`
 }
 

@@ -7,7 +7,7 @@
  * inventory) are not merged: they are each replica's own /status.json.
  */
 import type { Series } from '../ramp/promql.js'
-import type { FleetView } from '../ramp/fleet-view.js'
+import { replicaError, type FleetView } from '../ramp/fleet-view.js'
 import type { RouteStatus, StatusReport } from './report.js'
 
 /** Requests per route and backend over the window of the live split a single proxy's status page uses. */
@@ -24,7 +24,7 @@ export interface FleetStatus {
   readonly configVersion: string | undefined
   readonly overall: { readonly newShare: number | null, readonly requests: number }
   readonly routes: readonly FleetRouteStatus[]
-  readonly replicas: ReadonlyArray<{ readonly replica: string, readonly up: boolean, readonly answered: boolean, readonly drift: readonly string[], readonly error?: string }>
+  readonly replicas: ReadonlyArray<{ readonly replica: string, readonly up: boolean, readonly scraped: boolean, readonly answered: boolean, readonly drift: readonly string[], readonly error?: string }>
 }
 
 /**
@@ -70,8 +70,8 @@ export function fleetStatus (view: FleetView, answered: ReadonlyMap<string, Stat
     overall: { newShare: requests === 0 ? null : onNew / requests, requests: Math.round(requests) },
     routes,
     replicas: view.replicas.map((r) => {
-      const error = !r.up ? 'Prometheus does not reach it' : failed.get(r.instance)
-      return { replica: r.instance, up: r.up, answered: error === undefined, drift: r.drift, ...(error === undefined ? {} : { error }) }
+      const error = replicaError(r, failed)
+      return { replica: r.instance, up: r.up, scraped: r.scraped, answered: error === undefined, drift: r.drift, ...(error === undefined ? {} : { error }) }
     })
   }
 }

@@ -72,7 +72,7 @@ cohort:
   jwt: { header: x-token, cookie: tok, secretEnv: JWT_SECRET, issuer: shop, audience: web, requireExp: false }
   sessionCookie: { name: s, maxAge: 1h, secure: true, sameSite: strict }
 override: { header: x-ovr, cookie: ovr }
-ramps: { driver: fleet, prometheus: "http://prom:9090", interval: 2s, timeout: 1500ms, stallAfter: 5m, alerts: { RampBreaker: stepBack } }
+ramps: { driver: fleet, prometheus: "http://prom:9090", interval: 2s, timeout: 1500ms, stallAfter: 5m, alerts: { RampBreaker: stepBack }, replicas: { dns: "spx-admin.shop.svc:8081" } }
 evidence: { period: 30s, perAddress: 100, perUser: 40 }
 retirement: { after: 1d, legacyQuietFor: 2h, minParity: 0.99, maxErrorRatioIncrease: 0.01, maxLatencyRatio: 1.1 }
 inventory: { maxTemplates: 10 }
@@ -148,7 +148,7 @@ ${DEFAULT_ROUTE}coverage: { declared: { legacy: { openapi: "http://legacy:8000/o
       sessionCookie: { name: 's', maxAge: 3_600_000, secure: true, sameSite: 'strict' }
     },
     override: { header: 'x-ovr', cookie: 'ovr' },
-    ramps: { driver: 'fleet', prometheus: 'http://prom:9090', interval: 2000, timeout: 1500, stallAfter: 300_000, alerts: { RampBreaker: 'stepBack' } },
+    ramps: { driver: 'fleet', prometheus: 'http://prom:9090', interval: 2000, timeout: 1500, stallAfter: 300_000, alerts: { RampBreaker: 'stepBack' }, replicas: { dns: { host: 'spx-admin.shop.svc', port: 8081 } } },
     evidence: { period: 30_000, perAddress: 100, perUser: 40 },
     tracing: { serviceName: 'spx', ratio: 0.5, sampler: 'traceidratio', endpoint: 'http://jaeger:4318', redactQuery: ['session'] },
     retirement: { after: 86_400_000, legacyQuietFor: 7_200_000, minParity: 0.99, maxErrorRatioIncrease: 0.01, maxLatencyRatio: 1.1 },
@@ -188,7 +188,7 @@ ${DEFAULT_ROUTE}`, FILE)
       sessionCookie: { name: 'spx_sid', maxAge: 365 * 86_400_000, secure: false, sameSite: 'lax' }
     },
     override: { header: 'x-strangler-override', cookie: 'spx_override' },
-    ramps: { driver: 'proxy', prometheus: undefined, interval: 1000, timeout: 800, stallAfter: 900_000, alerts: {} },
+    ramps: { driver: 'proxy', prometheus: undefined, interval: 1000, timeout: 800, stallAfter: 900_000, alerts: {}, replicas: undefined },
     evidence: { period: 60_000, perAddress: 60, perUser: 30 },
     tracing: undefined,
     retirement: { after: 7 * 86_400_000, legacyQuietFor: 86_400_000, minParity: 0.999, maxErrorRatioIncrease: 0.005, maxLatencyRatio: 1.2 },
@@ -504,4 +504,12 @@ t.test('state.dir names the state directory, relative to routes.yaml; it wins ov
   t.equal(parseConfig(base + unleash, '/srv/spx/routes.yaml').state.dir, '/srv/spx/old')
   t.equal(parseConfig(base + unleash + 'state: { dir: /var/lib/spx }\n', '/srv/spx/routes.yaml').state.dir, '/var/lib/spx')
   t.equal(parseConfig(base, '/srv/spx/routes.yaml').state.dir, undefined)
+})
+
+t.test('ramps.replicas: a static list as written; a name and its port', async (t) => {
+  const base = 'backends: { legacy: { url: "http://legacy:8000" } }\nroutes: [{ name: all, match: { path: /* }, backend: legacy }]\n'
+  t.same(plain(parseConfig(base + 'ramps: { replicas: { static: ["10.0.0.11:8081", "[fd00::2]:8081"] } }\n', '/srv/spx/routes.yaml').ramps.replicas), { static: ['10.0.0.11:8081', '[fd00::2]:8081'] })
+  t.same(plain(parseConfig(base + 'ramps: { replicas: { dns: "spx-admin:9000" } }\n', '/srv/spx/routes.yaml').ramps.replicas), { dns: { host: 'spx-admin', port: 9000 } })
+  t.match(problems(base + 'ramps: { replicas: { dns: "spx-admin" } }\n').join('\n'), /ramps\.replicas\.dns/, 'a name without its port is refused')
+  t.match(problems(base + 'ramps: { replicas: { static: ["a:1"], dns: "b:2" } }\n').join('\n'), /ramps\.replicas/, 'one source, not both')
 })

@@ -1,0 +1,67 @@
+/**
+ * The control plane finds replicas besides Prometheus's targets (ramps.replicas): a
+ * replica listed but never scraped is shown as such, and still asked for its own view;
+ * a DNS name is resolved to every address; a name that does not resolve leaves
+ * Prometheus's replicas and says why. Real proxies, a real Prometheus.
+ */
+import t from 'tap'
+import { join } from 'node:path'
+import { request } from 'undici'
+import { startUpstream, closedPort } from '../helpers/backends.js'
+import { startProxy, tempDir, writeConfig, sleep, type TestProxy } from '../helpers/proxy.js'
+import { prometheusMissing, startPrometheus } from '../helpers/prometheus.js'
+import { runRampDriver } from '../../src/lifecycle/ramp-runner.js'
+import { createLogger } from '../../src/observe/log.js'
+
+interface Fleet { replicas: Array<{ instance: string, up: boolean, scraped: boolean, listed: boolean }>, discovery: { source: string, error?: string } }
+
+t.test('a listed replica Prometheus does not scrape is shown and asked; DNS and its failure', async (t) => {
+  const missing = prometheusMissing()
+  if (missing !== undefined) {
+    if (process.env.STRANGLER_REQUIRE_PROMETHEUS === '1') throw new Error(missing)
+    t.pass('discovery', { skip: missing })
+    return
+  }
+  const legacy = await startUpstream(t, 'legacy')
+  const unleash = `http://127.0.0.1:${await closedPort()}/api`
+  const replicaYaml = `listen: { host: 127.0.0.1 }
+backends: { legacy: { url: "${legacy.url}", legacy: true } }
+flags: { unleash: { url: "${unleash}", timeout: 1s } }
+routes:
+  - { name: default, match: { path: /* }, backend: legacy }
+`
+  const [scraped, unscraped] = [await startProxy(t, replicaYaml, { flagsStartWaitMs: 100 }), await startProxy(t, replicaYaml, { flagsStartWaitMs: 100 })] as [TestProxy, TestProxy]
+  const host = (p: TestProxy): string => new URL(p.adminUrl).host
+  const prom = await startPrometheus(t, [host(scraped)])
+  const control = async (replicas: string): Promise<string> => {
+    const dir = tempDir(t)
+    const yaml = replicaYaml + `ramps: { driver: fleet, prometheus: "${prom.api}", interval: 500ms, replicas: ${replicas} }\n`
+    const runner = await runRampDriver({ configFile: writeConfig(t, yaml, dir), logger: createLogger({ level: 'silent' }), host: '127.0.0.1', port: 0, env: { UNLEASH_ADMIN_TOKEN: 'admin', XDG_STATE_HOME: join(dir, 'state') }, watch: false })
+    t.teardown(() => runner.stop())
+    return runner.url
+  }
+  const fleetOf = async (url: string): Promise<Fleet> => (await (await request(`${url}/fleet`)).body.json()) as Fleet
+
+  const listed = await control(`{ static: ["${host(scraped)}", "${host(unscraped)}"] }`)
+  let fleet = await fleetOf(listed)
+  for (const end = Date.now() + 15_000; !fleet.replicas.some((r) => r.instance === host(scraped) && r.up) && Date.now() < end; await sleep(250)) fleet = await fleetOf(listed)
+  t.same(fleet.discovery, { source: 'static' })
+  t.match(fleet.replicas.find((r) => r.instance === host(scraped)), { up: true, scraped: true, listed: true }, 'the scraped replica')
+  t.match(fleet.replicas.find((r) => r.instance === host(unscraped)), { up: false, scraped: false, listed: true }, 'the listed one Prometheus does not know is shown, not dropped')
+  await (await request(`${unscraped.url}/legacy/only-here`)).body.dump()
+  const inventory = (await (await request(`${listed}/inventory`)).body.json()) as { entries: Array<{ template: string }>, unanswered: Record<string, string> }
+  t.ok(inventory.entries.some((e) => e.template.startsWith('/legacy/only-here')), 'and asked for its own view: its inventory is in the fleet\'s')
+  t.same(inventory.unanswered, {})
+  const page = await (await request(`${listed}/status`)).body.text()
+  t.match(page, new RegExp(`data-replica="${host(unscraped)}"><th scope="row">[^<]+</th><td class="verdict-not">answers, but Prometheus does not scrape it</td>`), 'the page says what is wrong with it')
+
+  const dns = await control(`{ dns: "localhost:${new URL(scraped.adminUrl).port}" }`)
+  const byName = await fleetOf(dns)
+  t.same(byName.discovery, { source: 'dns' })
+  t.ok(byName.replicas.some((r) => r.instance === host(scraped) && r.listed), `localhost resolves to the scraped replica's address (${byName.replicas.map((r) => r.instance).join(', ')})`)
+
+  const broken = await control('{ dns: "replicas.invalid:8081" }')
+  const fallback = await fleetOf(broken)
+  t.match(fallback.discovery, { source: 'dns', error: /replicas\.invalid/ }, 'a name that does not resolve is said')
+  t.ok(fallback.replicas.some((r) => r.instance === host(scraped) && r.up), 'and Prometheus\'s replicas are still shown')
+})
