@@ -11,7 +11,8 @@ import { Errors } from '../errors.js'
 import { sendProblem } from '../problem.js'
 import { FleetWatch, askable, replicaError, type Discover } from '../ramp/fleet-view.js'
 import type { PromQL } from '../ramp/promql.js'
-import { mergeTimelines } from '../timeline/fleet.js'
+import { mergeTimelines, type FleetEvent } from '../timeline/fleet.js'
+import { fleetImpact, type FleetImpact } from '../timeline/fleet-impact.js'
 import type { TimelineEvent } from '../timeline/event.js'
 import { FLEET_SPLIT_QUERY, fleetStatus, type FleetStatus } from '../status/fleet.js'
 import { fleetStatusPage } from '../status/fleet-html.js'
@@ -24,6 +25,8 @@ export interface FleetAccess {
   /** STRANGLER_ADMIN_TOKEN, which every replica of the fleet accepts. */
   readonly token: string | undefined
   readonly timeoutMs: () => number
+  /** timeline.impactDelay: the windows before and after a change its impact compares. */
+  readonly impactWindowMs: () => number
   /** ramps.replicas as it stands: replicas found besides Prometheus's targets. */
   readonly discover?: () => Discover | undefined
 }
@@ -53,6 +56,18 @@ async function askReplicas<T> (replicas: readonly string[], path: string, access
 
 export function registerFleetRoutes (server: FastifyInstance, access: FleetAccess): void {
   const fleet = new FleetWatch(access.prom, access.discover)
+  // A change's impact does not change once its window has passed: asked of Prometheus once.
+  const impacts = new Map<string, FleetImpact>()
+  /** Changes several replicas saw get the fleet's impact from Prometheus; the others keep their own. */
+  const withImpact = async (events: FleetEvent[]): Promise<FleetEvent[]> => await Promise.all(events.map(async (e) => {
+    if (e.seenBy.length < 2 || e.routes.length === 0) return e
+    const key = e.seenBy[0]?.id ?? e.id
+    const known = impacts.get(key) ?? await fleetImpact(access.prom, e.routes, Date.parse(e.time), access.impactWindowMs(), Date.now()).catch(() => undefined)
+    if (known === undefined) return e
+    if (impacts.size >= 10_000) impacts.delete(impacts.keys().next().value as string)
+    impacts.set(key, known)
+    return { ...e, impact: known }
+  }))
   const unavailable = (reply: Parameters<typeof sendProblem>[0], err: unknown): ReturnType<typeof sendProblem> => sendProblem(reply, Errors.FLEET_UNAVAILABLE, (err as Error).message)
 
   server.get('/fleet', async (_request, reply) => await fleet.read().catch((err: unknown) => unavailable(reply, err)))
@@ -73,7 +88,7 @@ export function registerFleetRoutes (server: FastifyInstance, access: FleetAcces
       const error = replicaError(r, failed)
       return error === undefined ? { replica: r.instance, answered: true } : { replica: r.instance, answered: false, error }
     })
-    return { events: mergeTimelines(answered).slice(-limit), replicas }
+    return { events: await withImpact(mergeTimelines(answered).slice(-limit)), replicas }
   })
 
   /** The fleet's status: Prometheus's sums, each replica's /status.json; throws when Prometheus gives no usable answer. */

@@ -62,6 +62,7 @@ flags:
   unleash: { url: "${u.url}", appName: spx-fleet, environment: development, refreshInterval: ${REFRESH_MS}ms }
 cohort: { userId: { header: x-user-id } }
 evidence: { perAddress: 1000000, perUser: 1000000 }   # the test's load comes from one loopback address
+timeline: { impactDelay: 3s }
 ramps: { driver: fleet, prometheus: "http://127.0.0.1:${promPort}", interval: 500ms }
 routes:
   - name: orders
@@ -151,6 +152,16 @@ routes:
   t.equal(edits.length, 1, `the edit to 40 % is one event in the fleet's timeline (${merged.events.map((e) => e.summary).join(' | ')})`)
   t.same(new Set(edits[0]?.seenBy.map((s) => s.replica)), new Set(replicas.map((p) => new URL(p.adminUrl).host)), 'naming the three replicas that saw it, each with its time')
   t.ok(merged.replicas.length === 3 && merged.replicas.every((r) => r.answered), 'and every replica answered')
+  // Its impact is the fleet's, from Prometheus's sums, once the window after it has passed.
+  interface SideImpact { requests: number, share: number }
+  type Impacted = FleetEvent & { impact?: { from?: string, routes: Record<string, Record<string, { before: SideImpact, after: SideImpact }>> } }
+  let impacted: Impacted | undefined
+  for (const end = Date.now() + 15_000; impacted?.impact === undefined && Date.now() < end; await sleep(500)) {
+    impacted = (await timelineOf()).events.find((e) => /40/.test(JSON.stringify(e.after))) as Impacted | undefined
+  }
+  const onDjango = impacted?.impact?.routes.orders?.django
+  t.equal(impacted?.impact?.from, 'prometheus', 'the merged edit\'s impact comes from Prometheus')
+  t.ok(onDjango !== undefined && onDjango.after.requests > 0 && onDjango.after.share > onDjango.before.share, `django's share of orders, before ${onDjango?.before.share.toFixed(3)} and after ${onDjango?.after.share.toFixed(3)} the edit to 40 %`)
 
   // One status for the fleet: the orders route's split is Prometheus's sum over the three.
   interface FleetStatus { overall: { newShare: number | null, requests: number }, routes: Array<{ name: string, liveSplit: number | null, guards: Record<string, string | null> }>, replicas: Array<{ replica: string, answered: boolean }> }
