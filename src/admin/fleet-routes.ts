@@ -2,14 +2,15 @@
  * The control plane's view of the fleet (`strangler-proxy control`, `ramp run`):
  * GET /fleet (replicas, versions, drift), /timeline (the replicas' timelines merged),
  * /status.json and the /status page (shares summed by Prometheus, each replica's
- * guard) and /inventory (the replicas' legacy inventories added up). Replicas are the
+ * guard), /inventory (the replicas' legacy inventories added up) and /parity (the
+ * replicas' shadow comparisons added up, each one's learned noise its own). Replicas are the
  * ones Prometheus scrapes; they are asked with the fleet's admin token, and one that
  * does not answer is named, never silently left out.
  */
 import type { FastifyInstance } from 'fastify'
 import { Errors } from '../errors.js'
 import { sendProblem } from '../problem.js'
-import { FleetWatch, askable, replicaError, type Discover } from '../ramp/fleet-view.js'
+import { FleetWatch, askable, replicaError, type Discover, type FleetView } from '../ramp/fleet-view.js'
 import type { PromQL } from '../ramp/promql.js'
 import { mergeTimelines, type FleetEvent } from '../timeline/fleet.js'
 import { fleetImpact, type FleetImpact } from '../timeline/fleet-impact.js'
@@ -17,6 +18,7 @@ import type { TimelineEvent } from '../timeline/event.js'
 import { FLEET_SPLIT_QUERY, fleetStatus, type FleetStatus } from '../status/fleet.js'
 import { fleetStatusPage } from '../status/fleet-html.js'
 import { asInventory, mergeInventories, type FleetInventory } from '../status/fleet-inventory.js'
+import { asParity, mergeParity, FLEET_PARITY_QUERY } from '../status/fleet-parity.js'
 import type { StatusReport } from '../status/report.js'
 import { callAdmin } from './client.js'
 
@@ -54,6 +56,14 @@ async function askReplicas<T> (replicas: readonly string[], path: string, access
   return { answered, failed }
 }
 
+/** Every replica of the view, with whether it answered and why not. */
+function whoAnswered (view: FleetView, failed: ReadonlyMap<string, string>): Array<{ replica: string, answered: boolean, error?: string }> {
+  return view.replicas.map((r) => {
+    const error = replicaError(r, failed)
+    return error === undefined ? { replica: r.instance, answered: true } : { replica: r.instance, answered: false, error }
+  })
+}
+
 export function registerFleetRoutes (server: FastifyInstance, access: FleetAccess): void {
   const fleet = new FleetWatch(access.prom, access.discover)
   // A change's impact does not change once its window has passed: asked of Prometheus once.
@@ -84,11 +94,7 @@ export function registerFleetRoutes (server: FastifyInstance, access: FleetAcces
       const events = (b as { events?: unknown } | undefined)?.events
       return Array.isArray(events) ? events as TimelineEvent[] : undefined
     })
-    const replicas = view.replicas.map((r) => {
-      const error = replicaError(r, failed)
-      return error === undefined ? { replica: r.instance, answered: true } : { replica: r.instance, answered: false, error }
-    })
-    return { events: await withImpact(mergeTimelines(answered).slice(-limit)), replicas }
+    return { events: await withImpact(mergeTimelines(answered).slice(-limit)), replicas: whoAnswered(view, failed) }
   })
 
   /** The fleet's status: Prometheus's sums, each replica's /status.json; throws when Prometheus gives no usable answer. */
@@ -113,6 +119,19 @@ export function registerFleetRoutes (server: FastifyInstance, access: FleetAcces
     const view = await fleet.read().catch((err: Error) => err)
     if (view instanceof Error) return unavailable(reply, view)
     return await inventory(askable(view))
+  })
+
+  server.get('/parity', async (_request, reply) => {
+    const view = await fleet.read().catch((err: Error) => err)
+    if (view instanceof Error) return unavailable(reply, view)
+    const [{ answered, failed }, shares] = await Promise.all([
+      askReplicas(askable(view), '/parity', access, asParity),
+      access.prom.series('parity by route', FLEET_PARITY_QUERY).catch(() => [])
+    ])
+    return {
+      routes: mergeParity(answered, new Map(shares.filter((s) => Number.isFinite(s.value)).map((s) => [s.labels.route ?? '', s.value]))),
+      replicas: whoAnswered(view, failed)
+    }
   })
 
   server.get('/status', async (request, reply) => {

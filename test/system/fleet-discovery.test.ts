@@ -23,12 +23,13 @@ t.test('a listed replica Prometheus does not scrape is shown and asked; DNS and 
     return
   }
   const legacy = await startUpstream(t, 'legacy')
+  const mirror = await startUpstream(t, 'mirror')
   const unleash = `http://127.0.0.1:${await closedPort()}/api`
   const replicaYaml = `listen: { host: 127.0.0.1 }
-backends: { legacy: { url: "${legacy.url}", legacy: true } }
+backends: { legacy: { url: "${legacy.url}", legacy: true }, mirror: { url: "${mirror.url}" } }
 flags: { unleash: { url: "${unleash}", timeout: 1s } }
 routes:
-  - { name: default, match: { path: /* }, backend: legacy }
+  - { name: default, match: { path: /* }, backend: legacy, shadow: { backend: mirror } }
 `
   const [scraped, unscraped] = [await startProxy(t, replicaYaml, { flagsStartWaitMs: 100 }), await startProxy(t, replicaYaml, { flagsStartWaitMs: 100 })] as [TestProxy, TestProxy]
   const host = (p: TestProxy): string => new URL(p.adminUrl).host
@@ -52,6 +53,19 @@ routes:
   const inventory = (await (await request(`${listed}/inventory`)).body.json()) as { entries: Array<{ template: string }>, unanswered: Record<string, string> }
   t.ok(inventory.entries.some((e) => e.template.startsWith('/legacy/only-here')), 'and asked for its own view: its inventory is in the fleet\'s')
   t.same(inventory.unanswered, {})
+  // Parity added up over both replicas, each sample naming its replica.
+  for (const p of [scraped, unscraped]) await (await request(`${p.url}/compared/1`)).body.dump()
+  interface Parity { routes: Record<string, { totals: Record<string, number>, samples: Array<{ replica: string }> }>, replicas: Array<{ replica: string, answered: boolean }> }
+  const compared = async (): Promise<number> => {
+    const own = await Promise.all([scraped, unscraped].map(async (p) => ((await (await request(`${p.adminUrl}/parity`)).body.json()) as { routes: Record<string, { totals: Record<string, number> }> }).routes.default?.totals))
+    return own.reduce((a, x) => a + (x?.match ?? 0) + (x?.mismatch ?? 0), 0)
+  }
+  for (let i = 0; i < 50 && await compared() < 3; i++) await sleep(100)
+  const parity = (await (await request(`${listed}/parity`)).body.json()) as Parity
+  const totals = parity.routes.default?.totals ?? {}
+  t.equal((totals.match ?? 0) + (totals.mismatch ?? 0), await compared(), 'the fleet\'s comparisons are the replicas\' added up')
+  t.same(new Set(parity.routes.default?.samples.map((s) => s.replica)), new Set([host(scraped), host(unscraped)]), 'samples from both, each naming its replica')
+  t.ok(parity.replicas.every((r) => r.answered))
   const page = await (await request(`${listed}/status`)).body.text()
   t.match(page, new RegExp(`data-replica="${host(unscraped)}"><th scope="row">[^<]+</th><td class="verdict-not">answers, but Prometheus does not scrape it</td>`), 'the page says what is wrong with it')
 
