@@ -33,7 +33,7 @@ export function fleetStatusPage (s: FleetStatus, inventory: readonly InventoryEn
 <div class="figure" id="new-share">${pct(s.overall.newShare)}<small>of requests on new backends, every replica (last 5 min, ${s.overall.requests} requests, summed by Prometheus)</small></div>
 </div></section>
 <section aria-labelledby="replicas"><h2 id="replicas">Replicas</h2><table>
-<caption>Every replica Prometheus scrapes: down, not answering this control plane, drifted (its routes.yaml or flag definitions differ from the rest) or in step.</caption>
+<caption>Every replica Prometheus scrapes or ramps.replicas lists: down, not answering this control plane, drifted (its routes.yaml or flag definitions differ from the rest), not scraped by Prometheus, or in step.</caption>
 <thead><tr><th scope="col">Replica</th><th scope="col">State</th><th scope="col">Why</th></tr></thead>
 <tbody>${s.replicas.map(replicaRow).join('\n')}</tbody></table></section>
 <section aria-labelledby="routes"><h2 id="routes">Routes</h2><table>

@@ -4,14 +4,38 @@
  * a DNS name is resolved to every address; a name that does not resolve leaves
  * Prometheus's replicas and says why. Real proxies, a real Prometheus.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
+import { existsSync, mkdirSync } from 'node:fs'
+import { chromium, type Browser } from 'playwright-core'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { startUpstream, closedPort } from '../helpers/backends.js'
-import { startProxy, tempDir, writeConfig, sleep, type TestProxy } from '../helpers/proxy.js'
+import { startProxy, tempDir, writeConfig, sleep, ROOT, type TestProxy } from '../helpers/proxy.js'
 import { prometheusMissing, startPrometheus } from '../helpers/prometheus.js'
 import { runRampDriver } from '../../src/lifecycle/ramp-runner.js'
 import { createLogger } from '../../src/observe/log.js'
+
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p))
+
+/** The fleet's page as a person sees it in Debian's headless Chromium. */
+async function inBrowser (t: Test, url: string, scraped: string, unscraped: string): Promise<void> {
+  if (CHROMIUM === undefined) {
+    if (process.env.STRANGLER_REQUIRE_BROWSER === '1') throw new Error('chromium is not installed (apt-get install chromium)')
+    t.pass('the fleet page in a browser', { skip: 'chromium not installed (apt-get install chromium)' })
+    return
+  }
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless=new'] })
+  t.teardown(() => browser.close())
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
+  await page.goto(url)
+  mkdirSync(join(ROOT, 'reports', 'screenshots'), { recursive: true })
+  await page.screenshot({ path: join(ROOT, 'reports', 'screenshots', 'fleet-status.png'), fullPage: true })
+  t.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Fleet migration status')
+  t.same(await page.getByRole('heading', { level: 2 }).allTextContents(), ['Overall', 'Replicas', 'Routes', 'What is left to migrate'])
+  const rows = Object.fromEntries((await page.locator('section[aria-labelledby="replicas"] tbody tr').allInnerTexts()).map((r) => r.split('\t').slice(0, 2)))
+  t.same(rows, { [scraped]: 'in step', [unscraped]: 'answers, but Prometheus does not scrape it' }, 'each replica and its state, in words')
+  t.match(await page.locator('section[aria-labelledby="inventory"] tbody').innerText(), /\/legacy\/only-here/, 'what legacy still serves, from the replica Prometheus does not scrape')
+}
 
 interface Fleet { replicas: Array<{ instance: string, up: boolean, scraped: boolean, listed: boolean }>, discovery: { source: string, error?: string } }
 
@@ -68,6 +92,7 @@ routes:
   t.ok(parity.replicas.every((r) => r.answered))
   const page = await (await request(`${listed}/status`)).body.text()
   t.match(page, new RegExp(`data-replica="${host(unscraped)}"><th scope="row">[^<]+</th><td class="verdict-not">answers, but Prometheus does not scrape it</td>`), 'the page says what is wrong with it')
+  await inBrowser(t, `${listed}/status`, host(scraped), host(unscraped))
 
   const dns = await control(`{ dns: "localhost:${new URL(scraped.adminUrl).port}" }`)
   const byName = await fleetOf(dns)
