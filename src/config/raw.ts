@@ -7,7 +7,6 @@ import type { FromSchema } from 'json-schema-to-ts'
 import type { configSchema } from './schema.js'
 
 export type RawConfig = FromSchema<typeof configSchema>
-export type RawBackend = RawConfig['backends'][string]
 export type RawRoute = RawConfig['routes'][number]
 export type RawRamp = NonNullable<RawRoute['ramp']>
 export type RawGuard = Exclude<NonNullable<RawRoute['guard']>, false>
