@@ -110,7 +110,7 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
   server.get('/metrics', async (_request, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()))
   registerRampRoutes(server, () => ({ driver }))
   registerAlertRoutes(server, () => ({ driver }), () => config.ramps.alerts)
-  registerFleetRoutes(server, { prom, token: opts.adminToken ?? opts.env.STRANGLER_ADMIN_TOKEN, timeoutMs: () => config.ramps.timeout, impactWindowMs: () => config.timeline.impactDelay, discover: () => discovery(config.ramps.replicas) })
+  registerFleetRoutes(server, { prom, token: opts.adminToken ?? opts.env.STRANGLER_ADMIN_TOKEN, timeoutMs: () => config.ramps.timeout, impactWindowMs: () => config.timeline.impactDelay, discover: () => discovery(config.ramps.replicas, config.ramps.timeout) })
   await server.listen({ host: opts.host, port: opts.port })
 
   const holder: ConfigHolder = {

@@ -94,10 +94,14 @@ routes:
   t.match(page, new RegExp(`data-replica="${host(unscraped)}"><th scope="row">[^<]+</th><td class="verdict-not">answers, but Prometheus does not scrape it</td>`), 'the page says what is wrong with it')
   await inBrowser(t, `${listed}/status`, host(scraped), host(unscraped))
 
-  const dns = await control(`{ dns: "localhost:${new URL(scraped.adminUrl).port}" }`)
+  const port = new URL(scraped.adminUrl).port
+  const dns = await control(`{ dns: "localhost:${port}" }`)
   const byName = await fleetOf(dns)
   t.same(byName.discovery, { source: 'dns' })
-  t.ok(byName.replicas.some((r) => r.instance === host(scraped) && r.listed), `localhost resolves to the scraped replica's address (${byName.replicas.map((r) => r.instance).join(', ')})`)
+  // What this host's resolver says localhost is (127.0.0.1, ::1 or both), each with the port.
+  const { lookup } = await import('node:dns/promises')
+  const expected = [...new Set((await lookup('localhost', { all: true })).map((a) => a.family === 6 ? `[${a.address}]:${port}` : `${a.address}:${port}`))].sort()
+  t.same(byName.replicas.filter((r) => r.listed).map((r) => r.instance).sort(), expected, `every address of localhost is a listed replica (${expected.join(', ')})`)
 
   const broken = await control('{ dns: "replicas.invalid:8081" }')
   const fallback = await fleetOf(broken)
