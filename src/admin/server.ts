@@ -4,8 +4,7 @@
  * STRANGLER_ADMIN_TOKEN set, everything but the probes needs that bearer token.
  */
 import { basename } from 'node:path'
-import type { TLSSocket } from 'node:tls'
-import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger, type FastifyRequest } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify'
 import type { Operators } from './operators.js'
 import type { IdentityBridge } from '../identity/bridge.js'
 import type { Logger } from 'pino'
@@ -23,7 +22,7 @@ import { actorOf, protectAdmin } from './access.js'
 import { registerRampRoutes, type RampHost } from './ramp-routes.js'
 import { registerAlertRoutes } from './alerts.js'
 import { registerStatusRoutes, type StatusHost } from './status-routes.js'
-import { ReadSessions } from './session.js'
+import { ReadSessions, servedOverHttps } from './session.js'
 import type { Metrics } from '../observe/metrics.js'
 import { OPENMETRICS_CONTENT_TYPE } from '../observe/openmetrics.js'
 import type { RampDriver } from '../ramp/driver.js'
@@ -75,13 +74,6 @@ export interface AdminOptions {
   timeline?: Timeline
   /** The status page's data; absent in a --workers primary. */
   status?: StatusHost
-}
-
-/** Over TLS, or a trusted proxy in front says the browser used HTTPS: the session cookie gets Secure. */
-function servedOverHttps (request: FastifyRequest, isTrusted: (addr: string) => boolean): boolean {
-  if ((request.raw.socket as TLSSocket).encrypted === true) return true
-  const proto = request.headers['x-forwarded-proto']
-  return typeof proto === 'string' && proto.split(',')[0]?.trim().toLowerCase() === 'https' && isTrusted(request.raw.socket.remoteAddress ?? '')
 }
 
 /** An error message fit for an unauthenticated probe: no URLs, addresses or paths. */

@@ -6,6 +6,8 @@
  * request can be forged. Sign-in tries are throttled per client address.
  */
 import { randomBytes } from 'node:crypto'
+import type { TLSSocket } from 'node:tls'
+import type { FastifyRequest } from 'fastify'
 import { ADMIN_SESSION_COOKIE } from '../proxy/headers.js'
 import type { Operator } from './operators.js'
 
@@ -72,4 +74,11 @@ export class ReadSessions {
 function ids (cookieHeader: string | undefined): string[] {
   if (cookieHeader === undefined) return []
   return cookieHeader.split(';').map((part) => part.trim().split('=', 2)).filter(([name, value]) => name === SESSION_COOKIE && value !== undefined && value !== '').map(([, value]) => value as string)
+}
+
+/** Over TLS, or a trusted proxy in front says the browser used HTTPS: the session cookie gets Secure. */
+export function servedOverHttps (request: FastifyRequest, isTrusted: (addr: string) => boolean): boolean {
+  if ((request.raw.socket as TLSSocket).encrypted === true) return true
+  const proto = request.headers['x-forwarded-proto']
+  return typeof proto === 'string' && proto.split(',')[0]?.trim().toLowerCase() === 'https' && isTrusted(request.raw.socket.remoteAddress ?? '')
 }

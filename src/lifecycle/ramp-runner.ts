@@ -31,8 +31,8 @@ import { registerAlertRoutes } from '../admin/alerts.js'
 import { registerFleetRoutes } from '../admin/fleet-routes.js'
 import { discovery } from '../ramp/discovery.js'
 import { registerSignIn } from '../admin/status-routes.js'
-import { ReadSessions } from '../admin/session.js'
-import type { TLSSocket } from 'node:tls'
+import { ReadSessions, servedOverHttps } from '../admin/session.js'
+import proxyAddr from 'proxy-addr'
 import { configSource, urlOf } from './instance.js'
 import { reloadConfig, type ConfigHolder } from './reload.js'
 
@@ -105,7 +105,9 @@ export async function runRampDriver (opts: RampRunOptions): Promise<RampRunner> 
   // The fleet's status page signs a person in as a replica's does: a token once, then a read-only cookie.
   const sessions = new ReadSessions()
   protectAdmin(server, { operators: () => operators as Operators, admin: () => ({ host: opts.host, port: opts.port, allowedHosts: config.admin.allowedHosts, operators: config.admin.operators }), sessions })
-  registerSignIn(server, { operators: () => operators as Operators, sessions, secure: (request) => (request.raw.socket as TLSSocket).encrypted === true })
+  // Behind a TLS-terminating proxy listed in client.trustedProxies, its X-Forwarded-Proto counts, as on a replica.
+  const trusted = (): ((addr: string) => boolean) => { const t = proxyAddr.compile([...config.client.trustedProxies]); return (addr) => t(addr, 0) }
+  registerSignIn(server, { operators: () => operators as Operators, sessions, secure: (request) => servedOverHttps(request, trusted()) })
   server.get('/healthz', async () => ({ status: 'ok' }))
   server.get('/metrics', async (_request, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()))
   registerRampRoutes(server, () => ({ driver }))

@@ -90,4 +90,16 @@ t.test('the fleet status page signs a person in as a replica\'s does: a token on
   const act = await request(`${runner.url}/ramp/orders/pause`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: '{}' })
   t.equal(act.statusCode, 401, 'the cookie reads; it does not act')
   await act.body.dump()
+
+  // Behind a TLS-terminating proxy: its X-Forwarded-Proto counts only when it is trusted.
+  const signIn = async (url: string): Promise<string> => {
+    const res = await request(`${url}/status/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-proto': 'https' }, body: `token=${token}` })
+    await res.body.dump()
+    return String(res.headers['set-cookie'])
+  }
+  t.notMatch(await signIn(runner.url), /;\s*Secure/i, 'a client that only says https gets no Secure cookie')
+  const behind = tempDir(t)
+  const trusting = await runRampDriver({ configFile: writeConfig(t, fleet('http://127.0.0.1:9') + 'client: { trustedProxies: [loopback] }\n', behind), logger, host: '127.0.0.1', port: 0, adminToken: token, env: { UNLEASH_ADMIN_TOKEN: 'admin', XDG_STATE_HOME: join(behind, 'state') }, watch: false })
+  t.teardown(() => trusting.stop())
+  t.match(await signIn(trusting.url), /;\s*Secure/i, 'behind a trusted proxy that terminated TLS, the cookie is Secure')
 })
