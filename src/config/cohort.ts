@@ -12,9 +12,8 @@ export function normalizeCohort (raw: RawConfig['cohort'], s: Section): CohortCo
   const userId = sourcesOf(c.userId)
   const sessionId = sourcesOf(c.sessionId)
   const properties = Object.freeze(Object.fromEntries(Object.entries(c.properties ?? {}).map(([k, v]) => [k, sourcesOf(v)])))
-  const usesJwt = [userId, sessionId, ...Object.values(properties)].some((list) => list.some((v) => 'jwt' in v))
   const j = c.jwt
-  if (usesJwt && j === undefined) s.problems.add(['cohort'], 'a jwt: value source needs cohort.jwt with secretEnv or publicKeyFile to verify tokens')
+  if (readsFrom({ userId, sessionId, properties }, 'jwt') && j === undefined) s.problems.add(['cohort'], 'a jwt: value source needs cohort.jwt with secretEnv or publicKeyFile to verify tokens')
   // Checked whether or not a source uses it: the proxy builds the verifier it describes.
   if (j !== undefined && j.secretEnv === undefined && j.publicKeyFile === undefined) s.problems.add(['cohort', 'jwt'], 'needs secretEnv or publicKeyFile to verify tokens')
   if (j?.secretEnv !== undefined && j.publicKeyFile !== undefined) s.problems.add(['cohort', 'jwt'], 'set either secretEnv or publicKeyFile, not both')
@@ -35,9 +34,9 @@ export function normalizeCohort (raw: RawConfig['cohort'], s: Section): CohortCo
   })
 }
 
-/** Whether a cohort reads a value from the identity bridge (identity: must then be configured). */
-export function usesIdentity (cohort: CohortConfig): boolean {
-  return [cohort.userId, cohort.sessionId, ...Object.values(cohort.properties)].some((list) => list.some((v) => 'identity' in v))
+/** Whether any of the cohort's values is read from that kind of source (a jwt: needs cohort.jwt, an identity: needs identity:). */
+export function readsFrom (cohort: Pick<CohortConfig, 'userId' | 'sessionId' | 'properties'>, kind: 'jwt' | 'identity'): boolean {
+  return [cohort.userId, cohort.sessionId, ...Object.values(cohort.properties)].some((list) => list.some((v) => kind in v))
 }
 
 function jwtConfig (j: RawJwt, s: Section): NonNullable<CohortConfig['jwt']> {

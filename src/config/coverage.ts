@@ -1,6 +1,7 @@
 /** routes.yaml's coverage: (where each backend's declared routes come from) → CoverageConfig. */
 import { resolve as resolvePath } from 'node:path'
 import type { Dur } from './section.js'
+import { unknownBackend } from './backends.js'
 import type { BackendConfig, CoverageConfig, DeclaredSource } from './types.js'
 import type { RawConfig } from './raw.js'
 import type { Problems } from './problems.js'
@@ -18,7 +19,7 @@ export function normalizeCoverage (raw: Raw, backends: ReadonlyMap<string, Backe
   const declared = new Map<string, DeclaredSource>()
   for (const [backend, source] of Object.entries(raw.declared)) {
     const at = ['coverage', 'declared', backend]
-    if (!backends.has(backend)) problems.add(at, `unknown backend "${backend}"; defined: ${[...backends.keys()].join(', ')}`)
+    if (!backends.has(backend)) problems.add(at, unknownBackend(backend, backends))
     if ((source.openapi === undefined) === (source.list === undefined)) {
       problems.add(at, 'name exactly one of openapi (an OpenAPI 3 document) or list (METHOD /path lines)')
       continue

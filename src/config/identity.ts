@@ -1,6 +1,7 @@
 /** routes.yaml's identity: (the identity bridge) → IdentityConfig, with its defaults and cross-field rules. */
 import { resolve as resolvePath } from 'node:path'
-import type { Dur, Sz } from './section.js'
+import { httpUrl, type Dur, type Sz } from './section.js'
+import { unknownBackend } from './backends.js'
 import type { BackendConfig, IdentityConfig, ValueSource } from './types.js'
 import type { RawConfig } from './raw.js'
 import type { Problems } from './problems.js'
@@ -24,12 +25,11 @@ type Raw = NonNullable<RawConfig['identity']>
 
 export function normalizeIdentity (raw: Raw, backends: ReadonlyMap<string, BackendConfig>, baseDir: string, dur: Dur, size: Sz, problems: Problems): IdentityConfig {
   const d = IDENTITY_DEFAULTS
-  const url = URL.canParse(raw.resolve.url) ? new URL(raw.resolve.url) : undefined
-  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) problems.add(['identity', 'resolve', 'url'], `"${raw.resolve.url}" is not an http(s) URL`)
-  else if (url.username !== '' || url.password !== '') problems.add(['identity', 'resolve', 'url'], 'must not carry credentials; routes.yaml holds no secrets')
+  const url = httpUrl(raw.resolve.url, ['identity', 'resolve', 'url'], problems)
+  if (url !== undefined && (url.username !== '' || url.password !== '')) problems.add(['identity', 'resolve', 'url'], 'must not carry credentials; routes.yaml holds no secrets')
   const fields = [...new Set([...(raw.resolve.fields ?? d.fields), raw.resolve.subject ?? d.subject])]
   raw.token.backends.forEach((b, i) => {
-    if (!backends.has(b)) problems.add(['identity', 'token', 'backends', i], `unknown backend "${b}"; defined: ${[...backends.keys()].join(', ')}`)
+    if (!backends.has(b)) problems.add(['identity', 'token', 'backends', i], unknownBackend(b, backends))
   })
   const session = (Array.isArray(raw.session) ? raw.session : [raw.session]).map((s) => Object.freeze({ ...s })) as ValueSource[]
   session.forEach((s, i) => {

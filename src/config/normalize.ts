@@ -14,7 +14,7 @@ import { normalizeClient } from './client-limits.js'
 import { normalizeRoutes } from './route.js'
 import { normalizeRamps } from './ramp-plan.js'
 import { normalizeFlags } from './flags.js'
-import { normalizeCohort, usesIdentity } from './cohort.js'
+import { normalizeCohort, readsFrom } from './cohort.js'
 import { httpUrl, section, type Section } from './section.js'
 import { DEFAULTS } from './defaults.js'
 import type { Problems } from './problems.js'
@@ -34,7 +34,7 @@ export function normalize (raw: RawConfig, file: string, text: string, problems:
     }
   })
   const cohort = normalizeCohort(raw.cohort, s)
-  if (raw.identity === undefined && usesIdentity(cohort)) {
+  if (raw.identity === undefined && readsFrom(cohort, 'identity')) {
     problems.add(['cohort'], 'an identity: value source needs identity: (the identity bridge, docs/identity.md)')
   }
   return Object.freeze({
