@@ -6,7 +6,7 @@
 import { Freezes } from '../ramp/freezes.js'
 import type { Config } from '../config/config.js'
 import type { Metrics } from '../observe/metrics.js'
-import { stateDir as privateStateDir } from '../config/state-dir.js'
+import { stateDir } from '../config/state-dir.js'
 import { RampDriver } from '../ramp/driver.js'
 import { rampRoutes, RAMP_VIEW_STATES } from '../ramp/view.js'
 import { LocalFigures } from '../ramp/figures.js'
@@ -37,11 +37,6 @@ import { legacyBackends, routeBackends } from '../config/roles.js'
 import type { StatusHost } from '../admin/status-routes.js'
 import type { StartOptions } from './start-options.js'
 
-/** The private state directory: where the flags backup, ramp state and timeline live. */
-function stateDir (config: Config, opts: StartOptions): string {
-  return privateStateDir(config, opts.env ?? {})
-}
-
 /** Runtime events, passed on to the timeline once it exists (the runtime is built first). */
 export function eventRelay (): RuntimeEvents & { to: Timeline | undefined, watch: MigrationWatch | undefined } {
   return {
@@ -66,9 +61,9 @@ export interface StatusParts {
 export function createStatus (runtime: Runtime, metrics: Metrics, timeline: Timeline, ramp: RampDriver | undefined, opts: StartOptions): StatusParts {
   const config = (): Config => runtime.snapshot.config
   const inventory = new Inventory(config().inventory.maxTemplates)
-  const evidence = new EvidenceTracker(() => join(stateDir(config(), opts), stateFileName('status', opts.configFile, 'json')))
+  const evidence = new EvidenceTracker(() => join(stateDir(config(), opts.env ?? {}), stateFileName('status', opts.configFile, 'json')))
   const definition = (flag: string): FeatureInterface | undefined => runtime.snapshot.flags?.definition(flag)
-  const coverage = new Coverage(opts.logger, () => join(stateDir(config(), opts), stateFileName('coverage', opts.configFile, 'json')))
+  const coverage = new Coverage(opts.logger, () => join(stateDir(config(), opts.env ?? {}), stateFileName('coverage', opts.configFile, 'json')))
   const saveCoverage = (): void => {
     if (config().coverage === undefined) return
     try {
@@ -155,7 +150,7 @@ export function createTimeline (runtime: Runtime, metrics: Metrics, opts: StartO
   const backends = (): ReadonlyMap<string, readonly string[]> => new Map(config().routes.map((r) => [r.name, routeBackends(r)]))
   return new Timeline({
     logger: opts.logger,
-    store: new TimelineStore(() => stateDir(config(), opts), opts.configFile, config().timeline.maxFileSize),
+    store: new TimelineStore(() => stateDir(config(), opts.env ?? {}), opts.configFile, config().timeline.maxFileSize),
     impact: new ImpactMeter((route, backend) => metrics.totals(route, backend), backends, config().timeline.impactDelay),
     notifier,
     config,
@@ -174,8 +169,8 @@ export function createRampDriver (runtime: Runtime, metrics: Metrics, opts: Star
   const env = opts.env ?? {}
   const driver: RampDriver = new RampDriver({
     logger: opts.logger,
-    store: new RampStore(() => stateDir(config, opts), opts.configFile),
-    freezes: new Freezes(() => stateDir(config, opts), opts.configFile),
+    store: new RampStore(() => stateDir(config, opts.env ?? {}), opts.configFile),
+    freezes: new Freezes(() => stateDir(config, opts.env ?? {}), opts.configFile),
     freezeChanged: (route, freeze, actor) => timeline?.rampFreeze(route, freeze, actor),
     target: new DryRunTarget(rolloutTarget(config, () => runtime.snapshot.flags, env), () => runtime.snapshot.config.routes),
     figures: new LocalFigures(runtime.evidence, () => runtime.shadow),
