@@ -7,7 +7,7 @@
  * ones Prometheus scrapes; they are asked with the fleet's admin token, and one that
  * does not answer is named, never silently left out.
  */
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Errors } from '../errors.js'
 import { sendProblem } from '../problem.js'
 import { FleetWatch, askable, replicaError, type Discover, type FleetView } from '../ramp/fleet-view.js'
@@ -78,28 +78,36 @@ export function registerFleetRoutes (server: FastifyInstance, access: FleetAcces
     impacts.set(key, known)
     return { ...e, impact: known }
   }))
-  const unavailable = (reply: Parameters<typeof sendProblem>[0], err: unknown): ReturnType<typeof sendProblem> => sendProblem(reply, Errors.FLEET_UNAVAILABLE, (err as Error).message)
+  /**
+   * A GET that needs the fleet view: a Prometheus (or a query) without a usable answer
+   * is a 502 problem naming it, never an empty view.
+   */
+  const withFleet = (path: string, answer: (view: FleetView, request: FastifyRequest, reply: FastifyReply) => Promise<unknown>): void => {
+    server.get(path, async (request, reply) => {
+      try {
+        return await answer(await fleet.read(), request, reply)
+      } catch (err) {
+        return sendProblem(reply, Errors.FLEET_UNAVAILABLE, (err as Error).message)
+      }
+    })
+  }
 
-  server.get('/fleet', async (_request, reply) => await fleet.read().catch((err: unknown) => unavailable(reply, err)))
+  withFleet('/fleet', async (view) => view)
 
-  server.get('/timeline', async (request, reply) => {
-    const view = await fleet.read().catch((err: Error) => err)
-    if (view instanceof Error) return unavailable(reply, view)
+  withFleet('/timeline', async (view, request) => {
     // The replicas answer the same query a single proxy's /timeline takes.
     const url = request.raw.url ?? ''
     const search = url.includes('?') ? url.slice(url.indexOf('?')) : ''
     const limit = Math.min(1000, Number(new URLSearchParams(search).get('limit') ?? 100) || 100)
-    const up = askable(view)
-    const { answered, failed } = await askReplicas(up, `/timeline${search}`, access, (b) => {
+    const { answered, failed } = await askReplicas(askable(view), `/timeline${search}`, access, (b) => {
       const events = (b as { events?: unknown } | undefined)?.events
       return Array.isArray(events) ? events as TimelineEvent[] : undefined
     })
     return { events: await withImpact(mergeTimelines(answered).slice(-limit)), replicas: whoAnswered(view, failed) }
   })
 
-  /** The fleet's status: Prometheus's sums, each replica's /status.json; throws when Prometheus gives no usable answer. */
-  const status = async (): Promise<FleetStatus> => {
-    const view = await fleet.read()
+  /** The fleet's status: Prometheus's sums, each replica's /status.json. */
+  const status = async (view: FleetView): Promise<FleetStatus> => {
     const [{ answered, failed }, split] = await Promise.all([
       askReplicas(askable(view), '/status.json', access, (b) => Array.isArray((b as { routes?: unknown } | undefined)?.routes) ? b as StatusReport : undefined),
       access.prom.series('requests by route and backend', FLEET_SPLIT_QUERY)
@@ -113,17 +121,11 @@ export function registerFleetRoutes (server: FastifyInstance, access: FleetAcces
     return { ...mergeInventories(answered.values()), unanswered: Object.fromEntries(failed) }
   }
 
-  server.get('/status.json', async (_request, reply) => await status().catch((err: unknown) => unavailable(reply, err)))
+  withFleet('/status.json', status)
 
-  server.get('/inventory', async (_request, reply) => {
-    const view = await fleet.read().catch((err: Error) => err)
-    if (view instanceof Error) return unavailable(reply, view)
-    return await inventory(askable(view))
-  })
+  withFleet('/inventory', async (view) => await inventory(askable(view)))
 
-  server.get('/parity', async (_request, reply) => {
-    const view = await fleet.read().catch((err: Error) => err)
-    if (view instanceof Error) return unavailable(reply, view)
+  withFleet('/parity', async (view) => {
     const [{ answered, failed }, shares] = await Promise.all([
       askReplicas(askable(view), '/parity', access, asParity),
       access.prom.series('parity by route', FLEET_PARITY_QUERY).catch(() => [])
@@ -134,9 +136,8 @@ export function registerFleetRoutes (server: FastifyInstance, access: FleetAcces
     }
   })
 
-  server.get('/status', async (request, reply) => {
-    const s = await status().catch((err: Error) => err)
-    if (s instanceof Error) return unavailable(reply, s)
+  withFleet('/status', async (view, request, reply) => {
+    const s = await status(view)
     const inv = await inventory(s.replicas.filter((r) => r.answered).map((r) => r.replica))
     return reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(fleetStatusPage(s, inv.entries, 15, request.operator?.name))
   })
