@@ -1,9 +1,11 @@
 /**
  * The schema published for editors (schema/routes.schema.json): the validator's own
- * schema with a description and an example on every key, so the two cannot drift.
+ * schema with a description, an example and (from DEFAULTS) the default on every key,
+ * so they cannot drift.
  */
 import { configSchema } from './schema.js'
 import { KEY_DOCS, canonicalKeyPath } from './schema-docs.js'
+import { schemaDefault } from './schema-defaults.js'
 
 type Node = Record<string, unknown>
 
@@ -41,11 +43,14 @@ function annotate (node: Node, path: string, missing: string[]): void {
 }
 
 function describe (node: Node, path: string, missing: string[]): void {
-  const doc = KEY_DOCS[canonicalKeyPath(path)]
+  const key = canonicalKeyPath(path)
+  const doc = KEY_DOCS[key]
   if (doc === undefined) missing.push(path)
   else {
     node.description = doc[0]
     node.examples = [doc[1]]
   }
+  const value = schemaDefault(key, node)
+  if (value !== undefined) node.default = value
   annotate(node, path, missing)
 }

@@ -7,6 +7,10 @@ import { Ajv } from 'ajv'
 import { parse } from 'yaml'
 import { ROOT } from '../helpers/proxy.js'
 import { configSchema } from '../../src/config/schema.js'
+import { DEFAULT_PLACES } from '../../src/config/schema-defaults.js'
+import { canonicalKeyPath } from '../../src/config/schema-docs.js'
+import { parseConfig } from '../../src/config/config.js'
+import { parseDuration } from '../../src/config/units.js'
 
 const published = JSON.parse(readFileSync(join(ROOT, 'schema/routes.schema.json'), 'utf8')) as Record<string, unknown>
 const SHIPPED = ['routes.yaml', 'deploy/compose/routes.yaml']
@@ -21,6 +25,7 @@ function strip (node: unknown, top = true): unknown {
     // `examples`/`description` are annotations only where they sit beside a type, not as property names
     if ((k === 'examples' || k === 'description') && !top && typeof v !== 'object') continue
     if (k === 'examples' && Array.isArray(v)) continue
+    if (k === 'default' && !top) continue
     out[k] = strip(v, false)
   }
   return out
@@ -52,6 +57,42 @@ t.test('every key has a description and an example that the key itself accepts',
   t.same(missing, [], 'keys without description or example')
   t.same(wrong, [], 'examples the schema refuses')
   t.ok(JSON.stringify(published).split('"description"').length > 140, 'more than 140 keys described')
+})
+
+t.test('every default is in the schema, accepted by its key, and what the proxy uses when the key is left out', async (t) => {
+  const ajv = new Ajv({ allErrors: true, strict: false })
+  const shown = new Map<string, unknown>()
+  const wrong: string[] = []
+  const visit = (node: Record<string, unknown>, path: string): void => {
+    for (const branch of (node.anyOf as Array<Record<string, unknown>> | undefined) ?? []) visit(branch, path)
+    for (const [k, child] of Object.entries((node.properties ?? {}) as Record<string, Record<string, unknown>>)) {
+      const p = path === '' ? k : `${path}.${k}`
+      if ('default' in child) {
+        shown.set(canonicalKeyPath(p), child.default)
+        if (!ajv.validate({ ...child, $defs: published.$defs }, child.default)) wrong.push(`${p}: ${ajv.errorsText()}`)
+      }
+      visit(child, p)
+    }
+    if (typeof node.additionalProperties === 'object') visit(node.additionalProperties as Record<string, unknown>, `${path}.*`)
+    if (typeof node.items === 'object') visit(node.items as Record<string, unknown>, `${path}[]`)
+  }
+  visit(published, '')
+  t.same(wrong, [], 'defaults their own key refuses')
+  // The JWT algorithms' default depends on the key (a secret or a public key): documented, not one value.
+  const placed = new Set(DEFAULT_PLACES.filter((p) => shown.has(p.path)).map((p) => p.leaf))
+  const unplaced = DEFAULT_PLACES.map((p) => p.leaf).filter((leaf) => !placed.has(leaf) && leaf !== 'jwt.hmacAlgorithms' && leaf !== 'jwt.keyAlgorithms')
+  t.same(unplaced, [], 'every value of DEFAULTS lands on a key of routes.yaml')
+  t.ok(shown.size > 80, `${shown.size} keys show their default`)
+  t.equal(shown.get('client.headersTimeout'), '10s')
+  t.equal(shown.get('cohort.sessionCookie.maxAge'), '365d')
+  t.equal(shown.get('routes[].shadow.compare.headers')?.toString(), 'content-type')
+
+  const config = parseConfig('flags: { file: flags.yaml }\nbackends: { a: { url: "http://a" }, b: { url: "http://b" } }\nroutes:\n  - { name: r, match: { path: / }, backend: a, flag: { name: f, backend: b }, shadow: { backend: b }, ramp: { steps: [10] } }\n', 'routes.yaml')
+  const route = config.routes[0]
+  t.equal(config.client.headersTimeout, parseDuration(shown.get('client.headersTimeout') as string), 'client.headersTimeout')
+  t.equal(config.backends.get('a')?.timeouts.bodyIdle, parseDuration(shown.get('backends.*.timeouts.bodyIdle') as string), 'backends.*.timeouts.bodyIdle')
+  t.equal(route?.shadow?.maxConcurrent, shown.get('routes[].shadow.maxConcurrent'), 'routes[].shadow.maxConcurrent')
+  t.equal(route?.ramp?.hold, parseDuration(shown.get('routes[].ramp.hold') as string), 'routes[].ramp.hold')
 })
 
 t.test('every shipped routes.yaml names the schema and passes it', async (t) => {
