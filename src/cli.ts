@@ -6,21 +6,18 @@
 import { parseArgs } from 'node:util'
 import { version } from './version.js'
 import { loadConfigFile, type Config } from './config/config.js'
-import { coverageWarnings } from './coverage/warnings.js'
 import { ConfigError, Errors, ProxyError, formatProblem } from './errors.js'
 import { createLogger } from './observe/log.js'
-import { startInstance } from './lifecycle/instance.js'
-import { Runtime } from './lifecycle/runtime.js'
+import type { Runtime } from './lifecycle/runtime.js'
 import { MIN_SECRET_BYTES } from './config/secrets.js'
-import { explainRequest } from './admin/explain.js'
-import { runPrimary, runWorker } from './lifecycle/cluster.js'
 import { overrideToken, MAX_LIFETIME_SECONDS } from './decision/override.js'
 import { parseDuration } from './config/units.js'
-import { publishedSchema } from './config/published-schema.js'
 import { callAdmin, coverageText, inventoryText, problemText, rampTable, statusText, timelineRows, type AdminTarget } from './admin/client.js'
 import { RAMP_ACTIONS } from './ramp/machine.js'
-import { runRampDriver } from './lifecycle/ramp-runner.js'
 import { COMMAND_USAGE, USAGE } from './cli-usage.js'
+
+// Each command loads what it needs when it runs, so `validate`, `status` or `--version`
+// never pay for loading the proxy, OpenTelemetry and the Unleash client.
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const
 /** The control plane's options: `control` and `ramp run`. */
@@ -96,6 +93,8 @@ async function cmdStart (args: string[], role: 'single' | 'worker' = 'single'): 
   }
   let instance: { reload: (trigger: string) => unknown, shutdown: (reason: string) => Promise<void> }
   try {
+    const { runPrimary, runWorker } = await import('./lifecycle/cluster.js')
+    const { startInstance } = await import('./lifecycle/instance.js')
     instance = role === 'worker'
       ? await runWorker(options)
       : workers > 1 ? await runPrimary({ ...options, workers }) : await startInstance(options)
@@ -133,6 +132,7 @@ async function cmdValidate (args: string[]): Promise<void> {
     reportConfigFailure(err)
   }
   // Warnings do not fail validation: the proxy runs such a file; a person should look.
+  const { coverageWarnings } = await import('./coverage/warnings.js')
   for (const warning of await coverageWarnings(config)) process.stderr.write(`${file}: warning: ${warning}\n`)
   process.stdout.write(`${file}: OK (${config.routes.length} routes, ${config.backends.size} backends, version ${config.version})\n`)
 }
@@ -201,6 +201,7 @@ async function cmdRampRun (values: { config?: string | undefined, listen?: strin
   const token = process.env.STRANGLER_ADMIN_TOKEN
   if (token === '') usageError('STRANGLER_ADMIN_TOKEN is set but empty; set a token, or unset the variable')
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info', pretty: process.env.LOG_FORMAT === 'pretty' })
+  const { runRampDriver } = await import('./lifecycle/ramp-runner.js')
   let runner: Awaited<ReturnType<typeof runRampDriver>>
   try {
     runner = await runRampDriver({
@@ -272,9 +273,10 @@ function fail (message: string): never {
   process.exit(1)
 }
 
-function cmdSchema (args: string[]): void {
+async function cmdSchema (args: string[]): Promise<void> {
   const { values } = parseArgs({ args, strict: true, options: HELP })
   if (helpAsked('schema', values)) return
+  const { publishedSchema } = await import('./config/published-schema.js')
   process.stdout.write(JSON.stringify(publishedSchema(), null, 2) + '\n')
 }
 
@@ -303,6 +305,8 @@ async function cmdExplain (args: string[]): Promise<void> {
     for (const c of values.cookie) if (!c.includes('=')) usageError(`--cookie "${c}" is not name=value`)
     headers.cookie = [headers.cookie, ...values.cookie].filter((x) => x !== undefined).join('; ')
   }
+  const { Runtime } = await import('./lifecycle/runtime.js')
+  const { explainRequest } = await import('./admin/explain.js')
   let runtime: Runtime | undefined
   try {
     // Logs go to stderr so stdout stays one JSON document.
@@ -341,7 +345,7 @@ async function main (argv: string[]): Promise<void> {
       case 'validate': return await cmdValidate(rest)
       case 'explain': return await cmdExplain(rest)
       case 'override-token': return cmdOverrideToken(rest)
-      case 'schema': return cmdSchema(rest)
+      case 'schema': return await cmdSchema(rest)
       case 'ramp': return await cmdRamp(rest)
       case 'control': return await cmdControl(rest)
       case 'timeline': return await cmdTimeline(rest)
