@@ -27,9 +27,10 @@ async function rampOf (p: TestProxy): Promise<Ramp> {
 
 /**
  * Sends a round of requests, one per bucket, until stopped; records which backend each
- * user got. `pause` between rounds bounds the traffic whatever the host's speed.
+ * user got. `pause` between rounds bounds the traffic whatever the host's speed, and
+ * leaves the host's CPU to the proxy and the other tests: a ramp needs evidence, not a flood.
  */
-function traffic (p: TestProxy, seen: Map<number, string[]>, users = USERS, pause = 0): { stop: () => Promise<void> } {
+function traffic (p: TestProxy, seen: Map<number, string[]>, users = USERS, pause = 50): { stop: () => Promise<void> } {
   let running = true
   const loop = (async () => {
     while (running) {
