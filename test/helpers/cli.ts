@@ -1,7 +1,7 @@
-/** The CLI from source as a child process: run to completion, or kept running with its log lines parsed. */
+/** The CLI built from source as a child process: run to completion, or kept running with its log lines parsed. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { join } from 'node:path'
 import { ROOT, type T, type LogLine } from './proxy.js'
+import { builtCli } from './cli-build.js'
 
 export interface Cli {
   child: ChildProcessWithoutNullStreams
@@ -11,9 +11,9 @@ export interface Cli {
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null, elapsedMs: number }>
 }
 
-/** The CLI from source, as a child process; stdout parsed as JSON log lines. */
+/** The CLI built from source (cli-build.ts), as a child process; stdout parsed as JSON log lines. */
 export function spawnCli (t: T, args: string[], env: Record<string, string> = {}): Cli {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], {
+  const child = spawn(process.execPath, [builtCli(), ...args], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'info', ...env }
   })
@@ -68,7 +68,7 @@ export function spawnCli (t: T, args: string[], env: Record<string, string> = {}
 
 /** Runs the CLI to completion. */
 export async function runCli (args: string[], env: Record<string, string> = {}): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...env } })
+  const child = spawn(process.execPath, [builtCli(), ...args], { cwd: ROOT, env: { ...process.env, ...env } })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
