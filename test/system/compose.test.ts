@@ -17,6 +17,7 @@ import { ROOT, startProxy } from '../helpers/proxy.js'
 import { runCli } from '../helpers/cli.js'
 import { djangoMissing, PYTHON } from '../../examples/stack.js'
 import { startUnleashServer, unavailable, ADMIN_TOKEN, CLIENT_TOKEN } from '../helpers/unleash-server.js'
+import { untilServed } from '../helpers/unleash-admin.js'
 
 interface Service {
   image?: string
@@ -121,6 +122,7 @@ t.test('the seed script prepares a real Unleash, and the compose routes follow i
   t.equal(first.status, 0, String(first.stderr))
   t.match(String(first.stdout), 'orders-on-django ready in development')
   t.equal(seed().status, 0, 'running it again is harmless')
+  await untilServed(u, 'orders-on-django', true)
 
   const legacy = await startUpstream(t, 'legacy')
   const django = await startUpstream(t, 'django')

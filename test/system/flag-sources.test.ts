@@ -90,7 +90,9 @@ suite('unleash', async (t) => {
   }, logger)
   await source.start(10_000)
   for (let i = 0; i < 100 && source.status().flags < FEATURES.length; i++) await sleep(50)
-  t.match(source.status(), { origin: 'live', up: true, flags: FEATURES.length })
+  // At least these: the server may be the suite's shared one, with the other tests' flags.
+  t.match(source.status(), { origin: 'live', up: true })
+  t.ok(source.status().flags >= FEATURES.length, 'every flag is loaded')
   return source
 })
 

@@ -19,7 +19,8 @@ import { startPrometheus, prometheusMissing } from '../helpers/prometheus.js'
 import { startUnleashServer, unavailable, ADMIN_TOKEN, CLIENT_TOKEN } from '../helpers/unleash-server.js'
 import { putFeature, firstStrategyId } from '../helpers/unleash-admin.js'
 
-const FLAG = 'orders-on-django'
+// Its own flag: the Unleash server is shared with the other system tests.
+const FLAG = 'orders-on-django-fleet'
 const USERS = usersByBucket(FLAG)
 const REFRESH_MS = 500
 
@@ -197,7 +198,7 @@ ${ports.map((p, i) => `  server p${i + 1} 127.0.0.1:${p.http} check port ${p.adm
     while (await backendFor(i, bucket45) !== 'legacy' && Date.now() - offAt < 5000) await sleep(50)
     t.equal(await backendFor(i, bucket45), 'legacy', `replica ${i + 1} follows the switch-off`)
   }
-  const said = (): boolean => replicas.some((r) => r.lines.some((l) => /switched flag orders-on-django off in Unleash/.test(String(l.msg))))
+  const said = (): boolean => replicas.some((r) => r.lines.some((l) => new RegExp(`switched flag ${FLAG} off in Unleash`).test(String(l.msg))))
   for (let i = 0; i < 40 && !said(); i++) await sleep(50)
   t.ok(said(), 'one replica says it switched the flag off')
 

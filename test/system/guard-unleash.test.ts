@@ -8,6 +8,9 @@ import { guardYaml as yaml, send, untilOpen } from '../helpers/guard.js'
 import { startUnleashServer, unavailable, CLIENT_TOKEN, ADMIN_TOKEN } from '../helpers/unleash-server.js'
 import { putFeature } from '../helpers/unleash-admin.js'
 
+// Its own flag: the Unleash server is shared with the other system tests.
+const FLAG = 'orders-on-django-guard'
+
 t.test('with disableFlag, a trip switches the flag off in a real Unleash', async (t) => {
   const why = unavailable()
   if (why !== undefined) {
@@ -16,25 +19,25 @@ t.test('with disableFlag, a trip switches the flag off in a real Unleash', async
     return
   }
   const u = await startUnleashServer(t)
-  await putFeature(u, { name: 'orders-on-django', enabled: true, strategies: [rollout(100, 'orders-on-django')] })
+  await putFeature(u, { name: FLAG, enabled: true, strategies: [rollout(100, FLAG)] })
   const legacy = await startUpstream(t, 'legacy', (_req, res) => { res.writeHead(200, { 'x-backend': 'legacy' }).end() })
   const django = await startUpstream(t, 'django', (_req, res) => { res.writeHead(500, { 'x-backend': 'django' }).end() })
   const proxy = await startProxy(t, yaml(legacy.url, django.url, ', disableFlag: true',
-    `flags: { unleash: { url: "${u.url}", environment: development, refreshInterval: 500ms } }`), {
+    `flags: { unleash: { url: "${u.url}", environment: development, refreshInterval: 500ms } }`).replace('name: orders-on-django,', `name: ${FLAG},`), {
     env: { UNLEASH_API_TOKEN: CLIENT_TOKEN, UNLEASH_ADMIN_TOKEN: ADMIN_TOKEN },
     flagsStartWaitMs: 10_000
   })
   t.same(await send(proxy, 10), { '500 django': 10 })
   await untilOpen(proxy)
   await sleep(300)
-  let feature = await u.admin('GET', '/projects/default/features/orders-on-django') as { environments: Array<{ name: string, enabled: boolean }> }
+  let feature = await u.admin('GET', `/projects/default/features/${FLAG}`) as { environments: Array<{ name: string, enabled: boolean }> }
   t.equal(feature.environments.find((e) => e.name === 'development')?.enabled, true, 'one trip alone leaves the flag on in Unleash')
-  t.match(proxy.logs.find((l) => String(l.msg).includes('will be switched off in Unleash if the probe')), { route: 'orders', flag: 'orders-on-django' })
+  t.match(proxy.logs.find((l) => String(l.msg).includes('will be switched off in Unleash if the probe')), { route: 'orders', flag: FLAG })
   // The cool-down passes and the probe fails too: the trip holds.
   await sleep(1100)
   await send(proxy, 20)
-  for (let i = 0; i < 100 && !proxy.logs.some((l) => String(l.msg).includes('switched flag orders-on-django off')); i++) await sleep(50)
-  feature = await u.admin('GET', '/projects/default/features/orders-on-django') as { environments: Array<{ name: string, enabled: boolean }> }
+  for (let i = 0; i < 100 && !proxy.logs.some((l) => String(l.msg).includes(`switched flag ${FLAG} off`)); i++) await sleep(50)
+  feature = await u.admin('GET', `/projects/default/features/${FLAG}`) as { environments: Array<{ name: string, enabled: boolean }> }
   t.equal(feature.environments.find((e) => e.name === 'development')?.enabled, false, 'the flag is off in Unleash for every replica')
   // Once the proxy fetches the change, the flag itself says off, guard or not.
   for (let i = 0; i < 100; i++) {

@@ -21,7 +21,8 @@ import { putFeature, firstStrategyId } from '../helpers/unleash-admin.js'
 import { runRampDriver } from '../../src/lifecycle/ramp-runner.js'
 import { createLogger } from '../../src/observe/log.js'
 
-const FLAG = 'orders-on-django'
+// Its own flag and app name: the Unleash server is shared with the other system tests.
+const FLAG = 'orders-on-django-ramp-fleet'
 const REFRESH_MS = 500
 const USERS = usersByBucket(FLAG)
 
@@ -59,7 +60,7 @@ backends:
   legacy: { url: "${legacy.url}" }
   django: { url: "${django.url}" }
 flags:
-  unleash: { url: "${u.url}", appName: spx-fleet, environment: development, refreshInterval: ${REFRESH_MS}ms }
+  unleash: { url: "${u.url}", appName: spx-ramp-fleet, environment: development, refreshInterval: ${REFRESH_MS}ms }
 cohort: { userId: { header: x-user-id } }
 evidence: { perAddress: 1000000, perUser: 1000000 }   # the test's load comes from one loopback address
 timeline: { impactDelay: 3s }
@@ -135,7 +136,7 @@ routes:
   await u.admin('PUT', `/projects/default/features/${FLAG}/environments/development/strategies/${id}`, { name: 'flexibleRollout', parameters: { rollout: '40', stickiness: 'default', groupId: FLAG }, constraints: [] })
   const paused = await until((r) => r.state === 'paused', 10_000)
   t.equal(paused.state, 'paused')
-  t.match(paused.reason, /the rollout of orders-on-django is 40 % in Unleash, the ramp had set 5 %; it was changed outside the ramp/)
+  t.match(paused.reason, /the rollout of orders-on-django-ramp-fleet is 40 % in Unleash, the ramp had set 5 %; it was changed outside the ramp/)
   await sleep(1500)
   t.equal(await rolloutInUnleash(), 40, 'the person\'s 40 % stands')
   const metrics = await (await request(`${runner.url}/metrics`)).body.text()

@@ -7,7 +7,8 @@ import { rollout } from '../helpers/flags.js'
 import { startUnleashServer, unavailable, CLIENT_TOKEN } from '../helpers/unleash-server.js'
 import { putFeature, firstStrategyId } from '../helpers/unleash-admin.js'
 
-const FLAG = 'orders-on-django'
+// Its own flag: the Unleash server is shared with the other system tests.
+const FLAG = 'orders-on-django-timeline'
 
 interface Event { kind: string, routes: string[], flag?: string, cause: string, summary: string, before?: Record<string, unknown>, after?: Record<string, unknown> }
 
@@ -45,10 +46,12 @@ routes:
 `, { env: { UNLEASH_API_TOKEN: CLIENT_TOKEN }, flagsStartWaitMs: 10_000 })
   const id = await firstStrategyId(u, FLAG)
   await u.admin('PUT', `/projects/default/features/${FLAG}/environments/development/strategies/${id}`, { name: 'flexibleRollout', parameters: { rollout: '45', stickiness: 'default', groupId: FLAG }, constraints: [] })
-  const got = (await waitFor(p, (e) => e.some((x) => x.kind === 'flag_changed'), 8000)).filter((e) => e.kind === 'flag_changed')
+  // This test's flag only: the server is shared, and the timeline records every flag's changes.
+  const mine = (e: Array<{ kind: string, flag?: string }>): typeof e => e.filter((x) => x.kind === 'flag_changed' && x.flag === FLAG)
+  const got = mine(await waitFor(p, (e) => mine(e).length > 0, 8000))
   t.equal(got.length, 1)
-  t.match(got[0], { routes: ['orders'], flag: FLAG, cause: 'flag-source', before: { rollout: 30 }, after: { rollout: 45 }, summary: 'flag orders-on-django changed in Unleash: rollout 30 → 45 %' })
+  t.match(got[0], { routes: ['orders'], flag: FLAG, cause: 'flag-source', before: { rollout: 30 }, after: { rollout: 45 }, summary: `flag ${FLAG} changed in Unleash: rollout 30 → 45 %` })
   await u.admin('POST', `/projects/default/features/${FLAG}/environments/development/off`)
-  const off = (await waitFor(p, (e) => e.filter((x) => x.kind === 'flag_changed').length === 2, 8000)).filter((e) => e.kind === 'flag_changed')
+  const off = mine(await waitFor(p, (e) => mine(e).length === 2, 8000))
   t.match(off[1], { before: { enabled: true }, after: { enabled: false }, summary: /: disabled$/ })
 })

@@ -10,9 +10,10 @@ import { startUpstream } from '../helpers/backends.js'
 import { startProxy, sleep } from '../helpers/proxy.js'
 import { rollout, usersByBucket } from '../helpers/flags.js'
 import { startUnleashServer, unavailable, CLIENT_TOKEN } from '../helpers/unleash-server.js'
-import { putFeature } from '../helpers/unleash-admin.js'
+import { untilMetricsAccepted, putFeature } from '../helpers/unleash-admin.js'
 
-const FLAG = 'orders-on-django'
+// Its own flag: the Unleash server is shared with the other system tests.
+const FLAG = 'orders-on-django-env'
 const USERS = usersByBucket(FLAG).slice(0, 40)
 
 t.test('a production backend token routes by production\'s strategies, development\'s by development\'s', async (t) => {
@@ -26,6 +27,7 @@ t.test('a production backend token routes by production\'s strategies, developme
   await putFeature(u, { name: FLAG, enabled: true, strategies: [rollout(0, FLAG)] }, 'development')
   await u.admin('POST', '/projects/default/environments', { environment: 'production' }).catch(() => {})
   await putFeature(u, { name: FLAG, enabled: true, strategies: [rollout(100, FLAG)] }, 'production')
+  await untilMetricsAccepted(u, FLAG)
   const created = await u.admin('POST', '/api-tokens', { tokenName: 'spx-production', type: 'client', environment: 'production', projects: ['*'] }) as { secret: string }
   t.match(created.secret, /^\*:production\./, 'a backend token for production')
 

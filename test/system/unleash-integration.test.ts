@@ -11,7 +11,8 @@ import { normalizedStrategyValue } from '../../src/flags/unleash-internals.js'
 import { startUnleashServer, unavailable, ADMIN_TOKEN, CLIENT_TOKEN } from '../helpers/unleash-server.js'
 import { putFeature, firstStrategyId } from '../helpers/unleash-admin.js'
 
-const FLAG = 'orders-on-django'
+// Its own flag: the Unleash server is shared with the other system tests.
+const FLAG = 'orders-on-django-it'
 const USERS = Array.from({ length: 300 }, (_, i) => `shopper-${i}`)
 const REFRESH_MS = 500
 

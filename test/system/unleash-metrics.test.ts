@@ -11,9 +11,10 @@ import { startUpstream } from '../helpers/backends.js'
 import { startProxy, sleep } from '../helpers/proxy.js'
 import { rollout } from '../helpers/flags.js'
 import { startUnleashServer, unavailable, CLIENT_TOKEN, type UnleashServer } from '../helpers/unleash-server.js'
-import { putFeature } from '../helpers/unleash-admin.js'
+import { putFeature, untilMetricsAccepted } from '../helpers/unleash-admin.js'
 
-const FLAG = 'orders-on-django'
+// Its own flag: the Unleash server is shared with the other system tests.
+const FLAG = 'orders-on-django-metrics'
 const APP = 'spx-metrics-it'
 
 async function until<T> (what: string, read: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
@@ -40,6 +41,7 @@ t.test('the proxy registers with Unleash and reports the decisions it made', asy
   const u: UnleashServer = await startUnleashServer(t)
   await putFeature(u, { name: FLAG, enabled: true, strategies: [rollout(40, FLAG)] })
   await u.admin('PATCH', `/projects/default/features/${FLAG}`, [{ op: 'replace', path: '/impressionData', value: true }])
+  await untilMetricsAccepted(u, FLAG)
   const legacy = await startUpstream(t, 'legacy')
   const django = await startUpstream(t, 'django')
   const p = await startProxy(t, `listen: { host: 127.0.0.1 }
