@@ -79,4 +79,19 @@ export async function startRawUpstream (t: T, onConnection: (socket: net.Socket)
 
 export { freePort }
 
-export const closedPort = freePort
+/**
+ * A loopback port that refuses connections and stays closed: below the ephemeral range,
+ * so no server of a test running alongside can be given it (a port just freed can be).
+ */
+export async function closedPort (): Promise<number> {
+  for (let port = 1; port < 1024; port++) if (await refused(port)) return port
+  throw new Error('every port below 1024 on 127.0.0.1 accepts connections')
+}
+
+async function refused (port: number): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1')
+    socket.once('connect', () => { socket.destroy(); resolve(false) })
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'))
+  })
+}
