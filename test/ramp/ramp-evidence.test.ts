@@ -136,9 +136,10 @@ t.test('one client failing on purpose cannot step a ramp back', async (t) => {
   await sleep(2500)
   for (let i = 0; i < 40; i++) await (await request(`${p.url}/api/orders/${i}`, { dispatcher: agent, headers: { 'x-user-id': user } })).body.dump()
   for (let i = 0; i < 4; i++) await (await request(`${p.url}/api/orders/fail`, { dispatcher: agent, headers: { 'x-user-id': user } })).body.dump()
-  await sleep(2500)
   await agent.close()
-  const r = await rampOf(p)
+  // Until the ramp has judged this traffic: its reason then names the evidence it lacks.
+  let r = await rampOf(p)
+  for (const end = Date.now() + 10_000; !/[1-9]\d* of 10 distinct users on the new backend/.test(r.reason) && Date.now() < end; r = await rampOf(p)) await sleep(100)
   t.equal(r.percent, 20, 'still at 20 %')
   t.equal(r.state, 'running')
   t.match(r.reason, /1 of 10 distinct users on the new backend; 1 of 3 distinct client addresses on the new backend/, `it waits for evidence from more users and addresses: ${r.reason}`)
