@@ -10,6 +10,7 @@ import cluster, { type Worker } from 'node:cluster'
 import { AggregatorRegistry, type RegistryContentType } from 'prom-client'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import type { Config } from '../config/config.js'
 import { reloadConfig } from './reload.js'
 import { Runtime } from './runtime.js'
 import { buildAdminServer, type AdminSources } from '../admin/server.js'
@@ -57,6 +58,7 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
   const { logger } = opts
   const source = configSource(opts)
   const config = source.load()
+  warnUndrivenRamps(config, logger)
   const open = await openAdminRefusal('the admin port', config.admin.host, opts.adminToken !== undefined || config.admin.operators.length > 0, opts.insecureAdmin === true)
   if (open !== undefined) throw new ProxyError(Errors.USAGE, open)
   // For /routes and /explain; the workers hold their own copies for traffic.
@@ -108,6 +110,7 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
     const result = reloadConfig(runtime, source, trigger, logger)
     if (!result.ok || !result.changed) return
     logger.info({ version: result.version, workers: workers().length }, 'config reloaded; telling workers')
+    warnUndrivenRamps(runtime.snapshot.config, logger)
     for (const w of workers()) w.send({ type: 'spx:reload' })
   }
   const stopWatching = opts.watch === false ? () => {} : watchConfigFile(opts.configFile, () => reload('file-change'))
@@ -130,6 +133,17 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
     logger.info({ reason }, 'stopped')
   }
   return { adminUrl, reload, shutdown: (reason) => (closing ??= drain(reason)) }
+}
+
+/**
+ * Each worker sees a share of the traffic, so none drives a ramp on its own counters,
+ * and the primary has none: plans left to `ramps.driver: proxy` would never move.
+ */
+function warnUndrivenRamps (config: Config, logger: Logger): void {
+  if (config.ramps.driver !== 'proxy') return
+  const routes = config.routes.filter((r) => r.ramp !== undefined).map((r) => r.name)
+  if (routes.length === 0) return
+  logger.warn({ routes, fix: 'set ramps.driver: fleet and run `strangler-proxy control` beside the proxy; it drives the ramps from Prometheus (docs/ramp-plans.md)' }, 'ramp plans are not driven with --workers')
 }
 
 type Answer = { pid: number | undefined, value: unknown }

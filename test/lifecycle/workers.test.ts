@@ -4,6 +4,7 @@
  */
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { Agent, request } from 'undici'
 import { startUpstream } from '../helpers/backends.js'
 import { writeConfig, yamlFor, sleep } from '../helpers/proxy.js'
@@ -54,4 +55,17 @@ t.test('two workers serve, report together, reload and drain', async (t) => {
   const exit = await cli.exited
   t.equal(exit.code, 0)
   t.equal(cli.lines.filter((l) => l.msg === 'stopped').length, 3, 'both workers and the primary stopped cleanly')
+})
+
+t.test('ramp plans under --workers: the primary says at start that nothing drives them, and how to', async (t) => {
+  const legacy = await startUpstream(t, 'legacy')
+  const django = await startUpstream(t, 'django')
+  const file = writeConfig(t, yamlFor({ legacy: legacy.url, django: django.url }, '  - { name: orders, match: { path: /api/* }, backend: legacy, flag: { name: orders-on-django, backend: django }, ramp: { steps: [10, 50] } }\n  - { name: all, match: { path: /* }, backend: legacy }', 'flags: { file: flags.yaml }'))
+  writeFileSync(join(dirname(file), 'flags.yaml'), 'version: 2\nfeatures:\n  - { name: orders-on-django, enabled: true, strategies: [ { name: default } ] }\n')
+  const cli = spawnCli(t, ['start', '--workers', '2', '--config', file], { PORT: '0', ADMIN_PORT: '0' })
+  const warned = await cli.waitFor((l) => l.msg === 'ramp plans are not driven with --workers')
+  t.match(warned, { level: 40, routes: ['orders'], fix: /ramps\.driver: fleet.*strangler-proxy control/ }, 'a warning naming the routes and the way out')
+  const primary = await cli.waitFor((l) => l.msg === 'primary listening')
+  const ramp = await request(`${String(primary.admin)}/ramp`)
+  t.match(await ramp.body.json(), { detail: /a --workers primary does not/ }, 'and GET /ramp says the same')
 })
