@@ -73,6 +73,18 @@ export async function startUnleashServer (t: T): Promise<UnleashServer> {
   return client(own.base)
 }
 
+/**
+ * The Unleash server for a test, or undefined once the test is recorded as skipped
+ * because the server cannot run here (a failure instead under STRANGLER_REQUIRE_UNLEASH).
+ */
+export async function unleashOrSkip (t: T & { pass: (message: string, extra: { skip: string }) => unknown }, what: string): Promise<UnleashServer | undefined> {
+  const why = unavailable()
+  if (why === undefined) return await startUnleashServer(t)
+  if (process.env.STRANGLER_REQUIRE_UNLEASH === '1') throw new Error(why)
+  t.pass(what, { skip: why })
+  return undefined
+}
+
 async function sharedBase (): Promise<string | undefined> {
   if (!existsSync(SHARED_FILE)) return undefined
   const { base } = JSON.parse(readFileSync(SHARED_FILE, 'utf8')) as { base: string }

@@ -16,7 +16,7 @@ import { startUpstream } from '../helpers/backends.js'
 import { ROOT, startProxy } from '../helpers/proxy.js'
 import { runCli } from '../helpers/cli.js'
 import { djangoMissing, PYTHON } from '../../examples/stack.js'
-import { startUnleashServer, unavailable, ADMIN_TOKEN, CLIENT_TOKEN } from '../helpers/unleash-server.js'
+import { unleashOrSkip, ADMIN_TOKEN, CLIENT_TOKEN } from '../helpers/unleash-server.js'
 import { untilServed } from '../helpers/unleash-admin.js'
 
 interface Service {
@@ -109,13 +109,8 @@ t.test('each image runs something real', async (t) => {
 })
 
 t.test('the seed script prepares a real Unleash, and the compose routes follow its flag', async (t) => {
-  const why = unavailable()
-  if (why !== undefined) {
-    if (process.env.STRANGLER_REQUIRE_UNLEASH === '1') throw new Error(why)
-    t.pass('seed', { skip: why })
-    return
-  }
-  const u = await startUnleashServer(t)
+  const u = await unleashOrSkip(t, 'seed')
+  if (u === undefined) return
   const base = u.url.replace(/\/api$/, '')
   const seed = (): ReturnType<typeof spawnSync> => spawnSync('sh', [join(ROOT, 'deploy/compose/seed-unleash.sh')], { env: { ...process.env, UNLEASH_URL: base, UNLEASH_ADMIN_TOKEN: ADMIN_TOKEN } })
   const first = seed()

@@ -5,20 +5,15 @@ import { startUpstream } from '../helpers/backends.js'
 import { startProxy, sleep } from '../helpers/proxy.js'
 import { rollout } from '../helpers/flags.js'
 import { guardYaml as yaml, send, untilOpen } from '../helpers/guard.js'
-import { startUnleashServer, unavailable, CLIENT_TOKEN, ADMIN_TOKEN } from '../helpers/unleash-server.js'
+import { unleashOrSkip, CLIENT_TOKEN, ADMIN_TOKEN } from '../helpers/unleash-server.js'
 import { putFeature } from '../helpers/unleash-admin.js'
 
 // Its own flag: the Unleash server is shared with the other system tests.
 const FLAG = 'orders-on-django-guard'
 
 t.test('with disableFlag, a trip switches the flag off in a real Unleash', async (t) => {
-  const why = unavailable()
-  if (why !== undefined) {
-    if (process.env.STRANGLER_REQUIRE_UNLEASH === '1') throw new Error(why)
-    t.pass('disableFlag', { skip: why })
-    return
-  }
-  const u = await startUnleashServer(t)
+  const u = await unleashOrSkip(t, 'disableFlag')
+  if (u === undefined) return
   await putFeature(u, { name: FLAG, enabled: true, strategies: [rollout(100, FLAG)] })
   const legacy = await startUpstream(t, 'legacy', (_req, res) => { res.writeHead(200, { 'x-backend': 'legacy' }).end() })
   const django = await startUpstream(t, 'django', (_req, res) => { res.writeHead(500, { 'x-backend': 'django' }).end() })

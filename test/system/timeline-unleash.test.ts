@@ -4,7 +4,7 @@ import { request } from 'undici'
 import { startUpstream } from '../helpers/backends.js'
 import { startProxy, sleep, type TestProxy } from '../helpers/proxy.js'
 import { rollout } from '../helpers/flags.js'
-import { startUnleashServer, unavailable, CLIENT_TOKEN } from '../helpers/unleash-server.js'
+import { unleashOrSkip, CLIENT_TOKEN } from '../helpers/unleash-server.js'
 import { putFeature, firstStrategyId } from '../helpers/unleash-admin.js'
 
 // Its own flag: the Unleash server is shared with the other system tests.
@@ -24,13 +24,8 @@ async function waitFor (p: TestProxy, what: (e: Event[]) => boolean, ms: number)
 }
 
 t.test('a rollout edited in a real Unleash is a flag_changed event from the Unleash source', async (t) => {
-  const why = unavailable()
-  if (why !== undefined) {
-    if (process.env.STRANGLER_REQUIRE_UNLEASH === '1') throw new Error(why)
-    t.pass('the Unleash source', { skip: why })
-    return
-  }
-  const u = await startUnleashServer(t)
+  const u = await unleashOrSkip(t, 'the Unleash source')
+  if (u === undefined) return
   await putFeature(u, { name: FLAG, enabled: true, strategies: [rollout(30, FLAG)] })
   const legacy = await startUpstream(t, 'legacy')
   const django = await startUpstream(t, 'django')

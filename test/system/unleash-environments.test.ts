@@ -9,7 +9,7 @@ import { request } from 'undici'
 import { startUpstream } from '../helpers/backends.js'
 import { startProxy, sleep } from '../helpers/proxy.js'
 import { rollout, usersByBucket } from '../helpers/flags.js'
-import { startUnleashServer, unavailable, CLIENT_TOKEN } from '../helpers/unleash-server.js'
+import { unleashOrSkip, CLIENT_TOKEN } from '../helpers/unleash-server.js'
 import { untilMetricsAccepted, putFeature } from '../helpers/unleash-admin.js'
 
 // Its own flag: the Unleash server is shared with the other system tests.
@@ -17,13 +17,8 @@ const FLAG = 'orders-on-django-env'
 const USERS = usersByBucket(FLAG).slice(0, 40)
 
 t.test('a production backend token routes by production\'s strategies, development\'s by development\'s', async (t) => {
-  const why = unavailable()
-  if (why !== undefined) {
-    if (process.env.STRANGLER_REQUIRE_UNLEASH === '1') throw new Error(why)
-    t.pass('another environment\'s token', { skip: why })
-    return
-  }
-  const u = await startUnleashServer(t)
+  const u = await unleashOrSkip(t, 'another environment\'s token')
+  if (u === undefined) return
   await putFeature(u, { name: FLAG, enabled: true, strategies: [rollout(0, FLAG)] }, 'development')
   await u.admin('POST', '/projects/default/environments', { environment: 'production' }).catch(() => {})
   await putFeature(u, { name: FLAG, enabled: true, strategies: [rollout(100, FLAG)] }, 'production')

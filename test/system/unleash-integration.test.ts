@@ -8,7 +8,7 @@ import { startUpstream } from '../helpers/backends.js'
 import { startProxy, sleep, type TestProxy } from '../helpers/proxy.js'
 import { rollout } from '../helpers/flags.js'
 import { normalizedStrategyValue } from '../../src/flags/unleash-internals.js'
-import { startUnleashServer, unavailable, ADMIN_TOKEN, CLIENT_TOKEN } from '../helpers/unleash-server.js'
+import { unleashOrSkip, ADMIN_TOKEN, CLIENT_TOKEN } from '../helpers/unleash-server.js'
 import { putFeature, firstStrategyId } from '../helpers/unleash-admin.js'
 
 // Its own flag: the Unleash server is shared with the other system tests.
@@ -19,13 +19,8 @@ const REFRESH_MS = 500
 const expected = (user: string, percent: number): string => normalizedStrategyValue(user, FLAG) <= percent ? 'django' : 'legacy'
 
 t.test('routing follows Unleash within the refresh interval, with no failed request', async (t) => {
-  const why = unavailable()
-  if (why !== undefined) {
-    if (process.env.STRANGLER_REQUIRE_UNLEASH === '1') throw new Error(why)
-    t.pass('integration with a real Unleash', { skip: why })
-    return
-  }
-  const u = await startUnleashServer(t)
+  const u = await unleashOrSkip(t, 'integration with a real Unleash')
+  if (u === undefined) return
   await putFeature(u, { name: FLAG, enabled: true, strategies: [rollout(30, FLAG)] })
 
   const named = (name: string) => (_req: unknown, res: import('node:http').ServerResponse) => { res.writeHead(200, { 'x-backend': name }).end() }

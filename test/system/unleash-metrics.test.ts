@@ -10,7 +10,7 @@ import { request } from 'undici'
 import { startUpstream } from '../helpers/backends.js'
 import { startProxy, sleep } from '../helpers/proxy.js'
 import { rollout } from '../helpers/flags.js'
-import { startUnleashServer, unavailable, CLIENT_TOKEN, type UnleashServer } from '../helpers/unleash-server.js'
+import { unleashOrSkip, CLIENT_TOKEN } from '../helpers/unleash-server.js'
 import { putFeature, untilMetricsAccepted } from '../helpers/unleash-admin.js'
 
 // Its own flag: the Unleash server is shared with the other system tests.
@@ -32,13 +32,8 @@ function counter (metrics: string, reason: string): number {
 }
 
 t.test('the proxy registers with Unleash and reports the decisions it made', async (t) => {
-  const why = unavailable()
-  if (why !== undefined) {
-    if (process.env.STRANGLER_REQUIRE_UNLEASH === '1') throw new Error(why)
-    t.pass('usage metrics against a real Unleash', { skip: why })
-    return
-  }
-  const u: UnleashServer = await startUnleashServer(t)
+  const u = await unleashOrSkip(t, 'usage metrics against a real Unleash')
+  if (u === undefined) return
   await putFeature(u, { name: FLAG, enabled: true, strategies: [rollout(40, FLAG)] })
   await u.admin('PATCH', `/projects/default/features/${FLAG}`, [{ op: 'replace', path: '/impressionData', value: true }])
   await untilMetricsAccepted(u, FLAG)
