@@ -5,7 +5,7 @@
  * file run alone. Installed by .ci/run into test/unleash-server.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, chownSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdtempSync, rmSync, chownSync, openSync, readFileSync } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
@@ -127,9 +127,11 @@ export async function launch (opts: { detached: boolean }): Promise<Launched> {
   try {
     execFileSync(pgBin('createdb') ?? 'createdb', ['-h', '127.0.0.1', '-p', String(pgPort), '-U', 'postgres', 'unleash'])
     const port = await freePort()
-    const server = holder.server = spawnServer(pgPort, port, opts.detached ? openSync(join(dir, 'unleash.log'), 'a') : undefined)
+    // Its output goes to a file in both cases: a detached server outlives any pipe.
+    const log = join(dir, 'unleash.log')
+    const server = holder.server = spawnServer(pgPort, port, openSync(log, 'a'), opts.detached)
     const base = `http://127.0.0.1:${port}`
-    await untilHealthy(server, base, () => opts.detached ? readFileSync(join(dir, 'unleash.log'), 'utf8') : logOf(server))
+    await untilHealthy(server, base, () => readFileSync(log, 'utf8'))
     return { base, dir, pid: server.pid as number, stop }
   } catch (err) {
     await stop()
@@ -146,17 +148,11 @@ export function stopPostgres (data: string): void {
   }
 }
 
-const logs = new WeakMap<ChildProcess, string[]>()
-
-function logOf (server: ChildProcess): string {
-  return (logs.get(server) ?? []).join('')
-}
-
-function spawnServer (pgPort: number, port: number, logFd: number | undefined): ChildProcess {
+function spawnServer (pgPort: number, port: number, logFd: number, detached: boolean): ChildProcess {
   const server = spawn(NODE22, [SERVER], {
     cwd: SERVER_DIR,
-    detached: logFd !== undefined,
-    stdio: logFd === undefined ? 'pipe' : ['ignore', logFd, logFd],
+    detached,
+    stdio: ['ignore', logFd, logFd],
     env: {
       PATH: process.env.PATH ?? '',
       TZ: 'UTC',
@@ -171,14 +167,8 @@ function spawnServer (pgPort: number, port: number, logFd: number | undefined): 
       CLIENT_FEATURE_CACHING_ENABLED: 'false'
     }
   })
-  if (logFd === undefined) {
-    const chunks: string[] = []
-    logs.set(server, chunks)
-    server.stdout?.on('data', (c: Buffer) => { chunks.push(c.toString()) })
-    server.stderr?.on('data', (c: Buffer) => { chunks.push(c.toString()) })
-  } else {
-    server.unref()
-  }
+  closeSync(logFd)
+  if (detached) server.unref()
   return server
 }
 
