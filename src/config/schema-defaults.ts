@@ -4,6 +4,7 @@
  * them. Values are written as routes.yaml takes them: durations as "30s", sizes in bytes.
  */
 import { DEFAULTS } from './defaults.js'
+import { formatDuration } from './units.js'
 
 type Section = keyof typeof DEFAULTS
 
@@ -39,14 +40,6 @@ export const DEFAULT_PLACES: ReadonlyArray<{ readonly leaf: string, readonly pat
 })()
 
 const DEFAULT_BY_PATH: ReadonlyMap<string, unknown> = new Map(DEFAULT_PLACES.map((p) => [p.path, p.value]))
-
-const UNITS: ReadonlyArray<readonly [string, number]> = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]]
-
-/** Milliseconds as routes.yaml writes them: the largest unit that divides them ("30s", "7d", "250ms"). */
-export function formatDuration (ms: number): string {
-  for (const [unit, size] of UNITS) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`
-  return `${ms}ms`
-}
 
 /** The default of the key at `path` as the schema node `node` takes it, or undefined. */
 export function schemaDefault (path: string, node: Record<string, unknown>): unknown {

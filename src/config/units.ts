@@ -13,6 +13,14 @@ export function parseDuration (text: string): number | undefined {
   return Math.round(Number(m[1]) * (DURATION_MS[m[2] as string] as number))
 }
 
+const UNITS_DOWN = (['d', 'h', 'm', 's'] as const).map((u) => [u, DURATION_MS[u] as number] as const)
+
+/** Milliseconds as routes.yaml writes them, parseDuration's inverse: the largest unit that divides them ("30s", "7d", "250ms"). */
+export function formatDuration (ms: number): string {
+  for (const [unit, size] of UNITS_DOWN) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`
+  return `${ms}ms`
+}
+
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|kib|mib|gib)?$/i
 const SIZE_BYTES: Record<string, number> = {
   b: 1, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3
