@@ -1,6 +1,6 @@
 /** Reads a backend's pool from the admin port's strangler_upstream_pool_* series. */
 import { request } from 'undici'
-import { sleep } from './proxy.js'
+import { poll } from './poll.js'
 
 /** strangler_upstream_pool_{connected,running,pending,queued}{backend} as name → value. */
 export async function backendPool (adminUrl: string, backend: string): Promise<Record<string, number>> {
@@ -14,10 +14,5 @@ export async function backendPool (adminUrl: string, backend: string): Promise<R
 
 /** Polls `what` every 100 ms until it holds or `ms` pass; the last answer. */
 export async function until (what: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await what()) return true
-    await sleep(100)
-  }
-  return what()
+  return await poll(what, (v) => v, ms)
 }

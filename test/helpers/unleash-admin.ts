@@ -2,7 +2,7 @@
 import { request } from 'undici'
 import { CLIENT_TOKEN, type UnleashServer } from './unleash-server.js'
 import type { Feature } from './flags.js'
-import { sleep } from './proxy.js'
+import { poll } from './poll.js'
 
 const ENV = 'development'
 
@@ -37,16 +37,17 @@ export async function putFeature (u: UnleashServer, f: Feature, env = ENV): Prom
 export async function untilServed (u: UnleashServer, name: string, enabled: boolean, strategies?: Feature['strategies']): Promise<void> {
   const shape = (list: Array<{ parameters?: Record<string, string> }>): string => JSON.stringify(list.map((s) => Object.entries(s.parameters ?? {}).sort()))
   const want = strategies === undefined ? undefined : shape(strategies)
-  let last = ''
-  for (const end = Date.now() + 15_000; Date.now() < end; await sleep(100)) {
-    // The list SDKs poll, as they see it.
+  type Served = { name: string, enabled: boolean, strategies: Array<{ parameters?: Record<string, string> }> }
+  const matches = (f: Served | undefined): boolean => f?.enabled === enabled && (want === undefined || shape(f.strategies) === want)
+  // The list SDKs poll, as they see it.
+  const read = async (): Promise<{ text: string, served: Served | undefined }> => {
     const res = await request(`${u.url}/client/features`, { headers: { authorization: CLIENT_TOKEN } })
-    last = await res.body.text()
-    if (res.statusCode !== 200) continue
-    const served = (JSON.parse(last) as { features: Array<{ name: string, enabled: boolean, strategies: Array<{ parameters?: Record<string, string> }> }> }).features.find((x) => x.name === name)
-    if (served?.enabled === enabled && (want === undefined || shape(served.strategies) === want)) return
+    const text = await res.body.text()
+    return { text, served: res.statusCode === 200 ? (JSON.parse(text) as { features: Served[] }).features.find((x) => x.name === name) : undefined }
   }
-  throw new Error(`Unleash did not serve ${name} as written within 15 s; last answer: ${last.slice(0, 2000)}`)
+  const last = await poll(read, (r) => matches(r.served), 15_000)
+  if (matches(last.served)) return
+  throw new Error(`Unleash did not serve ${name} as written within 15 s; last answer: ${last.text.slice(0, 2000)}`)
 }
 
 /** The id of the flag's first strategy in the environment (for rollout changes). */
@@ -62,12 +63,13 @@ export async function firstStrategyId (u: UnleashServer, flag: string): Promise<
  */
 export async function untilMetricsAccepted (u: UnleashServer, flag: string): Promise<void> {
   const probe = 'spx-metrics-probe'
-  for (const end = Date.now() + 30_000; Date.now() < end; await sleep(500)) {
+  const accepted = async (): Promise<boolean> => {
     const now = new Date().toISOString()
     const res = await request(`${u.url}/client/metrics`, { method: 'POST', headers: { authorization: CLIENT_TOKEN, 'content-type': 'application/json' }, body: JSON.stringify({ appName: probe, instanceId: probe, bucket: { start: now, stop: now, toggles: { [flag]: { yes: 1, no: 0 } } } }) })
     await res.body.dump()
     const body = await u.admin('GET', `/client-metrics/features/${encodeURIComponent(flag)}/raw`) as { data: Array<{ appName: string }> }
-    if (body.data.some((r) => r.appName === probe)) return
+    return body.data.some((r) => r.appName === probe)
   }
+  if (await poll(accepted, (ok) => ok, 30_000, 500)) return
   throw new Error(`Unleash did not accept metrics of ${flag} within 30 s`)
 }

@@ -9,6 +9,7 @@ import net from 'node:net'
 import { Agent, request } from 'undici'
 import { startUpstream, echo, type Handler } from '../helpers/backends.js'
 import { startProxy, sleep, accessLines, type TestProxy } from '../helpers/proxy.js'
+import { poll } from '../helpers/poll.js'
 import { flagsJson, flaggedYaml, rollout, usersByBucket } from '../helpers/flags.js'
 
 const FLAG = 'orders-on-django'
@@ -138,8 +139,7 @@ t.test('one client failing on purpose cannot step a ramp back', async (t) => {
   for (let i = 0; i < 4; i++) await (await request(`${p.url}/api/orders/fail`, { dispatcher: agent, headers: { 'x-user-id': user } })).body.dump()
   await agent.close()
   // Until the ramp has judged this traffic: its reason then names the evidence it lacks.
-  let r = await rampOf(p)
-  for (const end = Date.now() + 10_000; !/[1-9]\d* of 10 distinct users on the new backend/.test(r.reason) && Date.now() < end; r = await rampOf(p)) await sleep(100)
+  const r = await poll(async () => await rampOf(p), (x) => /[1-9]\d* of 10 distinct users on the new backend/.test(x.reason), 10_000)
   t.equal(r.percent, 20, 'still at 20 %')
   t.equal(r.state, 'running')
   t.match(r.reason, /1 of 10 distinct users on the new backend; 1 of 3 distinct client addresses on the new backend/, `it waits for evidence from more users and addresses: ${r.reason}`)

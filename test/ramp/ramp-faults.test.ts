@@ -12,6 +12,7 @@ import { request } from 'undici'
 import { runRampDriver } from '../../src/lifecycle/ramp-runner.js'
 import { createLogger } from '../../src/observe/log.js'
 import { tempDir, writeConfig, sleep, type T } from '../helpers/proxy.js'
+import { poll } from '../helpers/poll.js'
 
 const FLAG = 'orders-on-django'
 type Mode = 'ok' | 'nan' | 'hang' | '500' | 'garbage' | '403' | 'reset'
@@ -97,11 +98,7 @@ routes:
   }
 
   /** The ramp once its reason says `why`: said only when it has judged the step on such figures. */
-  const judged = async (why: RegExp): Promise<Ramp> => {
-    let r = await rampOf()
-    for (const end = Date.now() + 10_000; !why.test(r.reason) && Date.now() < end; r = await rampOf()) await sleep(100)
-    return r
-  }
+  const judged = async (why: RegExp): Promise<Ramp> => await poll(rampOf, (r) => why.test(r.reason), 10_000)
 
   // NaN from every query: the ramp waits at 20 % and says why; nothing is written.
   prom.mode = 'nan'
