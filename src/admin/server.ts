@@ -16,17 +16,16 @@ import { Errors } from '../errors.js'
 import { sendProblem } from '../problem.js'
 import { describeRoutes, type ExplainScope } from './explain.js'
 import { registerExplainRoutes } from './explain-routes.js'
-import { registerTimelineRoute } from './timeline-route.js'
+import { registerTimelineRoute, type TimelineSource } from './timeline-route.js'
 import { newRequestId } from '../proxy/headers.js'
 import { actorOf, protectAdmin } from './access.js'
 import { registerRampRoutes, type RampHost } from './ramp-routes.js'
 import { registerAlertRoutes } from './alerts.js'
-import { registerStatusRoutes, type StatusHost } from './status-routes.js'
+import { registerStatusRoutes, type StatusView } from './status-routes.js'
 import { ReadSessions, servedOverHttps } from './session.js'
 import type { Metrics } from '../observe/metrics.js'
 import { OPENMETRICS_CONTENT_TYPE } from '../observe/openmetrics.js'
 import type { RampDriver } from '../ramp/driver.js'
-import type { Timeline } from '../timeline/timeline.js'
 
 /** What the admin port needs of the live runtime (lifecycle/runtime.ts's Runtime is one). */
 export interface AdminRuntime {
@@ -70,10 +69,10 @@ export interface AdminOptions {
   sources: AdminSources
   /** The ramp driver of this process; absent with --workers (a fleet runs `ramp run`). */
   ramp?: RampDriver
-  /** The migration timeline; absent in a --workers primary. */
-  timeline?: Timeline
-  /** The status page's data; absent in a --workers primary. */
-  status?: StatusHost
+  /** The migration timeline: this process's, or a --workers primary's merge of its workers'. */
+  timeline: TimelineSource
+  /** The status page and its data, likewise. */
+  status: StatusView
 }
 
 /** An error message fit for an unauthenticated probe: no URLs, addresses or paths. */
@@ -96,7 +95,7 @@ export function buildAdminServer (runtime: AdminRuntime, logger: Logger, opts: A
   const sessions = new ReadSessions()
   const operators = (): Operators => runtime.snapshot.operators
   protectAdmin(app, { operators, admin: () => runtime.snapshot.config.admin, sessions })
-  registerStatusRoutes(app, () => opts.status, { operators, sessions, secure: (request) => servedOverHttps(request, runtime.snapshot.isTrusted) })
+  registerStatusRoutes(app, opts.status, { operators, sessions, secure: (request) => servedOverHttps(request, runtime.snapshot.isTrusted) })
 
   app.get('/healthz', async () => ({ status: 'ok' }))
 
@@ -168,7 +167,7 @@ export function buildAdminServer (runtime: AdminRuntime, logger: Logger, opts: A
     return reply.header('content-type', m.contentType).send(m.body)
   })
 
-  registerTimelineRoute(app, () => opts.timeline)
+  registerTimelineRoute(app, opts.timeline)
   registerExplainRoutes(app, runtime, opts.ramp)
 
   app.setNotFoundHandler((request, reply) => sendProblem(reply, Errors.NO_ROUTE, `admin endpoints: /healthz /readyz /routes /explain /guard /parity /ramp /timeline /status /status.json /inventory /coverage /metrics; not ${request.method} ${request.url.split('?')[0]}`))

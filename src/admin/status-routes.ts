@@ -10,11 +10,30 @@ import { LOGIN_PATH, LOGOUT_PATH } from './access.js'
 import type { Operators } from './operators.js'
 import type { ReadSessions } from './session.js'
 
+/** One process's migration status, inventory and coverage. */
 export interface StatusHost {
   readonly report: () => Promise<StatusReport>
   readonly inventory: () => ReturnType<Inventory['report']>
   /** Undefined without coverage: in routes.yaml. */
   readonly coverage: () => Promise<CoverageReport | undefined>
+}
+
+/** What the admin port serves: this process's status, or a --workers primary's merged view of its workers. */
+export interface StatusView {
+  readonly page: (operator: string | undefined) => Promise<string>
+  readonly json: () => Promise<unknown>
+  readonly inventory: () => Promise<unknown>
+  /** Undefined without coverage: in routes.yaml. */
+  readonly coverage: () => Promise<unknown>
+}
+
+export function localStatus (host: StatusHost): StatusView {
+  return {
+    page: async (operator) => statusPage(await host.report(), 15, operator),
+    json: host.report,
+    inventory: async () => host.inventory(),
+    coverage: host.coverage
+  }
 }
 
 export interface SignIn {
@@ -24,25 +43,14 @@ export interface SignIn {
   readonly secure: (request: FastifyRequest) => boolean
 }
 
-export function registerStatusRoutes (app: FastifyInstance, host: () => StatusHost | undefined, signIn: SignIn): void {
-  const missing = 'this process keeps no migration status: a --workers primary does not (see docs/status-page.md)'
+export function registerStatusRoutes (app: FastifyInstance, view: StatusView, signIn: SignIn): void {
   app.get('/status', async (request, reply) => {
-    const h = host()
-    if (h === undefined) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, missing)
-    return reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(statusPage(await h.report(), 15, request.operator?.name))
+    return reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(await view.page(request.operator?.name))
   })
-  app.get('/status.json', async (_request, reply) => {
-    const h = host()
-    return h === undefined ? sendProblem(reply, Errors.ADMIN_NOT_FOUND, missing) : await h.report()
-  })
-  app.get('/inventory', async (_request, reply) => {
-    const h = host()
-    return h === undefined ? sendProblem(reply, Errors.ADMIN_NOT_FOUND, missing) : h.inventory()
-  })
+  app.get('/status.json', async () => await view.json())
+  app.get('/inventory', async () => await view.inventory())
   app.get('/coverage', async (_request, reply) => {
-    const h = host()
-    if (h === undefined) return sendProblem(reply, Errors.ADMIN_NOT_FOUND, missing)
-    return (await h.coverage()) ?? sendProblem(reply, Errors.ADMIN_NOT_FOUND, 'no coverage: in routes.yaml: name where each backend declares its routes (docs/coverage.md)')
+    return (await view.coverage()) ?? sendProblem(reply, Errors.ADMIN_NOT_FOUND, 'no coverage: in routes.yaml: name where each backend declares its routes (docs/coverage.md)')
   })
   registerSignIn(app, signIn)
 }

@@ -4,4 +4,4 @@
  */
 export * from './types.js'
 export { DEFAULTS } from './defaults.js'
-export { loadConfigFile, parseConfig } from './load.js'
+export { loadConfigFile, parseConfig, readConfigText } from './load.js'

@@ -18,13 +18,15 @@ const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true })
 const validateShape = ajv.compile<RawConfig>(configSchema)
 
 export function loadConfigFile (file: string): Config {
-  let text: string
+  return parseConfig(readConfigText(file), file)
+}
+
+export function readConfigText (file: string): string {
   try {
-    text = readFileSync(file, 'utf8')
+    return readFileSync(file, 'utf8')
   } catch (err) {
     throw new ProxyError(Errors.CONFIG_UNREADABLE, `${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err })
   }
-  return parseConfig(text, file)
 }
 
 export function parseConfig (text: string, file: string): Config {

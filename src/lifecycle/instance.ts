@@ -5,11 +5,12 @@
 import { openAdminRefusal } from '../admin/access.js'
 import { Errors, ProxyError } from '../errors.js'
 import type { FastifyInstance } from 'fastify'
-import { loadConfigFile, type Config } from '../config/config.js'
+import { loadConfigFile, parseConfig, type Config } from '../config/config.js'
 import { reloadConfig, type ReloadResult, type ReloadSource } from './reload.js'
 import { Runtime } from './runtime.js'
 import { buildProxyServer } from '../proxy/server.js'
 import { buildAdminServer, localSources } from '../admin/server.js'
+import { localStatus, type StatusHost } from '../admin/status-routes.js'
 import { watchConfigFile } from '../config/watch.js'
 import { Metrics } from '../observe/metrics.js'
 import { tracingSettings } from '../config/tracing.js'
@@ -29,8 +30,10 @@ export interface Instance {
   readonly metrics: Metrics
   /** Drives the config's ramp plans; undefined in a --workers worker. */
   readonly ramp: RampDriver | undefined
-  /** The migration timeline; undefined in a --workers worker. */
-  readonly timeline: Timeline | undefined
+  /** The migration timeline (a --workers worker keeps its own; the primary merges them). */
+  readonly timeline: Timeline
+  /** The status page's data, the inventory and coverage. */
+  readonly status: StatusHost
   readonly proxy: FastifyInstance
   readonly admin: FastifyInstance | undefined
   readonly proxyUrl: string
@@ -49,8 +52,9 @@ function withOverrides (config: Config, opts: Pick<StartOptions, 'port' | 'admin
 }
 
 /** routes.yaml as this process serves it: PORT / ADMIN_PORT take precedence over the file, on start and on every reload. */
-export function configSource (opts: Pick<StartOptions, 'configFile' | 'port' | 'adminPort'>): ReloadSource {
-  return { configFile: opts.configFile, load: () => withOverrides(loadConfigFile(opts.configFile), opts) }
+export function configSource (opts: Pick<StartOptions, 'configFile' | 'port' | 'adminPort' | 'configText'>): ReloadSource {
+  const text = opts.configText
+  return { configFile: opts.configFile, load: () => withOverrides(text === undefined ? loadConfigFile(opts.configFile) : parseConfig(text(), opts.configFile), opts) }
 }
 
 export function urlOf (app: FastifyInstance): string {
@@ -65,37 +69,40 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
   const { logger } = opts
   const source = configSource(opts)
   const config = source.load()
-  const open = opts.admin === false ? undefined : await openAdminRefusal('the admin port', config.admin.host, opts.adminToken !== undefined || config.admin.operators.length > 0, opts.insecureAdmin === true)
+  const worker = opts.worker !== undefined
+  const open = worker ? undefined : await openAdminRefusal('the admin port', config.admin.host, opts.adminToken !== undefined || config.admin.operators.length > 0, opts.insecureAdmin === true)
   if (open !== undefined) throw new ProxyError(Errors.USAGE, open)
   // A state.dir someone chose is checked before anything listens; the default one
   // only once something is kept, so a proxy that keeps nothing needs no home directory.
-  if (opts.admin !== false && config.state.dir !== undefined) stateDir(config, opts.env ?? {})
+  // (A --workers primary checks it once for its workers.)
+  if (!worker && config.state.dir !== undefined) stateDir(config, opts.env ?? {})
   const relay = eventRelay()
-  const runtime = new Runtime(config, { logger, env: opts.env ?? {}, watchFlags: opts.watch ?? true, events: relay, ...(opts.admin === false ? {} : { admin: { token: opts.adminToken } }) })
+  // A worker's routes.yaml is reloaded when the primary says; a flags file it watches itself.
+  const runtime = new Runtime(config, { logger, env: opts.env ?? {}, watchFlags: worker || (opts.watch ?? true), events: relay, ...(worker ? {} : { admin: { token: opts.adminToken } }) })
   await runtime.startFlags(opts.flagsStartWaitMs ?? 2000)
   await startTracing(runtime, config, opts)
   let listening = false
   const metrics = instanceMetrics(runtime)
-  // A --workers worker records nothing and drives nothing: the primary serves the admin port.
-  const timeline = opts.admin === false ? undefined : createTimeline(runtime, metrics, opts)
+  const timeline = createTimeline(runtime, metrics, opts)
   relay.to = timeline
-  const ramp = opts.admin === false ? undefined : createRampDriver(runtime, metrics, opts, timeline)
-  const status = timeline === undefined ? undefined : createStatus(runtime, metrics, timeline, ramp, opts)
-  relay.watch = status?.watch
+  // A --workers worker drives no ramp (each sees a share of the traffic) and serves no admin port.
+  const ramp = worker ? undefined : createRampDriver(runtime, metrics, opts, timeline)
+  const status = createStatus(runtime, metrics, timeline, ramp, opts)
+  relay.watch = status.watch
   const proxy = buildProxyServer(runtime, logger, metrics)
-  const admin = opts.admin === false
+  const admin = worker
     ? undefined
     : buildAdminServer(runtime, logger, {
       isListening: () => listening,
       sources: localSources(runtime, metrics),
       ...(ramp === undefined ? {} : { ramp }),
-      ...(timeline === undefined ? {} : { timeline }),
-      ...(status === undefined ? {} : { status: status.host })
+      timeline: (q) => ({ events: timeline.query(q) }),
+      status: localStatus(status.host)
     })
 
   await listenBoth(runtime, proxy, admin)
   listening = true
-  timeline?.start()
+  timeline.start()
   await ramp?.start(config.ramps.interval)
   const proxyUrl = urlOf(proxy)
   const adminUrl = admin === undefined ? undefined : urlOf(admin)
@@ -107,9 +114,9 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
     metrics.reload(result.ok)
     if (result.ok && result.changed) {
       metrics.configApplied(runtime.snapshot.config)
-      timeline?.configApplied(before, runtime.snapshot.config, causeOf(trigger))
+      timeline.configApplied(before, runtime.snapshot.config, causeOf(trigger))
     }
-    if (!result.ok) timeline?.configRejected(result.error.split('\n'), causeOf(trigger))
+    if (!result.ok) timeline.configRejected(result.error.split('\n'), causeOf(trigger))
     return result
   }
 
@@ -130,6 +137,7 @@ export async function startInstance (opts: StartOptions): Promise<Instance> {
     metrics,
     ramp,
     timeline,
+    status: status.host,
     proxy,
     admin,
     proxyUrl,
@@ -187,9 +195,9 @@ interface Parts {
   readonly logger: StartOptions['logger']
   readonly proxy: FastifyInstance
   readonly admin: FastifyInstance | undefined
-  readonly timeline: Timeline | undefined
+  readonly timeline: Timeline
   readonly ramp: RampDriver | undefined
-  readonly status: { stop (): void } | undefined
+  readonly status: { stop (): void }
   readonly stopWatching: () => void
   readonly onRejection: (reason: unknown) => void
 }
@@ -200,7 +208,7 @@ async function drain (parts: Parts, reason: string): Promise<void> {
   const deadline = runtime.snapshot.config.shutdown.timeout
   runtime.draining = true
   stopWatching()
-  timeline?.drainStarted(reason)
+  timeline.drainStarted(reason)
   ramp?.stop()
   process.off('unhandledRejection', onRejection)
   logger.info({ reason, deadlineMs: deadline }, 'draining: readiness is now failing, in-flight requests may finish')
@@ -218,7 +226,7 @@ async function drain (parts: Parts, reason: string): Promise<void> {
   await runtime.close(Math.max(0, deadline - (performance.now() - started)))
   await admin?.close()
   if (await runtime.tracing?.shutdown() === false) logger.warn('tracing: the last spans were not handed to the collector within 5 s; the drain goes on without them')
-  timeline?.stop()
-  status?.stop()
+  timeline.stop()
+  status.stop()
   logger.info({ durationMs: Math.round(performance.now() - started), result }, 'stopped')
 }

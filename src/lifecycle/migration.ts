@@ -22,6 +22,7 @@ import { TimelineStore } from '../timeline/store.js'
 import { ImpactMeter } from '../timeline/impact.js'
 import { Notifier } from '../timeline/notify.js'
 import type { EventCause } from '../timeline/event.js'
+import { announcedByOne } from '../timeline/fleet.js'
 import type { Runtime, RuntimeEvents } from './runtime.js'
 import { join } from 'node:path'
 import { stateFileName } from '../flags/private-storage.js'
@@ -49,6 +50,15 @@ export function eventRelay (): RuntimeEvents & { to: Timeline | undefined, watch
   }
 }
 
+/**
+ * The name a process's state files are kept under: its routes.yaml, and in a --workers
+ * worker also its slot, so workers never write over each other and a replaced worker
+ * takes up where its slot left off.
+ */
+export function stateKey (opts: Pick<StartOptions, 'configFile' | 'worker'>): string {
+  return opts.worker === undefined ? opts.configFile : `${opts.configFile}#worker-${opts.worker}`
+}
+
 /** How often the retirement evidence is brought up to date and saved. */
 const EVIDENCE_EVERY_MS = 5000
 
@@ -61,9 +71,9 @@ export interface StatusParts {
 export function createStatus (runtime: Runtime, metrics: Metrics, timeline: Timeline, ramp: RampDriver | undefined, opts: StartOptions): StatusParts {
   const config = (): Config => runtime.snapshot.config
   const inventory = new Inventory(config().inventory.maxTemplates)
-  const evidence = new EvidenceTracker(() => join(stateDir(config(), opts.env ?? {}), stateFileName('status', opts.configFile, 'json')))
+  const evidence = new EvidenceTracker(() => join(stateDir(config(), opts.env ?? {}), stateFileName('status', stateKey(opts), 'json')))
   const definition = (flag: string): FeatureInterface | undefined => runtime.snapshot.flags?.definition(flag)
-  const coverage = new Coverage(opts.logger, () => join(stateDir(config(), opts.env ?? {}), stateFileName('coverage', opts.configFile, 'json')))
+  const coverage = new Coverage(opts.logger, () => join(stateDir(config(), opts.env ?? {}), stateFileName('coverage', stateKey(opts), 'json')))
   const saveCoverage = (): void => {
     if (config().coverage === undefined) return
     try {
@@ -150,7 +160,9 @@ export function createTimeline (runtime: Runtime, metrics: Metrics, opts: StartO
   const backends = (): ReadonlyMap<string, readonly string[]> => new Map(config().routes.map((r) => [r.name, routeBackends(r)]))
   return new Timeline({
     logger: opts.logger,
-    store: new TimelineStore(() => stateDir(config(), opts.env ?? {}), opts.configFile, config().timeline.maxFileSize),
+    store: new TimelineStore(() => stateDir(config(), opts.env ?? {}), stateKey(opts), config().timeline.maxFileSize),
+    // Every worker sees a flag edit or a reload; one of them announces it.
+    announces: (e) => opts.worker === undefined || opts.worker === 1 || !announcedByOne(e),
     impact: new ImpactMeter((route, backend) => metrics.totals(route, backend), backends, config().timeline.impactDelay),
     notifier,
     config,

@@ -14,8 +14,18 @@ export interface StartOptions {
   env?: Readonly<Record<string, string | undefined>>
   /** How long start waits for the flag service before serving from backup/bootstrap/baseline (default 2 s). */
   flagsStartWaitMs?: number
-  /** false in a --workers worker: the primary serves the admin port. */
-  admin?: boolean
+  /**
+   * Set in a --workers worker, its slot (0 to N-1, kept when a worker is replaced): the
+   * primary serves the admin port and asks the workers over IPC; a worker keeps its own
+   * timeline, status and inventory under state files of its slot, and drives no ramp.
+   */
+  worker?: number
+  /**
+   * In a --workers worker: the routes.yaml the primary serves, read instead of the
+   * file, so a worker started or reloaded later never takes up an edit the primary
+   * has not accepted.
+   */
+  configText?: () => string
   /** --insecure-admin: allow a non-loopback admin listener without a token (a lab). */
   insecureAdmin?: boolean
 }

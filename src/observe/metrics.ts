@@ -9,8 +9,8 @@ import { legacyBackends, routeBackends } from '../config/roles.js'
 import { Ledger } from './sliding-share.js'
 import { RequestSeries, DURATION_BUCKETS, type BackendTotals } from './request-series.js'
 import { registerRampMetrics, type RampCounters, type RampGauge } from './ramp-metrics.js'
-import { toOpenMetrics, exemplarKey } from './openmetrics.js'
-import { registerFlagMetrics, registerGuardMetrics, registerPoolMetrics, registerShadowMetrics, type MetricsView } from './view-metrics.js'
+import { toOpenMetrics, exemplarKey, type Exemplar } from './openmetrics.js'
+import { registerFlagMetrics, registerGuardMetrics, registerPoolMetrics, registerShadowMetrics, routedFlagsHash, type MetricsView } from './view-metrics.js'
 
 export { DURATION_BUCKETS }
 export { flagsHash, type MetricsView } from './view-metrics.js'
@@ -53,7 +53,10 @@ export class Metrics {
   #rampStates: readonly string[] = []
   #legacy: ReadonlySet<string> = new Set()
 
+  readonly #snapshot: () => MetricsView
+
   constructor (snapshot: () => MetricsView) {
+    this.#snapshot = snapshot
     const registers = [this.registry]
     collectDefaultMetrics({ register: this.registry })
     this.#series.register(this.registry, {
@@ -124,7 +127,17 @@ export class Metrics {
 
   /** The OpenMetrics exposition, with the latency histogram's trace-id exemplars. */
   async openMetrics (): Promise<string> {
-    return toOpenMetrics(await this.registry.metrics(), this.#series.exemplars(exemplarKey))
+    return toOpenMetrics(await this.registry.metrics(), this.exemplars())
+  }
+
+  /** The latency histogram's latest trace-id exemplar per bucket (a --workers primary merges its workers'). */
+  exemplars (): Map<string, Exemplar> {
+    return this.#series.exemplars(exemplarKey)
+  }
+
+  /** strangler_flags_info's hash as of now; undefined without flags. */
+  flagsHash (): string | undefined {
+    return routedFlagsHash(this.#snapshot(), this.#flagNames)
   }
 
   /** Counts so far for one route and backend (the ramp's gates take differences of these). */

@@ -7,6 +7,9 @@
 
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8'
 
+/** A trace that fell in a latency bucket: Prometheus links the bucket to it. */
+export interface Exemplar { readonly traceId: string, readonly value: number, readonly timestamp: number }
+
 /** Key of an exemplar: route, backend and the bucket's le, as the text shows it. */
 export function exemplarKey (route: string, backend: string, le: string): string {
   return `${route}\u0000${backend}\u0000${le}`
@@ -14,7 +17,7 @@ export function exemplarKey (route: string, backend: string, le: string): string
 
 const BUCKET = /^strangler_request_duration_seconds_bucket\{le="([^"]*)",route="([^"]*)",backend="([^"]*)"\} /
 
-export function toOpenMetrics (text: string, exemplars: ReadonlyMap<string, { traceId: string, value: number, timestamp: number }>): string {
+export function toOpenMetrics (text: string, exemplars: ReadonlyMap<string, Exemplar>): string {
   const counters = new Set<string>()
   for (const line of text.split('\n')) {
     const m = /^# TYPE (\S+) counter$/.exec(line)

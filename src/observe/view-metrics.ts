@@ -39,6 +39,12 @@ export function flagsHash (definitions: ReadonlyArray<readonly [string, object |
   return createHash('sha256').update(JSON.stringify(sorted)).digest('hex').slice(0, 12)
 }
 
+/** flagsHash of the process's routed flags as it evaluates them now; undefined without flags. */
+export function routedFlagsHash (view: MetricsView, names: readonly string[]): string | undefined {
+  const flags = view.flags
+  return flags === undefined ? undefined : flagsHash(names.map((n) => [n, flags.definition(n)]))
+}
+
 interface PoolStats { readonly connected: number, readonly pending: number, readonly running: number, readonly queued: number }
 
 type Snapshot = () => MetricsView
@@ -86,7 +92,7 @@ export function registerFlagMetrics (registers: Registry[], snapshot: Snapshot, 
     }
   })
   // Replicas that disagree on a flag route the same user differently: this shows it (StranglerFleetDrift).
-      new Gauge({
+  new Gauge({
     name: 'strangler_flags_info',
     help: 'A hash of the routed flags\' definitions as this process evaluates them: replicas that disagree show different hashes.',
     labelNames: ['hash'],
@@ -94,8 +100,8 @@ export function registerFlagMetrics (registers: Registry[], snapshot: Snapshot, 
     registers,
     collect () {
       this.reset()
-      const flags = snapshot().flags
-      if (flags !== undefined) this.set({ hash: flagsHash(names().map((n) => [n, flags.definition(n)])) }, 1)
+      const hash = routedFlagsHash(snapshot(), names())
+      if (hash !== undefined) this.set({ hash }, 1)
     }
   })
   new Gauge({

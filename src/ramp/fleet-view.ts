@@ -29,8 +29,8 @@ export interface Replica {
 
 export interface FleetView {
   readonly replicas: readonly Replica[]
-  /** Where the replicas were found, and why ramps.replicas found none when it failed. */
-  readonly discovery: { readonly source: 'prometheus' | 'static' | 'dns', readonly error?: string }
+  /** Where the replicas were found (for a --workers primary: its workers), and why ramps.replicas found none when it failed. */
+  readonly discovery: { readonly source: 'prometheus' | 'static' | 'dns' | 'workers', readonly error?: string }
   readonly config: string | undefined
   readonly flags: string | undefined
   readonly drifted: number

@@ -33,6 +33,11 @@ export interface TimelineDeps {
   readonly counted: (kind: EventKind, route: string, by?: number) => void
   readonly parity?: () => ReadonlyMap<string, number>
   readonly now?: () => number
+  /**
+   * Whether this process sends the event to webhooks and counts it (default: every
+   * event): in a --workers worker, a change all workers observe is announced by one.
+   */
+  readonly announces?: (e: TimelineEvent) => boolean
   /** Who last changed a flag in Unleash, as its event API names them (needs UNLEASH_ADMIN_TOKEN); none without. */
   readonly flagEditor?: (flag: string) => Promise<string | undefined>
 }
@@ -109,9 +114,11 @@ export class Timeline {
     } catch (err) {
       this.#deps.logger.error({ error: (err as Error).message }, 'could not write the timeline file; the event is kept in memory only')
     }
-    for (const route of event.routes.length === 0 ? [NO_ROUTE] : event.routes) this.#deps.counted(event.kind, route)
     this.#deps.logger.info({ timeline: { id: event.id, kind: event.kind, routes: event.routes, cause: event.cause } }, `timeline: ${event.summary}`)
-    this.#deps.notifier.send(event)
+    if (this.#deps.announces?.(event) !== false) {
+      for (const route of event.routes.length === 0 ? [NO_ROUTE] : event.routes) this.#deps.counted(event.kind, route)
+      this.#deps.notifier.send(event)
+    }
     if (event.routes.length > 0) this.#measure(event, now)
     return event
   }
