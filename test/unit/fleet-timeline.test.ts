@@ -1,7 +1,7 @@
 /** Merging replicas' timelines: a change all of them observe once, each replica's own doing its own. */
 import t from 'tap'
 import { mergeTimelines } from '../../src/timeline/fleet.js'
-import type { TimelineEvent } from '../../src/timeline/event.js'
+import type { Impact, TimelineEvent } from '../../src/timeline/event.js'
 
 const at = (s: number): string => new Date(1_800_000_000_000 + s * 1000).toISOString()
 let n = 0
@@ -36,13 +36,13 @@ t.test('what is not the same change stays apart', async (t) => {
 
 t.test('the workers of one process: a drain is one event, and impacts add up', async (t) => {
   const side = (requests: number, share: number, errorRatio: number | null, p99: number | null): { requests: number, share: number, errorRatio: number | null, p99: number | null } => ({ requests, share, errorRatio, p99 })
-  const drain = (time: string): TimelineEvent => ev({ time, kind: 'drain_started', routes: [], flag: undefined, before: undefined, after: { reason: 'SIGTERM' }, cause: 'shutdown' })
+  const drain = (time: string): TimelineEvent => ev({ time, kind: 'drain_started', routes: [], before: undefined, after: { reason: 'SIGTERM' }, cause: 'shutdown' })
   const replicas = mergeTimelines(new Map([['a:1', [drain(at(0))]], ['b:1', [drain(at(1))]]]))
   t.equal(replicas.length, 2, 'replicas drain each on its own')
   const workers = mergeTimelines(new Map([['worker 1', [drain(at(0))]], ['worker 2', [drain(at(1))]]]), { workers: true })
   t.same(workers.map((e) => e.seenBy.map((s) => s.replica)), [['worker 1', 'worker 2']], 'workers drain together')
 
-  const impact = (legacy: number, django: number, errors: number | null, p99: number): TimelineEvent['impact'] => ({
+  const impact = (legacy: number, django: number, errors: number | null, p99: number): Impact => ({
     windowMs: 60_000,
     routes: { orders: { legacy: { before: side(legacy, 1, 0, 0.01), after: side(legacy / 2, 0.5, 0, 0.01) }, django: { before: side(0, 0, null, null), after: side(django, 0.5, errors, p99) } } }
   })
