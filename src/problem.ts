@@ -1,9 +1,10 @@
 /**
- * Writing application/problem+json answers, through Fastify or straight onto a
- * socket (client errors and failed upgrades happen before Fastify sees a request).
- * Bodies never carry stack traces or internal addresses.
+ * Writing application/problem+json answers: through Fastify (the admin port and the
+ * control plane), onto a traffic response, or straight onto a socket (client errors
+ * and failed upgrades happen before there is a request). Bodies never carry stack
+ * traces or internal addresses.
  */
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyReply } from 'fastify'
 import { PROBLEM_CONTENT_TYPE, problemBody, type ErrorDef } from './errors.js'
@@ -12,6 +13,18 @@ export function sendProblem (reply: FastifyReply, error: ErrorDef, detail: strin
   reply.code(error.status).header('content-type', PROBLEM_CONTENT_TYPE)
   if (closeConnection) reply.header('connection', 'close')
   return reply.send(JSON.stringify(problemBody(error, detail, String(reply.request.id))))
+}
+
+/** A problem as the traffic port's answer; nothing when the response has already begun. */
+export function respondProblem (res: ServerResponse, requestId: string, error: ErrorDef, detail: string, closeConnection = false): void {
+  if (res.headersSent) return
+  const body = JSON.stringify(problemBody(error, detail, requestId))
+  res.statusCode = error.status
+  // As Fastify writes it on the admin port: one content type for every problem over HTTP.
+  res.setHeader('content-type', `${PROBLEM_CONTENT_TYPE}; charset=utf-8`)
+  res.setHeader('content-length', Buffer.byteLength(body))
+  if (closeConnection) res.setHeader('connection', 'close')
+  res.end(body)
 }
 
 /** A complete HTTP/1.1 response for a raw socket; the connection is closed after it. */

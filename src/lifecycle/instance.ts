@@ -5,10 +5,11 @@
 import { openAdminRefusal } from '../admin/access.js'
 import { Errors, ProxyError } from '../errors.js'
 import type { FastifyInstance } from 'fastify'
+import type { Server } from 'node:http'
 import { loadConfigFile, parseConfig, type Config } from '../config/config.js'
 import { reloadConfig, type ReloadResult, type ReloadSource } from './reload.js'
 import { Runtime } from './runtime.js'
-import { buildProxyServer } from '../proxy/server.js'
+import { buildProxyServer, type ProxyServer } from '../proxy/server.js'
 import { buildAdminServer, localSources } from '../admin/server.js'
 import { localStatus, type StatusHost } from '../admin/status-routes.js'
 import { watchConfigFile } from '../config/watch.js'
@@ -34,7 +35,7 @@ export interface Instance {
   readonly timeline: Timeline
   /** The status page's data, the inventory and coverage. */
   readonly status: StatusHost
-  readonly proxy: FastifyInstance
+  readonly proxy: ProxyServer
   readonly admin: FastifyInstance | undefined
   readonly proxyUrl: string
   readonly adminUrl: string | undefined
@@ -57,7 +58,8 @@ export function configSource (opts: Pick<StartOptions, 'configFile' | 'port' | '
   return { configFile: opts.configFile, load: () => withOverrides(text === undefined ? loadConfigFile(opts.configFile) : parseConfig(text(), opts.configFile), opts) }
 }
 
-export function urlOf (app: FastifyInstance): string {
+/** Where a server listens, as a URL (IPv6 in brackets). */
+export function urlOf (app: { readonly server: Server }): string {
   const addr = app.server.address()
   if (addr === null || typeof addr === 'string') return String(addr)
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
@@ -165,7 +167,7 @@ function instanceMetrics (runtime: Runtime): Metrics {
 }
 
 /** Both ports, admin first; a port that will not bind closes what was opened. */
-async function listenBoth (runtime: Runtime, proxy: FastifyInstance, admin: FastifyInstance | undefined): Promise<void> {
+async function listenBoth (runtime: Runtime, proxy: ProxyServer, admin: FastifyInstance | undefined): Promise<void> {
   const config = runtime.snapshot.config
   try {
     if (admin !== undefined) await listenOn(admin, 'admin', config.admin)
@@ -178,9 +180,10 @@ async function listenBoth (runtime: Runtime, proxy: FastifyInstance, admin: Fast
 }
 
 /** A port that will not open (in use, not permitted, no such address) is SPX_LISTEN_FAILED, naming it. */
-export async function listenOn (app: FastifyInstance, what: 'traffic' | 'admin', at: { readonly host: string, readonly port: number }): Promise<void> {
+export async function listenOn (app: ProxyServer | FastifyInstance, what: 'traffic' | 'admin', at: { readonly host: string, readonly port: number }): Promise<void> {
   try {
-    await app.listen({ host: at.host, port: at.port })
+    // Fastify's listen and the traffic server's both take { host, port } and resolve once listening.
+    await (app as ProxyServer).listen({ host: at.host, port: at.port })
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === undefined || !['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL', 'ENOTFOUND'].includes(code)) throw err
@@ -193,7 +196,7 @@ export async function listenOn (app: FastifyInstance, what: 'traffic' | 'admin',
 interface Parts {
   readonly runtime: Runtime
   readonly logger: StartOptions['logger']
-  readonly proxy: FastifyInstance
+  readonly proxy: ProxyServer
   readonly admin: FastifyInstance | undefined
   readonly timeline: Timeline
   readonly ramp: RampDriver | undefined

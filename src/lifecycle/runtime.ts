@@ -114,7 +114,7 @@ export class Runtime {
   observe (state: RequestState): void {
     if (state.route === undefined || state.backend === undefined) return
     if (state.failoverFrom !== undefined) this.#deps.events?.failover(state.route)
-    const raw = state.reply?.request.raw
+    const raw = state.incoming
     if (raw !== undefined) {
       const snap = this.#snapshot
       this.#deps.events?.served(snap.config, state.route, state.backend, state.reason, raw.method ?? 'GET', raw.url ?? '/', state.upstreamStatus, () => (state.clientAddress ??= clientAddress(snap, raw)))

@@ -6,15 +6,15 @@
  * not, is recorded once in server.ts's `record` when the response closes. Works on
  * one snapshot of the route table from start to finish.
  */
-import type { IncomingMessage } from 'node:http'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Logger } from 'pino'
 import type { ShadowConfig } from '../config/config.js'
 import type { BackendPool } from './pools.js'
 import type { ProxyRuntime, ProxySnapshot } from './scope.js'
 import type { ResolvedTarget } from '../routing/resolve.js'
 import type { Route } from '../routing/table.js'
-import { Errors, ProxyError } from '../errors.js'
-import { sendProblem } from '../problem.js'
+import { Errors, ProxyError, type ErrorDef } from '../errors.js'
+import { respondProblem } from '../problem.js'
 import { classifyUpstreamError } from './upstream-errors.js'
 import { exchange, type ExchangeEvents } from './exchange.js'
 import { resolve } from '../routing/resolve.js'
@@ -35,38 +35,46 @@ import { legacyBackends } from '../config/roles.js'
 /** One request on its way through: what every step reads. */
 interface Inbound {
   readonly runtime: ProxyRuntime
+  readonly log: Logger
   readonly snap: ProxySnapshot
-  readonly request: FastifyRequest
-  readonly reply: FastifyReply
+  readonly id: string
+  readonly res: ServerResponse
   readonly raw: IncomingMessage
   readonly method: string
   readonly state: RequestState
 }
 
-export function createProxyHandler (runtime: ProxyRuntime) {
-  return async function proxyHandler (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const i = receive(runtime, request, reply)
+/** Answers the request with a problem; undefined, for the step that stops there. */
+function problem (i: Inbound, error: ErrorDef, detail: string, closeConnection: boolean): undefined {
+  respondProblem(i.res, i.id, error, detail, closeConnection || i.runtime.draining)
+  return undefined
+}
+
+export function createProxyHandler (runtime: ProxyRuntime, log: Logger) {
+  return async function proxyHandler (state: RequestState, raw: IncomingMessage, res: ServerResponse): Promise<void> {
+    const i = receive(runtime, log, state, raw, res)
     const target = match(i)
-    if (target === undefined) return reply
+    if (target === undefined) return
     const who = identityFor(i.snap, target.route, i.raw.headers)
     const identity = who instanceof Promise ? await traced(i, who) : who
     const chosen = chooseBackend(i.snap, target.route, i.raw.headers, () => (i.state.clientAddress ??= clientAddress(i.snap, i.raw)), identity?.kind === 'user' ? identity.claims : undefined)
     const choice = decided(i, target.route, withIdentity(i, target.route, chosen instanceof Promise ? await chosen : chosen, identity))
-    if (choice === undefined) return reply
+    if (choice === undefined) return
     const signed = identity?.kind === 'user' && i.snap.identity?.config.token.backends.has(choice.decision.backend) === true ? i.snap.identity.token(identity, choice.decision.backend) : undefined
     i.state.identity = signed === undefined ? undefined : { backend: choice.decision.backend, token: signed instanceof Promise ? await signed : signed }
     const copy = shadowIdentityFor(i.snap, target.route, choice.decision.backend, identity)
     i.state.shadowIdentity = copy === undefined ? undefined : { backend: copy.backend, token: copy.token instanceof Promise ? await copy.token : copy.token }
-    const intake = admit(i.raw, reply, i.state, target.route.config.maxBodySize, i.snap.config.client.requestTimeout)
-    if (intake === undefined) return reply
-    if (intake.hasBody && !(await readBody(i.raw, reply, i.state, intake, holdFor(target.route)))) return reply
+    const refuse = (error: ErrorDef, detail: string): void => { problem(i, error, detail, true) }
+    const intake = admit(i.raw, i.res, i.state, target.route.config.maxBodySize, i.snap.config.client.requestTimeout, refuse)
+    if (intake === undefined) return
+    if (intake.hasBody && !(await readBody(i.raw, i.state, intake, refuse, holdFor(target.route)))) return
     // Pipelined requests reach the backend one after another, in the client's order.
     const turn = i.state.connection?.turn(i.state)
     if (turn !== undefined) {
       await turn
-      if (intake.abort.aborted) return reply.hijack()
+      if (intake.abort.aborted) return
     }
-    return await forward(i, target, choice, intake)
+    await forward(i, target, choice, intake)
   }
 }
 
@@ -76,14 +84,11 @@ function holdFor (route: Route): number {
   return d === undefined ? PREBUFFER_BYTES : Math.max(PREBUFFER_BYTES, d.maxBodySize + 1)
 }
 
-function receive (runtime: ProxyRuntime, request: FastifyRequest, reply: FastifyReply): Inbound {
-  const raw = request.raw
+function receive (runtime: ProxyRuntime, log: Logger, state: RequestState, raw: IncomingMessage, res: ServerResponse): Inbound {
   const method = raw.method as string
-  const state = request.spx
-  if (runtime.draining) reply.header('connection', 'close')
   const tracing = runtime.tracing
   if (tracing !== undefined) state.trace = tracing.start(method, raw.headers, raw.url as string)
-  return { runtime, snap: runtime.snapshot, request, reply, raw, method, state }
+  return { runtime, log, snap: runtime.snapshot, id: state.id, res, raw, method, state }
 }
 
 /** The route and the path the backend receives; undefined when the request was refused. */
@@ -91,8 +96,7 @@ function match (i: Inbound): ResolvedTarget | undefined {
   const target = resolve(i.snap, i.method, i.raw.url as string, i.raw.headers, i.raw.rawHeaders)
   if ('error' in target) {
     i.state.errorCode = target.error.code
-    sendProblem(i.reply, target.error, target.error.detail, !i.raw.complete)
-    return undefined
+    return problem(i, target.error, target.error.detail, !i.raw.complete)
   }
   i.state.route = target.route.name
   return target
@@ -110,10 +114,10 @@ async function traced (i: Inbound, lookup: Promise<Resolved>): Promise<Resolved>
 function withIdentity (i: Inbound, route: Route, choice: Choice, identity: Resolved | undefined): Choice | undefined {
   if (identity?.kind !== 'failed') return choice
   const after = afterFailedIdentity(i.snap, route, choice)
-  if (after !== choice) i.request.log.warn({ reqId: i.request.id, route: route.name, error: identity.error, onFailure: after === undefined ? 'deny' : 'legacy' }, 'identity lookup failed')
+  if (after !== choice) i.log.warn({ reqId: i.id, route: route.name, error: identity.error, onFailure: after === undefined ? 'deny' : 'legacy' }, 'identity lookup failed')
   if (after === undefined) {
     i.state.errorCode = Errors.IDENTITY_UNAVAILABLE.code
-    sendProblem(i.reply, Errors.IDENTITY_UNAVAILABLE, `who is signed in could not be asked of ${i.snap.config.identity?.resolve.url ?? 'legacy'} (${identity.error}); this route needs it`, !i.raw.complete)
+    problem(i, Errors.IDENTITY_UNAVAILABLE, `who is signed in could not be asked of ${i.snap.config.identity?.resolve.url ?? 'legacy'} (${identity.error}); this route needs it`, !i.raw.complete)
   }
   return after
 }
@@ -125,7 +129,7 @@ function decided (i: Inbound, route: Route, choice: Choice | undefined): Choice 
   const state = i.state
   if (choice.override.kind === 'rejected') {
     state.overrideRejected = choice.override.why
-    i.runtime.overrideWarnings.warn(choice.override.why, { reqId: i.request.id, route: route.name, reason: choice.override.reason })
+    i.runtime.overrideWarnings.warn(choice.override.why, { reqId: i.id, route: route.name, reason: choice.override.reason })
   }
   state.backend = decision.backend
   state.reason = decision.reason
@@ -146,10 +150,10 @@ interface Attempt {
 }
 
 /** Sends the request, and again to the baseline or the same backend where retry.ts allows. */
-async function forward (i: Inbound, target: ResolvedTarget, choice: Choice, intake: Intake): Promise<FastifyReply> {
+async function forward (i: Inbound, target: ResolvedTarget, choice: Choice, intake: Intake): Promise<void> {
   const pool = i.snap.pools.get(choice.decision.backend)
   if (pool === undefined) throw new Error(`backend ${choice.decision.backend} has no pool`)
-  const requestId = String(i.request.id)
+  const requestId = i.id
   const client = i.state.clientAddress ??= clientAddress(i.snap, i.raw)
   const a: Attempt = { bp: pool, t0: 0, answered: undefined, shadow: undefined }
   const events = responseEvents(i, target, choice, intake, a, client)
@@ -163,28 +167,27 @@ async function forward (i: Inbound, target: ResolvedTarget, choice: Choice, inta
     i.state.upstreamStatus = undefined
     const err = await exchange(a.bp.pool, { path, method: i.method, headers, body: intake.body ?? null }, events, intake.abort)
     span?.end(a.answered, err === undefined ? undefined : err instanceof ProxyError ? err.code : classifyUpstreamError(err).kind)
-    if (err === undefined) return i.reply
-    const next = afterFailure(i, target.route, intake, a, attempt, err)
-    if (next !== 'again') return next
+    if (err === undefined) return
+    if (afterFailure(i, target.route, intake, a, attempt, err) !== 'again') return
   }
 }
 
-/** After a failed attempt: 'again' (failover or retry, `a` updated), or the answer sent. */
-function afterFailure (i: Inbound, route: Route, intake: Intake, a: Attempt, attempt: number, err: Error): FastifyReply | 'again' {
-  const { state, reply, raw } = i
-  if (intake.timedOut) return sendProblem(reply, Errors.REQUEST_TIMEOUT, BODY_TIMEOUT_DETAIL, true)
-  if (intake.abort.aborted) return reply.hijack()
+/** After a failed attempt: 'again' (failover or retry, `a` updated), or undefined once answered. */
+function afterFailure (i: Inbound, route: Route, intake: Intake, a: Attempt, attempt: number, err: Error): 'again' | undefined {
+  const { state, raw } = i
+  if (intake.timedOut) return problem(i, Errors.REQUEST_TIMEOUT, BODY_TIMEOUT_DETAIL, true)
+  if (intake.abort.aborted) return undefined
   if (err instanceof Declined) return declined(i, route, intake, a, err)
   if (err instanceof ProxyError) {
     state.errorCode = err.code
-    return sendProblem(reply, err, err.detail, !raw.complete)
+    return problem(i, err, err.detail, !raw.complete)
   }
   const failure = classifyUpstreamError(err)
   const step = nextStep({ method: i.method, hasBody: intake.hasBody, beforeSend: failure.beforeSend, attempt, backend: a.bp.backend.name, baseline: route.backend, failover: route.config.failover, failedOver: state.reason === 'failover' })
   // Nothing reached the flag-selected backend: the baseline serves instead.
   const baseline = step.kind === 'failover' ? i.snap.pools.get(step.to) : undefined
   if (baseline !== undefined) {
-    i.request.log.warn({ reqId: i.request.id, route: route.name, from: a.bp.backend.name, to: route.backend, kind: failure.kind }, 'failover to the baseline backend')
+    i.log.warn({ reqId: i.id, route: route.name, from: a.bp.backend.name, to: route.backend, kind: failure.kind }, 'failover to the baseline backend')
     state.failoverFrom = { backend: a.bp.backend.name, kind: failure.kind }
     a.bp = baseline
     state.backend = route.backend
@@ -197,19 +200,19 @@ function afterFailure (i: Inbound, route: Route, intake: Intake, a: Attempt, att
   }
   state.upstreamError = failure.kind
   state.errorCode = failure.error.code
-  i.request.log.warn({ reqId: i.request.id, err, route: route.name, backend: a.bp.backend.name, kind: failure.kind }, 'backend request failed')
-  return sendProblem(reply, failure.error, detailFor(failure.error, a.bp.backend.name), !raw.complete)
+  i.log.warn({ reqId: i.id, err, route: route.name, backend: a.bp.backend.name, kind: failure.kind }, 'backend request failed')
+  return problem(i, failure.error, detailFor(failure.error, a.bp.backend.name), !raw.complete)
 }
 
 /** The new backend declined: the baseline serves the same request, or (a streamed body) a 502. */
-function declined (i: Inbound, route: Route, intake: Intake, a: Attempt, err: Declined): FastifyReply | 'again' {
+function declined (i: Inbound, route: Route, intake: Intake, a: Attempt, err: Declined): 'again' | undefined {
   const baseline = i.snap.pools.get(route.backend)
   i.state.declinedFrom = err.backend
   if (baseline === undefined || !replayable(intake.body)) {
     i.state.errorCode = Errors.DECLINE_NOT_REPLAYABLE.code
-    return sendProblem(i.reply, Errors.DECLINE_NOT_REPLAYABLE, `backend "${err.backend}" declined the request (${err.answered}), and its body was larger than decline.maxBodySize, so it streamed and cannot be sent to "${route.backend}" again`, !i.raw.complete)
+    return problem(i, Errors.DECLINE_NOT_REPLAYABLE, `backend "${err.backend}" declined the request (${err.answered}), and its body was larger than decline.maxBodySize, so it streamed and cannot be sent to "${route.backend}" again`, !i.raw.complete)
   }
-  i.request.log.info({ reqId: i.request.id, route: route.name, from: err.backend, to: route.backend, status: err.answered }, 'declined by the new backend; replayed to the baseline')
+  i.log.info({ reqId: i.id, route: route.name, from: err.backend, to: route.backend, status: err.answered }, 'declined by the new backend; replayed to the baseline')
   i.state.upstreamStatus = undefined
   a.bp = baseline
   i.state.backend = route.backend
@@ -221,8 +224,8 @@ function declined (i: Inbound, route: Route, intake: Intake, a: Attempt, err: De
 function responseEvents (i: Inbound, target: ResolvedTarget, choice: Choice, intake: Intake, a: Attempt, client: string): ExchangeEvents {
   const { state, raw, snap } = i
   const route = target.route
-  const requestId = String(i.request.id)
-  const out = i.reply.raw
+  const requestId = i.id
+  const out = i.res
   const events: ExchangeEvents = {
     head: (status, headers) => {
       a.answered = status
@@ -245,8 +248,6 @@ function responseEvents (i: Inbound, target: ResolvedTarget, choice: Choice, int
         a.shadow = captureForShadow(compare, status, headers, (route.config.shadow as ShadowConfig).maxBodySize)
         events.data = a.shadow.data
       }
-      // From here the backend's answer is written as is; Fastify would add a content type.
-      i.reply.hijack()
       const retiring = route.config.retire !== undefined && legacyBackends(snap.config).has(a.bp.backend.name) ? retireHeaders(route.config.retire) : undefined
       out.writeHead(status, responseHeadersFor(headers, requestId, !raw.complete || i.runtime.draining, choice.cohort?.issuedSession, snap.config.cohort.sessionCookie, retiring))
       return out
@@ -258,10 +259,10 @@ function responseEvents (i: Inbound, target: ResolvedTarget, choice: Choice, int
       if (err === undefined) return
       if (err instanceof ProxyError) {
         state.errorCode = err.code
-        i.request.log.info({ reqId: i.request.id, route: route.name, backend: a.bp.backend.name, code: err.code }, err.detail)
+        i.log.info({ reqId: i.id, route: route.name, backend: a.bp.backend.name, code: err.code }, err.detail)
       } else if (!intake.abort.aborted) {
         state.upstreamError = classifyUpstreamError(err).kind
-        i.request.log.warn({ reqId: i.request.id, err, route: route.name, backend: a.bp.backend.name, kind: state.upstreamError }, 'backend response failed mid-stream')
+        i.log.warn({ reqId: i.id, err, route: route.name, backend: a.bp.backend.name, kind: state.upstreamError }, 'backend response failed mid-stream')
       }
       out.destroy()
     }

@@ -2,8 +2,7 @@
  * What the proxy learned about one request, filled in as it goes and read once
  * by the access log when the response closes.
  */
-import type { IncomingMessage } from 'node:http'
-import type { FastifyReply } from 'fastify'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { UpstreamErrorKind } from './upstream-errors.js'
 import type { DecisionReason } from '../decision/decide.js'
 import type { Cancel } from './exchange.js'
@@ -44,8 +43,12 @@ export interface RequestState extends Entry {
   overrideRejected: OverrideRejection | undefined
   /** Set once its access line and metrics are written. */
   finished: boolean
-  /** Fastify's reply (and through it the request), once the handler has them; the access line needs them. */
-  reply: FastifyReply | undefined
+  /** The client's request; undefined for upgrades. */
+  readonly incoming: IncomingMessage | undefined
+  /** The request id (the client's x-request-id when usable, else a new one). */
+  id: string
+  /** The response to the client; undefined for upgrades, which answer on their socket. */
+  res: ServerResponse | undefined
   /** The request's trace when tracing is on and it is sampled. */
   trace: RequestTrace | undefined
   /** The new backend that declined the request before the baseline served it. */
@@ -56,15 +59,16 @@ export interface RequestState extends Entry {
   shadowIdentity: { readonly backend: string, readonly token: string } | undefined
 }
 
-export function newRequestState (connection?: ClientConnection, incoming?: IncomingMessage): RequestState {
+export function newRequestState (connection?: ClientConnection, incoming?: IncomingMessage, id = '', res?: ServerResponse): RequestState {
   return {
     connection,
     incoming,
+    id,
+    res,
     clientAddress: undefined,
     wake: undefined,
     finished: false,
     overrideRejected: undefined,
-    reply: undefined,
     trace: undefined,
     identity: undefined,
     shadowIdentity: undefined,
@@ -91,10 +95,4 @@ export function newRequestState (connection?: ClientConnection, incoming?: Incom
 /** The status the client got; 499 (nginx's "client closed request") when it left before any response. */
 export function responseStatus (res: { writableFinished: boolean, headersSent: boolean, statusCode: number }): number {
   return res.writableFinished || res.headersSent ? res.statusCode : 499
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    spx: RequestState
-  }
 }

@@ -1,16 +1,16 @@
 /**
- * The traffic server: a Fastify instance with no routes of its own; every request
- * goes to the proxy handler. Client-side limits live on the Node HTTP server.
- * Never listens by itself (instance.ts does).
+ * The traffic server: Node's HTTP server, every request to the proxy handler, with no
+ * web framework between them (a framework's router, hooks and reply object cost
+ * microseconds per request and route nothing here). Client-side limits live on the
+ * server. Never listens by itself (instance.ts does).
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { randomUUID } from 'node:crypto'
-import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { ProxyRuntime } from './scope.js'
 import { Errors } from '../errors.js'
-import { sendProblem, writeRawProblem } from '../problem.js'
+import { respondProblem, writeRawProblem } from '../problem.js'
 import { newRequestId } from './headers.js'
 import { createProxyHandler } from './handler.js'
 import { createUpgradeHandler } from './websocket.js'
@@ -61,7 +61,15 @@ function clientErrorHandler (logger: Logger, limits: ClientLimits): (err: NodeJS
   }
 }
 
-export function buildProxyServer (runtime: ProxyRuntime, logger: Logger, metrics: Metrics): FastifyInstance {
+/** The traffic port: Node's HTTP server, with the proxy handler as its one listener. */
+export interface ProxyServer {
+  readonly server: http.Server
+  listen (at: { readonly host: string, readonly port: number }): Promise<void>
+  /** Stops accepting; resolves once every connection has ended. */
+  close (): Promise<void>
+}
+
+export function buildProxyServer (runtime: ProxyRuntime, logger: Logger, metrics: Metrics): ProxyServer {
   const logAccess = createAccessLog(logger)
 
   /**
@@ -77,15 +85,15 @@ export function buildProxyServer (runtime: ProxyRuntime, logger: Logger, metrics
     state.finished = true
     state.connection?.leave(state)
     clearTimeout(state.bodyDeadline)
-    const reply = state.reply
-    if (reply === undefined) return
-    const res = reply.raw
+    const res = state.res
+    const req = state.incoming
+    if (res === undefined || req === undefined) return
     if (!res.writableFinished) state.cancel?.abort()
     const status = responseStatus(res)
     const ms = performance.now() - state.start
     state.trace?.end(status, state.errorCode, state.backend, state.reason)
-    logAccess(String(reply.request.id), reply.request.raw.method ?? '', reply.request.raw.url ?? '', state, status, ms, !res.writableFinished)
-    metrics.request(state, reply.request.raw.method ?? 'GET', status, ms / 1000)
+    logAccess(state.id, req.method ?? '', req.url ?? '', state, status, ms, !res.writableFinished)
+    metrics.request(state, req.method ?? 'GET', status, ms / 1000)
     runtime.observe(state)
   }
 
@@ -94,82 +102,62 @@ export function buildProxyServer (runtime: ProxyRuntime, logger: Logger, metrics
     record(this.req[kState])
   }
 
-  function track (request: FastifyRequest, reply: FastifyReply): void {
-    const state = (request.raw as Tracked)[kState]
-    state.reply = reply
-    request.spx = state
+  const proxy = createProxyHandler(runtime, logger)
+  /** A failure no step handled: a 500 problem, the rest of the process unaffected. */
+  const failed = (state: RequestState, res: ServerResponse, err: unknown): void => {
+    logger.error({ reqId: state.id, err }, 'unexpected error in proxy')
+    state.errorCode = Errors.INTERNAL.code
+    if (res.headersSent) res.destroy()
+    else respondProblem(res, state.id, Errors.INTERNAL, 'the proxy failed to handle this request', true)
   }
 
   const limits = runtime.snapshot.config.client
-  const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
-    // request.log is the root logger: a pino child per request cost microseconds on
-    // every request for the few that log anything besides the access line, which
-    // carry reqId themselves.
-    childLoggerFactory: (root) => root,
-    logController: new LogController({ disableRequestLogging: true }),
-    requestIdHeader: false,
-    genReqId: (req) => newRequestId(req.headers['x-request-id']),
-    // New requests on kept-alive connections during drain are served with
-    // "connection: close" by the handler instead of a bare 503.
-    return503OnClosing: false,
-    serverFactory: (handler) => unlimitedHeaderLines(http.createServer({
-      maxHeaderSize: limits.maxHeaderSize,
-      headersTimeout: limits.headersTimeout,
-      requestTimeout: limits.requestTimeout,
-      keepAliveTimeout: limits.keepAliveTimeout,
-      // Node checks the two timeouts above on this interval (default 30 s).
-      connectionsCheckingInterval: Math.min(1000, limits.headersTimeout),
-      requireHostHeader: false
-    }, (req, res) => {
-      // A client that goes away mid-request makes Node emit 'error' ("aborted") on the
-      // request; with no listener that would crash the process. Handlers see the
-      // abort through 'close' and their own streams.
-      req.on('error', ignore)
-      // Registered here, synchronously as Node emits the request, so bytes that follow
-      // it on the socket always find it in flight (see clientErrorHandler).
-      const connection = ClientConnection.of(req.socket, record)
-      const state = newRequestState(connection, req)
-      connection.enter(state)
-      ;(req as Tracked)[kState] = state
-      res.on('close', onResponseClose)
-      handler(req, res)
-    })),
-    // Runs before onRequest hooks (bad percent-encoding found by the router).
-    frameworkErrors: (err, request, reply) => {
-      track(request, reply)
-      const error = err.code === 'FST_ERR_BAD_URL' ? Errors.BAD_PATH : Errors.BAD_REQUEST
-      return sendProblem(reply, error, error === Errors.BAD_PATH ? 'request path has malformed percent-encoding' : 'request could not be parsed', true)
-    },
-    clientErrorHandler: clientErrorHandler(logger, limits)
-  })
-
-  app.decorateRequest('spx', null as never)
-
-  // Bodies are streamed to the backend untouched, never parsed.
-  app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', (_request, _payload, done) => done(null))
-
-  // Every request reaches Fastify's not-found handler (there are no routes) or
-  // frameworkErrors; tracking starts there rather than in an onRequest hook, which
-  // would add Fastify's hook runner to every request.
-  const proxy = createProxyHandler(runtime)
-  app.setNotFoundHandler((request, reply) => {
-    track(request, reply)
-    return proxy(request, reply)
-  })
-  app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (request.spx === null) track(request, reply)
-    request.log.error({ reqId: request.id, err }, 'unexpected error in proxy')
-    request.spx.errorCode = Errors.INTERNAL.code
-    return sendProblem(reply, Errors.INTERNAL, 'the proxy failed to handle this request', true)
-  })
-
-  app.server.on('upgrade', createUpgradeHandler(runtime, app.server, logger, metrics))
+  const server = unlimitedHeaderLines(http.createServer({
+    maxHeaderSize: limits.maxHeaderSize,
+    headersTimeout: limits.headersTimeout,
+    requestTimeout: limits.requestTimeout,
+    keepAliveTimeout: limits.keepAliveTimeout,
+    // Node checks the two timeouts above on this interval (default 30 s).
+    connectionsCheckingInterval: Math.min(1000, limits.headersTimeout),
+    requireHostHeader: false
+  }, (req, res) => {
+    // A client that goes away mid-request makes Node emit 'error' ("aborted") on the
+    // request; with no listener that would crash the process. Handlers see the
+    // abort through 'close' and their own streams.
+    req.on('error', ignore)
+    // Registered here, synchronously as Node emits the request, so bytes that follow
+    // it on the socket always find it in flight (see clientErrorHandler).
+    const connection = ClientConnection.of(req.socket, record)
+    const state = newRequestState(connection, req, newRequestId(req.headers['x-request-id']), res)
+    connection.enter(state)
+    ;(req as Tracked)[kState] = state
+    res.on('close', onResponseClose)
+    try {
+      proxy(state, req, res).catch((err: unknown) => failed(state, res, err))
+    } catch (err) {
+      failed(state, res, err)
+    }
+  }))
+  server.on('clientError', clientErrorHandler(logger, limits))
+  server.on('upgrade', createUpgradeHandler(runtime, server, logger, metrics))
   // Without a listener Node drops CONNECT silently; a reverse proxy answers it clearly.
-  app.server.on('connect', (_req, socket: Duplex) => {
+  server.on('connect', (_req, socket: Duplex) => {
     socket.on('error', () => socket.destroy())
     writeRawProblem(socket, Errors.BAD_REQUEST_TARGET, 'CONNECT is not supported; this is a reverse proxy', randomUUID())
   })
-  return app
+  return {
+    server,
+    listen: async (at) => await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(at.port, at.host, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    }),
+    close: async () => await new Promise<void>((resolve) => {
+      server.close(() => resolve())
+      // Kept-alive connections with nothing in flight would hold the close open.
+      server.closeIdleConnections()
+    })
+  }
 }
