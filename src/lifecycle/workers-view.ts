@@ -50,19 +50,21 @@ export function workersView (deps: WorkersViewDeps): WorkersView {
     if (a.answered.has(worker)) return { worker, answered: true }
     return { worker, answered: false, error: a.failed.get(worker) ?? 'not running: being started again' }
   })
+  /** Worker → why it did not answer. */
+  const unanswered = (a: Answers): Record<string, string> => Object.fromEntries(rows(a).flatMap((r) => r.error === undefined ? [] : [[r.worker, r.error]]))
   const perWorker = async (what: 'guard' | 'parity'): Promise<unknown> => {
     const a = await questions.ask(what)
-    return { workers: [...a.answered].map(([worker, routes]) => ({ worker, pid: a.pids.get(worker), routes })), unanswered: Object.fromEntries(rows(a).filter((r) => !r.answered).map((r) => [r.worker, r.error])) }
+    return { workers: [...a.answered].map(([worker, routes]) => ({ worker, pid: a.pids.get(worker), routes })), unanswered: unanswered(a) }
   }
   const status = async (): Promise<FleetStatus> => {
     const a = await questions.ask('status')
     const reports = new Map([...a.answered].map(([w, s]) => [w, (s as WorkerStatus).report]))
-    return fleetStatus(viewOf(rows(a), a.answered as Map<string, WorkerStatus>), reports, new Map(rows(a).flatMap((r) => r.error === undefined ? [] : [[r.worker, r.error]])), splitOf(reports.values()))
+    return fleetStatus(viewOf(rows(a), a.answered as Map<string, WorkerStatus>), reports, new Map(Object.entries(unanswered(a))), splitOf(reports.values()))
   }
   const inventory = async (): Promise<ReturnType<typeof mergeInventories> & { unanswered: Record<string, string> }> => {
     const a = await questions.ask('inventory')
     const usable = [...a.answered.values()].flatMap((b) => { const i = asInventory(b); return i === undefined ? [] : [i] })
-    return { ...mergeInventories(usable), unanswered: Object.fromEntries(rows(a).filter((r) => !r.answered).map((r) => [r.worker, r.error ?? ''])) }
+    return { ...mergeInventories(usable), unanswered: unanswered(a) }
   }
   return {
     sources: {
@@ -95,7 +97,7 @@ export function workersView (deps: WorkersViewDeps): WorkersView {
         if (deps.config().coverage === undefined) return undefined
         // Each worker reconciles the declarations with the traffic it saw; not merged.
         const a = await questions.ask('coverage')
-        return { workers: [...a.answered].map(([worker, coverage]) => ({ worker, coverage })), unanswered: Object.fromEntries(rows(a).filter((r) => !r.answered).map((r) => [r.worker, r.error])) }
+        return { workers: [...a.answered].map(([worker, coverage]) => ({ worker, coverage })), unanswered: unanswered(a) }
       }
     }
   }
