@@ -23,7 +23,15 @@ const MAX_KEY_CHARS = 1_048_576
 const MAX_KEY_LENGTH = 512
 
 interface Entries {
+  /** Context key → result. */
   readonly map: Map<string, FlagResult>
+  /**
+   * The commonest context, a user id and the client address alone, without a key
+   * string built per lookup (building and hashing one was most of a lookup's cost):
+   * [isEnabled, getVariant] → address → user id → result.
+   */
+  readonly users: readonly [Map<string | undefined, Map<string, FlagResult>>, Map<string | undefined, Map<string, FlagResult>>]
+  size: number
   chars: number
 }
 
@@ -56,14 +64,58 @@ function part (value: string | undefined): string {
   return value === undefined ? '-' : value.length + ':' + value
 }
 
+/** Fields no key carries; the proxy's cohorts never set them. */
+function unkeyed (context: Context): boolean {
+  return context.currentTime !== undefined || context.environment !== undefined || context.appName !== undefined
+}
+
+function hasProperties (context: Context): boolean {
+  for (const _ in context.properties) return true
+  return false
+}
+
 function contextKey (context: Context, withVariant: boolean): string | undefined {
   if (context.userId === undefined && context.sessionId === undefined) return undefined
-  // Fields the key leaves out; the proxy's cohorts never carry them.
-  if (context.currentTime !== undefined || context.environment !== undefined || context.appName !== undefined) return undefined
+  if (unkeyed(context)) return undefined
   let key = (withVariant ? 'v' : 'e') + part(context.userId) + part(context.sessionId) + part(context.remoteAddress)
   const properties = context.properties as Record<string, string | undefined> | undefined
   for (const name in properties) key += part(name) + part(properties[name])
   return key
+}
+
+type Evaluate = (feature: FeatureInterface, context: Context, withVariant: boolean) => FlagResult
+
+/** Counts one more entry of `chars` key characters, dropping every entry first when that would pass a bound. */
+function room (entries: Entries, chars: number): void {
+  if (entries.size >= MAX_ENTRIES || entries.chars + chars > MAX_KEY_CHARS) {
+    entries.map.clear()
+    entries.users[0].clear()
+    entries.users[1].clear()
+    entries.size = 0
+    entries.chars = 0
+  }
+  entries.size++
+  entries.chars += chars
+}
+
+/** The fast path of `get` for a context of a user id and a client address only. */
+function userResult (entries: Entries, feature: FeatureInterface, context: Context, user: string, withVariant: boolean, evaluate: Evaluate): FlagResult {
+  const address = context.remoteAddress
+  if (user.length + (address?.length ?? 0) > MAX_KEY_LENGTH) return evaluate(feature, context, withVariant)
+  const byAddress = entries.users[withVariant ? 1 : 0]
+  let byUser = byAddress.get(address)
+  let result = byUser?.get(user)
+  if (result !== undefined) return result
+  result = evaluate(feature, context, withVariant)
+  room(entries, user.length)
+  // room() may have dropped the address's map: looked up again.
+  byUser = byAddress.get(address)
+  if (byUser === undefined) {
+    byAddress.set(address, byUser = new Map())
+    entries.chars += address?.length ?? 0
+  }
+  byUser.set(user, result)
+  return result
 }
 
 export class ResultCache {
@@ -71,23 +123,22 @@ export class ResultCache {
   readonly #byFeature = new WeakMap<FeatureInterface, Entries | false>()
 
   /** The result remembered for this definition and context, or the evaluation's, remembered if it may be. */
-  get (feature: FeatureInterface, context: Context, withVariant: boolean, evaluate: (feature: FeatureInterface, context: Context, withVariant: boolean) => FlagResult): FlagResult {
+  get (feature: FeatureInterface, context: Context, withVariant: boolean, evaluate: Evaluate): FlagResult {
     let entries = this.#byFeature.get(feature)
     if (entries === undefined) {
-      entries = contextDecides(feature) ? { map: new Map(), chars: 0 } : false
+      entries = contextDecides(feature) ? { map: new Map(), users: [new Map(), new Map()], size: 0, chars: 0 } : false
       this.#byFeature.set(feature, entries)
     }
-    const key = entries === false ? undefined : contextKey(context, withVariant)
-    if (entries === false || key === undefined || key.length > MAX_KEY_LENGTH) return evaluate(feature, context, withVariant)
+    if (entries === false) return evaluate(feature, context, withVariant)
+    const user = context.userId
+    if (user !== undefined && context.sessionId === undefined && !unkeyed(context) && !hasProperties(context)) return userResult(entries, feature, context, user, withVariant, evaluate)
+    const key = contextKey(context, withVariant)
+    if (key === undefined || key.length > MAX_KEY_LENGTH) return evaluate(feature, context, withVariant)
     let result = entries.map.get(key)
     if (result === undefined) {
       result = evaluate(feature, context, withVariant)
-      if (entries.map.size >= MAX_ENTRIES || entries.chars + key.length > MAX_KEY_CHARS) {
-        entries.map.clear()
-        entries.chars = 0
-      }
+      room(entries, key.length)
       entries.map.set(key, result)
-      entries.chars += key.length
     }
     return result
   }
@@ -95,6 +146,6 @@ export class ResultCache {
   /** Entries and key characters held for a definition (for tests and debugging). */
   footprint (feature: FeatureInterface): { entries: number, chars: number } {
     const e = this.#byFeature.get(feature)
-    return e === undefined || e === false ? { entries: 0, chars: 0 } : { entries: e.map.size, chars: e.chars }
+    return e === undefined || e === false ? { entries: 0, chars: 0 } : { entries: e.size, chars: e.chars }
   }
 }

@@ -34,6 +34,26 @@ t.test('cached results are unleash-client\'s own, user by user, on every call', 
   t.ok(on > 900 && on < 1100, `about half the users are on (${on} of 2000)`)
 })
 
+t.test('a user and an address alone (the cache\'s fast path): unleash-client\'s own results and variants, per address', async (t) => {
+  const withVariants = rollout(50, { variants: [{ name: 'blue', weight: 500, stickiness: 'default' }, { name: 'green', weight: 500, stickiness: 'default' }] })
+  const { evaluator, repository } = evaluatorWith(withVariants)
+  const reference = new UnleashClient(repository, defaultStrategies)
+  let differ = 0
+  const variants = new Set<string>()
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 1000; i++) {
+      const context = { userId: `user-${i}`, remoteAddress: `10.0.${i % 3}.1`, properties: {} }
+      if (evaluator.evaluate('orders-on-new', context, false).enabled !== reference.isEnabled('orders-on-new', context, () => false)) differ++
+      const ours = evaluator.evaluate('orders-on-new', context, true)
+      const theirs = reference.getVariant('orders-on-new', context)
+      if (ours.enabled !== theirs.feature_enabled || (ours.enabled && ours.variant !== theirs.name)) differ++
+      if (ours.variant !== undefined) variants.add(ours.variant)
+    }
+  }
+  t.equal(differ, 0, 'no cached result or variant differs from a fresh evaluation')
+  t.same([...variants].sort(), ['blue', 'green'], 'both variants handed out')
+})
+
 t.test('new flag definitions are used at once: nothing stale is served from the cache', async (t) => {
   const { evaluator, repository } = evaluatorWith(rollout(0))
   const context = { userId: 'user-7', remoteAddress: '10.0.0.1', properties: {} }
