@@ -22,7 +22,7 @@ import { readConfigText } from '../config/config.js'
 import { tracingSettings } from '../config/tracing.js'
 import type { TimelineQuery } from '../timeline/timeline.js'
 import { causeOf } from './migration.js'
-import { isMessage, Questions, workerName, type Message, type Question, type WorkerRef } from './questions.js'
+import { Announcer, isMessage, Questions, workerName, type Message, type Question, type WorkerRef } from './questions.js'
 import { workersView, type WorkerStatus } from './workers-view.js'
 
 /** The slot a worker fills (1 to N), handed to it by the primary. */
@@ -33,7 +33,9 @@ export async function runWorker (opts: StartOptions): Promise<Instance> {
   const slot = Number(process.env[SLOT_ENV])
   if (!Number.isInteger(slot) || slot < 1) throw new ProxyError(Errors.USAGE, `a worker is started by \`start --workers N\` (${SLOT_ENV} is not set)`)
   let text = await configFromPrimary()
-  const instance = await startInstance({ ...opts, worker: slot, watch: false, configText: () => text })
+  // Until the primary names it, no worker announces: two announcing is worse than a gap at start.
+  let announces = false
+  const instance = await startInstance({ ...opts, worker: slot, watch: false, configText: () => text, announcer: () => announces })
   // The primary's /metrics asks every worker for its registry.
   new AggregatorRegistry()
   AggregatorRegistry.setRegistries([instance.metrics.registry])
@@ -43,6 +45,7 @@ export async function runWorker (opts: StartOptions): Promise<Instance> {
       text = m.text
       instance.reload(m.trigger)
     } else if (m.type === 'spx:rejected') instance.timeline.configRejected(m.problems, causeOf(m.trigger))
+    else if (m.type === 'spx:announcer') announces = m.announces
     else if (m.type === 'spx:shutdown') void instance.shutdown(m.reason).then(() => process.exit(0))
     else if (m.type === 'spx:ask') {
       void answer(instance, m.what, m.args).then(
@@ -113,6 +116,7 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
   let earlyDeaths = 0
   const workers = (): WorkerRef[] => [...slots].filter(([, w]) => !w.isDead()).map(([slot, worker]) => ({ slot, worker }))
   const questions = new Questions(workers)
+  const announcer = new Announcer(workers, (w) => ready.has(w.id))
 
   const fork = (slot: number): void => {
     const worker = cluster.fork({ [SLOT_ENV]: String(slot) })
@@ -124,6 +128,7 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
       else if (m.type === 'spx:ready') {
         ready.add(worker.id)
         earlyDeaths = 0
+        announcer.name()
         if (ready.size === opts.workers) logger.info({ proxy: m.proxy, workers: opts.workers }, 'all workers listening')
       } else if (m.type === 'spx:answer') {
         questions.answered(m.id, worker, m.value)
@@ -132,6 +137,7 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
     worker.on('exit', (code, signal) => {
       const wasReady = ready.delete(worker.id)
       if (draining) return
+      announcer.name()
       const delay = wasReady ? 0 : Math.min(30_000, 500 * 2 ** earlyDeaths++)
       logger.error({ pid: worker.process.pid, worker: workerName(slot), code, signal, restartInMs: delay }, 'worker exited; starting a new one')
       setTimeout(() => { if (!draining) fork(slot) }, delay).unref()
@@ -167,19 +173,23 @@ export async function runPrimary (opts: StartOptions & { workers: number, logger
     draining = true
     runtime.draining = true
     stopWatching()
-    const deadline = runtime.snapshot.config.shutdown.timeout + 5000
     const list = workers()
     logger.info({ reason, workers: list.length }, 'draining all workers')
-    await Promise.all(list.map(({ worker }) => new Promise<void>((resolve) => {
-      const timer = setTimeout(() => { worker.process.kill('SIGKILL'); resolve() }, deadline)
-      worker.once('exit', () => { clearTimeout(timer); resolve() })
-      worker.send({ type: 'spx:shutdown', reason } satisfies Message)
-    })))
+    await stopWorkers(list, reason, runtime.snapshot.config.shutdown.timeout + 5000)
     await admin.close()
     await runtime.close(0)
     logger.info({ reason }, 'stopped')
   }
   return { adminUrl, reload, shutdown: (reason) => (closing ??= drain(reason)) }
+}
+
+/** Each worker drains and exits; one still there after `deadlineMs` is killed. */
+async function stopWorkers (list: readonly WorkerRef[], reason: string, deadlineMs: number): Promise<void> {
+  await Promise.all(list.map(({ worker }) => new Promise<void>((resolve) => {
+    const timer = setTimeout(() => { worker.process.kill('SIGKILL'); resolve() }, deadlineMs)
+    worker.once('exit', () => { clearTimeout(timer); resolve() })
+    worker.send({ type: 'spx:shutdown', reason } satisfies Message)
+  })))
 }
 
 /**

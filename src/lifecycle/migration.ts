@@ -162,7 +162,7 @@ export function createTimeline (runtime: Runtime, metrics: Metrics, opts: StartO
     logger: opts.logger,
     store: new TimelineStore(() => stateDir(config(), opts.env ?? {}), stateKey(opts), config().timeline.maxFileSize),
     // Every worker sees a flag edit or a reload; one of them announces it.
-    announces: (e) => opts.worker === undefined || opts.worker === 1 || !announcedByOne(e),
+    announces: (e) => !announcedByOne(e) || (opts.announcer?.() ?? true),
     impact: new ImpactMeter((route, backend) => metrics.totals(route, backend), backends, config().timeline.impactDelay),
     notifier,
     config,

@@ -1,7 +1,8 @@
 /**
- * The primary and its --workers workers over IPC: the messages they exchange, and the
- * primary's questions to every live worker, answered within a deadline. A worker that
- * does not answer in time is named, never silently left out.
+ * The primary and its --workers workers over IPC: the messages they exchange, the
+ * primary's questions to every live worker, answered within a deadline (a worker that
+ * does not answer in time is named, never silently left out), and which worker
+ * announces what they all see.
  */
 import type { Worker } from 'node:cluster'
 
@@ -17,6 +18,8 @@ export type Message =
   /** The primary refused a routes.yaml: the workers keep theirs, and record why. */
   | { type: 'spx:rejected', trigger: string, problems: string[] }
   | { type: 'spx:shutdown', reason: string }
+  /** Whether this worker announces the changes every worker sees (the primary names one). */
+  | { type: 'spx:announcer', announces: boolean }
   | { type: 'spx:ask', id: number, what: Question, args: Record<string, unknown> }
   | { type: 'spx:answer', id: number, value: unknown }
 
@@ -77,5 +80,27 @@ export class Questions {
     p.answers.answered.set(name, value)
     p.answers.pids.set(name, worker.process.pid)
     if (p.waiting.size === 0) p.done()
+  }
+}
+
+/** A message to a worker that has just died is lost, and nothing is owed to it. */
+function ignoreSendError (): void {}
+
+/**
+ * Which worker announces (webhooks, the events counter) the changes every worker sees:
+ * the ready worker of the lowest slot. When it dies the next takes over at once, and
+ * gives the role back once the slot's replacement is ready.
+ */
+export class Announcer {
+  #current: Worker | undefined
+  constructor (private readonly workers: () => WorkerRef[], private readonly ready: (worker: Worker) => boolean) {}
+
+  /** Call when a worker becomes ready or exits. */
+  name (): void {
+    const next = this.workers().find((w) => this.ready(w.worker))?.worker
+    if (next === this.#current) return
+    if (this.#current?.isDead() === false) this.#current.send({ type: 'spx:announcer', announces: false } satisfies Message, undefined, ignoreSendError)
+    next?.send({ type: 'spx:announcer', announces: true } satisfies Message)
+    this.#current = next
   }
 }

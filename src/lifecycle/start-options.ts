@@ -26,6 +26,11 @@ export interface StartOptions {
    * has not accepted.
    */
   configText?: () => string
+  /**
+   * In a --workers worker: whether it is the one that announces (webhooks, the events
+   * counter) the changes every worker sees; the primary names one live worker.
+   */
+  announcer?: () => boolean
   /** --insecure-admin: allow a non-loopback admin listener without a token (a lab). */
   insecureAdmin?: boolean
 }

@@ -102,7 +102,8 @@ t.test('one timeline, status page and inventory for the workers of a primary', a
   t.same(inventory.unanswered, {})
 
   // A worker that does not answer is named; the view stays up.
-  const stopped = cli.lines.find((l) => l.msg === 'request')?.pid as number
+  const guard = await get('/guard') as { routes: { workers: Array<{ worker: string, pid: number }> } }
+  const stopped = guard.routes.workers.find((w) => w.worker === 'worker 1')?.pid as number
   process.kill(stopped, 'SIGSTOP')
   t.teardown(() => { try { process.kill(stopped, 'SIGCONT') } catch { /* already gone */ } })
   const partial = await (await request(`${admin}/status.json`)).body.json() as { replicas: Row[] }
@@ -112,13 +113,18 @@ t.test('one timeline, status page and inventory for the workers of a primary', a
   t.equal(timeline.workers.filter((w) => !w.answered).length, 1, 'the timeline says which worker it lacks')
   process.kill(stopped, 'SIGCONT')
 
-  // A worker that dies is replaced in its slot, with its slot's history, serving what
-  // the primary serves: not the broken file on disk.
+  // Worker 1, the one that announces, dies: worker 2 announces a change made while it is
+  // replaced. The replacement takes its slot's history, and serves what the primary
+  // serves, not the broken file on disk.
   process.kill(stopped, 'SIGKILL')
   await cli.waitFor((l) => l.msg === 'worker exited; starting a new one')
+  writeFileSync(flagsFile, flags(false))
+  const told = await poll(async () => hook.kinds.filter((k) => k === 'flag_changed'), (k) => k.length === 2, 10_000)
+  t.equal(told.length, 2, 'the edit made while worker 1 was being replaced reaches the webhook too')
   const again = await poll(async () => ((await get('/timeline?kind=flag_changed')) as { events: Event[], workers: Array<{ answered: boolean }> }), (a) => a.workers.every((w) => w.answered), 20_000)
   t.same(again.events[0]?.seenBy.map((s) => s.replica).sort(), ['worker 1', 'worker 2'], 'the replacement keeps its slot\'s timeline')
-  t.same([...new Set(await send(20, (i) => `/api/orders/${i}`))], ['django'], 'and serves the routes.yaml the primary serves')
+  t.same([...new Set(await send(20, (i) => `/api/orders/${i}`))], ['legacy'], 'and serves the routes.yaml the primary serves, with the flags as they are now')
+  t.equal(hook.kinds.filter((k) => k === 'flag_changed').length, 2, 'announced once, not again by the replacement')
 
   cli.child.kill('SIGTERM')
   t.equal((await cli.exited).code, 0)
