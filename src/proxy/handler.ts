@@ -64,10 +64,9 @@ export function createProxyHandler (runtime: ProxyRuntime, log: Logger) {
     i.state.identity = signed === undefined ? undefined : { backend: choice.decision.backend, token: signed instanceof Promise ? await signed : signed }
     const copy = shadowIdentityFor(i.snap, target.route, choice.decision.backend, identity)
     i.state.shadowIdentity = copy === undefined ? undefined : { backend: copy.backend, token: copy.token instanceof Promise ? await copy.token : copy.token }
-    const refuse = (error: ErrorDef, detail: string): void => { problem(i, error, detail, true) }
-    const intake = admit(i.raw, i.res, i.state, target.route.config.maxBodySize, i.snap.config.client.requestTimeout, refuse)
+    const intake = admit(i.raw, i.state, target.route.config.maxBodySize, i.snap.config.client.requestTimeout)
     if (intake === undefined) return
-    if (intake.hasBody && !(await readBody(i.raw, i.state, intake, refuse, holdFor(target.route)))) return
+    if (intake.hasBody && !(await readBody(i.raw, i.state, intake, holdFor(target.route)))) return
     // Pipelined requests reach the backend one after another, in the client's order.
     const turn = i.state.connection?.turn(i.state)
     if (turn !== undefined) {

@@ -4,8 +4,9 @@
  * held so a failed attempt can be retried or failed over (request-body.ts).
  */
 import { pipeline, PassThrough, type Readable } from 'node:stream'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import { Errors, ProxyError, type ErrorDef } from '../errors.js'
+import { respondProblem } from '../problem.js'
 import { Cancel } from './exchange.js'
 import { BodyLimit, prebuffer, PREBUFFER_BYTES, type Prebuffered } from './request-body.js'
 import type { RequestState } from './request-state.js'
@@ -26,18 +27,20 @@ export interface Intake {
 export const BODY_TIMEOUT_DETAIL = 'the request body was not received within the time allowed'
 
 /** Answers the request with a problem and closes its connection (the rest of its body is not read). */
-export type Refuse = (error: ErrorDef, detail: string) => void
+function refuse (state: RequestState, error: ErrorDef, detail: string): void {
+  if (state.res !== undefined) respondProblem(state.res, state.id, error, detail, true)
+}
 
 /**
  * The size check and the deadline, before any byte is read; undefined when the
  * request was refused (413) and answered.
  */
-export function admit (raw: IncomingMessage, res: ServerResponse, state: RequestState, limit: number, requestTimeout: number, refuse: Refuse): Intake | undefined {
+export function admit (raw: IncomingMessage, state: RequestState, limit: number, requestTimeout: number): Intake | undefined {
   const cl = raw.headers['content-length']
   const chunked = raw.headers['transfer-encoding'] !== undefined
   if (cl !== undefined && Number(cl) > limit) {
     state.errorCode = Errors.BODY_TOO_LARGE.code
-    refuse(Errors.BODY_TOO_LARGE, `request body of ${cl} bytes exceeds the limit of ${limit} bytes for this route`)
+    refuse(state, Errors.BODY_TOO_LARGE, `request body of ${cl} bytes exceeds the limit of ${limit} bytes for this route`)
     return undefined
   }
   // A client that goes away must not keep a backend connection busy (the response's
@@ -46,17 +49,17 @@ export function admit (raw: IncomingMessage, res: ServerResponse, state: Request
   state.cancel = abort
   if (state.connection?.gone === true) abort.abort()
   const intake: Intake = { hasBody: chunked || (cl !== undefined && cl !== '0'), chunked, limit, abort, timedOut: false, body: undefined }
-  if (intake.hasBody && requestTimeout > 0) bodyDeadline(raw, res, state, intake, requestTimeout)
+  if (intake.hasBody && requestTimeout > 0) bodyDeadline(raw, state, intake, requestTimeout)
   return intake
 }
 
-function bodyDeadline (raw: IncomingMessage, res: ServerResponse, state: RequestState, intake: Intake, requestTimeout: number): void {
+function bodyDeadline (raw: IncomingMessage, state: RequestState, intake: Intake, requestTimeout: number): void {
   const timer = setTimeout(() => {
     if (raw.complete) return
     intake.timedOut = true
     state.errorCode = Errors.REQUEST_TIMEOUT.code
     intake.abort.abort()
-    if (res.headersSent) raw.socket.destroy()
+    if (state.res?.headersSent === true) raw.socket.destroy()
   }, Math.max(0, requestTimeout - (performance.now() - state.start)))
   state.bodyDeadline = timer
   raw.once('end', () => clearTimeout(timer))
@@ -66,7 +69,7 @@ function bodyDeadline (raw: IncomingMessage, res: ServerResponse, state: Request
  * Reads the body's first `hold` bytes (all of it when smaller); false when the request
  * was answered instead (too large, too slow, or the client left).
  */
-export async function readBody (raw: IncomingMessage, state: RequestState, intake: Intake, refuse: Refuse, hold = PREBUFFER_BYTES): Promise<boolean> {
+export async function readBody (raw: IncomingMessage, state: RequestState, intake: Intake, hold = PREBUFFER_BYTES): Promise<boolean> {
   raw.once('end', () => { state.bodyEnd = performance.now() })
   const source = intake.chunked ? raw.pipe(new BodyLimit(intake.limit)) : raw
   if (intake.chunked) {
@@ -80,10 +83,10 @@ export async function readBody (raw: IncomingMessage, state: RequestState, intak
   try {
     head = await prebuffer(source, hold, intake.abort)
   } catch (err) {
-    if (intake.timedOut) refuse(Errors.REQUEST_TIMEOUT, BODY_TIMEOUT_DETAIL)
+    if (intake.timedOut) refuse(state, Errors.REQUEST_TIMEOUT, BODY_TIMEOUT_DETAIL)
     else if (err instanceof ProxyError) {
       state.errorCode = err.code
-      refuse(err, err.detail)
+      refuse(state, err, err.detail)
     }
     return false
   }
