@@ -37,7 +37,6 @@ interface Inbound {
   readonly runtime: ProxyRuntime
   readonly log: Logger
   readonly snap: ProxySnapshot
-  readonly id: string
   readonly res: ServerResponse
   readonly raw: IncomingMessage
   readonly method: string
@@ -46,7 +45,7 @@ interface Inbound {
 
 /** Answers the request with a problem; undefined, for the step that stops there. */
 function problem (i: Inbound, error: ErrorDef, detail: string, closeConnection: boolean): undefined {
-  respondProblem(i.res, i.id, error, detail, closeConnection || i.runtime.draining)
+  respondProblem(i.res, i.state.id, error, detail, closeConnection || i.runtime.draining)
   return undefined
 }
 
@@ -87,7 +86,7 @@ function receive (runtime: ProxyRuntime, log: Logger, state: RequestState, raw: 
   const method = raw.method as string
   const tracing = runtime.tracing
   if (tracing !== undefined) state.trace = tracing.start(method, raw.headers, raw.url as string)
-  return { runtime, log, snap: runtime.snapshot, id: state.id, res, raw, method, state }
+  return { runtime, log, snap: runtime.snapshot, res, raw, method, state }
 }
 
 /** The route and the path the backend receives; undefined when the request was refused. */
@@ -113,7 +112,7 @@ async function traced (i: Inbound, lookup: Promise<Resolved>): Promise<Resolved>
 function withIdentity (i: Inbound, route: Route, choice: Choice, identity: Resolved | undefined): Choice | undefined {
   if (identity?.kind !== 'failed') return choice
   const after = afterFailedIdentity(i.snap, route, choice)
-  if (after !== choice) i.log.warn({ reqId: i.id, route: route.name, error: identity.error, onFailure: after === undefined ? 'deny' : 'legacy' }, 'identity lookup failed')
+  if (after !== choice) i.log.warn({ reqId: i.state.id, route: route.name, error: identity.error, onFailure: after === undefined ? 'deny' : 'legacy' }, 'identity lookup failed')
   if (after === undefined) {
     i.state.errorCode = Errors.IDENTITY_UNAVAILABLE.code
     problem(i, Errors.IDENTITY_UNAVAILABLE, `who is signed in could not be asked of ${i.snap.config.identity?.resolve.url ?? 'legacy'} (${identity.error}); this route needs it`, !i.raw.complete)
@@ -128,7 +127,7 @@ function decided (i: Inbound, route: Route, choice: Choice | undefined): Choice 
   const state = i.state
   if (choice.override.kind === 'rejected') {
     state.overrideRejected = choice.override.why
-    i.runtime.overrideWarnings.warn(choice.override.why, { reqId: i.id, route: route.name, reason: choice.override.reason })
+    i.runtime.overrideWarnings.warn(choice.override.why, { reqId: i.state.id, route: route.name, reason: choice.override.reason })
   }
   state.backend = decision.backend
   state.reason = decision.reason
@@ -152,7 +151,7 @@ interface Attempt {
 async function forward (i: Inbound, target: ResolvedTarget, choice: Choice, intake: Intake): Promise<void> {
   const pool = i.snap.pools.get(choice.decision.backend)
   if (pool === undefined) throw new Error(`backend ${choice.decision.backend} has no pool`)
-  const requestId = i.id
+  const requestId = i.state.id
   const client = i.state.clientAddress ??= clientAddress(i.snap, i.raw)
   const a: Attempt = { bp: pool, t0: 0, answered: undefined, shadow: undefined }
   const events = responseEvents(i, target, choice, intake, a, client)
@@ -186,7 +185,7 @@ function afterFailure (i: Inbound, route: Route, intake: Intake, a: Attempt, att
   // Nothing reached the flag-selected backend: the baseline serves instead.
   const baseline = step.kind === 'failover' ? i.snap.pools.get(step.to) : undefined
   if (baseline !== undefined) {
-    i.log.warn({ reqId: i.id, route: route.name, from: a.bp.backend.name, to: route.backend, kind: failure.kind }, 'failover to the baseline backend')
+    i.log.warn({ reqId: i.state.id, route: route.name, from: a.bp.backend.name, to: route.backend, kind: failure.kind }, 'failover to the baseline backend')
     state.failoverFrom = { backend: a.bp.backend.name, kind: failure.kind }
     a.bp = baseline
     state.backend = route.backend
@@ -199,7 +198,7 @@ function afterFailure (i: Inbound, route: Route, intake: Intake, a: Attempt, att
   }
   state.upstreamError = failure.kind
   state.errorCode = failure.error.code
-  i.log.warn({ reqId: i.id, err, route: route.name, backend: a.bp.backend.name, kind: failure.kind }, 'backend request failed')
+  i.log.warn({ reqId: i.state.id, err, route: route.name, backend: a.bp.backend.name, kind: failure.kind }, 'backend request failed')
   return problem(i, failure.error, detailFor(failure.error, a.bp.backend.name), !raw.complete)
 }
 
@@ -211,7 +210,7 @@ function declined (i: Inbound, route: Route, intake: Intake, a: Attempt, err: De
     i.state.errorCode = Errors.DECLINE_NOT_REPLAYABLE.code
     return problem(i, Errors.DECLINE_NOT_REPLAYABLE, `backend "${err.backend}" declined the request (${err.answered}), and its body was larger than decline.maxBodySize, so it streamed and cannot be sent to "${route.backend}" again`, !i.raw.complete)
   }
-  i.log.info({ reqId: i.id, route: route.name, from: err.backend, to: route.backend, status: err.answered }, 'declined by the new backend; replayed to the baseline')
+  i.log.info({ reqId: i.state.id, route: route.name, from: err.backend, to: route.backend, status: err.answered }, 'declined by the new backend; replayed to the baseline')
   i.state.upstreamStatus = undefined
   a.bp = baseline
   i.state.backend = route.backend
@@ -223,7 +222,7 @@ function declined (i: Inbound, route: Route, intake: Intake, a: Attempt, err: De
 function responseEvents (i: Inbound, target: ResolvedTarget, choice: Choice, intake: Intake, a: Attempt, client: string): ExchangeEvents {
   const { state, raw, snap } = i
   const route = target.route
-  const requestId = i.id
+  const requestId = i.state.id
   const out = i.res
   const events: ExchangeEvents = {
     head: (status, headers) => {
@@ -258,10 +257,10 @@ function responseEvents (i: Inbound, target: ResolvedTarget, choice: Choice, int
       if (err === undefined) return
       if (err instanceof ProxyError) {
         state.errorCode = err.code
-        i.log.info({ reqId: i.id, route: route.name, backend: a.bp.backend.name, code: err.code }, err.detail)
+        i.log.info({ reqId: i.state.id, route: route.name, backend: a.bp.backend.name, code: err.code }, err.detail)
       } else if (!intake.abort.aborted) {
         state.upstreamError = classifyUpstreamError(err).kind
-        i.log.warn({ reqId: i.id, err, route: route.name, backend: a.bp.backend.name, kind: state.upstreamError }, 'backend response failed mid-stream')
+        i.log.warn({ reqId: i.state.id, err, route: route.name, backend: a.bp.backend.name, kind: state.upstreamError }, 'backend response failed mid-stream')
       }
       out.destroy()
     }
