@@ -132,11 +132,8 @@ export function buildProxyServer (runtime: ProxyRuntime, logger: Logger, metrics
     connection.enter(state)
     ;(req as Tracked)[kState] = state
     res.on('close', onResponseClose)
-    try {
-      proxy(state, req, res).catch((err: unknown) => failed(state, res, err))
-    } catch (err) {
-      failed(state, res, err)
-    }
+    // An async function: whatever it throws arrives here as a rejection.
+    proxy(state, req, res).catch((err: unknown) => failed(state, res, err))
   }))
   server.on('clientError', clientErrorHandler(logger, limits))
   server.on('upgrade', createUpgradeHandler(runtime, server, logger, metrics))
