@@ -12,13 +12,17 @@ import { PROBLEM_CONTENT_TYPE, problemBody, type ErrorDef } from './errors.js'
 export function sendProblem (reply: FastifyReply, error: ErrorDef, detail: string, closeConnection = false): FastifyReply {
   reply.code(error.status).header('content-type', PROBLEM_CONTENT_TYPE)
   if (closeConnection) reply.header('connection', 'close')
-  return reply.send(JSON.stringify(problemBody(error, detail, String(reply.request.id))))
+  return reply.send(problemJson(error, detail, String(reply.request.id)))
+}
+
+function problemJson (error: ErrorDef, detail: string, requestId: string): string {
+  return JSON.stringify(problemBody(error, detail, requestId))
 }
 
 /** A problem as the traffic port's answer; nothing when the response has already begun. */
 export function respondProblem (res: ServerResponse, requestId: string, error: ErrorDef, detail: string, closeConnection = false): void {
   if (res.headersSent) return
-  const body = JSON.stringify(problemBody(error, detail, requestId))
+  const body = problemJson(error, detail, requestId)
   res.statusCode = error.status
   // As Fastify writes it on the admin port: one content type for every problem over HTTP.
   res.setHeader('content-type', `${PROBLEM_CONTENT_TYPE}; charset=utf-8`)
@@ -29,7 +33,7 @@ export function respondProblem (res: ServerResponse, requestId: string, error: E
 
 /** A complete HTTP/1.1 response for a raw socket; the connection is closed after it. */
 export function rawProblemResponse (error: ErrorDef, detail: string, requestId: string): string {
-  const body = JSON.stringify(problemBody(error, detail, requestId))
+  const body = problemJson(error, detail, requestId)
   return `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\n` +
     `content-type: ${PROBLEM_CONTENT_TYPE}\r\n` +
     `content-length: ${Buffer.byteLength(body)}\r\n` +
