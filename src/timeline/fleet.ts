@@ -25,6 +25,7 @@ export interface MergeOptions {
    */
   readonly workers?: boolean
 }
+
 /** Replicas poll and reload on their own clocks: the same change reaches them within this. */
 const SAME_CHANGE_MS = 60_000
 
