@@ -18,7 +18,7 @@
  *                                      (taskset; --workers stays unpinned)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, openSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '../test/helpers/free-port.js'
@@ -122,9 +122,18 @@ async function fixedRate (t: Target, rate: number, seconds = 5, warmup = true): 
 async function main (): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'spx-bench-'))
   const children: ChildProcess[] = []
+  let finished = false
   const start = (command: string, argv: string[], env: Record<string, string> = {}, cpus = PROXY_CPU): ChildProcess => {
     const [cmd, args] = pinned(cpus, command, argv)
-    const c = spawn(cmd, args, { stdio: 'ignore', env: { ...process.env, ...env } })
+    // stderr kept: a target that dies mid-run is named with its last words, not found
+    // later as a missing /proc entry.
+    const errFile = join(dir, `stderr-${children.length}.log`)
+    const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', openSync(errFile, 'w')], env: { ...process.env, ...env } })
+    c.on('exit', (code, signal) => {
+      if (finished) return
+      const last = readFileSync(errFile, 'utf8').trim().split('\n').slice(-20).join('\n')
+      process.stderr.write(`\nbench: ${argv.join(' ')} exited mid-run (code ${String(code)}, signal ${String(signal)}); its stderr ends:\n${last}\n`)
+    })
     children.push(c)
     return c
   }
@@ -266,6 +275,7 @@ http { access_log off; upstream origin { server 127.0.0.1:${originPort}; keepali
       process.stdout.write(`${t.name.padEnd(25)} ${f.p50.toFixed(2).padStart(6)}  ${f.p99.toFixed(2).padStart(6)}  ${f.p999.toFixed(2).padStart(8)}  ${plus('p50').padStart(7)}  ${plus('p99').padStart(7)}  ${plus('p999').padStart(9)}  ${(t.pid === undefined ? '-' : f.cpuUs.toFixed(1)).padStart(10)}  ${(t.pid === undefined ? '-' : paired(fixedRuns, t.name, floorOf(t.name)).toFixed(2)).padStart(12)}\n`)
     }
   } finally {
+    finished = true
     for (const c of children) c.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })
   }
